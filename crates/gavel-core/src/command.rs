@@ -1,0 +1,302 @@
+//! What goes into a room: commands from clients (self actions and host controls) and from the
+//! server API, all through one path so authorization and events cannot diverge.
+
+use crate::participant::{ParticipantInfo, TrackInfo};
+use crate::permissions::{Capabilities, PermissionsPatch, Source};
+use crate::event::Counts;
+use crate::Millis;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Who issues a command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Actor {
+    /// A connected participant, by session id (a replaced session's late commands act on nothing).
+    Participant { sid: String },
+    /// The backend through the server API (`roomAdmin`): holds every host control.
+    Server { name: String },
+}
+
+impl Actor {
+    pub fn server(name: impl Into<String>) -> Actor {
+        Actor::Server { name: name.into() }
+    }
+}
+
+/// One entry of a batch update (Daily's `update_remote_participants`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct BatchEntry {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub set_audio: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub set_video: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub set_screen: Option<bool>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub eject: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ban_seconds: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub permissions: Option<PermissionsPatch>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<String>,
+}
+
+/// Fields of `update_participant`; every one optional.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct ParticipantUpdate {
+    pub permissions: Option<PermissionsPatch>,
+    pub role: Option<String>,
+    pub name: Option<String>,
+    pub metadata: Option<String>,
+    /// Merged into the current attributes; an empty value deletes the key.
+    pub attributes: Option<BTreeMap<String, String>>,
+    pub capabilities: Option<Capabilities>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// A command. On the wire: `{"type": "<snake_case name>", ...fields}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Command {
+    // --- self actions ---
+    PublishTrack {
+        source: Source,
+        #[serde(default)]
+        muted: bool,
+        #[serde(default)]
+        name: Option<String>,
+    },
+    UnpublishTrack {
+        track_sid: String,
+    },
+    SetTrackMuted {
+        track_sid: String,
+        muted: bool,
+    },
+    UpdateSelf {
+        #[serde(default)]
+        name: Option<String>,
+        #[serde(default)]
+        metadata: Option<String>,
+        #[serde(default)]
+        attributes: Option<BTreeMap<String, String>>,
+    },
+    /// RFC 6464 level in -dBov: 0 is loudest, 127 silence.
+    AudioLevel {
+        level: u8,
+    },
+    RespondRequest {
+        request_id: String,
+        accept: bool,
+    },
+    Leave,
+    Ping,
+    // --- host controls ---
+    Mute {
+        identity: String,
+        source: Source,
+        #[serde(default = "yes")]
+        muted: bool,
+    },
+    RequestMedia {
+        identity: String,
+        source: Source,
+    },
+    MuteAll {
+        source: Source,
+        #[serde(default)]
+        except: Vec<String>,
+    },
+    BatchUpdate {
+        updates: BTreeMap<String, BatchEntry>,
+    },
+    Kick {
+        #[serde(default)]
+        identity: Option<String>,
+        #[serde(default)]
+        identities: Option<Vec<String>>,
+        #[serde(default)]
+        ban_seconds: Option<u64>,
+    },
+    EndSession,
+    Pin {
+        identity: String,
+    },
+    Unpin {
+        #[serde(default)]
+        identity: Option<String>,
+    },
+    UpdateParticipant {
+        identity: String,
+        #[serde(default)]
+        permissions: Option<PermissionsPatch>,
+        #[serde(default)]
+        role: Option<String>,
+        #[serde(default)]
+        name: Option<String>,
+        #[serde(default)]
+        metadata: Option<String>,
+        #[serde(default)]
+        attributes: Option<BTreeMap<String, String>>,
+        #[serde(default)]
+        capabilities: Option<Capabilities>,
+    },
+    /// Approved by the source room; the shell then admits the participant into `destination`.
+    Move {
+        identity: String,
+        destination: String,
+    },
+    LiftBan {
+        identity: String,
+    },
+}
+
+impl Command {
+    /// The name used in audit entries and metrics.
+    pub fn action(&self) -> &'static str {
+        match self {
+            Command::PublishTrack { .. } => "publish_track",
+            Command::UnpublishTrack { .. } => "unpublish_track",
+            Command::SetTrackMuted { .. } => "set_track_muted",
+            Command::UpdateSelf { .. } => "update_self",
+            Command::AudioLevel { .. } => "audio_level",
+            Command::RespondRequest { .. } => "respond_request",
+            Command::Leave => "leave",
+            Command::Ping => "ping",
+            Command::Mute { .. } => "mute",
+            Command::RequestMedia { .. } => "request_media",
+            Command::MuteAll { .. } => "mute_all",
+            Command::BatchUpdate { .. } => "batch_update",
+            Command::Kick { .. } => "kick",
+            Command::EndSession => "end_session",
+            Command::Pin { .. } => "pin",
+            Command::Unpin { .. } => "unpin",
+            Command::UpdateParticipant { .. } => "update_participant",
+            Command::Move { .. } => "move",
+            Command::LiftBan { .. } => "lift_ban",
+        }
+    }
+
+    pub fn is_host_control(&self) -> bool {
+        matches!(
+            self,
+            Command::Mute { .. }
+                | Command::RequestMedia { .. }
+                | Command::MuteAll { .. }
+                | Command::BatchUpdate { .. }
+                | Command::Kick { .. }
+                | Command::EndSession
+                | Command::Pin { .. }
+                | Command::Unpin { .. }
+                | Command::UpdateParticipant { .. }
+                | Command::Move { .. }
+                | Command::LiftBan { .. }
+        )
+    }
+}
+
+/// Per-target result of a kick or batch update.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TargetResult {
+    pub ok: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<crate::Error>,
+    /// For an unmute under the `ask` policy: the consent request that was sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+}
+
+impl TargetResult {
+    pub fn ok() -> Self {
+        TargetResult {
+            ok: true,
+            error: None,
+            request_id: None,
+        }
+    }
+    pub fn from_result(r: crate::Result<Option<String>>) -> Self {
+        match r {
+            Ok(request_id) => TargetResult {
+                ok: true,
+                error: None,
+                request_id,
+            },
+            Err(e) => TargetResult {
+                ok: false,
+                error: Some(e),
+                request_id: None,
+            },
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BanInfo {
+    pub identity: String,
+    /// Milliseconds since the Unix epoch.
+    pub until: Millis,
+    pub by: String,
+}
+
+/// The participant state a move carries from one room to the next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MovingParticipant {
+    pub info: ParticipantInfo,
+    pub from_room: String,
+    pub by: String,
+}
+
+/// A successful command's result. Serialized flat into the response object.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Reply {
+    Track {
+        track: TrackInfo,
+    },
+    /// A consent request (request_media, or an unmute under the `ask` policy).
+    Request {
+        request_id: String,
+        status: String,
+        deduplicated: bool,
+    },
+    /// Mute / unmute: how many tracks changed.
+    Muted {
+        changed: u32,
+    },
+    Results {
+        results: BTreeMap<String, TargetResult>,
+    },
+    Participant {
+        participant: ParticipantInfo,
+    },
+    Participants {
+        participants: Vec<ParticipantInfo>,
+        counts: Counts,
+    },
+    Bans {
+        bans: Vec<BanInfo>,
+    },
+    /// The shell must now admit this participant into the destination room.
+    MoveApproved {
+        #[serde(skip)]
+        moving: Option<Box<MovingParticipant>>,
+        destination: String,
+    },
+    Pong {
+        pong: bool,
+    },
+    Done {},
+}
+
+impl Reply {
+    pub fn done() -> Reply {
+        Reply::Done {}
+    }
+}

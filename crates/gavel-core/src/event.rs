@@ -1,0 +1,245 @@
+//! Everything the room tells the outside world: events for clients and effects for the shell.
+
+use crate::error::Error;
+use crate::participant::{ParticipantInfo, TrackInfo};
+use crate::permissions::{Permissions, Source};
+use crate::settings::RoomSettings;
+use serde::{Deserialize, Serialize};
+
+/// Participants present in the room, split by visibility.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Counts {
+    pub present: u32,
+    pub hidden: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomInfo {
+    pub name: String,
+    pub settings: RoomSettings,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Speaker {
+    pub identity: String,
+    /// Smoothed linear loudness, 0.0 (silence) to 1.0 (0 dBov).
+    pub level: f32,
+}
+
+/// Why a participant left (as others see it) or why a session ended (as the target sees it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LeaveReason {
+    /// The participant asked to leave.
+    Left,
+    /// The connection closed.
+    Disconnected,
+    Kicked,
+    Ended,
+    Moved,
+    Replaced,
+    /// The participant became hidden; to others it is gone.
+    Hidden,
+    ServerShutdown,
+    /// Its outgoing queue overflowed: it stopped reading.
+    SlowConsumer,
+    /// A move was approved but the destination refused it.
+    MoveFailed,
+    /// The room was deleted.
+    RoomDeleted,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnpublishReason {
+    /// The participant unpublished it.
+    Unpublished,
+    /// Its source was removed from `can_send`.
+    Permission,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RequestOutcome {
+    Accepted,
+    Rejected,
+    Expired,
+    Cancelled,
+}
+
+/// A server → client message body (the shell adds `seq`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    /// First message of a session, and again after a move: the whole room as this client may see it.
+    Joined {
+        room: RoomInfo,
+        #[serde(rename = "self")]
+        me: ParticipantInfo,
+        participants: Vec<ParticipantInfo>,
+        counts: Counts,
+        pinned: Option<String>,
+        active_speakers: Vec<Speaker>,
+    },
+    ParticipantJoined {
+        participant: ParticipantInfo,
+    },
+    ParticipantLeft {
+        identity: String,
+        sid: String,
+        reason: LeaveReason,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        by: Option<String>,
+    },
+    /// `changed` names the fields that changed: name, metadata, attributes, role, permissions.
+    ParticipantUpdated {
+        participant: ParticipantInfo,
+        changed: Vec<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        by: Option<String>,
+    },
+    CountsUpdated {
+        present: u32,
+        hidden: u32,
+    },
+    TrackPublished {
+        identity: String,
+        track: TrackInfo,
+    },
+    TrackUnpublished {
+        identity: String,
+        track_sid: String,
+        source: Source,
+        reason: UnpublishReason,
+    },
+    /// One track (`identity` + `track_sid`), or, for mute-all, every track of `source` whose
+    /// owner is not in `except` (`all: true`): one summary message instead of one per track.
+    TrackMuted {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        identity: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        track_sid: Option<String>,
+        source: Source,
+        muted: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        by: Option<String>,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        all: bool,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        except: Vec<String>,
+    },
+    MediaRequested {
+        request_id: String,
+        source: Source,
+        from: String,
+        expires_at: crate::Millis,
+    },
+    RequestResolved {
+        request_id: String,
+        source: Source,
+        identity: String,
+        from: String,
+        outcome: RequestOutcome,
+    },
+    Pinned {
+        identity: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        by: Option<String>,
+    },
+    Unpinned {
+        identity: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        by: Option<String>,
+    },
+    /// To the target only, after its permissions or role changed.
+    PermissionsChanged {
+        role: String,
+        permissions: Permissions,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        by: Option<String>,
+    },
+    ActiveSpeakers {
+        speakers: Vec<Speaker>,
+    },
+    /// Daily's single active speaker: sent when a different participant becomes the loudest
+    /// speaker. It stays the active speaker through silence; `identity` is null only after it left.
+    ActiveSpeakerChanged {
+        identity: Option<String>,
+    },
+    /// To the target of a move; a `joined` for the destination follows.
+    Moved {
+        from: String,
+        room: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        by: Option<String>,
+    },
+    /// The session is over; the connection closes after this.
+    RoomLeft {
+        reason: LeaveReason,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        by: Option<String>,
+    },
+}
+
+impl Event {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Event::Joined { .. } => "joined",
+            Event::ParticipantJoined { .. } => "participant_joined",
+            Event::ParticipantLeft { .. } => "participant_left",
+            Event::ParticipantUpdated { .. } => "participant_updated",
+            Event::CountsUpdated { .. } => "counts_updated",
+            Event::TrackPublished { .. } => "track_published",
+            Event::TrackUnpublished { .. } => "track_unpublished",
+            Event::TrackMuted { .. } => "track_muted",
+            Event::MediaRequested { .. } => "media_requested",
+            Event::RequestResolved { .. } => "request_resolved",
+            Event::Pinned { .. } => "pinned",
+            Event::Unpinned { .. } => "unpinned",
+            Event::PermissionsChanged { .. } => "permissions_changed",
+            Event::ActiveSpeakers { .. } => "active_speakers",
+            Event::ActiveSpeakerChanged { .. } => "active_speaker_changed",
+            Event::Moved { .. } => "moved",
+            Event::RoomLeft { .. } => "room_left",
+        }
+    }
+}
+
+/// Who receives an event, by session id. The shell resolves this against its connections.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Audience {
+    /// Every connected participant, hidden ones included.
+    Everyone,
+    EveryoneExcept(String),
+    Only(String),
+}
+
+impl Audience {
+    pub fn includes(&self, sid: &str) -> bool {
+        match self {
+            Audience::Everyone => true,
+            Audience::EveryoneExcept(x) => x != sid,
+            Audience::Only(x) => x == sid,
+        }
+    }
+}
+
+/// What [`crate::Room::poll_output`] yields, in order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Output {
+    Event { to: Audience, event: Box<Event> },
+    /// Close this session's connection after the events already queued for it.
+    Disconnect { sid: String, reason: LeaveReason },
+    /// A consent request finished; lets the shell answer server-API callers that wait on it.
+    RequestResolved {
+        request_id: String,
+        outcome: RequestOutcome,
+    },
+    /// A host action was carried out or refused (for audit and metrics).
+    HostAction {
+        actor: String,
+        action: &'static str,
+        targets: Vec<String>,
+        outcome: Result<(), Error>,
+    },
+}

@@ -1,0 +1,69 @@
+//! One participant's state in a room, and its wire view.
+
+use crate::permissions::{Permissions, Source};
+use crate::Millis;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// A published track, as the client reported it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrackInfo {
+    pub sid: String,
+    pub source: Source,
+    pub muted: bool,
+    /// Who forced the mute (absent when the participant muted itself).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub muted_by: Option<String>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub name: String,
+}
+
+/// The wire view of a participant; also what the server API returns.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ParticipantInfo {
+    pub sid: String,
+    pub identity: String,
+    pub name: String,
+    pub metadata: String,
+    pub attributes: BTreeMap<String, String>,
+    pub role: String,
+    pub permissions: Permissions,
+    pub tracks: Vec<TrackInfo>,
+    /// Milliseconds since the Unix epoch.
+    pub joined_at: Millis,
+    /// Accumulated time detected as an active speaker.
+    pub speaking_time_ms: u64,
+}
+
+impl ParticipantInfo {
+    pub fn track(&self, source: Source) -> Option<&TrackInfo> {
+        self.tracks.iter().find(|t| t.source == source)
+    }
+}
+
+/// Core-side participant record. Its `info` is exactly what clients see.
+#[derive(Debug, Clone)]
+pub struct Participant {
+    pub info: ParticipantInfo,
+}
+
+impl Participant {
+    pub fn sid(&self) -> &str {
+        &self.info.sid
+    }
+    pub fn identity(&self) -> &str {
+        &self.info.identity
+    }
+    pub fn hidden(&self) -> bool {
+        self.info.permissions.hidden
+    }
+    pub fn permissions(&self) -> &Permissions {
+        &self.info.permissions
+    }
+    pub fn tracks_of(&self, source: Source) -> impl Iterator<Item = &TrackInfo> {
+        self.info.tracks.iter().filter(move |t| t.source == source)
+    }
+    pub fn has_live_microphone(&self) -> bool {
+        self.tracks_of(Source::Microphone).any(|t| !t.muted)
+    }
+}

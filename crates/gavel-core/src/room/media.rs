@@ -1,0 +1,234 @@
+//! Tracks: publishing (enforcing `can_send`), self mute, host mute and mute-all, audio levels.
+
+use super::{ActorCtx, Room};
+use crate::command::Reply;
+use crate::error::{Error, ErrorCode, Result};
+use crate::event::{Audience, Event, UnpublishReason};
+use crate::participant::TrackInfo;
+use crate::permissions::{Source, SourceSet};
+use crate::settings::RemoteUnmute;
+use crate::Millis;
+
+impl Room {
+    pub(super) fn publish_track(
+        &mut self,
+        ctx: &ActorCtx,
+        source: Source,
+        muted: bool,
+        name: Option<String>,
+    ) -> Result<Reply> {
+        let identity = self.own_identity(ctx)?.to_string();
+        let name = name.unwrap_or_default();
+        crate::ids::validate_name(&name)?;
+        let p = &self.participants[&identity];
+        if !p.permissions().can_send.contains(&source) {
+            return Err(Error::denied(format!(
+                "'{identity}' may not send {}",
+                source.as_str()
+            )));
+        }
+        if p.tracks_of(source).next().is_some() {
+            return Err(Error::new(
+                ErrorCode::Conflict,
+                format!("a {} track is already published", source.as_str()),
+            ));
+        }
+        let track = TrackInfo {
+            sid: self.ids.next("TR"),
+            source,
+            muted,
+            muted_by: None,
+            name,
+        };
+        let p = self.participants.get_mut(&identity).expect("actor is present");
+        p.info.tracks.push(track.clone());
+        let to = self.about(&self.participants[&identity]);
+        self.emit(
+            to,
+            Event::TrackPublished {
+                identity,
+                track: track.clone(),
+            },
+        );
+        Ok(Reply::Track { track })
+    }
+
+    pub(super) fn unpublish_track(&mut self, ctx: &ActorCtx, track_sid: &str) -> Result<Reply> {
+        let identity = self.own_identity(ctx)?.to_string();
+        let source = self.participants[&identity]
+            .info
+            .tracks
+            .iter()
+            .find(|t| t.sid == track_sid)
+            .map(|t| t.source)
+            .ok_or_else(|| Error::not_found(format!("no track '{track_sid}'")))?;
+        self.drop_tracks(&identity, &[source].into(), UnpublishReason::Unpublished);
+        Ok(Reply::done())
+    }
+
+    /// Removes every track of `identity` whose source is in `sources`, with events.
+    pub(super) fn drop_tracks(&mut self, identity: &str, sources: &SourceSet, reason: UnpublishReason) {
+        let Some(p) = self.participants.get_mut(identity) else {
+            return;
+        };
+        let (gone, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut p.info.tracks)
+            .into_iter()
+            .partition(|t| sources.contains(&t.source));
+        p.info.tracks = kept;
+        let to = self.about(&self.participants[identity]);
+        for t in gone {
+            self.emit(
+                to.clone(),
+                Event::TrackUnpublished {
+                    identity: identity.to_string(),
+                    track_sid: t.sid,
+                    source: t.source,
+                    reason,
+                },
+            );
+        }
+    }
+
+    pub(super) fn set_own_track_muted(
+        &mut self,
+        ctx: &ActorCtx,
+        track_sid: &str,
+        muted: bool,
+    ) -> Result<Reply> {
+        let identity = self.own_identity(ctx)?.to_string();
+        let source = self.participants[&identity]
+            .info
+            .tracks
+            .iter()
+            .find(|t| t.sid == track_sid)
+            .map(|t| t.source)
+            .ok_or_else(|| Error::not_found(format!("no track '{track_sid}'")))?;
+        let changed = self.set_muted(&identity, source, muted, None);
+        Ok(Reply::Muted { changed })
+    }
+
+    /// Sets the mute state of `identity`'s tracks of `source`; emits one `track_muted` per change.
+    /// Returns how many tracks changed (already-in-state tracks are left alone: idempotent).
+    pub(super) fn set_muted(
+        &mut self,
+        identity: &str,
+        source: Source,
+        muted: bool,
+        by: Option<&str>,
+    ) -> u32 {
+        let Some(p) = self.participants.get_mut(identity) else {
+            return 0;
+        };
+        let mut changed = Vec::new();
+        for t in p.info.tracks.iter_mut().filter(|t| t.source == source) {
+            if t.muted != muted {
+                t.muted = muted;
+                t.muted_by = if muted { by.map(str::to_string) } else { None };
+                changed.push(t.sid.clone());
+            }
+        }
+        let to = self.about(&self.participants[identity]);
+        for track_sid in &changed {
+            self.emit(
+                to.clone(),
+                Event::TrackMuted {
+                    identity: Some(identity.to_string()),
+                    track_sid: Some(track_sid.clone()),
+                    source,
+                    muted,
+                    by: by.map(str::to_string),
+                    all: false,
+                    except: vec![],
+                },
+            );
+        }
+        changed.len() as u32
+    }
+
+    /// Host mute (forced) or remote unmute (by the room's `remote_unmute` policy).
+    pub(super) fn host_mute(
+        &mut self,
+        now: Millis,
+        ctx: &ActorCtx,
+        identity: &str,
+        source: Source,
+        muted: bool,
+    ) -> Result<Reply> {
+        ctx.require(source.mute_control())?;
+        self.target(ctx, identity)?;
+        if muted {
+            let changed = self.set_muted(identity, source, true, Some(&ctx.label));
+            return Ok(Reply::Muted { changed });
+        }
+        match self.settings.remote_unmute {
+            RemoteUnmute::Off => Err(Error::precondition("remote unmute not enabled")),
+            RemoteUnmute::Ask => self.open_request(now, ctx, identity, source),
+            RemoteUnmute::Force => {
+                let changed = self.set_muted(identity, source, false, Some(&ctx.label));
+                Ok(Reply::Muted { changed })
+            }
+        }
+    }
+
+    /// Mutes every track of `source` except those of `except`, with one summary event.
+    pub(super) fn mute_all(
+        &mut self,
+        ctx: &ActorCtx,
+        source: Source,
+        except: &[String],
+    ) -> Result<Reply> {
+        ctx.require(source.mute_control())?;
+        let changed = self.mute_all_unchecked(&ctx.label, source, except);
+        Ok(Reply::Muted { changed })
+    }
+
+    /// Mute-all after authorization. O(N) work; one `track_muted {all: true}` message to each
+    /// participant, whatever the number of tracks muted.
+    pub(super) fn mute_all_unchecked(&mut self, by: &str, source: Source, except: &[String]) -> u32 {
+        let mut changed = 0;
+        for (identity, p) in self.participants.iter_mut() {
+            if except.iter().any(|e| e == identity) {
+                continue;
+            }
+            for t in p.info.tracks.iter_mut().filter(|t| t.source == source && !t.muted) {
+                t.muted = true;
+                t.muted_by = Some(by.to_string());
+                changed += 1;
+            }
+        }
+        if changed > 0 {
+            // Hidden identities are not echoed to everyone.
+            let except = except
+                .iter()
+                .filter(|e| self.participants.get(*e).is_some_and(|p| !p.hidden()))
+                .cloned()
+                .collect();
+            self.emit(
+                Audience::Everyone,
+                Event::TrackMuted {
+                    identity: None,
+                    track_sid: None,
+                    source,
+                    muted: true,
+                    by: Some(by.to_string()),
+                    all: true,
+                    except,
+                },
+            );
+        }
+        changed
+    }
+
+    pub(super) fn audio_level(&mut self, now: Millis, ctx: &ActorCtx, level: u8) -> Result<Reply> {
+        let identity = self.own_identity(ctx)?.to_string();
+        if level > 127 {
+            return Err(Error::invalid("level must be 0 (loudest) to 127 (silence)"));
+        }
+        let p = &self.participants[&identity];
+        // Levels only count from a live, visible microphone.
+        if p.has_live_microphone() && !p.hidden() {
+            self.speakers.observe(&identity, level, now);
+        }
+        Ok(Reply::done())
+    }
+}

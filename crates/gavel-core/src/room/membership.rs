@@ -1,0 +1,348 @@
+//! Who is in the room: join, leave, replace, kick and ban, end, move.
+
+use super::{ActorCtx, Ban, Room};
+use crate::command::{MovingParticipant, Reply, TargetResult};
+use crate::error::{Error, ErrorCode, Result};
+use crate::event::{Audience, Event, LeaveReason, Output};
+use crate::ids;
+use crate::participant::{Participant, ParticipantInfo};
+use crate::permissions::{HostControl, Permissions};
+use crate::settings::DuplicateIdentity;
+use crate::Millis;
+use std::collections::BTreeMap;
+
+/// A new session, as the shell derived it from a verified token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JoinRequest {
+    pub identity: String,
+    pub name: String,
+    pub metadata: String,
+    pub attributes: BTreeMap<String, String>,
+    pub role: String,
+    pub permissions: Permissions,
+}
+
+/// Longest ban: ten years.
+pub const MAX_BAN_SECONDS: u64 = 10 * 365 * 24 * 3600;
+
+impl Room {
+    /// Admits a new session. On success the joiner's first output is its `joined` snapshot.
+    pub fn join(&mut self, now: Millis, req: JoinRequest) -> Result<String> {
+        ids::validate_identity(&req.identity)?;
+        ids::validate_name(&req.name)?;
+        ids::validate_metadata(&req.metadata)?;
+        for (k, v) in &req.attributes {
+            ids::validate_attribute(k, v)?;
+        }
+        let sid = self.ids.next("PA");
+        let info = ParticipantInfo {
+            sid: sid.clone(),
+            identity: req.identity,
+            name: req.name,
+            metadata: req.metadata,
+            attributes: req.attributes,
+            role: req.role,
+            permissions: req.permissions,
+            tracks: Vec::new(),
+            joined_at: now,
+            speaking_time_ms: 0,
+        };
+        self.admit(now, info, None)?;
+        Ok(sid)
+    }
+
+    /// Admits a participant approved for a move out of another room, keeping its session id,
+    /// identity, role, permissions and tracks. The target gets `moved`, then `joined`.
+    pub fn admit_moved(&mut self, now: Millis, moving: MovingParticipant) -> Result<String> {
+        let sid = moving.info.sid.clone();
+        let mut info = moving.info;
+        info.joined_at = now;
+        self.admit(now, info, Some((moving.from_room, moving.by)))?;
+        Ok(sid)
+    }
+
+    /// Whether `identity` could join now (a move checks this before detaching its target).
+    pub fn can_admit(&self, now: Millis, identity: &str) -> Result<()> {
+        if let Some(ban) = self.bans.get(identity).filter(|b| b.until > now) {
+            return Err(Error::new(
+                ErrorCode::Banned,
+                format!(
+                    "'{identity}' is banned from room '{}' for {} more seconds",
+                    self.name,
+                    (ban.until - now).div_ceil(1000)
+                ),
+            ));
+        }
+        let present = self.participants.contains_key(identity);
+        if present && self.settings.duplicate_identity == DuplicateIdentity::Reject {
+            return Err(Error::new(
+                ErrorCode::Conflict,
+                format!("'{identity}' is already in room '{}'", self.name),
+            ));
+        }
+        let max = self.settings.max_participants as usize;
+        if max > 0 && !present && self.participants.len() >= max {
+            return Err(Error::new(
+                ErrorCode::RoomFull,
+                format!("room '{}' is full ({max} participants)", self.name),
+            ));
+        }
+        Ok(())
+    }
+
+    fn admit(
+        &mut self,
+        now: Millis,
+        mut info: ParticipantInfo,
+        moved: Option<(String, String)>,
+    ) -> Result<()> {
+        self.can_admit(now, &info.identity)?;
+        if let Some(old) = self.participants.get(&info.identity) {
+            let old_identity = old.identity().to_string();
+            self.remove(&old_identity, LeaveReason::Replaced, None, true);
+        }
+        self.clamp_to_room(&mut info.permissions);
+        let allowed = info.permissions.can_send.clone();
+        info.tracks.retain(|t| allowed.contains(&t.source));
+        let sid = info.sid.clone();
+        let p = Participant { info };
+        let hidden = p.hidden();
+        let snapshot = Event::Joined {
+            room: self.info(),
+            me: p.info.clone(),
+            participants: self.visible_snapshot(p.identity()),
+            counts: crate::event::Counts {
+                present: self.counts.present + u32::from(!hidden),
+                hidden: self.counts.hidden + u32::from(hidden),
+            },
+            pinned: self.pinned.clone(),
+            active_speakers: self.speakers.active().to_vec(),
+        };
+        self.by_sid.insert(sid.clone(), p.identity().to_string());
+        let joined = Event::ParticipantJoined {
+            participant: p.info.clone(),
+        };
+        self.participants.insert(p.identity().to_string(), p);
+        self.count(hidden, 1);
+        if let Some((from, by)) = moved {
+            self.emit(
+                Audience::Only(sid.clone()),
+                Event::Moved {
+                    from,
+                    room: self.name.clone(),
+                    by: Some(by),
+                },
+            );
+        }
+        self.emit(Audience::Only(sid.clone()), snapshot);
+        if !hidden {
+            self.emit(Audience::EveryoneExcept(sid.clone()), joined);
+        }
+        self.emit_counts(Some(&sid));
+        Ok(())
+    }
+
+    /// The connection of `sid` closed. Unknown (already removed) sessions are ignored.
+    pub fn disconnected(&mut self, sid: &str, reason: LeaveReason) {
+        if let Some(identity) = self.by_sid.get(sid).cloned() {
+            self.remove(&identity, reason, None, false);
+        }
+    }
+
+    /// Takes a participant out. `notify_target` sends it `room_left` and closes its connection.
+    pub(super) fn remove(
+        &mut self,
+        identity: &str,
+        reason: LeaveReason,
+        by: Option<String>,
+        notify_target: bool,
+    ) -> Option<Participant> {
+        let p = self.participants.remove(identity)?;
+        self.by_sid.remove(p.sid());
+        self.count(p.hidden(), -1);
+        if notify_target {
+            self.emit(
+                Audience::Only(p.sid().to_string()),
+                Event::RoomLeft {
+                    reason,
+                    by: by.clone(),
+                },
+            );
+            self.outputs.push_back(Output::Disconnect {
+                sid: p.sid().to_string(),
+                reason,
+            });
+        }
+        self.forget(&p);
+        if !p.hidden() {
+            self.emit(
+                Audience::Everyone,
+                Event::ParticipantLeft {
+                    identity: p.identity().to_string(),
+                    sid: p.sid().to_string(),
+                    reason,
+                    by,
+                },
+            );
+        }
+        self.emit_counts(None);
+        Some(p)
+    }
+
+    /// Drops everything that refers to a participant who is gone: pin, requests, speaker state.
+    fn forget(&mut self, p: &Participant) {
+        if self.pinned.as_deref() == Some(p.identity()) {
+            self.pinned = None;
+            self.emit(
+                Audience::Everyone,
+                Event::Unpinned {
+                    identity: p.identity().to_string(),
+                    by: None,
+                },
+            );
+        }
+        self.cancel_requests_of(p.identity(), p.sid());
+        if let Some(list) = self.speakers.remove(p.identity()) {
+            self.emit(Audience::Everyone, Event::ActiveSpeakers { speakers: list });
+        }
+        if self.last_top_speaker.as_deref() == Some(p.identity()) {
+            self.last_top_speaker = None;
+            self.emit(
+                Audience::Everyone,
+                Event::ActiveSpeakerChanged { identity: None },
+            );
+        }
+    }
+
+    pub(super) fn kick(
+        &mut self,
+        now: Millis,
+        ctx: &ActorCtx,
+        identity: Option<String>,
+        identities: Option<Vec<String>>,
+        ban_seconds: Option<u64>,
+    ) -> Result<Reply> {
+        ctx.require(HostControl::Kick)?;
+        if let Some(b) = ban_seconds {
+            if b == 0 || b > MAX_BAN_SECONDS {
+                return Err(Error::invalid(format!(
+                    "ban_seconds must be 1 to {MAX_BAN_SECONDS}"
+                )));
+            }
+        }
+        match (identity, identities) {
+            (Some(one), None) => {
+                self.kick_one(now, ctx, &one, ban_seconds)?;
+                Ok(Reply::done())
+            }
+            (None, Some(many)) if !many.is_empty() => {
+                let mut results = BTreeMap::new();
+                for id in many {
+                    let r = self.kick_one(now, ctx, &id, ban_seconds).map(|_| None);
+                    results.insert(id, TargetResult::from_result(r));
+                }
+                Ok(Reply::Results { results })
+            }
+            _ => Err(Error::invalid(
+                "kick needs exactly one of 'identity' or a non-empty 'identities'",
+            )),
+        }
+    }
+
+    /// Removes (and optionally bans) one identity. An absent identity can still be banned, so a
+    /// participant who just left can be kept out.
+    pub(super) fn kick_one(
+        &mut self,
+        now: Millis,
+        ctx: &ActorCtx,
+        identity: &str,
+        ban_seconds: Option<u64>,
+    ) -> Result<()> {
+        if ctx.identity() == Some(identity) {
+            return Err(Error::invalid("you cannot kick yourself; leave instead"));
+        }
+        let present = self.target(ctx, identity).is_ok();
+        if !present && ban_seconds.is_none() {
+            return Err(Error::participant_not_found(identity));
+        }
+        ids::validate_identity(identity)?;
+        if let Some(secs) = ban_seconds {
+            self.bans.insert(
+                identity.to_string(),
+                Ban {
+                    until: now + secs * 1000,
+                    by: ctx.label.clone(),
+                },
+            );
+        }
+        if present {
+            self.remove(identity, LeaveReason::Kicked, Some(ctx.label.clone()), true);
+        }
+        Ok(())
+    }
+
+    /// Kick-all: everyone gets `room_left {reason: ended}`; nobody is told about anyone else
+    /// leaving (one message per participant, not N²).
+    pub(super) fn end_session(&mut self, ctx: &ActorCtx) -> Result<Reply> {
+        ctx.require(HostControl::EndSession)?;
+        self.close_all(LeaveReason::Ended, Some(ctx.label.clone()));
+        Ok(Reply::done())
+    }
+
+    /// Ends every session with `reason` (end of session, shutdown, room deleted).
+    pub fn close_all(&mut self, reason: LeaveReason, by: Option<String>) {
+        let participants = std::mem::take(&mut self.participants);
+        for p in participants.values() {
+            self.emit(
+                Audience::Only(p.sid().to_string()),
+                Event::RoomLeft {
+                    reason,
+                    by: by.clone(),
+                },
+            );
+            self.outputs.push_back(Output::Disconnect {
+                sid: p.sid().to_string(),
+                reason,
+            });
+        }
+        for (id, r) in std::mem::take(&mut self.requests) {
+            let _ = r;
+            self.outputs.push_back(Output::RequestResolved {
+                request_id: id,
+                outcome: crate::event::RequestOutcome::Cancelled,
+            });
+        }
+        self.by_sid.clear();
+        self.counts = Default::default();
+        self.pinned = None;
+        self.speakers.clear();
+        self.last_top_speaker = None;
+    }
+
+    /// Approves a move and detaches the target: others see `participant_left {reason: moved}`.
+    /// The reply carries the participant for the shell to admit into the destination.
+    pub(super) fn detach_for_move(
+        &mut self,
+        ctx: &ActorCtx,
+        identity: &str,
+        destination: &str,
+    ) -> Result<Reply> {
+        ctx.require(HostControl::ManageParticipants)?;
+        ids::validate_room_name(destination)?;
+        if destination == self.name {
+            return Err(Error::invalid("destination is the room the participant is in"));
+        }
+        self.target(ctx, identity)?;
+        let p = self
+            .remove(identity, LeaveReason::Moved, Some(ctx.label.clone()), false)
+            .ok_or_else(|| Error::participant_not_found(identity))?;
+        Ok(Reply::MoveApproved {
+            moving: Some(Box::new(MovingParticipant {
+                info: p.info,
+                from_room: self.name.clone(),
+                by: ctx.label.clone(),
+            })),
+            destination: destination.to_string(),
+        })
+    }
+}

@@ -1,0 +1,453 @@
+//! The room: one deterministic state machine per room.
+//!
+//! Inputs are [`Room::join`], [`Room::handle`] (every command, from any path),
+//! [`Room::disconnected`] and [`Room::handle_timeout`], each given the current time. Outputs
+//! are drained with [`Room::poll_output`]; [`Room::poll_timeout`] says when to call back.
+//! Nothing here blocks, sleeps, reads a clock or touches a socket.
+//!
+//! The command handlers are split by topic: `membership` (join, leave, kick, end, move),
+//! `media` (tracks, mute, mute-all), `consent` (media requests), `update` (participant
+//! updates, batch), `pin`.
+
+mod consent;
+mod media;
+mod membership;
+mod pin;
+mod update;
+
+use crate::command::{Actor, BanInfo, Command, Reply};
+use crate::error::{Error, ErrorCode, Result};
+use crate::event::{Audience, Counts, Event, Output, RoomInfo};
+use crate::ids::IdGen;
+use crate::participant::{Participant, ParticipantInfo};
+use crate::permissions::{HostControl, Permissions};
+use crate::roles::Roles;
+use crate::settings::RoomSettings;
+use crate::speaker::{SpeakerConfig, SpeakerDetector};
+use crate::Millis;
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::Arc;
+
+pub use consent::PendingRequest;
+pub use membership::JoinRequest;
+
+#[derive(Debug, Clone)]
+struct Ban {
+    until: Millis,
+    by: String,
+}
+
+/// The acting side of a command, resolved against the room.
+#[derive(Debug, Clone)]
+struct ActorCtx {
+    /// Identity of a participant, or the server's name: what events show as `by`.
+    label: String,
+    /// Session id when the actor is a participant.
+    sid: Option<String>,
+    /// `None` for the server, which holds every control and sees hidden participants.
+    permissions: Option<Permissions>,
+}
+
+impl ActorCtx {
+    fn require(&self, control: HostControl) -> Result<()> {
+        match &self.permissions {
+            Some(p) if !p.has(control) => Err(Error::denied(format!(
+                "'{}' lacks the host control {}",
+                self.label,
+                control.as_str()
+            ))),
+            _ => Ok(()),
+        }
+    }
+    fn is_server(&self) -> bool {
+        self.permissions.is_none()
+    }
+    fn identity(&self) -> Option<&str> {
+        self.sid.as_ref().map(|_| self.label.as_str())
+    }
+}
+
+pub struct Room {
+    name: String,
+    settings: RoomSettings,
+    roles: Arc<Roles>,
+    ids: IdGen,
+    /// By identity; ordered so snapshots and `*` batches are deterministic.
+    participants: BTreeMap<String, Participant>,
+    /// Session id → identity.
+    by_sid: HashMap<String, String>,
+    counts: Counts,
+    pinned: Option<String>,
+    requests: BTreeMap<String, PendingRequest>,
+    bans: BTreeMap<String, Ban>,
+    speakers: SpeakerDetector,
+    /// Daily-style sticky active speaker: the last one to be loudest, until it leaves.
+    last_top_speaker: Option<String>,
+    outputs: VecDeque<Output>,
+}
+
+impl Room {
+    pub fn new(name: impl Into<String>, settings: RoomSettings, roles: Arc<Roles>, seed: u64) -> Room {
+        Room {
+            name: name.into(),
+            settings,
+            roles,
+            ids: IdGen::new(seed),
+            participants: BTreeMap::new(),
+            by_sid: HashMap::new(),
+            counts: Counts::default(),
+            pinned: None,
+            requests: BTreeMap::new(),
+            bans: BTreeMap::new(),
+            speakers: SpeakerDetector::new(SpeakerConfig::default()),
+            last_top_speaker: None,
+            outputs: VecDeque::new(),
+        }
+    }
+
+    // ----- queries -----
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    pub fn settings(&self) -> &RoomSettings {
+        &self.settings
+    }
+    pub fn info(&self) -> RoomInfo {
+        RoomInfo {
+            name: self.name.clone(),
+            settings: self.settings.clone(),
+        }
+    }
+    pub fn counts(&self) -> Counts {
+        self.counts
+    }
+    pub fn is_empty(&self) -> bool {
+        self.participants.is_empty()
+    }
+    pub fn pinned(&self) -> Option<&str> {
+        self.pinned.as_deref()
+    }
+    /// Every participant, hidden ones included (the server API's view).
+    pub fn participants(&self) -> impl Iterator<Item = &ParticipantInfo> {
+        self.participants.values().map(|p| &p.info)
+    }
+    pub fn participant(&self, identity: &str) -> Option<&ParticipantInfo> {
+        self.participants.get(identity).map(|p| &p.info)
+    }
+    pub fn identity_of(&self, sid: &str) -> Option<&str> {
+        self.by_sid.get(sid).map(String::as_str)
+    }
+    pub fn pending_requests(&self) -> impl Iterator<Item = &PendingRequest> {
+        self.requests.values()
+    }
+    pub fn active_speakers(&self) -> &[crate::event::Speaker] {
+        self.speakers.active()
+    }
+    pub fn bans(&self, now: Millis) -> Vec<BanInfo> {
+        self.bans
+            .iter()
+            .filter(|(_, b)| b.until > now)
+            .map(|(identity, b)| BanInfo {
+                identity: identity.clone(),
+                until: b.until,
+                by: b.by.clone(),
+            })
+            .collect()
+    }
+    pub fn has_active_bans(&self, now: Millis) -> bool {
+        self.bans.values().any(|b| b.until > now)
+    }
+
+    // ----- the sans-IO loop -----
+
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.outputs.pop_front()
+    }
+
+    /// The earliest time [`Room::handle_timeout`] has work to do.
+    pub fn poll_timeout(&self) -> Option<Millis> {
+        let expiry = self.requests.values().map(|r| r.expires_at).min();
+        match (expiry, self.speakers.next_tick()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    pub fn handle_timeout(&mut self, now: Millis) {
+        self.expire_requests(now);
+        self.speaker_tick(now);
+        self.bans.retain(|_, b| b.until > now);
+    }
+
+    /// Runs one command from `actor`. A refused command changes nothing and emits no event
+    /// (host controls leave a [`Output::HostAction`] either way, for the audit trail).
+    pub fn handle(&mut self, now: Millis, actor: &Actor, command: Command) -> Result<Reply> {
+        let audit = command
+            .is_host_control()
+            .then(|| (command.action(), audit_targets(&command)));
+        let (label, result) = match self.actor(actor) {
+            Ok(ctx) => {
+                let r = self.dispatch(now, &ctx, command);
+                (ctx.label, r)
+            }
+            Err(e) => (actor_label(actor), Err(e)),
+        };
+        if let Some((action, targets)) = audit {
+            self.outputs.push_back(Output::HostAction {
+                actor: label,
+                action,
+                targets,
+                outcome: result.as_ref().map(|_| ()).map_err(Clone::clone),
+            });
+        }
+        result
+    }
+
+    fn dispatch(&mut self, now: Millis, ctx: &ActorCtx, command: Command) -> Result<Reply> {
+        match command {
+            Command::PublishTrack {
+                source,
+                muted,
+                name,
+            } => self.publish_track(ctx, source, muted, name),
+            Command::UnpublishTrack { track_sid } => self.unpublish_track(ctx, &track_sid),
+            Command::SetTrackMuted { track_sid, muted } => {
+                self.set_own_track_muted(ctx, &track_sid, muted)
+            }
+            Command::UpdateSelf {
+                name,
+                metadata,
+                attributes,
+            } => self.update_self(ctx, name, metadata, attributes),
+            Command::AudioLevel { level } => self.audio_level(now, ctx, level),
+            Command::RespondRequest { request_id, accept } => {
+                self.respond_request(ctx, &request_id, accept)
+            }
+            Command::Leave => {
+                let identity = self.own_identity(ctx)?.to_string();
+                self.remove(&identity, crate::event::LeaveReason::Left, None, true);
+                Ok(Reply::done())
+            }
+            Command::Ping => Ok(Reply::Pong { pong: true }),
+            Command::Mute {
+                identity,
+                source,
+                muted,
+            } => self.host_mute(now, ctx, &identity, source, muted),
+            Command::RequestMedia { identity, source } => {
+                self.request_media(now, ctx, &identity, source)
+            }
+            Command::MuteAll { source, except } => self.mute_all(ctx, source, &except),
+            Command::BatchUpdate { updates } => self.batch_update(now, ctx, updates),
+            Command::Kick {
+                identity,
+                identities,
+                ban_seconds,
+            } => self.kick(now, ctx, identity, identities, ban_seconds),
+            Command::EndSession => self.end_session(ctx),
+            Command::Pin { identity } => self.pin(ctx, &identity),
+            Command::Unpin { identity } => self.unpin(ctx, identity.as_deref()),
+            Command::UpdateParticipant {
+                identity,
+                permissions,
+                role,
+                name,
+                metadata,
+                attributes,
+                capabilities,
+            } => {
+                let update = crate::command::ParticipantUpdate {
+                    permissions,
+                    role,
+                    name,
+                    metadata,
+                    attributes,
+                    capabilities,
+                };
+                self.update_participant(ctx, &identity, update)
+            }
+            Command::Move {
+                identity,
+                destination,
+            } => self.detach_for_move(ctx, &identity, &destination),
+            Command::LiftBan { identity } => self.lift_ban(ctx, &identity),
+        }
+    }
+
+    // ----- shared helpers -----
+
+    fn actor(&self, actor: &Actor) -> Result<ActorCtx> {
+        match actor {
+            Actor::Server { name } => Ok(ActorCtx {
+                label: name.clone(),
+                sid: None,
+                permissions: None,
+            }),
+            Actor::Participant { sid } => {
+                let p = self
+                    .by_sid
+                    .get(sid)
+                    .and_then(|id| self.participants.get(id))
+                    .ok_or_else(|| {
+                        Error::new(ErrorCode::FailedPrecondition, "this session is no longer in the room")
+                    })?;
+                Ok(ActorCtx {
+                    label: p.identity().to_string(),
+                    sid: Some(sid.clone()),
+                    permissions: Some(p.permissions().clone()),
+                })
+            }
+        }
+    }
+
+    /// Self actions need a participant actor.
+    fn own_identity<'a>(&self, ctx: &'a ActorCtx) -> Result<&'a str> {
+        ctx.identity()
+            .ok_or_else(|| Error::invalid("only a connected participant can do this"))
+    }
+
+    /// A target as the actor may see it: participants never see (or act on) hidden others.
+    fn target(&self, ctx: &ActorCtx, identity: &str) -> Result<&Participant> {
+        match self.participants.get(identity) {
+            Some(p) if ctx.is_server() || !p.hidden() || ctx.identity() == Some(identity) => Ok(p),
+            _ => Err(Error::participant_not_found(identity)),
+        }
+    }
+
+    fn emit(&mut self, to: Audience, event: Event) {
+        self.outputs.push_back(Output::Event {
+            to,
+            event: Box::new(event),
+        });
+    }
+
+    /// Events about a participant go to everyone, unless it is hidden: then only to itself.
+    fn about(&self, p: &Participant) -> Audience {
+        if p.hidden() {
+            Audience::Only(p.sid().to_string())
+        } else {
+            Audience::Everyone
+        }
+    }
+
+    fn emit_counts(&mut self, except: Option<&str>) {
+        let c = self.counts;
+        let to = match except {
+            Some(sid) => Audience::EveryoneExcept(sid.to_string()),
+            None => Audience::Everyone,
+        };
+        if !self.participants.is_empty() {
+            self.emit(
+                to,
+                Event::CountsUpdated {
+                    present: c.present,
+                    hidden: c.hidden,
+                },
+            );
+        }
+    }
+
+    fn count(&mut self, hidden: bool, delta: i32) {
+        let slot = if hidden {
+            &mut self.counts.hidden
+        } else {
+            &mut self.counts.present
+        };
+        *slot = slot.saturating_add_signed(delta);
+    }
+
+    fn visible_snapshot(&self, except_identity: &str) -> Vec<ParticipantInfo> {
+        self.participants
+            .values()
+            .filter(|p| !p.hidden() && p.identity() != except_identity)
+            .map(|p| p.info.clone())
+            .collect()
+    }
+
+    fn lift_ban(&mut self, ctx: &ActorCtx, identity: &str) -> Result<Reply> {
+        ctx.require(HostControl::Kick)?;
+        self.bans
+            .remove(identity)
+            .map(|_| Reply::done())
+            .ok_or_else(|| Error::not_found(format!("'{identity}' is not banned")))
+    }
+
+    /// The room's settings with sources it forbids taken out of a participant's permissions.
+    fn clamp_to_room(&self, p: &mut Permissions) {
+        use crate::permissions::{ContentResolution, Source, VideoResolution};
+        let mut forbidden = Vec::new();
+        if self.settings.video_max_resolution == VideoResolution::None {
+            forbidden.push(Source::Camera);
+        }
+        if self.settings.content_max_resolution == ContentResolution::None {
+            forbidden.extend([Source::ScreenVideo, Source::ScreenAudio]);
+        }
+        for s in forbidden {
+            p.can_send.remove(&s);
+            p.can_receive.remove(&s);
+        }
+    }
+
+    fn speaker_tick(&mut self, now: Millis) {
+        let tick = self.speakers.tick(now);
+        let window = self.speakers.config().window_ms;
+        for identity in &tick.speaking {
+            if let Some(p) = self.participants.get_mut(identity) {
+                p.info.speaking_time_ms += window;
+            }
+        }
+        if let Some(list) = tick.changed {
+            self.emit_speakers(list);
+        }
+    }
+
+    fn emit_speakers(&mut self, list: Vec<crate::event::Speaker>) {
+        let previous_top = self.last_top_speaker.take();
+        let top = list.first().map(|s| s.identity.clone());
+        self.emit(Audience::Everyone, Event::ActiveSpeakers { speakers: list });
+        if top.is_some() && top != previous_top {
+            self.emit(
+                Audience::Everyone,
+                Event::ActiveSpeakerChanged {
+                    identity: top.clone(),
+                },
+            );
+        }
+        self.last_top_speaker = top.or(previous_top);
+    }
+}
+
+fn actor_label(actor: &Actor) -> String {
+    match actor {
+        Actor::Server { name } => name.clone(),
+        Actor::Participant { sid } => sid.clone(),
+    }
+}
+
+fn audit_targets(command: &Command) -> Vec<String> {
+    match command {
+        Command::Mute { identity, .. }
+        | Command::RequestMedia { identity, .. }
+        | Command::Pin { identity }
+        | Command::UpdateParticipant { identity, .. }
+        | Command::Move { identity, .. }
+        | Command::LiftBan { identity } => vec![identity.clone()],
+        Command::Unpin { identity } => identity.iter().cloned().collect(),
+        Command::Kick {
+            identity,
+            identities,
+            ..
+        } => identity
+            .iter()
+            .chain(identities.iter().flatten())
+            .cloned()
+            .collect(),
+        Command::BatchUpdate { updates } => updates.keys().cloned().collect(),
+        Command::MuteAll { .. } | Command::EndSession => vec!["*".into()],
+        _ => vec![],
+    }
+}
+
+#[cfg(test)]
+mod tests;

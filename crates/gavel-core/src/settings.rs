@@ -1,0 +1,81 @@
+//! Per-room settings chosen at creation.
+
+use crate::error::{Error, Result};
+use crate::permissions::{ContentResolution, VideoResolution};
+use serde::{Deserialize, Serialize};
+
+/// What a host's "unmute" does (LiveKit keeps remote unmute off by default; we ask by default).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum RemoteUnmute {
+    /// Refused with `failed_precondition`.
+    Off,
+    /// Turned into a consent request the target accepts or rejects.
+    #[default]
+    Ask,
+    /// Applied directly.
+    Force,
+}
+
+/// What happens when an identity already in the room joins again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum DuplicateIdentity {
+    /// The new session replaces the old one (`room_left {reason: replaced}`).
+    #[default]
+    Replace,
+    /// The new join fails with `conflict`.
+    Reject,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RoomSettings {
+    pub remote_unmute: RemoteUnmute,
+    /// How long a consent request waits for an answer.
+    pub request_timeout_seconds: u32,
+    pub duplicate_identity: DuplicateIdentity,
+    /// 0 means unlimited.
+    pub max_participants: u32,
+    pub video_max_resolution: VideoResolution,
+    pub content_max_resolution: ContentResolution,
+    /// How long an empty room that was created by a join lingers before it is closed.
+    pub empty_timeout_seconds: u32,
+    pub metadata: String,
+}
+
+impl Default for RoomSettings {
+    fn default() -> Self {
+        RoomSettings {
+            remote_unmute: RemoteUnmute::Ask,
+            request_timeout_seconds: 30,
+            duplicate_identity: DuplicateIdentity::Replace,
+            max_participants: 0,
+            video_max_resolution: VideoResolution::HD,
+            content_max_resolution: ContentResolution::FHD,
+            empty_timeout_seconds: 300,
+            metadata: String::new(),
+        }
+    }
+}
+
+pub const MAX_REQUEST_TIMEOUT_SECONDS: u32 = 3600;
+pub const MAX_PARTICIPANTS_LIMIT: u32 = 100_000;
+
+impl RoomSettings {
+    pub fn validate(&self) -> Result<()> {
+        if self.request_timeout_seconds == 0
+            || self.request_timeout_seconds > MAX_REQUEST_TIMEOUT_SECONDS
+        {
+            return Err(Error::invalid(format!(
+                "request_timeout_seconds must be 1 to {MAX_REQUEST_TIMEOUT_SECONDS}"
+            )));
+        }
+        if self.max_participants > MAX_PARTICIPANTS_LIMIT {
+            return Err(Error::invalid(format!(
+                "max_participants must be at most {MAX_PARTICIPANTS_LIMIT}"
+            )));
+        }
+        crate::ids::validate_metadata(&self.metadata)
+    }
+}
