@@ -1,0 +1,75 @@
+//! Server configuration: where to listen, which API keys exist, and the limits that protect a room.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+/// A secret shorter than this is refused outside `dev` mode.
+pub const MIN_SECRET_BYTES: usize = 32;
+
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Frames waiting for one client; when full, the client is disconnected as a slow consumer.
+    pub outbox_capacity: usize,
+    /// Largest client message accepted (bytes); larger ones get `invalid_argument`.
+    pub max_message_bytes: usize,
+    /// Client requests per second, sustained, per connection.
+    pub requests_per_second: u32,
+    /// Burst allowance on top of the sustained rate.
+    pub request_burst: u32,
+    /// Largest HTTP body accepted (bytes).
+    pub max_body_bytes: usize,
+    /// How long a write to a client may block before the client is dropped.
+    pub write_timeout_ms: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            outbox_capacity: 4096,
+            max_message_bytes: 64 * 1024,
+            requests_per_second: 50,
+            request_burst: 100,
+            max_body_bytes: 256 * 1024,
+            write_timeout_ms: 10_000,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub bind: SocketAddr,
+    /// API key → secret.
+    pub keys: HashMap<String, String>,
+    pub limits: Limits,
+    /// Development mode: weak secrets allowed, tokens printed on start-up.
+    pub dev: bool,
+}
+
+impl Config {
+    pub fn dev(bind: SocketAddr) -> Config {
+        Config {
+            bind,
+            keys: [("devkey".to_string(), "secret".to_string())].into(),
+            limits: Limits::default(),
+            dev: true,
+        }
+    }
+
+    /// Checks what `serve` must refuse to start with.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.keys.is_empty() {
+            return Err("no API key configured: pass --api-key and --api-secret (or GAVEL_API_KEY and GAVEL_API_SECRET), or run `gavel dev`".into());
+        }
+        if !self.dev {
+            for (key, secret) in &self.keys {
+                if secret.len() < MIN_SECRET_BYTES {
+                    return Err(format!(
+                        "the secret of API key '{key}' has {} bytes; at least {MIN_SECRET_BYTES} are required",
+                        secret.len()
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,129 @@
+//! The hot path from a room to its clients.
+//!
+//! An event is serialized once into a shared [`Frame`]: the JSON object without its opening
+//! brace. Each connection's writer prepends `{"seq":N,` — its own sequence number — so the only
+//! per-recipient work is one small allocation and a copy. Every connection has a bounded queue;
+//! a room never waits on a client: when a queue is full the client is dropped as a slow consumer.
+
+use crate::registry::RoomHandle;
+use gavel_core::{Error, Event, LeaveReason, Reply};
+use serde_json::{json, Value};
+use std::sync::Arc;
+use tokio::sync::mpsc;
+
+/// A serialized message body minus its leading `{`, shared by every recipient.
+#[derive(Clone, Debug)]
+pub struct Frame(Arc<str>);
+
+impl Frame {
+    pub fn event(event: &Event) -> Frame {
+        Self::from_json(serde_json::to_string(event).expect("events serialize"))
+    }
+
+    /// `{"type":"response","id":…,"ok":true,…reply}` or `…"ok":false,"error":{…}`.
+    pub fn response(id: &Value, result: &Result<Reply, Error>) -> Frame {
+        let mut body = match result {
+            Ok(reply) => match serde_json::to_value(reply) {
+                Ok(Value::Object(m)) => m,
+                _ => Default::default(),
+            },
+            Err(e) => {
+                let mut m = serde_json::Map::new();
+                m.insert("error".into(), json!(e));
+                m
+            }
+        };
+        let mut out = serde_json::Map::new();
+        out.insert("type".into(), json!("response"));
+        out.insert("id".into(), id.clone());
+        out.insert("ok".into(), json!(result.is_ok()));
+        out.append(&mut body);
+        Self::from_json(Value::Object(out).to_string())
+    }
+
+    /// `{"type":"error","error":{…}}`: a refusal outside any request (a failed join).
+    pub fn error(e: &Error) -> Frame {
+        Self::from_json(json!({"type": "error", "error": e}).to_string())
+    }
+
+    fn from_json(json: String) -> Frame {
+        debug_assert!(json.starts_with('{') && json.len() > 2);
+        Frame(Arc::from(&json[1..]))
+    }
+
+    /// The text a connection sends: its sequence number spliced in front of the shared body.
+    pub fn with_seq(&self, seq: u64) -> String {
+        let mut s = String::with_capacity(self.0.len() + 28);
+        s.push_str("{\"seq\":");
+        s.push_str(&seq.to_string());
+        s.push(',');
+        s.push_str(&self.0);
+        s
+    }
+}
+
+/// What a room (or the session itself) queues for one connection, in order.
+#[derive(Debug)]
+pub enum Outgoing {
+    Frame(Frame),
+    /// The participant was moved: send later commands to this room.
+    Switch(RoomHandle),
+    /// Send a close frame and end the session.
+    Close(LeaveReason),
+}
+
+/// A room's handle on one connection.
+#[derive(Clone, Debug)]
+pub struct Conn {
+    tx: mpsc::Sender<Outgoing>,
+}
+
+/// Why a frame could not be queued.
+#[derive(Debug, PartialEq, Eq)]
+pub enum SendError {
+    /// The client is not reading fast enough.
+    Full,
+    /// The session is gone.
+    Closed,
+}
+
+impl Conn {
+    pub fn channel(capacity: usize) -> (Conn, mpsc::Receiver<Outgoing>) {
+        let (tx, rx) = mpsc::channel(capacity);
+        (Conn { tx }, rx)
+    }
+
+    pub fn send(&self, out: Outgoing) -> Result<(), SendError> {
+        self.tx.try_send(out).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => SendError::Full,
+            mpsc::error::TrySendError::Closed(_) => SendError::Closed,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seq_is_spliced_into_the_shared_body() {
+        let f = Frame::event(&Event::CountsUpdated {
+            present: 2,
+            hidden: 1,
+        });
+        let v: Value = serde_json::from_str(&f.with_seq(42)).unwrap();
+        assert_eq!(v, json!({"seq": 42, "type": "counts_updated", "present": 2, "hidden": 1}));
+    }
+
+    #[test]
+    fn responses_carry_id_and_error() {
+        let f = Frame::response(&json!(7), &Err(Error::denied("no")));
+        let v: Value = serde_json::from_str(&f.with_seq(1)).unwrap();
+        assert_eq!(v["id"], 7);
+        assert_eq!(v["ok"], false);
+        assert_eq!(v["error"]["code"], "permission_denied");
+        let f = Frame::response(&json!("a"), &Ok(Reply::done()));
+        let v: Value = serde_json::from_str(&f.with_seq(1)).unwrap();
+        assert_eq!(v, json!({"seq": 1, "type": "response", "id": "a", "ok": true}));
+    }
+}

@@ -1,0 +1,34 @@
+//! `{"error": {"code", "message"}}` with the HTTP status each code maps to.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use gavel_core::{Error, ErrorCode};
+
+#[derive(Debug)]
+pub struct ApiError(pub Error);
+
+impl From<Error> for ApiError {
+    fn from(e: Error) -> Self {
+        ApiError(e)
+    }
+}
+
+pub fn status(code: ErrorCode) -> StatusCode {
+    match code {
+        ErrorCode::Unauthenticated => StatusCode::UNAUTHORIZED,
+        ErrorCode::PermissionDenied | ErrorCode::Banned => StatusCode::FORBIDDEN,
+        ErrorCode::NotFound => StatusCode::NOT_FOUND,
+        ErrorCode::InvalidArgument => StatusCode::BAD_REQUEST,
+        ErrorCode::FailedPrecondition => StatusCode::PRECONDITION_FAILED,
+        ErrorCode::Conflict | ErrorCode::RoomFull => StatusCode::CONFLICT,
+        ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+        ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({ "error": self.0 });
+        (status(self.0.code), axum::Json(body)).into_response()
+    }
+}

@@ -1,0 +1,70 @@
+//! # gavel-server
+//!
+//! The async shell around `gavel-core`: one actor task per room ([`room_actor`]), found by name
+//! in the [`registry`]; HTTP handlers ([`http`]) and WebSocket sessions ([`ws`]) translate the
+//! wire to core commands and back; [`fanout`] carries events to clients.
+
+pub mod auth;
+pub mod clock;
+pub mod config;
+pub mod dev;
+pub mod fanout;
+pub mod http;
+pub mod registry;
+pub mod room_actor;
+pub mod ws;
+
+use config::Config;
+use registry::Registry;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+/// A running server: its address, and a way to stop it gracefully.
+pub struct Server {
+    pub addr: SocketAddr,
+    pub registry: Arc<Registry>,
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Server {
+    /// Binds and starts serving in the background.
+    pub async fn start(config: Config) -> std::io::Result<Server> {
+        config
+            .validate()
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+        let listener = TcpListener::bind(config.bind).await?;
+        let addr = listener.local_addr()?;
+        let registry = Registry::new(gavel_core::Roles::default(), config.limits.clone());
+        let state = http::AppState {
+            registry: registry.clone(),
+            verifier: Arc::new(auth::Verifier::new(config.keys.clone())),
+        };
+        let app = http::router(state);
+        let (stop, mut stopped) = watch::channel(false);
+        let reg = registry.clone();
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = stopped.wait_for(|s| *s).await;
+                    // Every client hears `room_left {reason: server_shutdown}` before we exit.
+                    reg.shutdown().await;
+                })
+                .await
+        });
+        Ok(Server {
+            addr,
+            registry,
+            stop,
+            task,
+        })
+    }
+
+    /// Tells every client the server is shutting down, then stops (waiting at most `grace`).
+    pub async fn shutdown(self, grace: std::time::Duration) {
+        let _ = self.stop.send(true);
+        let _ = tokio::time::timeout(grace, self.task).await;
+    }
+}

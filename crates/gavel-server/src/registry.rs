@@ -1,0 +1,271 @@
+//! The rooms of this server: one actor task per room, found by name.
+
+use crate::config::Limits;
+use crate::fanout::{Conn, Frame, Outgoing};
+use crate::room_actor::{RoomActor, RoomMsg};
+use gavel_core::{
+    ids, Actor, Command, Error, ErrorCode, Event, JoinRequest, LeaveReason, Millis, MovingParticipant,
+    Reply, RequestOutcome, Roles, Room, RoomSettings,
+};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use tokio::sync::{mpsc, oneshot};
+
+/// What [`Registry::try_reap`] decided.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Reap {
+    Closed,
+    /// The room was created through the API: it stays.
+    Keep,
+    /// Something is on its way to the room: look again later.
+    Retry,
+}
+
+/// Messages waiting for one room actor; senders wait when it is full (backpressure).
+const ROOM_INBOX: usize = 8192;
+
+/// A cheap, clonable address of a room actor.
+#[derive(Clone, Debug)]
+pub struct RoomHandle {
+    pub name: Arc<str>,
+    pub(crate) id: u64,
+    pub(crate) tx: mpsc::Sender<RoomMsg>,
+}
+
+fn room_gone(name: &str) -> Error {
+    Error::not_found(format!("room '{name}' is closed"))
+}
+
+impl RoomHandle {
+    async fn call<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> RoomMsg) -> Result<T, Error> {
+        let (tx, rx) = oneshot::channel();
+        self.tx
+            .send(make(tx))
+            .await
+            .map_err(|_| room_gone(&self.name))?;
+        rx.await.map_err(|_| room_gone(&self.name))
+    }
+
+    pub async fn join(&self, req: JoinRequest, conn: Conn) -> Result<String, Error> {
+        self.call(|reply| RoomMsg::Join { req, conn, reply }).await?
+    }
+
+    pub async fn admit_moved(&self, moving: MovingParticipant, conn: Conn) -> Result<String, Error> {
+        self.call(|reply| RoomMsg::AdmitMoved {
+            moving: Box::new(moving),
+            conn,
+            reply,
+        })
+        .await?
+    }
+
+    /// Runs a command; a move approval also hands back the target's connection.
+    pub(crate) async fn command_raw(
+        &self,
+        actor: Actor,
+        command: Command,
+    ) -> Result<(Result<Reply, Error>, Option<Conn>), Error> {
+        self.call(|reply| RoomMsg::Command {
+            actor,
+            command,
+            reply,
+        })
+        .await
+    }
+
+    /// A client request; the reply goes out on that client's connection, after the events.
+    pub async fn client(&self, sid: String, id: serde_json::Value, command: Command) -> Result<(), Error> {
+        self.tx
+            .send(RoomMsg::Client { sid, id, command })
+            .await
+            .map_err(|_| room_gone(&self.name))
+    }
+
+    pub async fn disconnected(&self, sid: String) {
+        let _ = self.tx.send(RoomMsg::Disconnected { sid }).await;
+    }
+
+    /// Reads room state inside the actor.
+    pub async fn inspect<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Room, Millis) -> T + Send + 'static,
+    ) -> Result<T, Error> {
+        self.call(|reply| {
+            RoomMsg::Inspect(Box::new(move |room, now| {
+                let _ = reply.send(f(room, now));
+            }))
+        })
+        .await
+    }
+
+    /// Waits for a consent request's outcome.
+    pub async fn wait_request(&self, request_id: String) -> Result<RequestOutcome, Error> {
+        self.call(|reply| RoomMsg::WaitRequest { request_id, reply })
+            .await?
+    }
+
+    pub async fn close(&self, reason: LeaveReason) {
+        let _ = self.tx.send(RoomMsg::Close { reason }).await;
+    }
+}
+
+struct Entry {
+    handle: RoomHandle,
+    /// Created through the server API: it stays until deleted. Rooms created by a join close
+    /// when they have been empty for their `empty_timeout_seconds`.
+    explicit: bool,
+}
+
+pub struct Registry {
+    rooms: Mutex<HashMap<String, Entry>>,
+    next_id: AtomicU64,
+    pub roles: Arc<Roles>,
+    pub limits: Limits,
+}
+
+impl Registry {
+    pub fn new(roles: Roles, limits: Limits) -> Arc<Registry> {
+        Arc::new(Registry {
+            rooms: Mutex::new(HashMap::new()),
+            next_id: AtomicU64::new(1),
+            roles: Arc::new(roles),
+            limits,
+        })
+    }
+
+    pub fn get(&self, name: &str) -> Option<RoomHandle> {
+        self.rooms.lock().unwrap().get(name).map(|e| e.handle.clone())
+    }
+
+    pub fn get_or_not_found(&self, name: &str) -> Result<RoomHandle, Error> {
+        self.get(name)
+            .ok_or_else(|| Error::not_found(format!("room '{name}' does not exist")))
+    }
+
+    pub fn handles(&self) -> Vec<RoomHandle> {
+        let mut v: Vec<_> = self
+            .rooms
+            .lock()
+            .unwrap()
+            .values()
+            .map(|e| e.handle.clone())
+            .collect();
+        v.sort_by(|a, b| a.name.cmp(&b.name));
+        v
+    }
+
+    /// Returns the room, creating it (with `settings`) if needed; `true` when it was created.
+    /// An explicit create marks an existing join-created room as explicit too.
+    pub fn get_or_create(
+        self: &Arc<Self>,
+        name: &str,
+        settings: Option<RoomSettings>,
+        explicit: bool,
+    ) -> Result<(RoomHandle, bool), Error> {
+        ids::validate_room_name(name)?;
+        let settings = settings.unwrap_or_default();
+        settings.validate()?;
+        let mut rooms = self.rooms.lock().unwrap();
+        if let Some(e) = rooms.get_mut(name) {
+            e.explicit |= explicit;
+            return Ok((e.handle.clone(), false));
+        }
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = mpsc::channel(ROOM_INBOX);
+        let handle = RoomHandle {
+            name: Arc::from(name),
+            id,
+            tx,
+        };
+        let core = Room::new(name, settings, self.roles.clone(), rand::random());
+        RoomActor::spawn(core, handle.clone(), rx, Arc::downgrade(self));
+        rooms.insert(
+            name.to_string(),
+            Entry {
+                handle: handle.clone(),
+                explicit,
+            },
+        );
+        Ok((handle, true))
+    }
+
+    /// Called by an idle room actor: removes it if it is still this registry's room of that name,
+    /// not explicit, and nothing is waiting in its inbox.
+    pub(crate) fn try_reap(&self, name: &str, id: u64, inbox_empty: impl Fn() -> bool) -> Reap {
+        let mut rooms = self.rooms.lock().unwrap();
+        match rooms.get(name) {
+            Some(e) if e.handle.id == id && e.explicit => Reap::Keep,
+            Some(e) if e.handle.id == id && !inbox_empty() => Reap::Retry,
+            Some(e) if e.handle.id == id => {
+                rooms.remove(name);
+                Reap::Closed
+            }
+            // Deleted or replaced: this actor is no longer reachable.
+            _ => Reap::Closed,
+        }
+    }
+
+    /// Deletes a room: everyone in it gets `room_left {reason}`.
+    pub async fn delete(&self, name: &str, reason: LeaveReason) -> Result<(), Error> {
+        let entry = self.rooms.lock().unwrap().remove(name);
+        match entry {
+            Some(e) => {
+                e.handle.close(reason).await;
+                Ok(())
+            }
+            None => Err(Error::not_found(format!("room '{name}' does not exist"))),
+        }
+    }
+
+    /// Closes every room (SIGTERM): clients get `room_left {reason: server_shutdown}`.
+    pub async fn shutdown(&self) {
+        let entries: Vec<Entry> = self.rooms.lock().unwrap().drain().map(|(_, e)| e).collect();
+        for e in entries {
+            e.handle.close(LeaveReason::ServerShutdown).await;
+        }
+    }
+
+    /// Moves `identity` from `source` to `destination` (created if needed). The destination is
+    /// checked first, so a ban or a full room there refuses the move before anything changes.
+    pub async fn move_participant(
+        self: &Arc<Self>,
+        source: &RoomHandle,
+        actor: Actor,
+        identity: String,
+        destination: String,
+    ) -> Result<Reply, Error> {
+        ids::validate_room_name(&destination)?;
+        if destination == *source.name {
+            return Err(Error::invalid("destination is the room the participant is in"));
+        }
+        let (dest, _) = self.get_or_create(&destination, None, false)?;
+        let who = identity.clone();
+        dest.inspect(move |room, now| room.can_admit(now, &who))
+            .await??;
+        let command = Command::Move {
+            identity,
+            destination,
+        };
+        let (result, conn) = source.command_raw(actor, command).await?;
+        let moving = match result? {
+            Reply::MoveApproved {
+                moving: Some(m), ..
+            } => *m,
+            other => return Ok(other),
+        };
+        let conn = conn.ok_or_else(|| Error::new(ErrorCode::Internal, "moved participant had no connection"))?;
+        match dest.admit_moved(moving, conn.clone()).await {
+            Ok(_) => Ok(Reply::done()),
+            Err(e) => {
+                let left = Event::RoomLeft {
+                    reason: LeaveReason::MoveFailed,
+                    by: None,
+                };
+                let _ = conn.send(Outgoing::Frame(Frame::event(&left)));
+                let _ = conn.send(Outgoing::Close(LeaveReason::MoveFailed));
+                Err(e)
+            }
+        }
+    }
+}

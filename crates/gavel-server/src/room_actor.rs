@@ -1,0 +1,327 @@
+//! One task per room: it owns the room's core state, feeds it commands and time, and fans the
+//! core's outputs out to connections. Nothing else touches a [`Room`].
+
+use crate::clock::{instant_at, now_ms};
+use crate::fanout::{Conn, Frame, Outgoing, SendError};
+use crate::registry::{Reap, Registry, RoomHandle};
+use gavel_core::{
+    Actor, Audience, Command, Error, JoinRequest, LeaveReason, Millis, MovingParticipant, Output,
+    Reply, RequestOutcome, Room,
+};
+use std::collections::{HashMap, VecDeque};
+use std::sync::Weak;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+
+type Inspector = Box<dyn FnOnce(&Room, Millis) + Send>;
+
+pub enum RoomMsg {
+    Join {
+        req: JoinRequest,
+        conn: Conn,
+        reply: oneshot::Sender<Result<String, Error>>,
+    },
+    AdmitMoved {
+        moving: Box<MovingParticipant>,
+        conn: Conn,
+        reply: oneshot::Sender<Result<String, Error>>,
+    },
+    /// Server-API command; the caller gets the result (and, for a move, the target's connection).
+    Command {
+        actor: Actor,
+        command: Command,
+        reply: oneshot::Sender<(Result<Reply, Error>, Option<Conn>)>,
+    },
+    /// Client request; the response is queued on the client's own connection.
+    Client {
+        sid: String,
+        id: serde_json::Value,
+        command: Command,
+    },
+    Disconnected {
+        sid: String,
+    },
+    Inspect(Inspector),
+    WaitRequest {
+        request_id: String,
+        reply: oneshot::Sender<Result<RequestOutcome, Error>>,
+    },
+    Close {
+        reason: LeaveReason,
+    },
+}
+
+impl std::fmt::Debug for RoomMsg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RoomMsg")
+    }
+}
+
+/// Outcomes kept for server-API callers that start waiting after a request already resolved.
+const RECENT_OUTCOMES: usize = 1024;
+
+pub struct RoomActor {
+    core: Room,
+    me: RoomHandle,
+    rx: mpsc::Receiver<RoomMsg>,
+    registry: Weak<Registry>,
+    conns: HashMap<String, Conn>,
+    waiters: HashMap<String, Vec<oneshot::Sender<Result<RequestOutcome, Error>>>>,
+    recent: VecDeque<(String, RequestOutcome)>,
+    /// When an empty room will try to close (see [`RoomActor::maybe_reap`]).
+    reap_at: Option<Instant>,
+    /// The registry kept this room (explicitly created) during the current empty spell.
+    reap_declined: bool,
+    closed: bool,
+}
+
+impl RoomActor {
+    pub fn spawn(core: Room, me: RoomHandle, rx: mpsc::Receiver<RoomMsg>, registry: Weak<Registry>) {
+        let actor = RoomActor {
+            core,
+            me,
+            rx,
+            registry,
+            conns: HashMap::new(),
+            waiters: HashMap::new(),
+            recent: VecDeque::new(),
+            reap_at: None,
+            reap_declined: false,
+            closed: false,
+        };
+        tokio::spawn(actor.run());
+    }
+
+    async fn run(mut self) {
+        let room = self.me.name.clone();
+        tracing::debug!(%room, "room opened");
+        while !self.closed {
+            let deadline = self.next_deadline();
+            tokio::select! {
+                msg = self.rx.recv() => match msg {
+                    Some(msg) => self.on_message(msg),
+                    None => break,
+                },
+                _ = sleep_until(deadline) => {}
+            }
+            self.core.handle_timeout(now_ms());
+            self.flush();
+            self.maybe_reap();
+        }
+        // Anything still queued is answered with an error by dropping its reply channel.
+        self.rx.close();
+        while self.rx.try_recv().is_ok() {}
+        tracing::debug!(%room, "room closed");
+    }
+
+    fn next_deadline(&self) -> Option<Instant> {
+        let core = self.core.poll_timeout().map(instant_at);
+        match (core, self.reap_at) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    fn on_message(&mut self, msg: RoomMsg) {
+        let now = now_ms();
+        match msg {
+            RoomMsg::Join { req, conn, reply } => {
+                let r = self.core.join(now, req);
+                if let Ok(sid) = &r {
+                    self.conns.insert(sid.clone(), conn);
+                }
+                let _ = reply.send(r);
+            }
+            RoomMsg::AdmitMoved {
+                moving,
+                conn,
+                reply,
+            } => {
+                let sid = moving.info.sid.clone();
+                // The session must send its next commands here; queue that before the snapshot.
+                let _ = conn.send(Outgoing::Switch(self.me.clone()));
+                let r = self.core.admit_moved(now, *moving);
+                if r.is_ok() {
+                    self.conns.insert(sid, conn);
+                }
+                let _ = reply.send(r);
+            }
+            RoomMsg::Command {
+                actor,
+                command,
+                reply,
+            } => {
+                let result = self.core.handle(now, &actor, command);
+                let conn = self.detached_conn(&result);
+                let _ = reply.send((result, conn));
+            }
+            RoomMsg::Client { sid, id, command } => self.on_client(now, sid, id, command),
+            RoomMsg::Disconnected { sid } => {
+                self.conns.remove(&sid);
+                self.core.disconnected(&sid, LeaveReason::Disconnected);
+            }
+            RoomMsg::Inspect(f) => f(&self.core, now),
+            RoomMsg::WaitRequest { request_id, reply } => {
+                if self.core.pending_requests().any(|r| r.id == request_id) {
+                    self.waiters.entry(request_id).or_default().push(reply);
+                } else if let Some((_, o)) = self.recent.iter().find(|(id, _)| *id == request_id) {
+                    let _ = reply.send(Ok(*o));
+                } else {
+                    let _ = reply.send(Err(Error::not_found(format!("no request '{request_id}'"))));
+                }
+            }
+            RoomMsg::Close { reason } => {
+                self.core.close_all(reason, None);
+                self.closed = true;
+            }
+        }
+    }
+
+    fn on_client(&mut self, now: Millis, sid: String, id: serde_json::Value, command: Command) {
+        let Some(conn) = self.conns.get(&sid).cloned() else {
+            return; // a late request from a session that already left
+        };
+        if let Command::Move {
+            identity,
+            destination,
+        } = command
+        {
+            // Moves span two rooms: run them beside the actor so rooms never wait on each other.
+            let (registry, me) = (self.registry.upgrade(), self.me.clone());
+            tokio::spawn(async move {
+                let Some(registry) = registry else { return };
+                let actor = Actor::Participant { sid };
+                let r = registry.move_participant(&me, actor, identity, destination).await;
+                let _ = conn.send(Outgoing::Frame(Frame::response(&id, &r)));
+            });
+            return;
+        }
+        let result = self.core.handle(now, &Actor::Participant { sid }, command);
+        self.flush();
+        let _ = conn.send(Outgoing::Frame(Frame::response(&id, &result)));
+    }
+
+    /// After an approved move, the target's connection leaves this room's fan-out.
+    fn detached_conn(&mut self, result: &Result<Reply, Error>) -> Option<Conn> {
+        match result {
+            Ok(Reply::MoveApproved {
+                moving: Some(m), ..
+            }) => self.conns.remove(&m.info.sid),
+            _ => None,
+        }
+    }
+
+    /// Sends every pending output. Events are serialized once and shared by all recipients.
+    fn flush(&mut self) {
+        loop {
+            let mut slow = Vec::new();
+            while let Some(out) = self.core.poll_output() {
+                match out {
+                    Output::Event { to, event } => {
+                        let frame = Frame::event(&event);
+                        self.deliver(&to, &frame, &mut slow);
+                    }
+                    Output::Disconnect { sid, reason } => {
+                        if let Some(conn) = self.conns.remove(&sid) {
+                            let _ = conn.send(Outgoing::Close(reason));
+                        }
+                    }
+                    Output::RequestResolved {
+                        request_id,
+                        outcome,
+                    } => self.resolved(request_id, outcome),
+                    Output::HostAction {
+                        actor,
+                        action,
+                        targets,
+                        outcome,
+                    } => match outcome {
+                        Ok(()) => tracing::info!(room = %self.me.name, %actor, action, ?targets, "host action"),
+                        Err(e) => tracing::info!(room = %self.me.name, %actor, action, ?targets, error = %e, "host action refused"),
+                    },
+                }
+            }
+            if slow.is_empty() {
+                break;
+            }
+            for sid in slow {
+                if self.conns.remove(&sid).is_some() {
+                    tracing::warn!(room = %self.me.name, %sid, "disconnecting slow consumer: outgoing queue full");
+                    self.core.disconnected(&sid, LeaveReason::SlowConsumer);
+                }
+            }
+        }
+        if !self.core.is_empty() {
+            self.reap_at = None;
+            self.reap_declined = false;
+        } else if self.reap_at.is_none() && !self.reap_declined {
+            let timeout = self.core.settings().empty_timeout_seconds;
+            self.reap_at = Some(Instant::now() + std::time::Duration::from_secs(timeout.into()));
+        }
+    }
+
+    fn deliver(&self, to: &Audience, frame: &Frame, slow: &mut Vec<String>) {
+        let mut send = |sid: &String, conn: &Conn| {
+            if conn.send(Outgoing::Frame(frame.clone())) == Err(SendError::Full) {
+                slow.push(sid.clone());
+            }
+        };
+        match to {
+            Audience::Only(sid) => {
+                if let Some(c) = self.conns.get(sid) {
+                    send(sid, c)
+                }
+            }
+            Audience::Everyone => self.conns.iter().for_each(|(s, c)| send(s, c)),
+            Audience::EveryoneExcept(x) => self
+                .conns
+                .iter()
+                .filter(|(s, _)| *s != x)
+                .for_each(|(s, c)| send(s, c)),
+        }
+    }
+
+    fn resolved(&mut self, request_id: String, outcome: RequestOutcome) {
+        for w in self.waiters.remove(&request_id).unwrap_or_default() {
+            let _ = w.send(Ok(outcome));
+        }
+        if self.recent.len() == RECENT_OUTCOMES {
+            self.recent.pop_front();
+        }
+        self.recent.push_back((request_id, outcome));
+    }
+
+    /// A join-created room closes once it has been empty for its empty timeout, unless it holds
+    /// bans that must outlive the session.
+    fn maybe_reap(&mut self) {
+        match self.reap_at {
+            Some(at) if at <= Instant::now() => {}
+            _ => return,
+        }
+        let now = now_ms();
+        if let Some(until) = self.core.bans(now).iter().map(|b| b.until).max() {
+            self.reap_at = Some(instant_at(until));
+            return;
+        }
+        let Some(registry) = self.registry.upgrade() else {
+            self.closed = true;
+            return;
+        };
+        let rx = &self.rx;
+        match registry.try_reap(&self.me.name, self.me.id, || rx.is_empty()) {
+            Reap::Closed => self.closed = true,
+            Reap::Keep => {
+                self.reap_at = None;
+                self.reap_declined = true;
+            }
+            Reap::Retry => self.reap_at = Some(Instant::now() + std::time::Duration::from_secs(1)),
+        }
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(t) => tokio::time::sleep_until(t).await,
+        None => std::future::pending().await,
+    }
+}

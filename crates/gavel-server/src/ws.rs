@@ -1,0 +1,257 @@
+//! The WebSocket client protocol: `GET /v1/rtc?access_token=…`.
+//!
+//! One task per connection. It joins the room, then interleaves two things: writing what the
+//! room queued for it (each frame stamped with this connection's `seq`) and reading requests,
+//! which it validates and forwards to the room. Responses come back through the same queue as
+//! events, so a client sees the events a request caused before its response.
+
+use crate::fanout::{Conn, Frame, Outgoing};
+use crate::http::{ApiError, AppState};
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use futures_util::{SinkExt, StreamExt};
+use gavel_core::{Command, Error, ErrorCode, JoinRequest, LeaveReason};
+use governor::{Quota, RateLimiter};
+use serde::Deserialize;
+use serde_json::Value;
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+/// Transport-level cap: frames above this are refused by the WebSocket layer itself.
+const TRANSPORT_MAX_MESSAGE: usize = 1024 * 1024;
+
+#[derive(Deserialize)]
+pub struct RtcParams {
+    access_token: Option<String>,
+}
+
+pub async fn rtc(
+    State(app): State<AppState>,
+    Query(params): Query<RtcParams>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    let token = params
+        .access_token
+        .or_else(|| crate::http::bearer(&headers).map(str::to_string));
+    let Some(token) = token else {
+        return ApiError(Error::new(ErrorCode::Unauthenticated, "missing access_token")).into_response();
+    };
+    let (room, req) = match admit(&app, &token) {
+        Ok(x) => x,
+        Err(e) => return ApiError(e).into_response(),
+    };
+    ws.max_message_size(TRANSPORT_MAX_MESSAGE)
+        .max_frame_size(TRANSPORT_MAX_MESSAGE)
+        .on_upgrade(move |socket| session(socket, app, room, req))
+}
+
+/// Token → room name and join request. Room-level refusals (ban, full) come after the upgrade,
+/// in-band, so browsers can show them.
+fn admit(app: &AppState, token: &str) -> Result<(String, JoinRequest), Error> {
+    let claims = app.verifier.verify(token)?;
+    let room = claims.video.room.clone().unwrap_or_default();
+    let (role, permissions) = claims.join_grant(&room, &app.registry.roles)?;
+    gavel_core::ids::validate_room_name(&room)?;
+    Ok((
+        room,
+        JoinRequest {
+            identity: claims.sub,
+            name: claims.name.unwrap_or_default(),
+            metadata: claims.metadata.unwrap_or_default(),
+            attributes: claims.attributes.unwrap_or_default(),
+            role,
+            permissions,
+        },
+    ))
+}
+
+type Sink = futures_util::stream::SplitSink<WebSocket, Message>;
+
+struct Writer {
+    sink: Sink,
+    seq: u64,
+    timeout: Duration,
+}
+
+impl Writer {
+    async fn frame(&mut self, frame: &Frame) -> bool {
+        self.seq += 1;
+        let text = Utf8Bytes::from(frame.with_seq(self.seq));
+        matches!(
+            tokio::time::timeout(self.timeout, self.sink.send(Message::Text(text))).await,
+            Ok(Ok(()))
+        )
+    }
+
+    async fn close(&mut self, code: u16, reason: &str) {
+        let frame = CloseFrame {
+            code,
+            reason: Utf8Bytes::from(reason.to_string()),
+        };
+        let _ = tokio::time::timeout(self.timeout, self.sink.send(Message::Close(Some(frame)))).await;
+    }
+}
+
+fn reason_str(reason: LeaveReason) -> String {
+    serde_json::to_value(reason)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+async fn session(socket: WebSocket, app: AppState, room: String, req: JoinRequest) {
+    let limits = app.registry.limits.clone();
+    let (conn, mut rx) = Conn::channel(limits.outbox_capacity);
+    let (sink, mut stream) = socket.split();
+    let mut w = Writer {
+        sink,
+        seq: 0,
+        timeout: Duration::from_millis(limits.write_timeout_ms),
+    };
+    let joined = join(&app, &room, req, conn).await;
+    let (mut handle, sid) = match joined {
+        Ok(x) => x,
+        Err(e) => {
+            let frame = Frame::error(&e);
+            w.frame(&frame).await;
+            w.close(1008, e.code.as_str()).await;
+            return;
+        }
+    };
+    let quota = Quota::per_second(NonZeroU32::new(limits.requests_per_second.max(1)).unwrap())
+        .allow_burst(NonZeroU32::new(limits.request_burst.max(1)).unwrap());
+    let limiter = RateLimiter::direct(quota);
+    loop {
+        tokio::select! {
+            biased;
+            out = rx.recv() => match out {
+                Some(Outgoing::Frame(f)) => {
+                    if !w.frame(&f).await {
+                        tracing::info!(%sid, "client write failed or timed out");
+                        break;
+                    }
+                }
+                Some(Outgoing::Switch(h)) => handle = h,
+                Some(Outgoing::Close(reason)) => {
+                    w.close(1000, &reason_str(reason)).await;
+                    return;
+                }
+                None => {
+                    // The room dropped this connection: its queue overflowed.
+                    w.close(1008, "slow_consumer").await;
+                    return;
+                }
+            },
+            msg = stream.next() => match msg {
+                Some(Ok(Message::Text(text))) => {
+                    let parsed = if limiter.check().is_err() {
+                        Err((request_id(&text), Error::new(ErrorCode::RateLimited, format!(
+                            "more than {} requests per second", limits.requests_per_second))))
+                    } else {
+                        parse_request(&text, limits.max_message_bytes)
+                    };
+                    match parsed {
+                        Ok((id, command)) => {
+                            if handle.client(sid.clone(), id, command).await.is_err() {
+                                break;
+                            }
+                        }
+                        Err((id, e)) => {
+                            if !w.frame(&Frame::response(&id, &Err(e))).await {
+                                break;
+                            }
+                        }
+                    }
+                }
+                Some(Ok(Message::Binary(_))) => {
+                    let e = Error::invalid("binary frames are not supported; send JSON text");
+                    if !w.frame(&Frame::response(&Value::Null, &Err(e))).await {
+                        break;
+                    }
+                }
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break,
+            }
+        }
+    }
+    handle.disconnected(sid).await;
+}
+
+/// Joins, retrying once if the room closed between lookup and join.
+async fn join(
+    app: &AppState,
+    room: &str,
+    req: JoinRequest,
+    conn: Conn,
+) -> Result<(crate::registry::RoomHandle, String), Error> {
+    let mut last = None;
+    for _ in 0..2 {
+        let (handle, _) = app.registry.get_or_create(room, None, false)?;
+        match handle.join(req.clone(), conn.clone()).await {
+            Ok(sid) => return Ok((handle, sid)),
+            Err(e) if e.code == ErrorCode::NotFound => last = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| Error::new(ErrorCode::Internal, "join failed")))
+}
+
+/// The request id, if the text is a JSON object with one; used to answer refused requests.
+fn request_id(text: &str) -> Value {
+    serde_json::from_str::<Value>(text)
+        .ok()
+        .and_then(|v| v.get("id").cloned())
+        .unwrap_or(Value::Null)
+}
+
+/// Validates a client request: size, JSON, `id` (string or number), and the command itself.
+pub fn parse_request(text: &str, max_bytes: usize) -> Result<(Value, Command), (Value, Error)> {
+    if text.len() > max_bytes {
+        return Err((
+            Value::Null,
+            Error::invalid(format!(
+                "message of {} bytes exceeds the limit of {max_bytes} bytes",
+                text.len()
+            )),
+        ));
+    }
+    let value: Value = serde_json::from_str(text)
+        .map_err(|e| (Value::Null, Error::invalid(format!("malformed JSON: {e}"))))?;
+    let Value::Object(mut map) = value else {
+        return Err((Value::Null, Error::invalid("a request must be a JSON object")));
+    };
+    let id = map.remove("id").unwrap_or(Value::Null);
+    if !(id.is_string() || id.is_u64() || id.is_i64() || id.is_null()) {
+        return Err((Value::Null, Error::invalid("id must be a string or an integer")));
+    }
+    if !map.contains_key("type") {
+        return Err((id, Error::invalid("missing field `type`")));
+    }
+    match serde_json::from_value::<Command>(Value::Object(map)) {
+        Ok(c) => Ok((id, c)),
+        Err(e) => Err((id, Error::invalid(format!("invalid request: {e}")))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_errors_are_clear() {
+        let e = |t: &str| parse_request(t, 100).unwrap_err().1;
+        assert!(e("{").message.starts_with("malformed JSON"));
+        assert_eq!(e("[1]").message, "a request must be a JSON object");
+        assert_eq!(e(r#"{"id":1}"#).message, "missing field `type`");
+        assert!(e(r#"{"id":1,"type":"dance"}"#).message.contains("unknown variant `dance`"));
+        assert!(e(r#"{"id":1,"type":"mute"}"#).message.contains("missing field `identity`"));
+        assert!(e(&format!("{{\"type\":\"ping\",\"x\":\"{}\"}}", "a".repeat(200)))
+            .message
+            .contains("exceeds the limit"));
+        let (id, c) = parse_request(r#"{"id":"x","type":"ping"}"#, 100).unwrap();
+        assert_eq!((id, c), (Value::from("x"), Command::Ping));
+    }
+}
