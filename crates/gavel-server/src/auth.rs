@@ -36,7 +36,11 @@ impl Verifier {
             v.validate_aud = false;
             v.set_issuer(&[key]);
             v.set_required_spec_claims(&["exp", "iss"]);
-            match jsonwebtoken::decode::<Claims>(token, &DecodingKey::from_secret(secret.as_bytes()), &v) {
+            match jsonwebtoken::decode::<Claims>(
+                token,
+                &DecodingKey::from_secret(secret.as_bytes()),
+                &v,
+            ) {
                 Ok(data) => return Ok(data.claims),
                 Err(e) => match e.kind() {
                     ErrorKind::InvalidIssuer => continue,

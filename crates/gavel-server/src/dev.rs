@@ -5,7 +5,14 @@ use crate::clock::now_ms;
 use gavel_core::{Claims, VideoGrant};
 
 /// A token for `identity` in `room`, valid for `ttl_seconds`.
-pub fn token(key: &str, secret: &str, room: &str, identity: &str, role: &str, ttl_seconds: u64) -> String {
+pub fn token(
+    key: &str,
+    secret: &str,
+    room: &str,
+    identity: &str,
+    role: &str,
+    ttl_seconds: u64,
+) -> String {
     let claims = Claims {
         iss: key.to_string(),
         sub: identity.to_string(),

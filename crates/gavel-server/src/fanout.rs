@@ -112,7 +112,10 @@ mod tests {
             hidden: 1,
         });
         let v: Value = serde_json::from_str(&f.with_seq(42)).unwrap();
-        assert_eq!(v, json!({"seq": 42, "type": "counts_updated", "present": 2, "hidden": 1}));
+        assert_eq!(
+            v,
+            json!({"seq": 42, "type": "counts_updated", "present": 2, "hidden": 1})
+        );
     }
 
     #[test]
@@ -124,6 +127,9 @@ mod tests {
         assert_eq!(v["error"]["code"], "permission_denied");
         let f = Frame::response(&json!("a"), &Ok(Reply::done()));
         let v: Value = serde_json::from_str(&f.with_seq(1)).unwrap();
-        assert_eq!(v, json!({"seq": 1, "type": "response", "id": "a", "ok": true}));
+        assert_eq!(
+            v,
+            json!({"seq": 1, "type": "response", "id": "a", "ok": true})
+        );
     }
 }

@@ -6,7 +6,11 @@ use gavel_server::{dev, Server};
 use std::net::SocketAddr;
 
 #[derive(Parser)]
-#[command(name = "gavel", version, about = "A self-hosted meeting server built around participant management")]
+#[command(
+    name = "gavel",
+    version,
+    about = "A self-hosted meeting server built around participant management"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Cmd,
@@ -34,8 +38,7 @@ enum Cmd {
 async fn main() {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .init();
     let cli = Cli::parse();
@@ -82,12 +85,18 @@ fn print_dev_banner(addr: SocketAddr) {
     println!("Gavel development server on http://{addr}");
     println!("  API key:    {key}");
     println!("  API secret: {secret}");
-    println!("  Host token (room demo, identity host):\n    {}", dev::token(key, secret, "demo", "host", "host", day));
+    println!(
+        "  Host token (room demo, identity host):\n    {}",
+        dev::token(key, secret, "demo", "host", "host", day)
+    );
     println!(
         "  Participant token (room demo, identity guest):\n    {}",
         dev::token(key, secret, "demo", "guest", "participant", day)
     );
-    println!("  Server API token (every room):\n    {}", dev::admin_token(key, secret, day));
+    println!(
+        "  Server API token (every room):\n    {}",
+        dev::admin_token(key, secret, day)
+    );
     println!("  Join: ws://{addr}/v1/rtc?access_token=<token>");
 }
 

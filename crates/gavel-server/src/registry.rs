@@ -4,8 +4,8 @@ use crate::config::Limits;
 use crate::fanout::{Conn, Frame, Outgoing};
 use crate::room_actor::{RoomActor, RoomMsg};
 use gavel_core::{
-    ids, Actor, Command, Error, ErrorCode, Event, JoinRequest, LeaveReason, Millis, MovingParticipant,
-    Reply, RequestOutcome, Roles, Room, RoomSettings,
+    ids, Actor, Command, Error, ErrorCode, Event, JoinRequest, LeaveReason, Millis,
+    MovingParticipant, Reply, RequestOutcome, Roles, Room, RoomSettings,
 };
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -48,10 +48,15 @@ impl RoomHandle {
     }
 
     pub async fn join(&self, req: JoinRequest, conn: Conn) -> Result<String, Error> {
-        self.call(|reply| RoomMsg::Join { req, conn, reply }).await?
+        self.call(|reply| RoomMsg::Join { req, conn, reply })
+            .await?
     }
 
-    pub async fn admit_moved(&self, moving: MovingParticipant, conn: Conn) -> Result<String, Error> {
+    pub async fn admit_moved(
+        &self,
+        moving: MovingParticipant,
+        conn: Conn,
+    ) -> Result<String, Error> {
         self.call(|reply| RoomMsg::AdmitMoved {
             moving: Box::new(moving),
             conn,
@@ -75,7 +80,12 @@ impl RoomHandle {
     }
 
     /// A client request; the reply goes out on that client's connection, after the events.
-    pub async fn client(&self, sid: String, id: serde_json::Value, command: Command) -> Result<(), Error> {
+    pub async fn client(
+        &self,
+        sid: String,
+        id: serde_json::Value,
+        command: Command,
+    ) -> Result<(), Error> {
         self.tx
             .send(RoomMsg::Client { sid, id, command })
             .await
@@ -135,7 +145,11 @@ impl Registry {
     }
 
     pub fn get(&self, name: &str) -> Option<RoomHandle> {
-        self.rooms.lock().unwrap().get(name).map(|e| e.handle.clone())
+        self.rooms
+            .lock()
+            .unwrap()
+            .get(name)
+            .map(|e| e.handle.clone())
     }
 
     pub fn get_or_not_found(&self, name: &str) -> Result<RoomHandle, Error> {
@@ -237,7 +251,9 @@ impl Registry {
     ) -> Result<Reply, Error> {
         ids::validate_room_name(&destination)?;
         if destination == *source.name {
-            return Err(Error::invalid("destination is the room the participant is in"));
+            return Err(Error::invalid(
+                "destination is the room the participant is in",
+            ));
         }
         let (dest, _) = self.get_or_create(&destination, None, false)?;
         let who = identity.clone();
@@ -254,7 +270,9 @@ impl Registry {
             } => *m,
             other => return Ok(other),
         };
-        let conn = conn.ok_or_else(|| Error::new(ErrorCode::Internal, "moved participant had no connection"))?;
+        let conn = conn.ok_or_else(|| {
+            Error::new(ErrorCode::Internal, "moved participant had no connection")
+        })?;
         match dest.admit_moved(moving, conn.clone()).await {
             Ok(_) => Ok(Reply::done()),
             Err(e) => {

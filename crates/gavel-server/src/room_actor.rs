@@ -76,7 +76,12 @@ pub struct RoomActor {
 }
 
 impl RoomActor {
-    pub fn spawn(core: Room, me: RoomHandle, rx: mpsc::Receiver<RoomMsg>, registry: Weak<Registry>) {
+    pub fn spawn(
+        core: Room,
+        me: RoomHandle,
+        rx: mpsc::Receiver<RoomMsg>,
+        registry: Weak<Registry>,
+    ) {
         let actor = RoomActor {
             core,
             me,
@@ -191,7 +196,9 @@ impl RoomActor {
             tokio::spawn(async move {
                 let Some(registry) = registry else { return };
                 let actor = Actor::Participant { sid };
-                let r = registry.move_participant(&me, actor, identity, destination).await;
+                let r = registry
+                    .move_participant(&me, actor, identity, destination)
+                    .await;
                 let _ = conn.send(Outgoing::Frame(Frame::response(&id, &r)));
             });
             return;
@@ -236,8 +243,12 @@ impl RoomActor {
                         targets,
                         outcome,
                     } => match outcome {
-                        Ok(()) => tracing::info!(room = %self.me.name, %actor, action, ?targets, "host action"),
-                        Err(e) => tracing::info!(room = %self.me.name, %actor, action, ?targets, error = %e, "host action refused"),
+                        Ok(()) => {
+                            tracing::info!(room = %self.me.name, %actor, action, ?targets, "host action")
+                        }
+                        Err(e) => {
+                            tracing::info!(room = %self.me.name, %actor, action, ?targets, error = %e, "host action refused")
+                        }
                     },
                 }
             }

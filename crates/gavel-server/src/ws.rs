@@ -37,7 +37,11 @@ pub async fn rtc(
         .access_token
         .or_else(|| crate::http::bearer(&headers).map(str::to_string));
     let Some(token) = token else {
-        return ApiError(Error::new(ErrorCode::Unauthenticated, "missing access_token")).into_response();
+        return ApiError(Error::new(
+            ErrorCode::Unauthenticated,
+            "missing access_token",
+        ))
+        .into_response();
     };
     let (room, req) = match admit(&app, &token) {
         Ok(x) => x,
@@ -91,7 +95,8 @@ impl Writer {
             code,
             reason: Utf8Bytes::from(reason.to_string()),
         };
-        let _ = tokio::time::timeout(self.timeout, self.sink.send(Message::Close(Some(frame)))).await;
+        let _ =
+            tokio::time::timeout(self.timeout, self.sink.send(Message::Close(Some(frame)))).await;
     }
 }
 
@@ -221,11 +226,17 @@ pub fn parse_request(text: &str, max_bytes: usize) -> Result<(Value, Command), (
     let value: Value = serde_json::from_str(text)
         .map_err(|e| (Value::Null, Error::invalid(format!("malformed JSON: {e}"))))?;
     let Value::Object(mut map) = value else {
-        return Err((Value::Null, Error::invalid("a request must be a JSON object")));
+        return Err((
+            Value::Null,
+            Error::invalid("a request must be a JSON object"),
+        ));
     };
     let id = map.remove("id").unwrap_or(Value::Null);
     if !(id.is_string() || id.is_u64() || id.is_i64() || id.is_null()) {
-        return Err((Value::Null, Error::invalid("id must be a string or an integer")));
+        return Err((
+            Value::Null,
+            Error::invalid("id must be a string or an integer"),
+        ));
     }
     if !map.contains_key("type") {
         return Err((id, Error::invalid("missing field `type`")));
@@ -246,11 +257,18 @@ mod tests {
         assert!(e("{").message.starts_with("malformed JSON"));
         assert_eq!(e("[1]").message, "a request must be a JSON object");
         assert_eq!(e(r#"{"id":1}"#).message, "missing field `type`");
-        assert!(e(r#"{"id":1,"type":"dance"}"#).message.contains("unknown variant `dance`"));
-        assert!(e(r#"{"id":1,"type":"mute"}"#).message.contains("missing field `identity`"));
-        assert!(e(&format!("{{\"type\":\"ping\",\"x\":\"{}\"}}", "a".repeat(200)))
+        assert!(e(r#"{"id":1,"type":"dance"}"#)
             .message
-            .contains("exceeds the limit"));
+            .contains("unknown variant `dance`"));
+        assert!(e(r#"{"id":1,"type":"mute"}"#)
+            .message
+            .contains("missing field `identity`"));
+        assert!(e(&format!(
+            "{{\"type\":\"ping\",\"x\":\"{}\"}}",
+            "a".repeat(200)
+        ))
+        .message
+        .contains("exceeds the limit"));
         let (id, c) = parse_request(r#"{"id":"x","type":"ping"}"#, 100).unwrap();
         assert_eq!((id, c), (Value::from("x"), Command::Ping));
     }

@@ -38,19 +38,34 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/rooms/{room}/bans", get(rooms::bans))
         .route("/v1/rooms/{room}/bans/{identity}", delete(rooms::lift_ban))
         .route("/v1/rooms/{room}/participants", get(participants::list))
-        .route("/v1/rooms/{room}/participants:batch", post(participants::batch))
-        .route("/v1/rooms/{room}/participants:remove", post(participants::remove_many))
+        .route(
+            "/v1/rooms/{room}/participants:batch",
+            post(participants::batch),
+        )
+        .route(
+            "/v1/rooms/{room}/participants:remove",
+            post(participants::remove_many),
+        )
         .route(
             "/v1/rooms/{room}/participants/{identity}",
             get(participants::get).patch(participants::update),
         )
-        .route("/v1/rooms/{room}/participants/{identity}/mute", post(participants::mute))
+        .route(
+            "/v1/rooms/{room}/participants/{identity}/mute",
+            post(participants::mute),
+        )
         .route(
             "/v1/rooms/{room}/participants/{identity}/request-media",
             post(participants::request_media),
         )
-        .route("/v1/rooms/{room}/participants/{identity}/remove", post(participants::remove))
-        .route("/v1/rooms/{room}/participants/{identity}/move", post(participants::move_to))
+        .route(
+            "/v1/rooms/{room}/participants/{identity}/remove",
+            post(participants::remove),
+        )
+        .route(
+            "/v1/rooms/{room}/participants/{identity}/move",
+            post(participants::move_to),
+        )
         .route(
             "/v1/rooms/{room}/participants/{identity}/pin",
             post(participants::pin).delete(participants::unpin),
@@ -107,7 +122,9 @@ impl Caller {
         if granted == Some(true) {
             Ok(())
         } else {
-            Err(ApiError(Error::denied(format!("token lacks the {grant} grant"))))
+            Err(ApiError(Error::denied(format!(
+                "token lacks the {grant} grant"
+            ))))
         }
     }
 }
@@ -119,9 +136,9 @@ impl<S: Send + Sync> axum::extract::FromRequest<S> for Body {
     type Rejection = ApiError;
 
     async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
-        let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|e| {
-            ApiError(Error::invalid(format!("cannot read body: {e}")))
-        })?;
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|e| ApiError(Error::invalid(format!("cannot read body: {e}"))))?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(Body(Map::new()));
         }
@@ -134,7 +151,11 @@ impl<S: Send + Sync> axum::extract::FromRequest<S> for Body {
 }
 
 /// Builds a core command from a body plus fields taken from the path (the path wins).
-pub fn command(kind: &str, mut fields: Map<String, Value>, path: &[(&str, &str)]) -> Result<Command, ApiError> {
+pub fn command(
+    kind: &str,
+    mut fields: Map<String, Value>,
+    path: &[(&str, &str)],
+) -> Result<Command, ApiError> {
     fields.insert("type".into(), Value::from(kind));
     for (k, v) in path {
         fields.insert((*k).into(), Value::from(*v));
@@ -144,7 +165,12 @@ pub fn command(kind: &str, mut fields: Map<String, Value>, path: &[(&str, &str)]
 }
 
 /// Runs a server-API command in `room` and returns the reply as JSON.
-pub async fn run(state: &AppState, actor: Actor, room: &str, command: Command) -> Result<Value, ApiError> {
+pub async fn run(
+    state: &AppState,
+    actor: Actor,
+    room: &str,
+    command: Command,
+) -> Result<Value, ApiError> {
     let handle = state.registry.get_or_not_found(room)?;
     let (result, _) = handle.command_raw(actor, command).await?;
     Ok(serde_json::to_value(result?).unwrap_or_default())

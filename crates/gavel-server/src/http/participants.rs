@@ -20,7 +20,11 @@ pub async fn list(state: St, caller: Caller, Path(room): Path<String>) -> Result
     Ok(axum::Json(body))
 }
 
-pub async fn get(state: St, caller: Caller, Path((room, identity)): RoomAndIdentity) -> Result<Json, ApiError> {
+pub async fn get(
+    state: St,
+    caller: Caller,
+    Path((room, identity)): RoomAndIdentity,
+) -> Result<Json, ApiError> {
     caller.admin_of(&room)?;
     let handle = state.registry.get_or_not_found(&room)?;
     let found = handle
@@ -45,15 +49,30 @@ async fn targeted(
     Ok(axum::Json(run(&state, actor, &room, cmd).await?))
 }
 
-pub async fn update(state: St, caller: Caller, Path(p): RoomAndIdentity, Body(body): Body) -> Result<Json, ApiError> {
+pub async fn update(
+    state: St,
+    caller: Caller,
+    Path(p): RoomAndIdentity,
+    Body(body): Body,
+) -> Result<Json, ApiError> {
     targeted(state, caller, p, "update_participant", body).await
 }
 
-pub async fn mute(state: St, caller: Caller, Path(p): RoomAndIdentity, Body(body): Body) -> Result<Json, ApiError> {
+pub async fn mute(
+    state: St,
+    caller: Caller,
+    Path(p): RoomAndIdentity,
+    Body(body): Body,
+) -> Result<Json, ApiError> {
     targeted(state, caller, p, "mute", body).await
 }
 
-pub async fn remove(state: St, caller: Caller, Path(p): RoomAndIdentity, Body(body): Body) -> Result<Json, ApiError> {
+pub async fn remove(
+    state: St,
+    caller: Caller,
+    Path(p): RoomAndIdentity,
+    Body(body): Body,
+) -> Result<Json, ApiError> {
     targeted(state, caller, p, "kick", body).await
 }
 
@@ -97,7 +116,9 @@ pub async fn request_media(
         Ok(outcome) => serde_json::to_value(outcome?).unwrap_or_default(),
         Err(_) => json!("pending"),
     };
-    Ok(axum::Json(json!({ "request_id": request_id, "status": status })))
+    Ok(axum::Json(
+        json!({ "request_id": request_id, "status": status }),
+    ))
 }
 
 pub async fn move_to(
@@ -109,7 +130,11 @@ pub async fn move_to(
     let actor = caller.admin_of(&room)?;
     let destination = match body.get("destination") {
         Some(Value::String(d)) => d.clone(),
-        _ => return Err(ApiError(Error::invalid("missing field `destination` (a room name)"))),
+        _ => {
+            return Err(ApiError(Error::invalid(
+                "missing field `destination` (a room name)",
+            )))
+        }
     };
     if body.len() > 1 {
         return Err(ApiError(Error::invalid("move takes only `destination`")));
@@ -124,13 +149,23 @@ pub async fn move_to(
     Ok(axum::Json(v))
 }
 
-pub async fn batch(state: St, caller: Caller, Path(room): Path<String>, Body(body): Body) -> Result<Json, ApiError> {
+pub async fn batch(
+    state: St,
+    caller: Caller,
+    Path(room): Path<String>,
+    Body(body): Body,
+) -> Result<Json, ApiError> {
     let actor = caller.admin_of(&room)?;
     let cmd = command("batch_update", body, &[])?;
     Ok(axum::Json(run(&state, actor, &room, cmd).await?))
 }
 
-pub async fn remove_many(state: St, caller: Caller, Path(room): Path<String>, Body(body): Body) -> Result<Json, ApiError> {
+pub async fn remove_many(
+    state: St,
+    caller: Caller,
+    Path(room): Path<String>,
+    Body(body): Body,
+) -> Result<Json, ApiError> {
     let actor = caller.admin_of(&room)?;
     let cmd = command("kick", body, &[])?;
     Ok(axum::Json(run(&state, actor, &room, cmd).await?))

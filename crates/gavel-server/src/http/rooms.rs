@@ -22,7 +22,11 @@ async fn summary(handle: &RoomHandle) -> Result<Value, ApiError> {
         .await?)
 }
 
-pub async fn create(state: St, caller: Caller, Body(mut body): Body) -> Result<(StatusCode, Json), ApiError> {
+pub async fn create(
+    state: St,
+    caller: Caller,
+    Body(mut body): Body,
+) -> Result<(StatusCode, Json), ApiError> {
     caller.require(caller.0.video.room_create, "roomCreate")?;
     let name = match body.remove("name") {
         Some(Value::String(s)) => s,
@@ -33,7 +37,11 @@ pub async fn create(state: St, caller: Caller, Body(mut body): Body) -> Result<(
     let (handle, created) = state.registry.get_or_create(&name, Some(settings), true)?;
     let mut room = summary(&handle).await?;
     room["created"] = json!(created);
-    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
     Ok((status, axum::Json(json!({ "room": room }))))
 }
 
@@ -57,17 +65,30 @@ pub async fn get(state: St, caller: Caller, Path(room): Path<String>) -> Result<
 
 pub async fn delete(state: St, caller: Caller, Path(room): Path<String>) -> Result<Json, ApiError> {
     caller.require(caller.0.video.room_create, "roomCreate")?;
-    state.registry.delete(&room, LeaveReason::RoomDeleted).await?;
+    state
+        .registry
+        .delete(&room, LeaveReason::RoomDeleted)
+        .await?;
     Ok(axum::Json(json!({})))
 }
 
-pub async fn mute_all(state: St, caller: Caller, Path(room): Path<String>, Body(body): Body) -> Result<Json, ApiError> {
+pub async fn mute_all(
+    state: St,
+    caller: Caller,
+    Path(room): Path<String>,
+    Body(body): Body,
+) -> Result<Json, ApiError> {
     let actor = caller.admin_of(&room)?;
     let cmd = command("mute_all", body, &[])?;
     Ok(axum::Json(run(&state, actor, &room, cmd).await?))
 }
 
-pub async fn end(state: St, caller: Caller, Path(room): Path<String>, Body(body): Body) -> Result<Json, ApiError> {
+pub async fn end(
+    state: St,
+    caller: Caller,
+    Path(room): Path<String>,
+    Body(body): Body,
+) -> Result<Json, ApiError> {
     let actor = caller.admin_of(&room)?;
     let cmd = command("end_session", body, &[])?;
     Ok(axum::Json(run(&state, actor, &room, cmd).await?))

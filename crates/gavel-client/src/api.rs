@@ -1,0 +1,228 @@
+//! The HTTP server API.
+
+use gavel_core::{Error, ErrorCode};
+use serde_json::{json, Value};
+use std::fmt;
+
+/// A failed call: the HTTP status and the server's error object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    pub status: u16,
+    pub error: Error,
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "HTTP {}: {}", self.status, self.error)
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+impl ApiError {
+    pub fn code(&self) -> ErrorCode {
+        self.error.code
+    }
+}
+
+#[derive(Clone)]
+pub struct ApiClient {
+    base: String,
+    token: String,
+    http: reqwest::Client,
+}
+
+impl ApiClient {
+    /// `base` is the server's HTTP URL, e.g. `http://127.0.0.1:7880`.
+    pub fn new(base: &str, token: &str) -> Self {
+        ApiClient {
+            base: base.trim_end_matches('/').to_string(),
+            token: token.to_string(),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// Any call: method, path under the base, optional JSON body. Returns the JSON reply.
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value, ApiError> {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("valid method");
+        let mut req = self
+            .http
+            .request(method, format!("{}{}", self.base, path))
+            .bearer_auth(&self.token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.map_err(|e| ApiError {
+            status: 0,
+            error: Error::new(ErrorCode::Internal, format!("request failed: {e}")),
+        })?;
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap_or_default();
+        let value: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        if (200..300).contains(&status) {
+            return Ok(value);
+        }
+        let error = serde_json::from_value(value["error"].clone()).unwrap_or_else(|_| {
+            Error::new(
+                ErrorCode::Internal,
+                format!("unexpected error body: {value}"),
+            )
+        });
+        Err(ApiError { status, error })
+    }
+
+    fn p(room: &str, identity: &str, action: &str) -> String {
+        format!("/v1/rooms/{room}/participants/{identity}{action}")
+    }
+
+    pub async fn create_room(&self, name: &str, settings: Value) -> Result<Value, ApiError> {
+        let mut body = settings;
+        if body.is_null() {
+            body = json!({});
+        }
+        body["name"] = json!(name);
+        self.call("POST", "/v1/rooms", Some(body)).await
+    }
+    pub async fn list_rooms(&self) -> Result<Value, ApiError> {
+        self.call("GET", "/v1/rooms", None).await
+    }
+    pub async fn get_room(&self, room: &str) -> Result<Value, ApiError> {
+        self.call("GET", &format!("/v1/rooms/{room}"), None).await
+    }
+    pub async fn delete_room(&self, room: &str) -> Result<Value, ApiError> {
+        self.call("DELETE", &format!("/v1/rooms/{room}"), None)
+            .await
+    }
+    pub async fn list_participants(&self, room: &str) -> Result<Value, ApiError> {
+        self.call("GET", &format!("/v1/rooms/{room}/participants"), None)
+            .await
+    }
+    pub async fn get_participant(&self, room: &str, identity: &str) -> Result<Value, ApiError> {
+        self.call("GET", &Self::p(room, identity, ""), None).await
+    }
+    /// Body fields: permissions, role, name, metadata, attributes, capabilities.
+    pub async fn update_participant(
+        &self,
+        room: &str,
+        identity: &str,
+        update: Value,
+    ) -> Result<Value, ApiError> {
+        self.call("PATCH", &Self::p(room, identity, ""), Some(update))
+            .await
+    }
+    pub async fn mute(
+        &self,
+        room: &str,
+        identity: &str,
+        source: &str,
+        muted: bool,
+    ) -> Result<Value, ApiError> {
+        let body = json!({"source": source, "muted": muted});
+        self.call("POST", &Self::p(room, identity, "/mute"), Some(body))
+            .await
+    }
+    /// `wait_seconds`: answer only once the target responded (or the wait ran out).
+    pub async fn request_media(
+        &self,
+        room: &str,
+        identity: &str,
+        source: &str,
+        wait_seconds: Option<u64>,
+    ) -> Result<Value, ApiError> {
+        let mut body = json!({"source": source});
+        if let Some(w) = wait_seconds {
+            body["wait_seconds"] = json!(w);
+        }
+        self.call(
+            "POST",
+            &Self::p(room, identity, "/request-media"),
+            Some(body),
+        )
+        .await
+    }
+    pub async fn remove(
+        &self,
+        room: &str,
+        identity: &str,
+        ban_seconds: Option<u64>,
+    ) -> Result<Value, ApiError> {
+        let body = match ban_seconds {
+            Some(b) => json!({"ban_seconds": b}),
+            None => json!({}),
+        };
+        self.call("POST", &Self::p(room, identity, "/remove"), Some(body))
+            .await
+    }
+    pub async fn remove_many(
+        &self,
+        room: &str,
+        identities: &[&str],
+        ban_seconds: Option<u64>,
+    ) -> Result<Value, ApiError> {
+        let mut body = json!({"identities": identities});
+        if let Some(b) = ban_seconds {
+            body["ban_seconds"] = json!(b);
+        }
+        self.call(
+            "POST",
+            &format!("/v1/rooms/{room}/participants:remove"),
+            Some(body),
+        )
+        .await
+    }
+    pub async fn move_participant(
+        &self,
+        room: &str,
+        identity: &str,
+        destination: &str,
+    ) -> Result<Value, ApiError> {
+        let body = json!({"destination": destination});
+        self.call("POST", &Self::p(room, identity, "/move"), Some(body))
+            .await
+    }
+    pub async fn pin(&self, room: &str, identity: &str) -> Result<Value, ApiError> {
+        self.call("POST", &Self::p(room, identity, "/pin"), None)
+            .await
+    }
+    pub async fn unpin(&self, room: &str, identity: &str) -> Result<Value, ApiError> {
+        self.call("DELETE", &Self::p(room, identity, "/pin"), None)
+            .await
+    }
+    /// `updates`: identity (or `*`) → {set_audio, set_video, set_screen, eject, permissions, role, metadata}.
+    pub async fn batch_update(&self, room: &str, updates: Value) -> Result<Value, ApiError> {
+        let body = json!({"updates": updates});
+        self.call(
+            "POST",
+            &format!("/v1/rooms/{room}/participants:batch"),
+            Some(body),
+        )
+        .await
+    }
+    pub async fn mute_all(
+        &self,
+        room: &str,
+        source: &str,
+        except: &[&str],
+    ) -> Result<Value, ApiError> {
+        let body = json!({"source": source, "except": except});
+        self.call("POST", &format!("/v1/rooms/{room}/mute-all"), Some(body))
+            .await
+    }
+    pub async fn end_session(&self, room: &str) -> Result<Value, ApiError> {
+        self.call("POST", &format!("/v1/rooms/{room}/end"), None)
+            .await
+    }
+    pub async fn list_bans(&self, room: &str) -> Result<Value, ApiError> {
+        self.call("GET", &format!("/v1/rooms/{room}/bans"), None)
+            .await
+    }
+    pub async fn lift_ban(&self, room: &str, identity: &str) -> Result<Value, ApiError> {
+        self.call("DELETE", &format!("/v1/rooms/{room}/bans/{identity}"), None)
+            .await
+    }
+}

@@ -1,0 +1,316 @@
+//! A participant's WebSocket session.
+
+use crate::state::RoomState;
+use futures_util::{SinkExt, StreamExt};
+use gavel_core::{Command, Error, ErrorCode, Event};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+use tokio_tungstenite::tungstenite::{self, Message as WsMessage};
+
+type Pending = Arc<Mutex<HashMap<u64, oneshot::Sender<Result<Value, Error>>>>>;
+type Sink = futures_util::stream::SplitSink<
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+    WsMessage,
+>;
+
+/// What the server sent, in order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Message {
+    Event {
+        seq: u64,
+        event: Event,
+    },
+    /// A response this client did not ask for by id (e.g. to a malformed request).
+    Response {
+        seq: u64,
+        body: Value,
+    },
+    /// The server closed the connection.
+    Closed {
+        code: u16,
+        reason: String,
+    },
+}
+
+/// How long [`RtcClient::request`] waits for its response.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub struct RtcClient {
+    sink: tokio::sync::Mutex<Sink>,
+    pending: Pending,
+    messages: tokio::sync::Mutex<mpsc::UnboundedReceiver<Message>>,
+    state: Arc<Mutex<RoomState>>,
+    /// Every seq received, in order: tests check there are no gaps.
+    seqs: Arc<Mutex<Vec<u64>>>,
+    next_id: AtomicU64,
+    sid: String,
+    identity: String,
+}
+
+fn err(code: ErrorCode, msg: impl Into<String>) -> Error {
+    Error::new(code, msg)
+}
+
+impl RtcClient {
+    /// Connects to `ws_base` (e.g. `ws://127.0.0.1:7880`) and waits for the `joined` snapshot.
+    /// A refused join returns the server's error (HTTP 401 for bad tokens, in-band otherwise).
+    pub async fn connect(ws_base: &str, token: &str) -> Result<RtcClient, Error> {
+        let url = format!(
+            "{}/v1/rtc?access_token={token}",
+            ws_base.trim_end_matches('/')
+        );
+        let (ws, _) = match tokio_tungstenite::connect_async(&url).await {
+            Ok(x) => x,
+            Err(tungstenite::Error::Http(resp)) => {
+                let body = resp.body().as_deref().unwrap_or_default();
+                let v: Value = serde_json::from_slice(body).unwrap_or_default();
+                return Err(
+                    serde_json::from_value(v["error"].clone()).unwrap_or_else(|_| {
+                        err(ErrorCode::Internal, format!("HTTP {}", resp.status()))
+                    }),
+                );
+            }
+            Err(e) => return Err(err(ErrorCode::Internal, format!("connect failed: {e}"))),
+        };
+        let (sink, mut stream) = ws.split();
+        // The first message is `joined`, or an `error` for a refused join.
+        let first = loop {
+            match tokio::time::timeout(REQUEST_TIMEOUT, stream.next()).await {
+                Ok(Some(Ok(WsMessage::Text(t)))) => break t.to_string(),
+                Ok(Some(Ok(_))) => continue,
+                _ => return Err(err(ErrorCode::Internal, "connection closed before joining")),
+            }
+        };
+        let v: Value = serde_json::from_str(&first)
+            .map_err(|e| err(ErrorCode::Internal, format!("bad first message: {e}")))?;
+        if v["type"] == "error" {
+            return Err(serde_json::from_value(v["error"].clone())
+                .unwrap_or_else(|_| err(ErrorCode::Internal, first.clone())));
+        }
+        let seq = v["seq"].as_u64().unwrap_or(0);
+        let joined = parse_event(v)
+            .ok_or_else(|| err(ErrorCode::Internal, "first message was not joined"))?;
+        let mut state = RoomState::default();
+        state.apply(&joined);
+        let me = state.me.clone().expect("joined has self");
+        let state = Arc::new(Mutex::new(state));
+        let pending: Pending = Arc::default();
+        let seqs = Arc::new(Mutex::new(vec![seq]));
+        let (tx, rx) = mpsc::unbounded_channel();
+        let _ = tx.send(Message::Event { seq, event: joined });
+        tokio::spawn(read_loop(
+            stream,
+            tx,
+            pending.clone(),
+            state.clone(),
+            seqs.clone(),
+        ));
+        Ok(RtcClient {
+            sink: tokio::sync::Mutex::new(sink),
+            pending,
+            messages: tokio::sync::Mutex::new(rx),
+            state,
+            seqs,
+            next_id: AtomicU64::new(1),
+            sid: me.sid,
+            identity: me.identity,
+        })
+    }
+
+    pub fn sid(&self) -> &str {
+        &self.sid
+    }
+
+    pub fn identity(&self) -> &str {
+        &self.identity
+    }
+
+    /// The room as this client sees it now.
+    pub fn state(&self) -> RoomState {
+        self.state.lock().unwrap().clone()
+    }
+
+    /// Every `seq` received so far.
+    pub fn seqs(&self) -> Vec<u64> {
+        self.seqs.lock().unwrap().clone()
+    }
+
+    /// Sends raw text (for testing how the server treats bad input).
+    pub async fn send_raw(&self, text: &str) -> Result<(), Error> {
+        self.sink
+            .lock()
+            .await
+            .send(WsMessage::Text(text.into()))
+            .await
+            .map_err(|e| err(ErrorCode::Internal, format!("send failed: {e}")))
+    }
+
+    /// Sends a request object (`{"type": …, …}`); an `id` is added. Returns the response body.
+    pub async fn request(&self, mut body: Value) -> Result<Value, Error> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        body["id"] = Value::from(id);
+        let (tx, rx) = oneshot::channel();
+        self.pending.lock().unwrap().insert(id, tx);
+        self.send_raw(&body.to_string()).await?;
+        match tokio::time::timeout(REQUEST_TIMEOUT, rx).await {
+            Ok(Ok(r)) => r,
+            Ok(Err(_)) => Err(err(
+                ErrorCode::Internal,
+                "connection closed before the response",
+            )),
+            Err(_) => Err(err(ErrorCode::Internal, "no response in time")),
+        }
+    }
+
+    /// Sends a typed command.
+    pub async fn command(&self, command: &Command) -> Result<Value, Error> {
+        self.request(serde_json::to_value(command).expect("commands serialize"))
+            .await
+    }
+
+    /// Publishes a track of `source` and returns its sid.
+    pub async fn publish(&self, source: &str) -> Result<String, Error> {
+        let r = self
+            .request(serde_json::json!({"type": "publish_track", "source": source}))
+            .await?;
+        Ok(r["track"]["sid"].as_str().unwrap_or_default().to_string())
+    }
+
+    /// The next message, or `None` after `timeout`.
+    pub async fn next(&self, timeout: Duration) -> Option<Message> {
+        let mut rx = self.messages.lock().await;
+        tokio::time::timeout(timeout, rx.recv())
+            .await
+            .ok()
+            .flatten()
+    }
+
+    /// Skips messages until an event matching `pred` arrives (or `timeout` passes).
+    pub async fn wait_for(
+        &self,
+        timeout: Duration,
+        mut pred: impl FnMut(&Event) -> bool,
+    ) -> Result<Event, String> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match self.next(left).await {
+                Some(Message::Event { event, .. }) if pred(&event) => return Ok(event),
+                Some(_) => continue,
+                None => {
+                    return Err(format!(
+                        "{}: no matching event within {timeout:?}",
+                        self.identity
+                    ))
+                }
+            }
+        }
+    }
+
+    /// Waits for an event of the given `type` name.
+    pub async fn wait_type(&self, kind: &str, timeout: Duration) -> Result<Event, String> {
+        self.wait_for(timeout, |e| e.kind() == kind).await
+    }
+
+    /// Collects every message that arrives within `window`.
+    pub async fn drain(&self, window: Duration) -> Vec<Message> {
+        let mut out = Vec::new();
+        while let Some(m) = self.next(window).await {
+            out.push(m);
+        }
+        out
+    }
+
+    /// Waits until the server closes the connection; returns its close code and reason.
+    pub async fn wait_closed(&self, timeout: Duration) -> Option<(u16, String)> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match self.next(left).await? {
+                Message::Closed { code, reason } => return Some((code, reason)),
+                _ => continue,
+            }
+        }
+    }
+
+    /// Closes the connection from this side.
+    pub async fn close(&self) {
+        let _ = self.sink.lock().await.send(WsMessage::Close(None)).await;
+    }
+}
+
+fn parse_event(mut v: Value) -> Option<Event> {
+    if let Some(m) = v.as_object_mut() {
+        m.remove("seq");
+    }
+    serde_json::from_value(v).ok()
+}
+
+async fn read_loop(
+    mut stream: futures_util::stream::SplitStream<
+        tokio_tungstenite::WebSocketStream<
+            tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+        >,
+    >,
+    tx: mpsc::UnboundedSender<Message>,
+    pending: Pending,
+    state: Arc<Mutex<RoomState>>,
+    seqs: Arc<Mutex<Vec<u64>>>,
+) {
+    let mut closed = (1006u16, String::from("connection lost"));
+    while let Some(msg) = stream.next().await {
+        let text = match msg {
+            Ok(WsMessage::Text(t)) => t,
+            Ok(WsMessage::Close(frame)) => {
+                if let Some(f) = frame {
+                    closed = (f.code.into(), f.reason.to_string());
+                } else {
+                    closed = (1005, String::new());
+                }
+                break;
+            }
+            Ok(_) => continue,
+            Err(_) => break,
+        };
+        let Ok(v) = serde_json::from_str::<Value>(&text) else {
+            continue;
+        };
+        let seq = v["seq"].as_u64().unwrap_or(0);
+        seqs.lock().unwrap().push(seq);
+        if v["type"] == "response" {
+            let waiter = v["id"]
+                .as_u64()
+                .and_then(|id| pending.lock().unwrap().remove(&id));
+            match waiter {
+                Some(w) => {
+                    let r = if v["ok"] == true {
+                        Ok(v)
+                    } else {
+                        Err(serde_json::from_value(v["error"].clone())
+                            .unwrap_or_else(|_| err(ErrorCode::Internal, "bad error body")))
+                    };
+                    let _ = w.send(r);
+                }
+                None => {
+                    let _ = tx.send(Message::Response { seq, body: v });
+                }
+            }
+            continue;
+        }
+        if let Some(event) = parse_event(v.clone()) {
+            state.lock().unwrap().apply(&event);
+            let _ = tx.send(Message::Event { seq, event });
+        } else {
+            let _ = tx.send(Message::Response { seq, body: v });
+        }
+    }
+    let _ = tx.send(Message::Closed {
+        code: closed.0,
+        reason: closed.1,
+    });
+    pending.lock().unwrap().clear();
+}

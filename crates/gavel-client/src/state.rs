@@ -1,0 +1,163 @@
+//! A client's view of the room, rebuilt from the `joined` snapshot and every event after it.
+
+use gavel_core::event::Speaker;
+use gavel_core::{Counts, Event, LeaveReason, ParticipantInfo, Source};
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RoomState {
+    pub room: String,
+    pub me: Option<ParticipantInfo>,
+    /// Everyone else this client can see, by identity.
+    pub participants: BTreeMap<String, ParticipantInfo>,
+    pub counts: Counts,
+    pub pinned: Option<String>,
+    pub active_speakers: Vec<Speaker>,
+    /// Daily-style single active speaker.
+    pub active_speaker: Option<String>,
+    /// Consent requests waiting for this client's answer: id → (source, from).
+    pub requests: BTreeMap<String, (Source, String)>,
+    /// Set by `room_left`.
+    pub left: Option<LeaveReason>,
+}
+
+impl RoomState {
+    /// Me and everyone I can see.
+    pub fn everyone(&self) -> impl Iterator<Item = &ParticipantInfo> {
+        self.me.iter().chain(self.participants.values())
+    }
+
+    pub fn get(&self, identity: &str) -> Option<&ParticipantInfo> {
+        match &self.me {
+            Some(me) if me.identity == identity => Some(me),
+            _ => self.participants.get(identity),
+        }
+    }
+
+    fn get_mut(&mut self, identity: &str) -> Option<&mut ParticipantInfo> {
+        match &mut self.me {
+            Some(me) if me.identity == identity => Some(me),
+            _ => self.participants.get_mut(identity),
+        }
+    }
+
+    pub fn apply(&mut self, event: &Event) {
+        match event {
+            Event::Joined {
+                room,
+                me,
+                participants,
+                counts,
+                pinned,
+                active_speakers,
+            } => {
+                *self = RoomState {
+                    room: room.name.clone(),
+                    me: Some(me.clone()),
+                    participants: participants
+                        .iter()
+                        .map(|p| (p.identity.clone(), p.clone()))
+                        .collect(),
+                    counts: *counts,
+                    pinned: pinned.clone(),
+                    active_speakers: active_speakers.clone(),
+                    active_speaker: active_speakers.first().map(|s| s.identity.clone()),
+                    ..Default::default()
+                };
+            }
+            Event::ParticipantJoined { participant } => {
+                self.participants
+                    .insert(participant.identity.clone(), participant.clone());
+            }
+            Event::ParticipantLeft { identity, .. } => {
+                self.participants.remove(identity);
+            }
+            Event::ParticipantUpdated { participant, .. } => {
+                if let Some(p) = self.get_mut(&participant.identity) {
+                    *p = participant.clone();
+                } else {
+                    self.participants
+                        .insert(participant.identity.clone(), participant.clone());
+                }
+            }
+            Event::CountsUpdated { present, hidden } => {
+                self.counts = Counts {
+                    present: *present,
+                    hidden: *hidden,
+                }
+            }
+            Event::TrackPublished { identity, track } => {
+                if let Some(p) = self.get_mut(identity) {
+                    p.tracks.push(track.clone());
+                }
+            }
+            Event::TrackUnpublished {
+                identity,
+                track_sid,
+                ..
+            } => {
+                if let Some(p) = self.get_mut(identity) {
+                    p.tracks.retain(|t| &t.sid != track_sid);
+                }
+            }
+            Event::TrackMuted {
+                identity,
+                track_sid,
+                source,
+                muted,
+                by,
+                all,
+                except,
+            } => {
+                let apply = |p: &mut ParticipantInfo| {
+                    for t in p.tracks.iter_mut().filter(|t| t.source == *source) {
+                        if *all || track_sid.as_deref() == Some(&t.sid) {
+                            t.muted = *muted;
+                            t.muted_by = if *muted { by.clone() } else { None };
+                        }
+                    }
+                };
+                if *all {
+                    let me = self.me.iter_mut();
+                    for p in me.chain(self.participants.values_mut()) {
+                        if !except.contains(&p.identity) {
+                            apply(p);
+                        }
+                    }
+                } else if let Some(p) = identity.as_deref().and_then(|i| self.get_mut(i)) {
+                    apply(p);
+                }
+            }
+            Event::MediaRequested {
+                request_id,
+                source,
+                from,
+                ..
+            } => {
+                self.requests
+                    .insert(request_id.clone(), (*source, from.clone()));
+            }
+            Event::RequestResolved { request_id, .. } => {
+                self.requests.remove(request_id);
+            }
+            Event::Pinned { identity, .. } => self.pinned = Some(identity.clone()),
+            Event::Unpinned { identity, .. } => {
+                if self.pinned.as_ref() == Some(identity) {
+                    self.pinned = None;
+                }
+            }
+            Event::PermissionsChanged {
+                role, permissions, ..
+            } => {
+                if let Some(me) = &mut self.me {
+                    me.role = role.clone();
+                    me.permissions = permissions.clone();
+                }
+            }
+            Event::ActiveSpeakers { speakers } => self.active_speakers = speakers.clone(),
+            Event::ActiveSpeakerChanged { identity } => self.active_speaker = identity.clone(),
+            Event::Moved { .. } => {}
+            Event::RoomLeft { reason, .. } => self.left = Some(*reason),
+        }
+    }
+}
