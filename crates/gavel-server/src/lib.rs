@@ -62,9 +62,16 @@ impl Server {
         })
     }
 
-    /// Tells every client the server is shutting down, then stops (waiting at most `grace`).
+    /// Tells every client the server is shutting down, then stops (waiting at most `grace` for
+    /// every session to write its last frames).
     pub async fn shutdown(self, grace: std::time::Duration) {
         let _ = self.stop.send(true);
-        let _ = tokio::time::timeout(grace, self.task).await;
+        let registry = self.registry;
+        let task = self.task;
+        let _ = tokio::time::timeout(grace, async move {
+            let _ = task.await;
+            registry.sessions_finished().await;
+        })
+        .await;
     }
 }

@@ -12,6 +12,17 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot};
 
+/// Keeps a session counted (see [`Registry::session_started`]).
+pub struct SessionGuard(Arc<Registry>);
+
+impl Drop for SessionGuard {
+    fn drop(&mut self) {
+        if self.0.sessions.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.0.sessions_idle.notify_waiters();
+        }
+    }
+}
+
 /// What [`Registry::try_reap`] decided.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Reap {
@@ -130,6 +141,9 @@ struct Entry {
 pub struct Registry {
     rooms: Mutex<HashMap<String, Entry>>,
     next_id: AtomicU64,
+    /// Live WebSocket sessions, so shutdown can wait for their last frames to be written.
+    sessions: AtomicU64,
+    sessions_idle: tokio::sync::Notify,
     pub roles: Arc<Roles>,
     pub limits: Limits,
 }
@@ -139,9 +153,28 @@ impl Registry {
         Arc::new(Registry {
             rooms: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),
+            sessions: AtomicU64::new(0),
+            sessions_idle: tokio::sync::Notify::new(),
             roles: Arc::new(roles),
             limits,
         })
+    }
+
+    /// Counts a WebSocket session until the guard drops.
+    pub fn session_started(self: &Arc<Self>) -> SessionGuard {
+        self.sessions.fetch_add(1, Ordering::SeqCst);
+        SessionGuard(self.clone())
+    }
+
+    /// Waits until no WebSocket session is left.
+    pub async fn sessions_finished(&self) {
+        loop {
+            let idle = self.sessions_idle.notified();
+            if self.sessions.load(Ordering::SeqCst) == 0 {
+                return;
+            }
+            idle.await;
+        }
     }
 
     pub fn get(&self, name: &str) -> Option<RoomHandle> {

@@ -108,6 +108,7 @@ fn reason_str(reason: LeaveReason) -> String {
 }
 
 async fn session(socket: WebSocket, app: AppState, room: String, req: JoinRequest) {
+    let _counted = app.registry.session_started();
     let limits = app.registry.limits.clone();
     let (conn, mut rx) = Conn::channel(limits.outbox_capacity);
     let (sink, mut stream) = socket.split();
