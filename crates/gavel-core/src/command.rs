@@ -1,9 +1,9 @@
 //! What goes into a room: commands from clients (self actions and host controls) and from the
 //! server API, all through one path so authorization and events cannot diverge.
 
+use crate::event::Counts;
 use crate::participant::{ParticipantInfo, TrackInfo};
 use crate::permissions::{Capabilities, PermissionsPatch, Source};
-use crate::event::Counts;
 use crate::Millis;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

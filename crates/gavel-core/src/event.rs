@@ -227,9 +227,15 @@ impl Audience {
 /// What [`crate::Room::poll_output`] yields, in order.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Output {
-    Event { to: Audience, event: Box<Event> },
+    Event {
+        to: Audience,
+        event: Box<Event>,
+    },
     /// Close this session's connection after the events already queued for it.
-    Disconnect { sid: String, reason: LeaveReason },
+    Disconnect {
+        sid: String,
+        reason: LeaveReason,
+    },
     /// A consent request finished; lets the shell answer server-API callers that wait on it.
     RequestResolved {
         request_id: String,

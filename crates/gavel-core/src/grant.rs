@@ -122,7 +122,10 @@ impl Claims {
             p.can_send.clear();
         }
         if let Some(sources) = &v.can_publish_sources {
-            let allowed: Vec<Source> = sources.iter().filter_map(|s| Source::parse_any(s)).collect();
+            let allowed: Vec<Source> = sources
+                .iter()
+                .filter_map(|s| Source::parse_any(s))
+                .collect();
             p.can_send.retain(|s| allowed.contains(s));
         }
         if v.can_subscribe == Some(false) {

@@ -44,14 +44,18 @@ pub fn validate_identity(identity: &str) -> Result<()> {
         return Err(Error::invalid("identity '*' is reserved"));
     }
     if identity.chars().any(char::is_control) {
-        return Err(Error::invalid("identity must not contain control characters"));
+        return Err(Error::invalid(
+            "identity must not contain control characters",
+        ));
     }
     Ok(())
 }
 
 pub fn validate_name(name: &str) -> Result<()> {
     if name.len() > MAX_NAME {
-        return Err(Error::invalid(format!("name must be at most {MAX_NAME} bytes")));
+        return Err(Error::invalid(format!(
+            "name must be at most {MAX_NAME} bytes"
+        )));
     }
     if name.chars().any(char::is_control) {
         return Err(Error::invalid("name must not contain control characters"));

@@ -310,7 +310,9 @@ mod tests {
     #[test]
     fn seed_004_rules() {
         let ok = (VideoResolution::HD, ContentResolution::FHD);
-        assert!(caps(None, SendReceive, SendReceive).validate(ok.0, ok.1).is_ok());
+        assert!(caps(None, SendReceive, SendReceive)
+            .validate(ok.0, ok.1)
+            .is_ok());
         // Video None resolution rejects any video capability but None.
         for v in [SendReceive, Send, Receive] {
             assert!(caps(None, v, None)

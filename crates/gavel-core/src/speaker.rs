@@ -173,7 +173,8 @@ impl SpeakerDetector {
                 .iter()
                 .zip(&self.active)
                 .all(|(a, b)| a.identity == b.identity);
-        self.next_tick = (!self.states.is_empty()).then(|| now.max(self.next_tick.unwrap_or(now)) + c.window_ms);
+        self.next_tick =
+            (!self.states.is_empty()).then(|| now.max(self.next_tick.unwrap_or(now)) + c.window_ms);
         let changed = if same {
             self.active = list;
             None

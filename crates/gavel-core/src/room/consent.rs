@@ -62,7 +62,24 @@ impl Room {
                 source.as_str()
             )));
         }
-        let target_sid = target.sid().to_string();
+        let (request_id, deduplicated) = self.add_request(now, ctx, identity, source);
+        Ok(Reply::Request {
+            request_id,
+            status: "pending".into(),
+            deduplicated,
+        })
+    }
+
+    /// Opens a consent request, or joins the pending one for the same target and source.
+    /// Everything is checked already. Returns the request id and whether it was deduplicated.
+    pub(super) fn add_request(
+        &mut self,
+        now: Millis,
+        ctx: &ActorCtx,
+        identity: &str,
+        source: Source,
+    ) -> (String, bool) {
+        let target_sid = self.participants[identity].sid().to_string();
         let asker = Asker {
             label: ctx.label.clone(),
             sid: ctx.sid.clone(),
@@ -75,11 +92,7 @@ impl Room {
             if !r.askers.contains(&asker) {
                 r.askers.push(asker);
             }
-            return Ok(Reply::Request {
-                request_id: r.id.clone(),
-                status: "pending".into(),
-                deduplicated: true,
-            });
+            return (r.id.clone(), true);
         }
         let id = self.ids.next("RQ");
         let expires_at = now + u64::from(self.settings.request_timeout_seconds) * 1000;
@@ -103,11 +116,7 @@ impl Room {
                 expires_at,
             },
         );
-        Ok(Reply::Request {
-            request_id: id,
-            status: "pending".into(),
-            deduplicated: false,
-        })
+        (id, false)
     }
 
     pub(super) fn respond_request(
@@ -121,7 +130,9 @@ impl Room {
             .get(request_id)
             .is_some_and(|r| ctx.sid.as_deref() == Some(r.target_sid.as_str()));
         if !mine {
-            return Err(Error::not_found(format!("no pending request '{request_id}' for you")));
+            return Err(Error::not_found(format!(
+                "no pending request '{request_id}' for you"
+            )));
         }
         let r = self.requests.remove(request_id).expect("checked above");
         if accept {
@@ -183,14 +194,31 @@ impl Room {
                 cancelled.push((r.id.clone(), false));
                 continue;
             }
-            r.askers.retain(|a| a.sid.as_deref() != Some(sid));
-            if r.askers.is_empty() {
+            if r.askers.iter().all(|a| a.sid.as_deref() == Some(sid)) {
+                // Keep the askers so the target's `request_resolved` says whose request ended.
                 cancelled.push((r.id.clone(), true));
+            } else {
+                r.askers.retain(|a| a.sid.as_deref() != Some(sid));
             }
         }
         for (id, tell_target) in cancelled {
             let r = self.requests.remove(&id).expect("listed above");
             self.resolve(r, RequestOutcome::Cancelled, tell_target);
+        }
+    }
+
+    /// Every request to a participant that just became hidden is cancelled: to the askers it
+    /// is gone, as if it had left (they are told now, while they still know it).
+    pub(super) fn cancel_requests_to(&mut self, identity: &str) {
+        let ids: Vec<String> = self
+            .requests
+            .values()
+            .filter(|r| r.target_identity == identity)
+            .map(|r| r.id.clone())
+            .collect();
+        for id in ids {
+            let r = self.requests.remove(&id).expect("listed above");
+            self.resolve(r, RequestOutcome::Cancelled, true);
         }
     }
 

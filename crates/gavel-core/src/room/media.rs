@@ -40,7 +40,10 @@ impl Room {
             muted_by: None,
             name,
         };
-        let p = self.participants.get_mut(&identity).expect("actor is present");
+        let p = self
+            .participants
+            .get_mut(&identity)
+            .expect("actor is present");
         p.info.tracks.push(track.clone());
         let to = self.about(&self.participants[&identity]);
         self.emit(
@@ -62,12 +65,24 @@ impl Room {
             .find(|t| t.sid == track_sid)
             .map(|t| t.source)
             .ok_or_else(|| Error::not_found(format!("no track '{track_sid}'")))?;
-        self.drop_tracks(&identity, &[source].into(), UnpublishReason::Unpublished);
+        let to = self.about(&self.participants[&identity]);
+        self.drop_tracks(
+            &identity,
+            &[source].into(),
+            UnpublishReason::Unpublished,
+            to,
+        );
         Ok(Reply::done())
     }
 
-    /// Removes every track of `identity` whose source is in `sources`, with events.
-    pub(super) fn drop_tracks(&mut self, identity: &str, sources: &SourceSet, reason: UnpublishReason) {
+    /// Removes every track of `identity` whose source is in `sources`, with events to `to`.
+    pub(super) fn drop_tracks(
+        &mut self,
+        identity: &str,
+        sources: &SourceSet,
+        reason: UnpublishReason,
+        to: Audience,
+    ) {
         let Some(p) = self.participants.get_mut(identity) else {
             return;
         };
@@ -75,7 +90,6 @@ impl Room {
             .into_iter()
             .partition(|t| sources.contains(&t.source));
         p.info.tracks = kept;
-        let to = self.about(&self.participants[identity]);
         for t in gone {
             self.emit(
                 to.clone(),
@@ -184,13 +198,23 @@ impl Room {
 
     /// Mute-all after authorization. O(N) work; one `track_muted {all: true}` message to each
     /// participant, whatever the number of tracks muted.
-    pub(super) fn mute_all_unchecked(&mut self, by: &str, source: Source, except: &[String]) -> u32 {
+    pub(super) fn mute_all_unchecked(
+        &mut self,
+        by: &str,
+        source: Source,
+        except: &[String],
+    ) -> u32 {
         let mut changed = 0;
         for (identity, p) in self.participants.iter_mut() {
             if except.iter().any(|e| e == identity) {
                 continue;
             }
-            for t in p.info.tracks.iter_mut().filter(|t| t.source == source && !t.muted) {
+            for t in p
+                .info
+                .tracks
+                .iter_mut()
+                .filter(|t| t.source == source && !t.muted)
+            {
                 t.muted = true;
                 t.muted_by = Some(by.to_string());
                 changed += 1;
@@ -198,23 +222,45 @@ impl Room {
         }
         if changed > 0 {
             // Hidden identities are not echoed to everyone.
-            let except = except
+            let visible_except: Vec<String> = except
                 .iter()
                 .filter(|e| self.participants.get(*e).is_some_and(|p| !p.hidden()))
                 .cloned()
                 .collect();
-            self.emit(
-                Audience::Everyone,
-                Event::TrackMuted {
-                    identity: None,
-                    track_sid: None,
-                    source,
-                    muted: true,
-                    by: Some(by.to_string()),
-                    all: true,
-                    except,
-                },
-            );
+            let summary = |except: Vec<String>| Event::TrackMuted {
+                identity: None,
+                track_sid: None,
+                source,
+                muted: true,
+                by: Some(by.to_string()),
+                all: true,
+                except,
+            };
+            // An excepted hidden participant still sending this source would apply the rule to
+            // itself; it alone gets a summary that names it (rare: then one event per session).
+            let spared_hidden = |p: &crate::participant::Participant| {
+                p.hidden()
+                    && except.iter().any(|e| e == p.identity())
+                    && p.tracks_of(source).any(|t| !t.muted)
+            };
+            if !self.participants.values().any(spared_hidden) {
+                self.emit(Audience::Everyone, summary(visible_except));
+            } else {
+                let per_session: Vec<(String, Vec<String>)> = self
+                    .participants
+                    .values()
+                    .map(|p| {
+                        let mut except = visible_except.clone();
+                        if spared_hidden(p) {
+                            except.push(p.identity().to_string());
+                        }
+                        (p.sid().to_string(), except)
+                    })
+                    .collect();
+                for (sid, except) in per_session {
+                    self.emit(Audience::Only(sid), summary(except));
+                }
+            }
         }
         changed
     }

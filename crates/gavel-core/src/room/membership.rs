@@ -25,6 +25,15 @@ pub struct JoinRequest {
 /// Longest ban: ten years.
 pub const MAX_BAN_SECONDS: u64 = 10 * 365 * 24 * 3600;
 
+pub(super) fn validate_ban(ban_seconds: Option<u64>) -> Result<()> {
+    match ban_seconds {
+        Some(b) if b == 0 || b > MAX_BAN_SECONDS => Err(Error::invalid(format!(
+            "ban_seconds must be 1 to {MAX_BAN_SECONDS}"
+        ))),
+        _ => Ok(()),
+    }
+}
+
 impl Room {
     /// Admits a new session. On success the joiner's first output is its `joined` snapshot.
     pub fn join(&mut self, now: Millis, req: JoinRequest) -> Result<String> {
@@ -99,7 +108,17 @@ impl Room {
         self.can_admit(now, &info.identity)?;
         if let Some(old) = self.participants.get(&info.identity) {
             let old_identity = old.identity().to_string();
+            let from = self.outputs.len();
             self.remove(&old_identity, LeaveReason::Replaced, None, true);
+            // The shell resolves `Everyone` when it delivers, by which time the newcomer is
+            // connected: the replacement's events must not reach it before its `joined`.
+            for out in self.outputs.iter_mut().skip(from) {
+                if let Output::Event { to, .. } = out {
+                    if *to == Audience::Everyone {
+                        *to = Audience::EveryoneExcept(info.sid.clone());
+                    }
+                }
+            }
         }
         self.clamp_to_room(&mut info.permissions);
         let allowed = info.permissions.can_send.clone();
@@ -202,16 +221,7 @@ impl Room {
             );
         }
         self.cancel_requests_of(p.identity(), p.sid());
-        if let Some(list) = self.speakers.remove(p.identity()) {
-            self.emit(Audience::Everyone, Event::ActiveSpeakers { speakers: list });
-        }
-        if self.last_top_speaker.as_deref() == Some(p.identity()) {
-            self.last_top_speaker = None;
-            self.emit(
-                Audience::Everyone,
-                Event::ActiveSpeakerChanged { identity: None },
-            );
-        }
+        self.forget_speaker(p.identity());
     }
 
     pub(super) fn kick(
@@ -223,13 +233,7 @@ impl Room {
         ban_seconds: Option<u64>,
     ) -> Result<Reply> {
         ctx.require(HostControl::Kick)?;
-        if let Some(b) = ban_seconds {
-            if b == 0 || b > MAX_BAN_SECONDS {
-                return Err(Error::invalid(format!(
-                    "ban_seconds must be 1 to {MAX_BAN_SECONDS}"
-                )));
-            }
-        }
+        validate_ban(ban_seconds)?;
         match (identity, identities) {
             (Some(one), None) => {
                 self.kick_one(now, ctx, &one, ban_seconds)?;
@@ -238,6 +242,10 @@ impl Room {
             (None, Some(many)) if !many.is_empty() => {
                 let mut results = BTreeMap::new();
                 for id in many {
+                    // A repeated identity was handled already; its result stands.
+                    if results.contains_key(&id) {
+                        continue;
+                    }
                     let r = self.kick_one(now, ctx, &id, ban_seconds).map(|_| None);
                     results.insert(id, TargetResult::from_result(r));
                 }
@@ -266,6 +274,20 @@ impl Room {
             return Err(Error::participant_not_found(identity));
         }
         ids::validate_identity(identity)?;
+        self.eject(now, ctx, identity, present, ban_seconds);
+        Ok(())
+    }
+
+    /// Carries out a checked kick: records the ban (`ban_seconds` already validated) and, with
+    /// `remove`, takes the participant out.
+    pub(super) fn eject(
+        &mut self,
+        now: Millis,
+        ctx: &ActorCtx,
+        identity: &str,
+        remove: bool,
+        ban_seconds: Option<u64>,
+    ) {
         if let Some(secs) = ban_seconds {
             self.bans.insert(
                 identity.to_string(),
@@ -275,10 +297,9 @@ impl Room {
                 },
             );
         }
-        if present {
+        if remove {
             self.remove(identity, LeaveReason::Kicked, Some(ctx.label.clone()), true);
         }
-        Ok(())
     }
 
     /// Kick-all: everyone gets `room_left {reason: ended}`; nobody is told about anyone else
@@ -330,7 +351,9 @@ impl Room {
         ctx.require(HostControl::ManageParticipants)?;
         ids::validate_room_name(destination)?;
         if destination == self.name {
-            return Err(Error::invalid("destination is the room the participant is in"));
+            return Err(Error::invalid(
+                "destination is the room the participant is in",
+            ));
         }
         self.target(ctx, identity)?;
         let p = self

@@ -87,7 +87,12 @@ pub struct Room {
 }
 
 impl Room {
-    pub fn new(name: impl Into<String>, settings: RoomSettings, roles: Arc<Roles>, seed: u64) -> Room {
+    pub fn new(
+        name: impl Into<String>,
+        settings: RoomSettings,
+        roles: Arc<Roles>,
+        seed: u64,
+    ) -> Room {
         Room {
             name: name.into(),
             settings,
@@ -290,7 +295,10 @@ impl Room {
                     .get(sid)
                     .and_then(|id| self.participants.get(id))
                     .ok_or_else(|| {
-                        Error::new(ErrorCode::FailedPrecondition, "this session is no longer in the room")
+                        Error::new(
+                            ErrorCode::FailedPrecondition,
+                            "this session is no longer in the room",
+                        )
                     })?;
                 Ok(ActorCtx {
                     label: p.identity().to_string(),
@@ -399,6 +407,21 @@ impl Room {
         }
         if let Some(list) = tick.changed {
             self.emit_speakers(list);
+        }
+    }
+
+    /// Takes a participant out of speaker detection (it left, or the others can no longer see
+    /// it): the list loses it, and if it was the sticky active speaker, that becomes null.
+    fn forget_speaker(&mut self, identity: &str) {
+        if let Some(list) = self.speakers.remove(identity) {
+            self.emit(Audience::Everyone, Event::ActiveSpeakers { speakers: list });
+        }
+        if self.last_top_speaker.as_deref() == Some(identity) {
+            self.last_top_speaker = None;
+            self.emit(
+                Audience::Everyone,
+                Event::ActiveSpeakerChanged { identity: None },
+            );
         }
     }
 

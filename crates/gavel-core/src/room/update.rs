@@ -6,7 +6,7 @@ use crate::command::{BatchEntry, ParticipantUpdate, Reply, TargetResult};
 use crate::error::{Error, Result};
 use crate::event::{Audience, Event, LeaveReason, UnpublishReason};
 use crate::ids;
-use crate::permissions::{HostControl, Permissions, Source};
+use crate::permissions::{HostControl, HostControlSet, Permissions, Source};
 use crate::Millis;
 use std::collections::BTreeMap;
 
@@ -106,7 +106,10 @@ impl Room {
     /// Applies a planned update with its events: tracks the new permissions forbid are
     /// unpublished, others see `participant_updated`, the target also `permissions_changed`.
     fn apply_update(&mut self, identity: &str, plan: Planned, by: Option<String>) {
-        let p = self.participants.get_mut(identity).expect("planned for a present participant");
+        let p = self
+            .participants
+            .get_mut(identity)
+            .expect("planned for a present participant");
         let was_hidden = p.hidden();
         let mut changed = Vec::new();
         if let Some(name) = plan.name.filter(|n| *n != p.info.name) {
@@ -155,9 +158,8 @@ impl Room {
                         },
                     );
                 }
-                if let Some(list) = self.speakers.remove(identity) {
-                    self.emit(Audience::Everyone, Event::ActiveSpeakers { speakers: list });
-                }
+                self.forget_speaker(identity);
+                self.cancel_requests_to(identity);
                 self.emit(
                     Audience::EveryoneExcept(sid.clone()),
                     Event::ParticipantLeft {
@@ -169,7 +171,13 @@ impl Room {
                 );
             }
         }
-        self.drop_tracks(identity, &revoked, UnpublishReason::Permission);
+        // Others never saw the tracks of a participant that was hidden until now.
+        let tracks_to = if was_hidden {
+            Audience::Only(sid.clone())
+        } else {
+            self.about(&self.participants[identity])
+        };
+        self.drop_tracks(identity, &revoked, UnpublishReason::Permission, tracks_to);
         if perms_changed {
             self.cancel_requests_for_revoked(identity);
         }
@@ -219,7 +227,10 @@ impl Room {
         attributes: Option<BTreeMap<String, String>>,
     ) -> Result<Reply> {
         let identity = self.own_identity(ctx)?.to_string();
-        if !self.participants[&identity].permissions().can_update_own_metadata {
+        if !self.participants[&identity]
+            .permissions()
+            .can_update_own_metadata
+        {
             return Err(Error::denied(
                 "this participant may not update its own name, metadata or attributes",
             ));
@@ -247,6 +258,16 @@ impl Room {
     ) -> Result<Reply> {
         if updates.is_empty() {
             return Err(Error::invalid("updates must not be empty"));
+        }
+        // A batch none of whose entries the actor could carry out is refused whole (and audited so).
+        if let Some(own) = &ctx.permissions {
+            let needed: HostControlSet = updates.values().flat_map(entry_controls).collect();
+            if own.host.is_empty() || (!needed.is_empty() && !needed.iter().any(|c| own.has(*c))) {
+                return Err(Error::denied(format!(
+                    "'{}' lacks the host controls this batch needs",
+                    ctx.label
+                )));
+            }
         }
         let wildcard = updates.remove("*");
         let mut results = BTreeMap::new();
@@ -329,12 +350,23 @@ impl Room {
             if *on && self.settings.remote_unmute == crate::settings::RemoteUnmute::Off {
                 return Err(Error::precondition("remote unmute not enabled"));
             }
+            // Under `ask` an unmute is a consent request, and nobody asks itself: refuse now,
+            // before any other part of the entry applies.
+            let already_on = self.participants[identity].tracks_of(*s).any(|t| !t.muted);
+            if *on
+                && !already_on
+                && self.settings.remote_unmute == crate::settings::RemoteUnmute::Ask
+                && ctx.identity() == Some(identity)
+            {
+                return Err(Error::invalid("you cannot send a request to yourself"));
+            }
         }
         if e.eject {
             ctx.require(HostControl::Kick)?;
             if ctx.identity() == Some(identity) {
                 return Err(Error::invalid("you cannot eject yourself"));
             }
+            super::membership::validate_ban(e.ban_seconds)?;
         } else if e.ban_seconds.is_some() {
             return Err(Error::invalid("ban_seconds needs eject: true"));
         }
@@ -352,7 +384,9 @@ impl Room {
             None
         };
         if sources.is_empty() && !e.eject && plan.is_none() {
-            return Err(Error::invalid("the update for this participant does nothing"));
+            return Err(Error::invalid(
+                "the update for this participant does nothing",
+            ));
         }
         let can_send = match &plan {
             Some(plan) => plan.permissions.can_send.clone(),
@@ -364,27 +398,32 @@ impl Room {
                 s.as_str()
             )));
         }
-        // Then apply: updates, media, eject last.
-        if let Some(plan) = plan {
-            self.apply_update(identity, plan, Some(ctx.label.clone()));
-        }
+        // Then apply, without checking again (an update may hide the target from the actor):
+        // media while the target is as validated, then the update, eject last.
         let mut request_id = None;
         for (source, on) in sources {
             let already_on = self.participants[identity]
                 .tracks_of(source)
                 .any(|t| !t.muted);
             if on && !already_on {
-                if let Reply::Request { request_id: id, .. } =
-                    self.host_mute(now, ctx, identity, source, false)?
-                {
-                    request_id = Some(id);
+                match self.settings.remote_unmute {
+                    crate::settings::RemoteUnmute::Ask => {
+                        request_id = Some(self.add_request(now, ctx, identity, source).0);
+                    }
+                    _ => {
+                        self.set_muted(identity, source, false, Some(&ctx.label));
+                    }
                 }
             } else if !on {
                 self.set_muted(identity, source, true, Some(&ctx.label));
             }
         }
+        if let Some(plan) = plan {
+            self.apply_update(identity, plan, Some(ctx.label.clone()));
+        }
         if e.eject {
-            self.kick_one(now, ctx, identity, e.ban_seconds)?;
+            // Checked above; the target may have just become hidden, so no visibility re-check.
+            self.eject(now, ctx, identity, true, e.ban_seconds);
         }
         Ok(request_id)
     }
@@ -402,6 +441,21 @@ fn entry_sources(e: &BatchEntry) -> Vec<(Source, bool)> {
     if let Some(on) = e.set_screen {
         v.push((Source::ScreenVideo, on));
         v.push((Source::ScreenAudio, on));
+    }
+    v
+}
+
+/// The host controls a batch entry needs.
+fn entry_controls(e: &BatchEntry) -> Vec<HostControl> {
+    let mut v: Vec<HostControl> = entry_sources(e)
+        .into_iter()
+        .map(|(s, _)| s.mute_control())
+        .collect();
+    if e.eject {
+        v.push(HostControl::Kick);
+    }
+    if e.permissions.is_some() || e.role.is_some() || e.metadata.is_some() {
+        v.push(HostControl::ManageParticipants);
     }
     v
 }
