@@ -18,6 +18,8 @@ type Sink = futures_util::stream::SplitSink<
 >;
 
 /// What the server sent, in order.
+// Events dominate the stream; boxing them would only add an allocation per message.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Message {
     Event {
@@ -96,7 +98,10 @@ impl RtcClient {
             .ok_or_else(|| err(ErrorCode::Internal, "first message was not joined"))?;
         let mut state = RoomState::default();
         state.apply(&joined);
-        let me = state.me.clone().expect("joined has self");
+        let me = state
+            .me
+            .clone()
+            .ok_or_else(|| err(ErrorCode::Internal, "first message was not joined"))?;
         let state = Arc::new(Mutex::new(state));
         let pending: Pending = Arc::default();
         let seqs = Arc::new(Mutex::new(vec![seq]));

@@ -82,3 +82,78 @@ pub async fn expect_none(client: &RtcClient, kind: &str) {
         panic!("{} got an unexpected {kind}: {e:?}", client.identity());
     }
 }
+
+// ----- helpers for the seed_*.rs tests -----
+
+/// Waits for events of each `kinds` in turn (others may come in between). Because earlier
+/// non-matching events are skipped, a `kind` that arrived before its predecessor fails: this
+/// checks order. Returns the matched events.
+pub async fn expect_kinds(client: &RtcClient, kinds: &[&str]) -> Vec<Event> {
+    let mut out = Vec::new();
+    for kind in kinds {
+        let e = client.wait_type(kind, WAIT).await.unwrap_or_else(|e| {
+            panic!(
+                "{} expected {kind} (in order {kinds:?}, after {out:?}): {e}",
+                client.identity()
+            )
+        });
+        out.push(e);
+    }
+    out
+}
+
+/// The error code of a failed WebSocket request, panicking if it succeeded.
+pub fn ws_code(r: Result<serde_json::Value, gavel_client::core::Error>) -> &'static str {
+    match r {
+        Ok(v) => panic!("expected an error, got {v}"),
+        Err(e) => e.code.as_str(),
+    }
+}
+
+/// The code and HTTP status of a failed server-API call, panicking if it succeeded.
+pub fn api_code(r: Result<serde_json::Value, gavel_client::ApiError>) -> (&'static str, u16) {
+    match r {
+        Ok(v) => panic!("expected an error, got {v}"),
+        Err(e) => (e.code().as_str(), e.status),
+    }
+}
+
+/// `room_left` with `reason` (and `by`), then the socket closes with code 1000 and the reason.
+pub async fn expect_room_left(client: &RtcClient, reason: &str, by: Option<&str>) {
+    match expect(client, "room_left").await {
+        Event::RoomLeft { reason: r, by: b } => {
+            let r = serde_json::to_value(r).unwrap();
+            assert_eq!(r, reason, "{}: room_left reason", client.identity());
+            assert_eq!(b.as_deref(), by, "{}: room_left by", client.identity());
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    let closed = client.wait_closed(WAIT).await;
+    assert_eq!(
+        closed,
+        Some((1000, reason.to_string())),
+        "{}",
+        client.identity()
+    );
+}
+
+/// `GET /v1/rooms/{room}/participants/{identity}` → the participant object.
+pub async fn api_participant(api: &ApiClient, room: &str, identity: &str) -> serde_json::Value {
+    api.get_participant(room, identity)
+        .await
+        .unwrap_or_else(|e| panic!("GET {identity} in {room}: {e}"))["participant"]
+        .clone()
+}
+
+/// Identities listed by `GET /v1/rooms/{room}/participants`, sorted.
+pub async fn api_identities(api: &ApiClient, room: &str) -> Vec<String> {
+    let v = api.list_participants(room).await.unwrap();
+    let mut ids: Vec<String> = v["participants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["identity"].as_str().unwrap().to_string())
+        .collect();
+    ids.sort();
+    ids
+}
