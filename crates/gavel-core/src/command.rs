@@ -208,9 +208,9 @@ pub struct TargetResult {
     pub ok: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<crate::Error>,
-    /// For an unmute under the `ask` policy: the consent request that was sent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub request_id: Option<String>,
+    /// For unmutes under the `ask` policy: the consent requests that were sent (one per source).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub request_ids: Vec<String>,
 }
 
 impl TargetResult {
@@ -218,20 +218,20 @@ impl TargetResult {
         TargetResult {
             ok: true,
             error: None,
-            request_id: None,
+            request_ids: Vec::new(),
         }
     }
-    pub fn from_result(r: crate::Result<Option<String>>) -> Self {
+    pub fn from_result(r: crate::Result<Vec<String>>) -> Self {
         match r {
-            Ok(request_id) => TargetResult {
+            Ok(request_ids) => TargetResult {
                 ok: true,
                 error: None,
-                request_id,
+                request_ids,
             },
             Err(e) => TargetResult {
                 ok: false,
                 error: Some(e),
-                request_id: None,
+                request_ids: Vec::new(),
             },
         }
     }

@@ -10,7 +10,11 @@ use std::collections::BTreeSet;
 pub enum Source {
     Microphone,
     Camera,
+    /// Also accepted as Daily's `screenVideo`.
+    #[serde(alias = "screenVideo")]
     ScreenVideo,
+    /// Also accepted as Daily's `screenAudio`.
+    #[serde(alias = "screenAudio")]
     ScreenAudio,
 }
 

@@ -203,9 +203,19 @@ impl RoomActor {
             });
             return;
         }
-        let result = self.core.handle(now, &Actor::Participant { sid }, command);
-        self.flush();
-        let _ = conn.send(Outgoing::Frame(Frame::response(&id, &result)));
+        let result = self
+            .core
+            .handle(now, &Actor::Participant { sid: sid.clone() }, command);
+        let response = Outgoing::Frame(Frame::response(&id, &result));
+        if self.core.identity_of(&sid).is_none() {
+            // The request ended the sender's own session (leave, end_session): answer it before
+            // its `room_left` and the close that follows.
+            let _ = conn.send(response);
+            self.flush();
+        } else {
+            self.flush();
+            let _ = conn.send(response);
+        }
     }
 
     /// After an approved move, the target's connection leaves this room's fan-out.

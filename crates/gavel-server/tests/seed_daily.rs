@@ -440,7 +440,7 @@ async fn update_remote_participants_unmute_asks_by_default() {
         .await
         .unwrap();
     assert_eq!(r["results"]["p3"]["ok"], true);
-    let id = r["results"]["p3"]["request_id"]
+    let id = r["results"]["p3"]["request_ids"][0]
         .as_str()
         .unwrap()
         .to_string();

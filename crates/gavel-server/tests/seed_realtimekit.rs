@@ -368,12 +368,21 @@ async fn kick_all_ends_the_session_for_everyone() {
     .unwrap();
     expect(&o, "joined").await;
 
-    // The host's own request gets no response: its session ends first.
+    // The host's own request is answered, then its session ends like everyone else's.
     host.send_raw(r#"{"id":"end","type":"end_session"}"#)
         .await
         .unwrap();
     for c in [&host, &a, &b, &o] {
-        let msgs = rest(c).await;
+        let mut msgs = rest(c).await;
+        if c.identity() == "host" {
+            let Message::Response { body, .. } = msgs.remove(0) else {
+                panic!("host: expected the response first, got {msgs:?}");
+            };
+            assert_eq!(
+                (body["id"].as_str(), body["ok"].as_bool()),
+                (Some("end"), Some(true))
+            );
+        }
         let [Message::Event { event, .. }, Message::Closed { code, reason }] = &msgs[..] else {
             panic!(
                 "{}: expected room_left then close, got {msgs:?}",

@@ -49,3 +49,28 @@ async fn two_clients_see_each_other_and_a_server_mute() {
     assert!(t.muted && t.muted_by.as_deref() == Some("admin"));
     ts.stop().await;
 }
+
+#[tokio::test]
+async fn leaving_is_answered_before_the_session_closes() {
+    let ts = TestServer::start().await;
+    let host = ts.join("bye", "host", "host").await;
+    let guest = ts.join("bye", "guest", "participant").await;
+    let r = guest
+        .request(serde_json::json!({"type": "leave"}))
+        .await
+        .unwrap();
+    assert_eq!(r["ok"], true);
+    assert!(
+        matches!(expect(&guest, "room_left").await, Event::RoomLeft { reason, .. } if reason == gavel_client::core::LeaveReason::Left)
+    );
+    assert!(guest.wait_closed(WAIT).await.is_some());
+    expect(&host, "participant_left").await;
+    // Ending the session from the host's own client is answered too.
+    let r = host
+        .request(serde_json::json!({"type": "end_session"}))
+        .await
+        .unwrap();
+    assert_eq!(r["ok"], true);
+    expect(&host, "room_left").await;
+    ts.stop().await;
+}

@@ -246,7 +246,9 @@ impl Room {
                     if results.contains_key(&id) {
                         continue;
                     }
-                    let r = self.kick_one(now, ctx, &id, ban_seconds).map(|_| None);
+                    let r = self
+                        .kick_one(now, ctx, &id, ban_seconds)
+                        .map(|_| Vec::new());
                     results.insert(id, TargetResult::from_result(r));
                 }
                 Ok(Reply::Results { results })

@@ -276,7 +276,7 @@ impl Room {
                 identity,
                 destination,
             } => self.detach_for_move(ctx, &identity, &destination),
-            Command::LiftBan { identity } => self.lift_ban(ctx, &identity),
+            Command::LiftBan { identity } => self.lift_ban(now, ctx, &identity),
         }
     }
 
@@ -373,12 +373,12 @@ impl Room {
             .collect()
     }
 
-    fn lift_ban(&mut self, ctx: &ActorCtx, identity: &str) -> Result<Reply> {
+    fn lift_ban(&mut self, now: Millis, ctx: &ActorCtx, identity: &str) -> Result<Reply> {
         ctx.require(HostControl::Kick)?;
-        self.bans
-            .remove(identity)
-            .map(|_| Reply::done())
-            .ok_or_else(|| Error::not_found(format!("'{identity}' is not banned")))
+        match self.bans.remove(identity) {
+            Some(b) if b.until > now => Ok(Reply::done()),
+            _ => Err(Error::not_found(format!("'{identity}' is not banned"))),
+        }
     }
 
     /// The room's settings with sources it forbids taken out of a participant's permissions.
@@ -417,10 +417,13 @@ impl Room {
             self.emit(Audience::Everyone, Event::ActiveSpeakers { speakers: list });
         }
         if self.last_top_speaker.as_deref() == Some(identity) {
-            self.last_top_speaker = None;
+            // The loudest one still speaking takes over; null only when nobody speaks.
+            self.last_top_speaker = self.speakers.active().first().map(|s| s.identity.clone());
             self.emit(
                 Audience::Everyone,
-                Event::ActiveSpeakerChanged { identity: None },
+                Event::ActiveSpeakerChanged {
+                    identity: self.last_top_speaker.clone(),
+                },
             );
         }
     }

@@ -341,7 +341,7 @@ impl Room {
         ctx: &ActorCtx,
         identity: &str,
         e: &BatchEntry,
-    ) -> Result<Option<String>> {
+    ) -> Result<Vec<String>> {
         // Authorize and validate every part first.
         self.target(ctx, identity)?;
         let sources = entry_sources(e);
@@ -400,7 +400,7 @@ impl Room {
         }
         // Then apply, without checking again (an update may hide the target from the actor):
         // media while the target is as validated, then the update, eject last.
-        let mut request_id = None;
+        let mut request_ids = Vec::new();
         for (source, on) in sources {
             let already_on = self.participants[identity]
                 .tracks_of(source)
@@ -408,7 +408,7 @@ impl Room {
             if on && !already_on {
                 match self.settings.remote_unmute {
                     crate::settings::RemoteUnmute::Ask => {
-                        request_id = Some(self.add_request(now, ctx, identity, source).0);
+                        request_ids.push(self.add_request(now, ctx, identity, source).0);
                     }
                     _ => {
                         self.set_muted(identity, source, false, Some(&ctx.label));
@@ -425,7 +425,7 @@ impl Room {
             // Checked above; the target may have just become hidden, so no visibility re-check.
             self.eject(now, ctx, identity, true, e.ban_seconds);
         }
-        Ok(request_id)
+        Ok(request_ids)
     }
 }
 
