@@ -46,6 +46,10 @@ impl Server {
         let (stop, mut stopped) = watch::channel(false);
         let reg = registry.clone();
         let task = tokio::spawn(async move {
+            // Events are small and latency-bound: never hold a frame's tail for Nagle.
+            let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+                let _ = tcp.set_nodelay(true);
+            });
             axum::serve(listener, app)
                 .with_graceful_shutdown(async move {
                     let _ = stopped.wait_for(|s| *s).await;

@@ -288,13 +288,16 @@ impl Registry {
                 "destination is the room the participant is in",
             ));
         }
-        let (dest, _) = self.get_or_create(&destination, None, false)?;
-        let who = identity.clone();
-        dest.inspect(move |room, now| room.can_admit(now, &who))
-            .await??;
+        // An existing destination is checked first; a missing one is created only once the
+        // source approved the move, so a refused move creates no room.
+        if let Some(dest) = self.get(&destination) {
+            let who = identity.clone();
+            dest.inspect(move |room, now| room.can_admit(now, &who))
+                .await??;
+        }
         let command = Command::Move {
             identity,
-            destination,
+            destination: destination.clone(),
         };
         let (result, conn) = source.command_raw(actor, command).await?;
         let moving = match result? {
@@ -306,7 +309,11 @@ impl Registry {
         let conn = conn.ok_or_else(|| {
             Error::new(ErrorCode::Internal, "moved participant had no connection")
         })?;
-        match dest.admit_moved(moving, conn.clone()).await {
+        let admitted = match self.get_or_create(&destination, None, false) {
+            Ok((dest, _)) => dest.admit_moved(moving, conn.clone()).await,
+            Err(e) => Err(e),
+        };
+        match admitted {
             Ok(_) => Ok(Reply::done()),
             Err(e) => {
                 let left = Event::RoomLeft {

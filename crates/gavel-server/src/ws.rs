@@ -59,17 +59,22 @@ fn admit(app: &AppState, token: &str) -> Result<(String, JoinRequest), Error> {
     let room = claims.video.room.clone().unwrap_or_default();
     let (role, permissions) = claims.join_grant(&room, &app.registry.roles)?;
     gavel_core::ids::validate_room_name(&room)?;
-    Ok((
-        room,
-        JoinRequest {
-            identity: claims.sub,
-            name: claims.name.unwrap_or_default(),
-            metadata: claims.metadata.unwrap_or_default(),
-            attributes: claims.attributes.unwrap_or_default(),
-            role,
-            permissions,
-        },
-    ))
+    let req = JoinRequest {
+        identity: claims.sub,
+        name: claims.name.unwrap_or_default(),
+        metadata: claims.metadata.unwrap_or_default(),
+        attributes: claims.attributes.unwrap_or_default(),
+        role,
+        permissions,
+    };
+    // The room checks these too; checking first keeps a refused join from creating the room.
+    gavel_core::ids::validate_identity(&req.identity)?;
+    gavel_core::ids::validate_name(&req.name)?;
+    gavel_core::ids::validate_metadata(&req.metadata)?;
+    for (k, v) in &req.attributes {
+        gavel_core::ids::validate_attribute(k, v)?;
+    }
+    Ok((room, req))
 }
 
 type Sink = futures_util::stream::SplitSink<WebSocket, Message>;
@@ -242,9 +247,9 @@ pub fn parse_request(text: &str, max_bytes: usize) -> Result<(Value, Command), (
     if !map.contains_key("type") {
         return Err((id, Error::invalid("missing field `type`")));
     }
-    match serde_json::from_value::<Command>(Value::Object(map)) {
+    match crate::http::command_from_map(map) {
         Ok(c) => Ok((id, c)),
-        Err(e) => Err((id, Error::invalid(format!("invalid request: {e}")))),
+        Err(e) => Err((id, e)),
     }
 }
 
@@ -261,6 +266,9 @@ mod tests {
         assert!(e(r#"{"id":1,"type":"dance"}"#)
             .message
             .contains("unknown variant `dance`"));
+        assert!(e(r#"{"id":1,"type":"ping","x":1}"#)
+            .message
+            .contains("unknown field `x`"));
         assert!(e(r#"{"id":1,"type":"mute"}"#)
             .message
             .contains("missing field `identity`"));

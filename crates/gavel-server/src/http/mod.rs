@@ -70,6 +70,12 @@ pub fn router(state: AppState) -> Router {
             "/v1/rooms/{room}/participants/{identity}/pin",
             post(participants::pin).delete(participants::unpin),
         )
+        // A known path with a method it does not take is an unknown endpoint too (in JSON).
+        .method_not_allowed_fallback(|method: axum::http::Method| async move {
+            ApiError(Error::not_found(format!(
+                "no such endpoint: {method} is not allowed here"
+            )))
+        })
         .fallback(|| async { ApiError(Error::not_found("no such endpoint")) })
         .layer(axum::extract::DefaultBodyLimit::max(max_body))
         .with_state(state)
@@ -160,8 +166,29 @@ pub fn command(
     for (k, v) in path {
         fields.insert((*k).into(), Value::from(*v));
     }
-    serde_json::from_value(Value::Object(fields))
-        .map_err(|e| ApiError(Error::invalid(format!("invalid request: {e}"))))
+    command_from_map(fields).map_err(ApiError)
+}
+
+/// Deserializes a command object (`type` plus fields), for both the server API and clients.
+/// Serde ignores extra fields beside the tag of a unit variant, so those are refused here.
+pub fn command_from_map(map: Map<String, Value>) -> Result<Command, Error> {
+    let extra = map.keys().find(|k| *k != "type").cloned();
+    let command = serde_json::from_value::<Command>(Value::Object(map))
+        .map_err(|e| Error::invalid(format!("invalid request: {e}")))?;
+    match extra {
+        Some(k)
+            if matches!(
+                command,
+                Command::Ping | Command::Leave | Command::EndSession
+            ) =>
+        {
+            Err(Error::invalid(format!(
+                "invalid request: unknown field `{k}`: `{}` takes no fields",
+                command.action()
+            )))
+        }
+        _ => Ok(command),
+    }
 }
 
 /// Runs a server-API command in `room` and returns the reply as JSON.

@@ -1,0 +1,244 @@
+//! The real `gavel` binary: refusing to start without (strong) credentials, the `dev` banner and
+//! its tokens, and a graceful SIGTERM that tells connected clients before exiting 0.
+
+mod common;
+use common::*;
+use gavel_client::{AccessToken, ApiClient, RtcClient};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_gavel");
+
+/// A loopback port that was free a moment ago.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `gavel` with a clean environment (no GAVEL_* variables leak in from the caller).
+fn gavel(args: &[&str]) -> Command {
+    let mut c = Command::new(BIN);
+    c.args(args)
+        .env_remove("GAVEL_API_KEY")
+        .env_remove("GAVEL_API_SECRET")
+        .env_remove("GAVEL_BIND")
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    c
+}
+
+/// A child process that is killed if the test fails before it exits.
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Proc {
+    /// Waits (generously) for the process to exit on its own.
+    fn wait_exit(&mut self) -> ExitStatus {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Some(status) = self.0.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "gavel did not exit");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn sigterm(&self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success());
+    }
+
+    /// Its stdout, line by line, read on a thread so the pipe never fills.
+    fn stdout_lines(&mut self) -> mpsc::Receiver<String> {
+        let out = self.0.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        rx
+    }
+}
+
+/// Runs `gavel` to completion and returns its status and stderr.
+fn run_to_exit(args: &[&str]) -> (ExitStatus, String) {
+    let mut p = Proc(gavel(args).spawn().expect("spawn gavel"));
+    let status = p.wait_exit();
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(p.0.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    (status, stderr)
+}
+
+#[test]
+fn serve_without_credentials_refuses_to_start() {
+    for args in [
+        &["serve", "--bind", "127.0.0.1:0"][..],
+        &["serve", "--bind", "127.0.0.1:0", "--api-key", "k"],
+        &[
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+            "--api-secret",
+            "0123456789abcdef0123456789abcdef",
+        ],
+    ] {
+        let (status, stderr) = run_to_exit(args);
+        assert!(!status.success(), "{args:?}: {status}");
+        assert!(
+            stderr.contains("no API key configured") && stderr.contains("--api-key"),
+            "{args:?}: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn serve_with_a_short_secret_refuses_to_start() {
+    let short = "x".repeat(31);
+    let (status, stderr) = run_to_exit(&[
+        "serve",
+        "--bind",
+        "127.0.0.1:0",
+        "--api-key",
+        "prod",
+        "--api-secret",
+        &short,
+    ]);
+    assert!(!status.success(), "{status}");
+    assert!(
+        stderr.contains("'prod'") && stderr.contains("31 bytes") && stderr.contains("32"),
+        "{stderr}"
+    );
+    // The dev secret is refused outside dev mode too.
+    let (status, stderr) = run_to_exit(&[
+        "serve",
+        "--bind",
+        "127.0.0.1:0",
+        "--api-key",
+        KEY,
+        "--api-secret",
+        SECRET,
+    ]);
+    assert!(!status.success(), "{status}");
+    assert!(stderr.contains("at least 32"), "{stderr}");
+}
+
+/// With a 32-byte secret from the environment, `serve` runs, accepts only tokens signed with
+/// it, and stops cleanly on SIGTERM.
+#[tokio::test]
+async fn serve_with_credentials_from_the_environment() {
+    let port = free_port();
+    let secret = "s".repeat(32);
+    let mut cmd = gavel(&["serve", "--bind", &format!("127.0.0.1:{port}")]);
+    cmd.env("GAVEL_API_KEY", "prod")
+        .env("GAVEL_API_SECRET", &secret);
+    let mut p = Proc(cmd.spawn().expect("spawn gavel"));
+    let lines = p.stdout_lines();
+    wait_for_line(&lines, "listening");
+
+    let http = format!("http://127.0.0.1:{port}");
+    let api = ApiClient::new(
+        &http,
+        &AccessToken::new("prod", &secret).admin(None).to_jwt(),
+    );
+    api.list_rooms().await.unwrap();
+    let dev = ApiClient::new(&http, &AccessToken::new(KEY, SECRET).admin(None).to_jwt());
+    assert_eq!(api_code(dev.list_rooms().await), ("unauthenticated", 401));
+    p.sigterm();
+    assert!(p.wait_exit().success());
+}
+
+/// Reads stdout lines until one contains `needle`; returns every line read.
+fn wait_for_line(lines: &mpsc::Receiver<String>, needle: &str) -> Vec<String> {
+    let mut seen = Vec::new();
+    loop {
+        match lines.recv_timeout(WAIT) {
+            Ok(line) => {
+                let done = line.contains(needle);
+                seen.push(line);
+                if done {
+                    return seen;
+                }
+            }
+            Err(e) => panic!("no line with {needle:?} ({e}); got {seen:#?}"),
+        }
+    }
+}
+
+/// The line after the one starting with `label` (the banner prints tokens indented below).
+fn after<'a>(banner: &'a [String], label: &str) -> &'a str {
+    let i = banner
+        .iter()
+        .position(|l| l.trim_start().starts_with(label))
+        .unwrap_or_else(|| panic!("no {label:?} in {banner:#?}"));
+    banner[i + 1].trim()
+}
+
+fn assert_jwt(token: &str) {
+    let parts: Vec<&str> = token.split('.').collect();
+    assert_eq!(parts.len(), 3, "{token}");
+    assert!(parts.iter().all(|p| !p.is_empty()), "{token}");
+}
+
+#[tokio::test]
+async fn dev_prints_credentials_and_sigterm_is_graceful() {
+    let port = free_port();
+    let mut p = Proc(
+        gavel(&["dev", "--bind", &format!("127.0.0.1:{port}")])
+            .spawn()
+            .expect("spawn gavel"),
+    );
+    let lines = p.stdout_lines();
+    let banner = wait_for_line(&lines, "Join:");
+    let text = banner.join("\n");
+    assert!(text.contains(&format!("127.0.0.1:{port}")), "{text}");
+    let key = banner.iter().find(|l| l.contains("API key:")).unwrap();
+    assert_eq!(key.split(':').nth(1).unwrap().trim(), "devkey", "{text}");
+    let secret = banner.iter().find(|l| l.contains("API secret:")).unwrap();
+    assert_eq!(secret.split(':').nth(1).unwrap().trim(), SECRET, "{text}");
+    let host_token = after(&banner, "Host token");
+    let guest_token = after(&banner, "Participant token");
+    let admin_token = after(&banner, "Server API token");
+    for t in [host_token, guest_token, admin_token] {
+        assert_jwt(t);
+    }
+
+    // The printed tokens work.
+    let ws = format!("ws://127.0.0.1:{port}");
+    let host = RtcClient::connect(&ws, host_token).await.unwrap();
+    let me = host.state().me.unwrap();
+    assert_eq!((me.identity.as_str(), me.role.as_str()), ("host", "host"));
+    assert_eq!(host.state().room, "demo");
+    let guest = RtcClient::connect(&ws, guest_token).await.unwrap();
+    assert_eq!(guest.state().me.unwrap().role, "participant");
+    expect(&host, "participant_joined").await;
+    let api = ApiClient::new(&format!("http://127.0.0.1:{port}"), admin_token);
+    assert_eq!(api_identities(&api, "demo").await, ["guest", "host"]);
+
+    // SIGTERM: every client hears `room_left {reason: server_shutdown}`, then the process exits 0.
+    p.sigterm();
+    expect_room_left(&host, "server_shutdown", None).await;
+    expect_room_left(&guest, "server_shutdown", None).await;
+    let status = p.wait_exit();
+    assert!(status.success(), "{status}");
+    assert_eq!(status.code(), Some(0));
+}
