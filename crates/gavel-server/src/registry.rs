@@ -103,8 +103,8 @@ impl RoomHandle {
             .map_err(|_| room_gone(&self.name))
     }
 
-    pub async fn disconnected(&self, sid: String) {
-        let _ = self.tx.send(RoomMsg::Disconnected { sid }).await;
+    pub async fn disconnected(&self, sid: String, reason: LeaveReason) {
+        let _ = self.tx.send(RoomMsg::Disconnected { sid, reason }).await;
     }
 
     /// Reads room state inside the actor.

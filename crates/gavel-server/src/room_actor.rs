@@ -38,8 +38,10 @@ pub enum RoomMsg {
         id: serde_json::Value,
         command: Command,
     },
+    /// The session ended on its side (`disconnected`, or `slow_consumer` after a write timeout).
     Disconnected {
         sid: String,
+        reason: LeaveReason,
     },
     Inspect(Inspector),
     WaitRequest {
@@ -161,9 +163,9 @@ impl RoomActor {
                 let _ = reply.send((result, conn));
             }
             RoomMsg::Client { sid, id, command } => self.on_client(now, sid, id, command),
-            RoomMsg::Disconnected { sid } => {
+            RoomMsg::Disconnected { sid, reason } => {
                 self.conns.remove(&sid);
-                self.core.disconnected(&sid, LeaveReason::Disconnected);
+                self.core.disconnected(&sid, reason);
             }
             RoomMsg::Inspect(f) => f(&self.core, now),
             RoomMsg::WaitRequest { request_id, reply } => {

@@ -7,6 +7,7 @@
 
 use crate::fanout::{Conn, Frame, Outgoing};
 use crate::http::{ApiError, AppState};
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
@@ -31,7 +32,7 @@ pub async fn rtc(
     State(app): State<AppState>,
     Query(params): Query<RtcParams>,
     headers: HeaderMap,
-    ws: WebSocketUpgrade,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
     let token = params
         .access_token
@@ -46,6 +47,11 @@ pub async fn rtc(
     let (room, req) = match admit(&app, &token) {
         Ok(x) => x,
         Err(e) => return ApiError(e).into_response(),
+    };
+    let Ok(ws) = ws else {
+        let e =
+            Error::invalid("this endpoint takes a WebSocket upgrade (GET with Upgrade: websocket)");
+        return ApiError(e).into_response();
     };
     ws.max_message_size(TRANSPORT_MAX_MESSAGE)
         .max_frame_size(TRANSPORT_MAX_MESSAGE)
@@ -87,12 +93,19 @@ struct Writer {
 
 impl Writer {
     async fn frame(&mut self, frame: &Frame) -> bool {
+        self.send(frame).await.is_ok()
+    }
+
+    /// Writes one frame; on failure says why the session ends: a write that blocks past the
+    /// timeout means the client stopped reading.
+    async fn send(&mut self, frame: &Frame) -> Result<(), LeaveReason> {
         self.seq += 1;
         let text = Utf8Bytes::from(frame.with_seq(self.seq));
-        matches!(
-            tokio::time::timeout(self.timeout, self.sink.send(Message::Text(text))).await,
-            Ok(Ok(()))
-        )
+        match tokio::time::timeout(self.timeout, self.sink.send(Message::Text(text))).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(LeaveReason::Disconnected),
+            Err(_) => Err(LeaveReason::SlowConsumer),
+        }
     }
 
     async fn close(&mut self, code: u16, reason: &str) {
@@ -135,13 +148,15 @@ async fn session(socket: WebSocket, app: AppState, room: String, req: JoinReques
     let quota = Quota::per_second(NonZeroU32::new(limits.requests_per_second.max(1)).unwrap())
         .allow_burst(NonZeroU32::new(limits.request_burst.max(1)).unwrap());
     let limiter = RateLimiter::direct(quota);
+    let mut reason = LeaveReason::Disconnected;
     loop {
         tokio::select! {
             biased;
             out = rx.recv() => match out {
                 Some(Outgoing::Frame(f)) => {
-                    if !w.frame(&f).await {
-                        tracing::info!(%sid, "client write failed or timed out");
+                    if let Err(why) = w.send(&f).await {
+                        tracing::info!(%sid, reason = reason_str(why), "client write failed");
+                        reason = why;
                         break;
                     }
                 }
@@ -188,7 +203,7 @@ async fn session(socket: WebSocket, app: AppState, room: String, req: JoinReques
             }
         }
     }
-    handle.disconnected(sid).await;
+    handle.disconnected(sid, reason).await;
 }
 
 /// Joins, retrying once if the room closed between lookup and join.

@@ -705,6 +705,11 @@ async fn malformed_server_api_calls() {
         assert_eq!((status, code(&v)), (404, "not_found"), "{method} {path}");
     }
 
+    // A plain GET (no upgrade) on the WebSocket endpoint, with a valid token.
+    let token = ts.token("real", "plain-get", "participant");
+    let (status, v) = raw_call(&ts, "GET", &format!("/v1/rtc?access_token={token}"), None).await;
+    assert_eq!((status, code(&v)), (400, "invalid_argument"));
+
     // A body above the limit (256 KiB).
     let huge = json!({"metadata": "m".repeat(300 * 1024)}).to_string();
     for (method, path) in [
