@@ -1,0 +1,192 @@
+//! The operator CLI end to end: the real `gavel` binary against a live server.
+
+mod common;
+use common::*;
+use gavel_client::core::{Event, LeaveReason};
+use serde_json::Value;
+
+/// Runs `gavel ARGS --url <server>`; returns (exit code, stdout, stderr).
+async fn gavel(ts: &TestServer, args: &[&str]) -> (i32, String, String) {
+    let mut all: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    all.extend(["--url".into(), ts.http.clone()]);
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_gavel"))
+            .args(&all)
+            .env_remove("GAVEL_API_KEY")
+            .env_remove("GAVEL_API_SECRET")
+            .output()
+            .expect("run gavel")
+    })
+    .await
+    .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+async fn gavel_ok(ts: &TestServer, args: &[&str]) -> String {
+    let (code, out, err) = gavel(ts, args).await;
+    assert_eq!(code, 0, "gavel {args:?} failed: {err}");
+    out
+}
+
+async fn gavel_json(ts: &TestServer, args: &[&str]) -> Value {
+    let mut a = args.to_vec();
+    a.push("--json");
+    serde_json::from_str(&gavel_ok(ts, &a).await).expect("JSON output")
+}
+
+#[tokio::test]
+async fn operator_workflow() {
+    let ts = TestServer::start().await;
+
+    // Rooms.
+    let created = gavel_json(
+        &ts,
+        &[
+            "room",
+            "create",
+            "ops",
+            "--settings",
+            r#"{"remote_unmute":"force"}"#,
+        ],
+    )
+    .await;
+    assert_eq!(created["room"]["settings"]["remote_unmute"], "force");
+    let table = gavel_ok(&ts, &["room", "list"]).await;
+    assert!(
+        table.contains("ROOM") && table.contains("ops") && table.contains("force"),
+        "{table}"
+    );
+
+    // A token minted by the CLI joins.
+    let token = gavel_ok(
+        &ts,
+        &[
+            "token",
+            "create",
+            "--room",
+            "ops",
+            "--identity",
+            "ann",
+            "--role",
+            "participant",
+        ],
+    )
+    .await;
+    let ann = gavel_client::RtcClient::connect(&ts.ws, token.trim())
+        .await
+        .unwrap();
+    let bob = ts.join("ops", "bob", "participant").await;
+    ann.publish("microphone").await.unwrap();
+
+    // Participants: list (table and JSON), mute, unmute (force), pin, update.
+    let table = gavel_ok(&ts, &["participant", "list", "ops"]).await;
+    assert!(
+        table.contains("ann") && table.contains("microphone:on"),
+        "{table}"
+    );
+    gavel_ok(
+        &ts,
+        &[
+            "participant",
+            "mute",
+            "ops",
+            "ann",
+            "--source",
+            "microphone",
+        ],
+    )
+    .await;
+    expect(&ann, "track_muted").await;
+    let table = gavel_ok(&ts, &["participant", "get", "ops", "ann"]).await;
+    assert!(table.contains("muted by cli"), "{table}");
+    gavel_ok(&ts, &["participant", "mute", "ops", "ann", "--unmute"]).await;
+    let list = gavel_json(&ts, &["participant", "list", "ops"]).await;
+    let ann_info = list["participants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["identity"] == "ann")
+        .unwrap();
+    assert_eq!(ann_info["tracks"][0]["muted"], false);
+    gavel_ok(&ts, &["participant", "pin", "ops", "bob"]).await;
+    assert!(
+        matches!(expect(&ann, "pinned").await, Event::Pinned { identity, .. } if identity == "bob")
+    );
+    let updated = gavel_json(
+        &ts,
+        &[
+            "participant",
+            "update",
+            "ops",
+            "bob",
+            "--role",
+            "viewer",
+            "--metadata",
+            "m1",
+        ],
+    )
+    .await;
+    assert_eq!(
+        (
+            updated["participant"]["role"].as_str(),
+            updated["participant"]["metadata"].as_str()
+        ),
+        (Some("viewer"), Some("m1"))
+    );
+    gavel_ok(&ts, &["participant", "unpin", "ops", "bob"]).await;
+
+    // Move, kick with ban, bans, lift.
+    gavel_ok(&ts, &["participant", "move", "ops", "bob", "--to", "ops-2"]).await;
+    expect(&bob, "moved").await;
+    gavel_ok(&ts, &["participant", "kick", "ops", "ann", "--ban", "600"]).await;
+    assert!(matches!(
+        expect(&ann, "room_left").await,
+        Event::RoomLeft {
+            reason: LeaveReason::Kicked,
+            ..
+        }
+    ));
+    let bans = gavel_ok(&ts, &["bans", "ops"]).await;
+    assert!(bans.contains("ann") && bans.contains("cli"), "{bans}");
+    gavel_ok(&ts, &["bans", "ops", "--lift", "ann"]).await;
+    assert_eq!(
+        gavel_json(&ts, &["bans", "ops"]).await["bans"],
+        serde_json::json!([])
+    );
+
+    // mute-all and end on the destination room.
+    let v = gavel_json(&ts, &["room", "mute-all", "ops-2", "--source", "camera"]).await;
+    assert_eq!(v["changed"], 0);
+    gavel_ok(&ts, &["room", "end", "ops-2"]).await;
+    assert!(matches!(
+        expect(&bob, "room_left").await,
+        Event::RoomLeft {
+            reason: LeaveReason::Ended,
+            ..
+        }
+    ));
+    gavel_ok(&ts, &["room", "delete", "ops"]).await;
+    ts.stop().await;
+}
+
+#[tokio::test]
+async fn failures_exit_non_zero_with_the_server_message() {
+    let ts = TestServer::start().await;
+    let (code, _, err) = gavel(&ts, &["participant", "get", "nowhere", "x"]).await;
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("room 'nowhere' does not exist (not_found)"),
+        "{err}"
+    );
+    let (code, _, err) = gavel(&ts, &["room", "list", "--api-secret", "wrong"]).await;
+    assert_eq!(code, 1);
+    assert!(err.contains("unauthenticated"), "{err}");
+    let (code, _, err) = gavel(&ts, &["room", "create", "x", "--settings", "{nope"]).await;
+    assert_eq!(code, 1);
+    assert!(err.contains("--settings is not valid JSON"), "{err}");
+    ts.stop().await;
+}
