@@ -1,12 +1,15 @@
 //! Server configuration: where to listen, which API keys exist, and the limits that protect a room.
 
+use gavel_core::{Roles, RoomSettings};
+use serde::Deserialize;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 
 /// A secret shorter than this is refused outside `dev` mode.
 pub const MIN_SECRET_BYTES: usize = 32;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Limits {
     /// Frames waiting for one client; when full, the client is disconnected as a slow consumer.
     pub outbox_capacity: usize,
@@ -41,6 +44,10 @@ pub struct Config {
     /// API key → secret.
     pub keys: HashMap<String, String>,
     pub limits: Limits,
+    /// Built-in roles plus the custom ones from the configuration file.
+    pub roles: Roles,
+    /// Settings of rooms created by a join, and the base of rooms created through the API.
+    pub room_defaults: RoomSettings,
     /// Development mode: weak secrets allowed, tokens printed on start-up.
     pub dev: bool,
 }
@@ -51,6 +58,8 @@ impl Config {
             bind,
             keys: [("devkey".to_string(), "secret".to_string())].into(),
             limits: Limits::default(),
+            roles: Roles::default(),
+            room_defaults: RoomSettings::default(),
             dev: true,
         }
     }

@@ -7,6 +7,7 @@
 pub mod auth;
 pub mod clock;
 pub mod config;
+pub mod config_file;
 pub mod dev;
 pub mod fanout;
 pub mod http;
@@ -37,7 +38,11 @@ impl Server {
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
         let listener = TcpListener::bind(config.bind).await?;
         let addr = listener.local_addr()?;
-        let registry = Registry::new(gavel_core::Roles::default(), config.limits.clone());
+        let registry = Registry::new(
+            config.roles.clone(),
+            config.limits.clone(),
+            config.room_defaults.clone(),
+        );
         let state = http::AppState {
             registry: registry.clone(),
             verifier: Arc::new(auth::Verifier::new(config.keys.clone())),

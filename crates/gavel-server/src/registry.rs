@@ -146,10 +146,12 @@ pub struct Registry {
     sessions_idle: tokio::sync::Notify,
     pub roles: Arc<Roles>,
     pub limits: Limits,
+    /// Settings for rooms created by a join; the base of rooms created through the API.
+    pub room_defaults: RoomSettings,
 }
 
 impl Registry {
-    pub fn new(roles: Roles, limits: Limits) -> Arc<Registry> {
+    pub fn new(roles: Roles, limits: Limits, room_defaults: RoomSettings) -> Arc<Registry> {
         Arc::new(Registry {
             rooms: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),
@@ -157,6 +159,7 @@ impl Registry {
             sessions_idle: tokio::sync::Notify::new(),
             roles: Arc::new(roles),
             limits,
+            room_defaults,
         })
     }
 
@@ -211,7 +214,7 @@ impl Registry {
         explicit: bool,
     ) -> Result<(RoomHandle, bool), Error> {
         ids::validate_room_name(name)?;
-        let settings = settings.unwrap_or_default();
+        let settings = settings.unwrap_or_else(|| self.room_defaults.clone());
         settings.validate()?;
         let mut rooms = self.rooms.lock().unwrap();
         if let Some(e) = rooms.get_mut(name) {

@@ -10,6 +10,7 @@ mod token;
 use clap::{Args, Parser, Subcommand};
 use gavel_client::{AccessToken, ApiClient, ApiError};
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 #[derive(Parser)]
 #[command(
@@ -67,17 +68,23 @@ impl Remote {
 enum Cmd {
     /// Run the server with the given API key and secret (secret: at least 32 bytes).
     Serve {
-        #[arg(long, env = "GAVEL_BIND", default_value = "127.0.0.1:7880")]
-        bind: SocketAddr,
-        #[arg(long, env = "GAVEL_API_KEY")]
+        /// Listen address (default: the file's `bind`, else 127.0.0.1:7880).
+        #[arg(long)]
+        bind: Option<SocketAddr>,
+        #[arg(long)]
         api_key: Option<String>,
-        #[arg(long, env = "GAVEL_API_SECRET", hide_env_values = true)]
+        #[arg(long, hide_env_values = true)]
         api_secret: Option<String>,
+        /// Configuration file (default: ./gavel.toml when it exists).
+        #[arg(long, env = "GAVEL_CONFIG")]
+        config: Option<PathBuf>,
     },
     /// Run a development server: key `devkey`, secret `secret`, tokens printed on start-up.
     Dev {
-        #[arg(long, env = "GAVEL_BIND", default_value = "127.0.0.1:7880")]
-        bind: SocketAddr,
+        #[arg(long)]
+        bind: Option<SocketAddr>,
+        #[arg(long, env = "GAVEL_CONFIG")]
+        config: Option<PathBuf>,
     },
     /// Mint access tokens.
     Token {
@@ -123,8 +130,12 @@ pub fn main() -> i32 {
                 bind,
                 api_key,
                 api_secret,
-            } => return serve::serve(bind, api_key, api_secret).await,
-            Cmd::Dev { bind } => return serve::dev(bind).await,
+                config,
+            } => {
+                let key = api_key.zip(api_secret);
+                return serve::run(config, bind, key, false).await;
+            }
+            Cmd::Dev { bind, config } => return serve::run(config, bind, None, true).await,
             Cmd::Token { command, remote } => token::run(command, &remote),
             Cmd::Room { command, remote } => room::run(command, &remote).await,
             Cmd::Participant { command, remote } => participant::run(command, &remote).await,

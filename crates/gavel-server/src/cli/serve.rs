@@ -1,24 +1,31 @@
 //! `gavel serve` and `gavel dev`: run the server until SIGTERM or Ctrl-C.
 
-use gavel_server::config::Config;
-use gavel_server::{dev, Server};
+use gavel_server::{config_file, dev, Server};
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 
-pub async fn serve(bind: SocketAddr, api_key: Option<String>, api_secret: Option<String>) -> i32 {
-    let mut config = Config::dev(bind);
-    config.dev = false;
-    config.keys.clear();
-    if let (Some(k), Some(s)) = (api_key, api_secret) {
+/// Loads the configuration (file, environment, then flags) and serves until a signal.
+pub async fn run(
+    file: Option<PathBuf>,
+    bind: Option<SocketAddr>,
+    key: Option<(String, String)>,
+    dev: bool,
+) -> i32 {
+    let default_file = Path::new("gavel.toml");
+    let file = file.or_else(|| default_file.exists().then(|| default_file.to_path_buf()));
+    let mut config = match config_file::load(file.as_deref(), dev) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("gavel: {e}");
+            return 2;
+        }
+    };
+    if let Some(b) = bind {
+        config.bind = b;
+    }
+    if let Some((k, s)) = key {
         config.keys.insert(k, s);
     }
-    run(config).await
-}
-
-pub async fn dev(bind: SocketAddr) -> i32 {
-    run(Config::dev(bind)).await
-}
-
-async fn run(config: Config) -> i32 {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),

@@ -32,7 +32,13 @@ pub async fn create(
         Some(Value::String(s)) => s,
         _ => return Err(ApiError(Error::invalid("missing field `name` (a string)"))),
     };
-    let settings: RoomSettings = serde_json::from_value(Value::Object(body))
+    // The body's settings override the server's room defaults.
+    let mut merged = match serde_json::to_value(&state.registry.room_defaults) {
+        Ok(Value::Object(m)) => m,
+        _ => Default::default(),
+    };
+    merged.append(&mut body);
+    let settings: RoomSettings = serde_json::from_value(Value::Object(merged))
         .map_err(|e| ApiError(Error::invalid(format!("invalid room settings: {e}"))))?;
     let (handle, created) = state.registry.get_or_create(&name, Some(settings), true)?;
     let mut room = summary(&handle).await?;
