@@ -11,6 +11,7 @@ pub mod config_file;
 pub mod dev;
 pub mod fanout;
 pub mod http;
+pub mod metrics;
 pub mod registry;
 pub mod room_actor;
 pub mod ws;

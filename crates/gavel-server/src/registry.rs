@@ -17,6 +17,7 @@ pub struct SessionGuard(Arc<Registry>);
 
 impl Drop for SessionGuard {
     fn drop(&mut self) {
+        self.0.metrics.connections.dec();
         if self.0.sessions.fetch_sub(1, Ordering::SeqCst) == 1 {
             self.0.sessions_idle.notify_waiters();
         }
@@ -148,6 +149,7 @@ pub struct Registry {
     pub limits: Limits,
     /// Settings for rooms created by a join; the base of rooms created through the API.
     pub room_defaults: RoomSettings,
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl Registry {
@@ -160,12 +162,14 @@ impl Registry {
             roles: Arc::new(roles),
             limits,
             room_defaults,
+            metrics: Default::default(),
         })
     }
 
     /// Counts a WebSocket session until the guard drops.
     pub fn session_started(self: &Arc<Self>) -> SessionGuard {
         self.sessions.fetch_add(1, Ordering::SeqCst);
+        self.metrics.connections.inc();
         SessionGuard(self.clone())
     }
 
@@ -229,7 +233,13 @@ impl Registry {
             tx,
         };
         let core = Room::new(name, settings, self.roles.clone(), rand::random());
-        RoomActor::spawn(core, handle.clone(), rx, Arc::downgrade(self));
+        RoomActor::spawn(
+            core,
+            handle.clone(),
+            rx,
+            Arc::downgrade(self),
+            self.metrics.clone(),
+        );
         rooms.insert(
             name.to_string(),
             Entry {

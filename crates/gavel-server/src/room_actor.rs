@@ -3,13 +3,14 @@
 
 use crate::clock::{instant_at, now_ms};
 use crate::fanout::{Conn, Frame, Outgoing, SendError};
+use crate::metrics::{ActionLabels, KindLabel, Metrics};
 use crate::registry::{Reap, Registry, RoomHandle};
 use gavel_core::{
     Actor, Audience, Command, Error, JoinRequest, LeaveReason, Millis, MovingParticipant, Output,
     Reply, RequestOutcome, Room,
 };
 use std::collections::{HashMap, VecDeque};
-use std::sync::Weak;
+use std::sync::{Arc, Weak};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
@@ -75,6 +76,9 @@ pub struct RoomActor {
     /// The registry kept this room (explicitly created) during the current empty spell.
     reap_declined: bool,
     closed: bool,
+    metrics: Arc<Metrics>,
+    /// The counts last reported to the participants gauge.
+    reported: gavel_core::Counts,
 }
 
 impl RoomActor {
@@ -83,7 +87,9 @@ impl RoomActor {
         me: RoomHandle,
         rx: mpsc::Receiver<RoomMsg>,
         registry: Weak<Registry>,
+        metrics: Arc<Metrics>,
     ) {
+        metrics.rooms.inc();
         let actor = RoomActor {
             core,
             me,
@@ -95,6 +101,8 @@ impl RoomActor {
             reap_at: None,
             reap_declined: false,
             closed: false,
+            metrics,
+            reported: Default::default(),
         };
         tokio::spawn(actor.run());
     }
@@ -118,6 +126,10 @@ impl RoomActor {
         // Anything still queued is answered with an error by dropping its reply channel.
         self.rx.close();
         while self.rx.try_recv().is_ok() {}
+        let r = self.reported;
+        self.metrics
+            .participants_delta(-i64::from(r.present), -i64::from(r.hidden));
+        self.metrics.rooms.dec();
         tracing::debug!(%room, "room closed");
     }
 
@@ -208,6 +220,9 @@ impl RoomActor {
         let result = self
             .core
             .handle(now, &Actor::Participant { sid: sid.clone() }, command);
+        if let Err(e) = &result {
+            self.metrics.error(e.code);
+        }
         let response = Outgoing::Frame(Frame::response(&id, &result));
         if self.core.identity_of(&sid).is_none() {
             // The request ended the sender's own session (leave, end_session): answer it before
@@ -237,8 +252,19 @@ impl RoomActor {
             while let Some(out) = self.core.poll_output() {
                 match out {
                     Output::Event { to, event } => {
+                        let started = std::time::Instant::now();
                         let frame = Frame::event(&event);
-                        self.deliver(&to, &frame, &mut slow);
+                        let sent = self.deliver(&to, &frame, &mut slow);
+                        self.metrics
+                            .fanout_seconds
+                            .observe(started.elapsed().as_secs_f64());
+                        self.metrics.messages_out.inc_by(sent);
+                        self.metrics
+                            .events
+                            .get_or_create(&KindLabel {
+                                kind: event.kind().to_string(),
+                            })
+                            .inc();
                     }
                     Output::Disconnect { sid, reason } => {
                         if let Some(conn) = self.conns.remove(&sid) {
@@ -254,14 +280,27 @@ impl RoomActor {
                         action,
                         targets,
                         outcome,
-                    } => match outcome {
-                        Ok(()) => {
-                            tracing::info!(room = %self.me.name, %actor, action, ?targets, "host action")
+                    } => {
+                        let label = match &outcome {
+                            Ok(()) => "ok",
+                            Err(e) => e.code.as_str(),
+                        };
+                        self.metrics
+                            .host_actions
+                            .get_or_create(&ActionLabels {
+                                action: action.to_string(),
+                                outcome: label.to_string(),
+                            })
+                            .inc();
+                        match outcome {
+                            Ok(()) => {
+                                tracing::info!(room = %self.me.name, %actor, action, ?targets, "host action")
+                            }
+                            Err(e) => {
+                                tracing::info!(room = %self.me.name, %actor, action, ?targets, error = %e, "host action refused")
+                            }
                         }
-                        Err(e) => {
-                            tracing::info!(room = %self.me.name, %actor, action, ?targets, error = %e, "host action refused")
-                        }
-                    },
+                    }
                 }
             }
             if slow.is_empty() {
@@ -274,6 +313,12 @@ impl RoomActor {
                 }
             }
         }
+        let now = self.core.counts();
+        let was = std::mem::replace(&mut self.reported, now);
+        self.metrics.participants_delta(
+            i64::from(now.present) - i64::from(was.present),
+            i64::from(now.hidden) - i64::from(was.hidden),
+        );
         if !self.core.is_empty() {
             self.reap_at = None;
             self.reap_declined = false;
@@ -283,11 +328,13 @@ impl RoomActor {
         }
     }
 
-    fn deliver(&self, to: &Audience, frame: &Frame, slow: &mut Vec<String>) {
-        let mut send = |sid: &String, conn: &Conn| {
-            if conn.send(Outgoing::Frame(frame.clone())) == Err(SendError::Full) {
-                slow.push(sid.clone());
-            }
+    /// Queues `frame` for every connection in `to`; returns how many took it.
+    fn deliver(&self, to: &Audience, frame: &Frame, slow: &mut Vec<String>) -> u64 {
+        let mut sent = 0;
+        let mut send = |sid: &String, conn: &Conn| match conn.send(Outgoing::Frame(frame.clone())) {
+            Ok(()) => sent += 1,
+            Err(SendError::Full) => slow.push(sid.clone()),
+            Err(SendError::Closed) => {}
         };
         match to {
             Audience::Only(sid) => {
@@ -302,6 +349,7 @@ impl RoomActor {
                 .filter(|(s, _)| *s != x)
                 .for_each(|(s, c)| send(s, c)),
         }
+        sent
     }
 
     fn resolved(&mut self, request_id: String, outcome: RequestOutcome) {

@@ -139,6 +139,7 @@ async fn session(socket: WebSocket, app: AppState, room: String, req: JoinReques
     let (mut handle, sid) = match joined {
         Ok(x) => x,
         Err(e) => {
+            app.registry.metrics.error(e.code);
             let frame = Frame::error(&e);
             w.frame(&frame).await;
             w.close(1008, e.code.as_str()).await;
@@ -186,6 +187,7 @@ async fn session(socket: WebSocket, app: AppState, room: String, req: JoinReques
                             }
                         }
                         Err((id, e)) => {
+                            app.registry.metrics.error(e.code);
                             if !w.frame(&Frame::response(&id, &Err(e))).await {
                                 break;
                             }

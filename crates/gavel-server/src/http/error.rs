@@ -29,6 +29,9 @@ pub fn status(code: ErrorCode) -> StatusCode {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = serde_json::json!({ "error": self.0 });
-        (status(self.0.code), axum::Json(body)).into_response()
+        let mut response = (status(self.0.code), axum::Json(body)).into_response();
+        // Read by the error-counting middleware (metrics).
+        response.extensions_mut().insert(self.0.code);
+        response
     }
 }

@@ -77,8 +77,35 @@ pub fn router(state: AppState) -> Router {
             )))
         })
         .fallback(|| async { ApiError(Error::not_found("no such endpoint")) })
+        .route("/metrics", get(metrics))
         .layer(axum::extract::DefaultBodyLimit::max(max_body))
+        .layer(axum::middleware::map_response_with_state(
+            state.clone(),
+            count_errors,
+        ))
         .with_state(state)
+}
+
+/// Prometheus text exposition of [`crate::metrics::Metrics`].
+async fn metrics(State(state): State<AppState>) -> impl axum::response::IntoResponse {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        state.registry.metrics.render(),
+    )
+}
+
+/// Counts every error response by code.
+async fn count_errors(
+    State(state): State<AppState>,
+    response: axum::response::Response,
+) -> axum::response::Response {
+    if let Some(code) = response.extensions().get::<ErrorCode>() {
+        state.registry.metrics.error(*code);
+    }
+    response
 }
 
 /// `Authorization: Bearer <token>`.

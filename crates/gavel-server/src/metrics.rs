@@ -1,0 +1,127 @@
+//! Prometheus metrics, served at `/metrics` (text exposition format).
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry as PromRegistry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KindLabel {
+    pub kind: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ActionLabels {
+    pub action: String,
+    pub outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CodeLabel {
+    pub code: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct VisibilityLabel {
+    pub visibility: String,
+}
+
+/// Every metric the server keeps. Cheap to update from any task (atomics).
+pub struct Metrics {
+    registry: PromRegistry,
+    pub rooms: Gauge,
+    pub participants: Family<VisibilityLabel, Gauge>,
+    pub connections: Gauge,
+    pub messages_out: Counter,
+    pub events: Family<KindLabel, Counter>,
+    pub host_actions: Family<ActionLabels, Counter>,
+    pub errors: Family<CodeLabel, Counter>,
+    pub fanout_seconds: Histogram,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = PromRegistry::with_prefix("gavel");
+        let m = Metrics {
+            rooms: Gauge::default(),
+            participants: Family::default(),
+            connections: Gauge::default(),
+            messages_out: Counter::default(),
+            events: Family::default(),
+            host_actions: Family::default(),
+            errors: Family::default(),
+            // 10 µs … ~5 s
+            fanout_seconds: Histogram::new(exponential_buckets(0.00001, 2.5, 15)),
+            registry: PromRegistry::default(),
+        };
+        registry.register("rooms", "Open rooms", m.rooms.clone());
+        registry.register(
+            "participants",
+            "Participants in rooms, by visibility (present or hidden)",
+            m.participants.clone(),
+        );
+        registry.register(
+            "connections",
+            "Open WebSocket connections",
+            m.connections.clone(),
+        );
+        registry.register(
+            "messages_out",
+            "Messages queued to clients",
+            m.messages_out.clone(),
+        );
+        registry.register(
+            "events",
+            "Events emitted by rooms, by type",
+            m.events.clone(),
+        );
+        registry.register(
+            "host_actions",
+            "Host actions by action and outcome (ok or an error code)",
+            m.host_actions.clone(),
+        );
+        registry.register(
+            "errors",
+            "Errors returned to callers, by code",
+            m.errors.clone(),
+        );
+        registry.register(
+            "fanout_seconds",
+            "Time to queue one event for all of its recipients",
+            m.fanout_seconds.clone(),
+        );
+        Metrics { registry, ..m }
+    }
+}
+
+impl Metrics {
+    pub fn error(&self, code: gavel_core::ErrorCode) {
+        self.errors
+            .get_or_create(&CodeLabel {
+                code: code.as_str().to_string(),
+            })
+            .inc();
+    }
+
+    pub fn participants_delta(&self, present: i64, hidden: i64) {
+        for (visibility, d) in [("present", present), ("hidden", hidden)] {
+            if d != 0 {
+                self.participants
+                    .get_or_create(&VisibilityLabel {
+                        visibility: visibility.into(),
+                    })
+                    .inc_by(d);
+            }
+        }
+    }
+
+    /// The text exposition.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &self.registry)
+            .expect("writing to a String cannot fail");
+        out
+    }
+}
