@@ -14,6 +14,7 @@ pub mod http;
 pub mod metrics;
 pub mod registry;
 pub mod room_actor;
+pub mod store;
 pub mod ws;
 
 use config::Config;

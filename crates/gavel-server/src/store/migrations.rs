@@ -1,0 +1,79 @@
+//! Schema migrations, versioned in code. `PRAGMA user_version` records how many have run.
+//! Opening an older database runs the missing ones; a newer database is refused.
+
+use super::{StoreError, StoreResult};
+use rusqlite::Connection;
+
+/// Migration `i` brings the schema from version `i` to `i + 1`. Append only; never edit.
+pub const MIGRATIONS: &[&str] = &[
+    // 1: rooms, bans, audit log.
+    "CREATE TABLE rooms (
+         name TEXT PRIMARY KEY,
+         settings TEXT NOT NULL,
+         created_at INTEGER NOT NULL
+     );
+     CREATE TABLE bans (
+         room TEXT NOT NULL,
+         identity TEXT NOT NULL,
+         until INTEGER NOT NULL,
+         by TEXT NOT NULL,
+         PRIMARY KEY (room, identity)
+     );
+     CREATE TABLE audit (
+         id INTEGER PRIMARY KEY AUTOINCREMENT,
+         at INTEGER NOT NULL,
+         room TEXT NOT NULL,
+         actor TEXT NOT NULL,
+         action TEXT NOT NULL,
+         targets TEXT NOT NULL,
+         params TEXT NOT NULL,
+         outcome TEXT NOT NULL,
+         message TEXT
+     );
+     CREATE INDEX audit_by_room ON audit (room, id);",
+    // 2: session history and token revocations.
+    "CREATE TABLE sessions (
+         id INTEGER PRIMARY KEY AUTOINCREMENT,
+         room TEXT NOT NULL,
+         identity TEXT NOT NULL,
+         sid TEXT NOT NULL,
+         joined_at INTEGER NOT NULL,
+         left_at INTEGER NOT NULL,
+         reason TEXT NOT NULL,
+         speaking_time_ms INTEGER NOT NULL
+     );
+     CREATE INDEX sessions_by_room ON sessions (room, id);
+     CREATE TABLE revocations (
+         room TEXT NOT NULL,
+         identity TEXT NOT NULL,
+         before INTEGER NOT NULL,
+         PRIMARY KEY (room, identity)
+     );",
+];
+
+pub fn version(conn: &Connection) -> StoreResult<usize> {
+    let v: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    Ok(v.max(0) as usize)
+}
+
+/// Runs the migrations after the database's version, up to `target`, each in a transaction.
+pub fn migrate_to(conn: &mut Connection, target: usize) -> StoreResult<()> {
+    let current = version(conn)?;
+    if current > MIGRATIONS.len() {
+        return Err(StoreError(format!(
+            "the database has schema version {current}, newer than this gavel supports ({}); use a newer gavel",
+            MIGRATIONS.len()
+        )));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().take(target).skip(current) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+pub fn migrate(conn: &mut Connection) -> StoreResult<()> {
+    migrate_to(conn, MIGRATIONS.len())
+}

@@ -1,0 +1,111 @@
+//! Durable state behind a small interface, so another backend can implement it later.
+//!
+//! What is kept: rooms created through the API (with settings), bans and token revocations,
+//! the moderation audit log, and one row per participant session. The default backend is
+//! SQLite ([`sqlite::SqliteStore`]); audit and session rows are written off the rooms' hot path
+//! by [`writer::Writer`], in batches.
+
+pub mod migrations;
+pub mod sqlite;
+pub mod writer;
+
+use gavel_core::{Millis, RoomSettings};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+#[derive(Debug)]
+pub struct StoreError(pub String);
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError(format!("database error: {e}"))
+    }
+}
+
+impl From<StoreError> for gavel_core::Error {
+    fn from(e: StoreError) -> Self {
+        gavel_core::Error::new(gavel_core::ErrorCode::Internal, e.0)
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredBan {
+    pub room: String,
+    pub identity: String,
+    /// Milliseconds since the Unix epoch.
+    pub until: Millis,
+    pub by: String,
+}
+
+/// One host action, carried out or refused, from any path.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    #[serde(default)]
+    pub id: i64,
+    pub at: Millis,
+    pub room: String,
+    pub actor: String,
+    pub action: String,
+    pub targets: Vec<String>,
+    /// The command as JSON.
+    pub params: serde_json::Value,
+    /// `ok`, or the error code of a refusal.
+    pub outcome: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// One participant session, written when it ends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionRecord {
+    #[serde(default)]
+    pub id: i64,
+    pub room: String,
+    pub identity: String,
+    pub sid: String,
+    pub joined_at: Millis,
+    pub left_at: Millis,
+    pub reason: String,
+    pub speaking_time_ms: u64,
+}
+
+/// The durable store. Calls are synchronous and quick; the shell calls them where blocking a
+/// moment is acceptable (rare moderation writes) or from the batch writer.
+pub trait Store: Send + Sync + 'static {
+    fn save_room(&self, name: &str, settings: &RoomSettings) -> StoreResult<()>;
+    fn delete_room(&self, name: &str) -> StoreResult<()>;
+    fn rooms(&self) -> StoreResult<Vec<(String, RoomSettings)>>;
+
+    fn save_ban(&self, ban: &StoredBan) -> StoreResult<()>;
+    fn lift_ban(&self, room: &str, identity: &str) -> StoreResult<()>;
+    /// Bans still in force at `now`.
+    fn bans(&self, room: &str, now: Millis) -> StoreResult<Vec<StoredBan>>;
+
+    /// Tokens of `identity` for `room` issued before `before` (ms) are void.
+    fn revoke_tokens(&self, room: &str, identity: &str, before: Millis) -> StoreResult<()>;
+    fn revocations(&self, room: &str) -> StoreResult<Vec<(String, Millis)>>;
+
+    fn append_audit(&self, entries: &[AuditEntry]) -> StoreResult<()>;
+    /// Newest first; `before` is an entry id for paging, `since` a time.
+    fn audit(
+        &self,
+        room: &str,
+        since: Option<Millis>,
+        before: Option<i64>,
+        limit: usize,
+    ) -> StoreResult<Vec<AuditEntry>>;
+
+    fn append_sessions(&self, records: &[SessionRecord]) -> StoreResult<()>;
+    /// Newest first; `before` is a row id for paging.
+    fn sessions(&self, room: &str, before: Option<i64>, limit: usize) -> StoreResult<Vec<SessionRecord>>;
+}
