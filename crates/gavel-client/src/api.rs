@@ -221,6 +221,24 @@ impl ApiClient {
         self.call("GET", &format!("/v1/rooms/{room}/bans"), None)
             .await
     }
+    /// The moderation audit log, newest first.
+    pub async fn audit(&self, room: &str, limit: usize) -> Result<Value, ApiError> {
+        self.call(
+            "GET",
+            &format!("/v1/rooms/{room}/audit?limit={limit}"),
+            None,
+        )
+        .await
+    }
+    /// Session history, newest first.
+    pub async fn sessions(&self, room: &str, limit: usize) -> Result<Value, ApiError> {
+        self.call(
+            "GET",
+            &format!("/v1/rooms/{room}/sessions?limit={limit}"),
+            None,
+        )
+        .await
+    }
     pub async fn lift_ban(&self, room: &str, identity: &str) -> Result<Value, ApiError> {
         self.call("DELETE", &format!("/v1/rooms/{room}/bans/{identity}"), None)
             .await

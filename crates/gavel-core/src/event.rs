@@ -246,6 +246,20 @@ pub enum Output {
         actor: String,
         action: &'static str,
         targets: Vec<String>,
+        /// The command as given (its parameters, for the audit log).
+        command: Box<crate::command::Command>,
         outcome: Result<(), Error>,
+    },
+    /// A ban was set (`until` in the future) or lifted (`until: None`). The shell makes it
+    /// durable before it answers the command that caused it.
+    BanChanged {
+        identity: String,
+        until: Option<crate::Millis>,
+        by: String,
+    },
+    /// A participant's session in this room ended (left, kicked, moved, …): for session history.
+    SessionEnded {
+        participant: Box<ParticipantInfo>,
+        reason: LeaveReason,
     },
 }

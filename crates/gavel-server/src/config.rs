@@ -48,6 +48,8 @@ pub struct Config {
     pub roles: Roles,
     /// Settings of rooms created by a join, and the base of rooms created through the API.
     pub room_defaults: RoomSettings,
+    /// Where the durable store lives; `None` keeps it in memory (tests).
+    pub data_dir: Option<std::path::PathBuf>,
     /// Development mode: weak secrets allowed, tokens printed on start-up.
     pub dev: bool,
 }
@@ -60,6 +62,7 @@ impl Config {
             limits: Limits::default(),
             roles: Roles::default(),
             room_defaults: RoomSettings::default(),
+            data_dir: None,
             dev: true,
         }
     }

@@ -42,6 +42,12 @@ struct FileConfig {
     room_defaults: RoomSettings,
     #[serde(default)]
     roles: BTreeMap<String, RoleConfig>,
+    #[serde(default = "default_data_dir")]
+    data_dir: std::path::PathBuf,
+}
+
+fn default_data_dir() -> std::path::PathBuf {
+    "./gavel-data".into()
 }
 
 fn default_bind() -> SocketAddr {
@@ -88,6 +94,7 @@ pub fn load(path: Option<&Path>, dev: bool) -> Result<Config, String> {
         config.keys.insert(k, s);
     }
     config.limits = file.limits;
+    config.data_dir = Some(file.data_dir);
     file.room_defaults
         .validate()
         .map_err(|e| format!("invalid configuration: room_defaults: {}", e.message))?;

@@ -24,6 +24,10 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+fn invalid(e: impl std::fmt::Display) -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string())
+}
+
 /// A running server: its address, and a way to stop it gracefully.
 pub struct Server {
     pub addr: SocketAddr,
@@ -40,11 +44,26 @@ impl Server {
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
         let listener = TcpListener::bind(config.bind).await?;
         let addr = listener.local_addr()?;
+        let store: Arc<dyn store::Store> = match &config.data_dir {
+            Some(dir) => Arc::new(store::sqlite::SqliteStore::open(dir).map_err(invalid)?),
+            None => Arc::new(store::sqlite::SqliteStore::in_memory().map_err(invalid)?),
+        };
+        let metrics = Arc::new(metrics::Metrics::default());
+        let m = metrics.clone();
+        let writer = store::writer::Writer::spawn(store.clone(), move |took| {
+            m.store_write_seconds.observe(took.as_secs_f64())
+        });
         let registry = Registry::new(
             config.roles.clone(),
             config.limits.clone(),
             config.room_defaults.clone(),
+            metrics,
+            room_actor::Durable { store, writer },
         );
+        let restored = registry.restore_rooms().map_err(|e| invalid(e.message))?;
+        if restored > 0 {
+            tracing::info!(rooms = restored, "restored rooms from the store");
+        }
         let state = http::AppState {
             registry: registry.clone(),
             verifier: Arc::new(auth::Verifier::new(config.keys.clone())),

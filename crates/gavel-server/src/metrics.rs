@@ -39,6 +39,7 @@ pub struct Metrics {
     pub host_actions: Family<ActionLabels, Counter>,
     pub errors: Family<CodeLabel, Counter>,
     pub fanout_seconds: Histogram,
+    pub store_write_seconds: Histogram,
 }
 
 impl Default for Metrics {
@@ -54,6 +55,7 @@ impl Default for Metrics {
             errors: Family::default(),
             // 10 µs … ~5 s
             fanout_seconds: Histogram::new(exponential_buckets(0.00001, 2.5, 15)),
+            store_write_seconds: Histogram::new(exponential_buckets(0.00001, 2.5, 15)),
             registry: PromRegistry::default(),
         };
         registry.register("rooms", "Open rooms", m.rooms.clone());
@@ -91,6 +93,11 @@ impl Default for Metrics {
             "fanout_seconds",
             "Time to queue one event for all of its recipients",
             m.fanout_seconds.clone(),
+        );
+        registry.register(
+            "store_write_seconds",
+            "Time of one durable store commit (a ban, or a batch of audit and session rows)",
+            m.store_write_seconds.clone(),
         );
         Metrics { registry, ..m }
     }

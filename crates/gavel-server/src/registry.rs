@@ -2,7 +2,7 @@
 
 use crate::config::Limits;
 use crate::fanout::{Conn, Frame, Outgoing};
-use crate::room_actor::{RoomActor, RoomMsg};
+use crate::room_actor::{Durable, RoomActor, RoomMsg};
 use gavel_core::{
     ids, Actor, Command, Error, ErrorCode, Event, JoinRequest, LeaveReason, Millis,
     MovingParticipant, Reply, RequestOutcome, Roles, Room, RoomSettings,
@@ -128,7 +128,19 @@ impl RoomHandle {
     }
 
     pub async fn close(&self, reason: LeaveReason) {
-        let _ = self.tx.send(RoomMsg::Close { reason }).await;
+        self.close_and_wait(reason).await;
+    }
+
+    /// Closes the room and waits until its last outputs (session rows, audit) are handed on.
+    pub async fn close_and_wait(&self, reason: LeaveReason) {
+        let (done, finished) = oneshot::channel();
+        let msg = RoomMsg::Close {
+            reason,
+            done: Some(done),
+        };
+        if self.tx.send(msg).await.is_ok() {
+            let _ = finished.await;
+        }
     }
 }
 
@@ -150,10 +162,17 @@ pub struct Registry {
     /// Settings for rooms created by a join; the base of rooms created through the API.
     pub room_defaults: RoomSettings,
     pub metrics: Arc<crate::metrics::Metrics>,
+    pub durable: Durable,
 }
 
 impl Registry {
-    pub fn new(roles: Roles, limits: Limits, room_defaults: RoomSettings) -> Arc<Registry> {
+    pub fn new(
+        roles: Roles,
+        limits: Limits,
+        room_defaults: RoomSettings,
+        metrics: Arc<crate::metrics::Metrics>,
+        durable: Durable,
+    ) -> Arc<Registry> {
         Arc::new(Registry {
             rooms: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),
@@ -162,7 +181,8 @@ impl Registry {
             roles: Arc::new(roles),
             limits,
             room_defaults,
-            metrics: Default::default(),
+            metrics,
+            durable,
         })
     }
 
@@ -239,6 +259,7 @@ impl Registry {
             rx,
             Arc::downgrade(self),
             self.metrics.clone(),
+            self.durable.clone(),
         );
         rooms.insert(
             name.to_string(),
@@ -267,23 +288,45 @@ impl Registry {
     }
 
     /// Deletes a room: everyone in it gets `room_left {reason}`.
+    /// Deletes a room, with its stored settings, bans and revocations.
     pub async fn delete(&self, name: &str, reason: LeaveReason) -> Result<(), Error> {
         let entry = self.rooms.lock().unwrap().remove(name);
         match entry {
             Some(e) => {
                 e.handle.close(reason).await;
-                Ok(())
+                let store = self.durable.store.clone();
+                let name = name.to_string();
+                blocking(move || store.delete_room(&name)).await
             }
             None => Err(Error::not_found(format!("room '{name}' does not exist"))),
         }
     }
 
-    /// Closes every room (SIGTERM): clients get `room_left {reason: server_shutdown}`.
+    /// Records that `name` was created through the API, so it exists again after a restart.
+    pub async fn persist_room(&self, name: &str, settings: RoomSettings) -> Result<(), Error> {
+        let store = self.durable.store.clone();
+        let name = name.to_string();
+        blocking(move || store.save_room(&name, &settings)).await
+    }
+
+    /// Opens every room kept in the store (empty, with its settings and bans).
+    pub fn restore_rooms(self: &Arc<Self>) -> Result<usize, Error> {
+        let rooms = self.durable.store.rooms()?;
+        let n = rooms.len();
+        for (name, settings) in rooms {
+            self.get_or_create(&name, Some(settings), true)?;
+        }
+        Ok(n)
+    }
+
+    /// Closes every room (SIGTERM): clients get `room_left {reason: server_shutdown}`; then
+    /// every audit and session row is committed.
     pub async fn shutdown(&self) {
         let entries: Vec<Entry> = self.rooms.lock().unwrap().drain().map(|(_, e)| e).collect();
         for e in entries {
-            e.handle.close(LeaveReason::ServerShutdown).await;
+            e.handle.close_and_wait(LeaveReason::ServerShutdown).await;
         }
+        self.durable.writer.flush().await;
     }
 
     /// Moves `identity` from `source` to `destination` (created if needed). The destination is
@@ -338,5 +381,18 @@ impl Registry {
                 Err(e)
             }
         }
+    }
+}
+
+/// Runs a store call off the async threads.
+async fn blocking(
+    f: impl FnOnce() -> crate::store::StoreResult<()> + Send + 'static,
+) -> Result<(), Error> {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(r) => Ok(r?),
+        Err(e) => Err(Error::new(
+            ErrorCode::Internal,
+            format!("store task failed: {e}"),
+        )),
     }
 }

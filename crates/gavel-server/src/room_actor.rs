@@ -5,6 +5,8 @@ use crate::clock::{instant_at, now_ms};
 use crate::fanout::{Conn, Frame, Outgoing, SendError};
 use crate::metrics::{ActionLabels, KindLabel, Metrics};
 use crate::registry::{Reap, Registry, RoomHandle};
+use crate::store::writer::Writer;
+use crate::store::{AuditEntry, SessionRecord, Store, StoredBan};
 use gavel_core::{
     Actor, Audience, Command, Error, JoinRequest, LeaveReason, Millis, MovingParticipant, Output,
     Reply, RequestOutcome, Room,
@@ -49,8 +51,10 @@ pub enum RoomMsg {
         request_id: String,
         reply: oneshot::Sender<Result<RequestOutcome, Error>>,
     },
+    /// Ends every session and stops the room; `done` fires once its last outputs are handed on.
     Close {
         reason: LeaveReason,
+        done: Option<oneshot::Sender<()>>,
     },
 }
 
@@ -79,6 +83,17 @@ pub struct RoomActor {
     metrics: Arc<Metrics>,
     /// The counts last reported to the participants gauge.
     reported: gavel_core::Counts,
+    durable: Durable,
+    /// A durable write failed during the current flush.
+    store_error: Option<Error>,
+    close_ack: Option<oneshot::Sender<()>>,
+}
+
+/// Where a room's durable effects go.
+#[derive(Clone)]
+pub struct Durable {
+    pub store: Arc<dyn Store>,
+    pub writer: Writer,
 }
 
 impl RoomActor {
@@ -88,8 +103,18 @@ impl RoomActor {
         rx: mpsc::Receiver<RoomMsg>,
         registry: Weak<Registry>,
         metrics: Arc<Metrics>,
+        durable: Durable,
     ) {
         metrics.rooms.inc();
+        let mut core = core;
+        match durable.store.bans(core.name(), now_ms()) {
+            Ok(bans) => {
+                for b in bans {
+                    core.restore_ban(&b.identity, b.until, &b.by);
+                }
+            }
+            Err(e) => tracing::error!(room = %core.name(), error = %e, "cannot load bans"),
+        }
         let actor = RoomActor {
             core,
             me,
@@ -103,6 +128,9 @@ impl RoomActor {
             closed: false,
             metrics,
             reported: Default::default(),
+            durable,
+            store_error: None,
+            close_ack: None,
         };
         tokio::spawn(actor.run());
     }
@@ -130,6 +158,9 @@ impl RoomActor {
         self.metrics
             .participants_delta(-i64::from(r.present), -i64::from(r.hidden));
         self.metrics.rooms.dec();
+        if let Some(done) = self.close_ack.take() {
+            let _ = done.send(());
+        }
         tracing::debug!(%room, "room closed");
     }
 
@@ -172,6 +203,8 @@ impl RoomActor {
             } => {
                 let result = self.core.handle(now, &actor, command);
                 let conn = self.detached_conn(&result);
+                // Durable effects (bans) are committed before the caller hears of success.
+                let result = self.flush_durably(result);
                 let _ = reply.send((result, conn));
             }
             RoomMsg::Client { sid, id, command } => self.on_client(now, sid, id, command),
@@ -189,9 +222,10 @@ impl RoomActor {
                     let _ = reply.send(Err(Error::not_found(format!("no request '{request_id}'"))));
                 }
             }
-            RoomMsg::Close { reason } => {
+            RoomMsg::Close { reason, done } => {
                 self.core.close_all(reason, None);
                 self.closed = true;
+                self.close_ack = done;
             }
         }
     }
@@ -275,12 +309,45 @@ impl RoomActor {
                         request_id,
                         outcome,
                     } => self.resolved(request_id, outcome),
+                    Output::BanChanged {
+                        identity,
+                        until,
+                        by,
+                    } => self.store_ban(identity, until, by),
+                    Output::SessionEnded {
+                        participant,
+                        reason,
+                    } => self.durable.writer.session(SessionRecord {
+                        id: 0,
+                        room: self.me.name.to_string(),
+                        identity: participant.identity,
+                        sid: participant.sid,
+                        joined_at: participant.joined_at,
+                        left_at: now_ms(),
+                        reason: enum_str(&reason),
+                        speaking_time_ms: participant.speaking_time_ms,
+                    }),
                     Output::HostAction {
                         actor,
                         action,
                         targets,
+                        command,
                         outcome,
                     } => {
+                        self.durable.writer.audit(AuditEntry {
+                            id: 0,
+                            at: now_ms(),
+                            room: self.me.name.to_string(),
+                            actor: actor.clone(),
+                            action: action.to_string(),
+                            targets: targets.clone(),
+                            params: serde_json::to_value(&command).unwrap_or_default(),
+                            outcome: match &outcome {
+                                Ok(()) => "ok".into(),
+                                Err(e) => e.code.as_str().into(),
+                            },
+                            message: outcome.as_ref().err().map(|e| e.message.clone()),
+                        });
                         let label = match &outcome {
                             Ok(()) => "ok",
                             Err(e) => e.code.as_str(),
@@ -325,6 +392,41 @@ impl RoomActor {
         } else if self.reap_at.is_none() && !self.reap_declined {
             let timeout = self.core.settings().empty_timeout_seconds;
             self.reap_at = Some(Instant::now() + std::time::Duration::from_secs(timeout.into()));
+        }
+    }
+
+    /// Flushes, and turns a success into an `internal` error if a durable write failed.
+    fn flush_durably(&mut self, result: Result<Reply, Error>) -> Result<Reply, Error> {
+        self.flush();
+        match (self.store_error.take(), result) {
+            (Some(e), Ok(_)) => Err(e),
+            (_, r) => r,
+        }
+    }
+
+    /// Commits a ban change now (synchronously: bans are rare, and must not be acknowledged
+    /// before they are durable).
+    fn store_ban(&mut self, identity: String, until: Option<Millis>, by: String) {
+        let room = self.me.name.to_string();
+        let started = std::time::Instant::now();
+        let r = match until {
+            Some(until) => self.durable.store.save_ban(&StoredBan {
+                room,
+                identity,
+                until,
+                by,
+            }),
+            None => self.durable.store.lift_ban(&room, &identity),
+        };
+        self.metrics
+            .store_write_seconds
+            .observe(started.elapsed().as_secs_f64());
+        if let Err(e) = r {
+            tracing::error!(room = %self.me.name, error = %e, "cannot store ban");
+            self.store_error = Some(Error::new(
+                gavel_core::ErrorCode::Internal,
+                format!("the ban could not be stored: {e}"),
+            ));
         }
     }
 
@@ -395,4 +497,12 @@ async fn sleep_until(deadline: Option<Instant>) {
         Some(t) => tokio::time::sleep_until(t).await,
         None => std::future::pending().await,
     }
+}
+
+/// A serde enum's wire name (`kicked`, `server_shutdown`, …).
+fn enum_str<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
 }

@@ -158,6 +158,31 @@ async fn operator_workflow() {
         serde_json::json!([])
     );
 
+    // The audit log holds every action above (committed in batches: poll briefly).
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let audit = loop {
+        let table = gavel_ok(&ts, &["audit", "ops"]).await;
+        if table.contains("lift_ban") || tokio::time::Instant::now() > deadline {
+            break table;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    for action in [
+        "mute",
+        "pin",
+        "update_participant",
+        "move",
+        "kick",
+        "lift_ban",
+    ] {
+        assert!(audit.contains(action), "{action} missing from:\n{audit}");
+    }
+    let sessions = gavel_ok(&ts, &["sessions", "ops"]).await;
+    assert!(
+        sessions.contains("kicked") && sessions.contains("moved"),
+        "{sessions}"
+    );
+
     // mute-all and end on the destination room.
     let v = gavel_json(&ts, &["room", "mute-all", "ops-2", "--source", "camera"]).await;
     assert_eq!(v["changed"], 0);

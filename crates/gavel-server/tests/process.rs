@@ -2,83 +2,10 @@
 //! its tokens, and a graceful SIGTERM that tells connected clients before exiting 0.
 
 mod common;
+use common::process::*;
 use common::*;
 use gavel_client::{AccessToken, ApiClient, RtcClient};
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
-
-const BIN: &str = env!("CARGO_BIN_EXE_gavel");
-
-/// A loopback port that was free a moment ago.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// `gavel` with a clean environment (no GAVEL_* variables leak in from the caller).
-fn gavel(args: &[&str]) -> Command {
-    let mut c = Command::new(BIN);
-    c.args(args)
-        .env_remove("GAVEL_API_KEY")
-        .env_remove("GAVEL_API_SECRET")
-        .env_remove("GAVEL_BIND")
-        .env("RUST_LOG", "info")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    c
-}
-
-/// A child process that is killed if the test fails before it exits.
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Proc {
-    /// Waits (generously) for the process to exit on its own.
-    fn wait_exit(&mut self) -> ExitStatus {
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            if let Some(status) = self.0.try_wait().unwrap() {
-                return status;
-            }
-            assert!(Instant::now() < deadline, "gavel did not exit");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn sigterm(&self) {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.0.id().to_string()])
-            .status()
-            .expect("run kill");
-        assert!(status.success());
-    }
-
-    /// Its stdout, line by line, read on a thread so the pipe never fills.
-    fn stdout_lines(&mut self) -> mpsc::Receiver<String> {
-        let out = self.0.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        rx
-    }
-}
+use std::process::ExitStatus;
 
 /// Runs `gavel` to completion and returns its status and stderr.
 fn run_to_exit(args: &[&str]) -> (ExitStatus, String) {
@@ -165,23 +92,6 @@ async fn serve_with_credentials_from_the_environment() {
     assert_eq!(api_code(dev.list_rooms().await), ("unauthenticated", 401));
     p.sigterm();
     assert!(p.wait_exit().success());
-}
-
-/// Reads stdout lines until one contains `needle`; returns every line read.
-fn wait_for_line(lines: &mpsc::Receiver<String>, needle: &str) -> Vec<String> {
-    let mut seen = Vec::new();
-    loop {
-        match lines.recv_timeout(WAIT) {
-            Ok(line) => {
-                let done = line.contains(needle);
-                seen.push(line);
-                if done {
-                    return seen;
-                }
-            }
-            Err(e) => panic!("no line with {needle:?} ({e}); got {seen:#?}"),
-        }
-    }
 }
 
 /// The line after the one starting with `label` (the banner prints tokens indented below).

@@ -179,6 +179,10 @@ impl Room {
         let p = self.participants.remove(identity)?;
         self.by_sid.remove(p.sid());
         self.count(p.hidden(), -1);
+        self.outputs.push_back(Output::SessionEnded {
+            participant: Box::new(p.info.clone()),
+            reason,
+        });
         if notify_target {
             self.emit(
                 Audience::Only(p.sid().to_string()),
@@ -291,13 +295,19 @@ impl Room {
         ban_seconds: Option<u64>,
     ) {
         if let Some(secs) = ban_seconds {
+            let until = now + secs * 1000;
             self.bans.insert(
                 identity.to_string(),
                 Ban {
-                    until: now + secs * 1000,
+                    until,
                     by: ctx.label.clone(),
                 },
             );
+            self.outputs.push_back(Output::BanChanged {
+                identity: identity.to_string(),
+                until: Some(until),
+                by: ctx.label.clone(),
+            });
         }
         if remove {
             self.remove(identity, LeaveReason::Kicked, Some(ctx.label.clone()), true);
@@ -325,6 +335,10 @@ impl Room {
             );
             self.outputs.push_back(Output::Disconnect {
                 sid: p.sid().to_string(),
+                reason,
+            });
+            self.outputs.push_back(Output::SessionEnded {
+                participant: Box::new(p.info.clone()),
                 reason,
             });
         }

@@ -160,6 +160,17 @@ impl Room {
             })
             .collect()
     }
+    /// Reinstates a ban kept in durable storage (when a room is opened again).
+    pub fn restore_ban(&mut self, identity: &str, until: Millis, by: &str) {
+        self.bans.insert(
+            identity.to_string(),
+            Ban {
+                until,
+                by: by.to_string(),
+            },
+        );
+    }
+
     pub fn has_active_bans(&self, now: Millis) -> bool {
         self.bans.values().any(|b| b.until > now)
     }
@@ -190,7 +201,7 @@ impl Room {
     pub fn handle(&mut self, now: Millis, actor: &Actor, command: Command) -> Result<Reply> {
         let audit = command
             .is_host_control()
-            .then(|| (command.action(), audit_targets(&command)));
+            .then(|| (command.action(), audit_targets(&command), command.clone()));
         let (label, result) = match self.actor(actor) {
             Ok(ctx) => {
                 let r = self.dispatch(now, &ctx, command);
@@ -198,11 +209,12 @@ impl Room {
             }
             Err(e) => (actor_label(actor), Err(e)),
         };
-        if let Some((action, targets)) = audit {
+        if let Some((action, targets, command)) = audit {
             self.outputs.push_back(Output::HostAction {
                 actor: label,
                 action,
                 targets,
+                command: Box::new(command),
                 outcome: result.as_ref().map(|_| ()).map_err(Clone::clone),
             });
         }
@@ -376,7 +388,14 @@ impl Room {
     fn lift_ban(&mut self, now: Millis, ctx: &ActorCtx, identity: &str) -> Result<Reply> {
         ctx.require(HostControl::Kick)?;
         match self.bans.remove(identity) {
-            Some(b) if b.until > now => Ok(Reply::done()),
+            Some(b) if b.until > now => {
+                self.outputs.push_back(Output::BanChanged {
+                    identity: identity.to_string(),
+                    until: None,
+                    by: ctx.label.clone(),
+                });
+                Ok(Reply::done())
+            }
             _ => Err(Error::not_found(format!("'{identity}' is not banned"))),
         }
     }

@@ -3299,3 +3299,68 @@ fn commands_from_a_departed_session_are_refused() {
     assert_eq!(h.state(), before);
     assert_eq!(h.act("h", Command::Ping), Ok(Reply::Pong { pong: true }));
 }
+
+/// The outputs that feed durable state: ban changes (set and lifted), the end of each session,
+/// and the parameters of every host action.
+#[test]
+fn durable_outputs_for_bans_sessions_and_audit() {
+    let roles = Arc::new(Roles::default());
+    let mut room = Room::new("d", RoomSettings::default(), roles.clone(), 1);
+    let join = |identity: &str, role: &str| JoinRequest {
+        identity: identity.into(),
+        name: identity.into(),
+        metadata: String::new(),
+        attributes: Default::default(),
+        role: role.into(),
+        permissions: roles.get(role).unwrap().clone(),
+    };
+    room.join(1_000, join("host", HOST)).unwrap();
+    room.join(1_000, join("bob", PARTICIPANT)).unwrap();
+    while room.poll_output().is_some() {}
+    let kick = Command::Kick {
+        identity: Some("bob".into()),
+        identities: None,
+        ban_seconds: Some(60),
+    };
+    room.handle(5_000, &Actor::server("api"), kick.clone())
+        .unwrap();
+    let outs: Vec<Output> = std::iter::from_fn(|| room.poll_output()).collect();
+    assert!(outs.contains(&Output::BanChanged {
+        identity: "bob".into(),
+        until: Some(65_000),
+        by: "api".into()
+    }));
+    let ended = outs.iter().find_map(|o| match o {
+        Output::SessionEnded {
+            participant,
+            reason,
+        } => Some((participant.identity.clone(), participant.joined_at, *reason)),
+        _ => None,
+    });
+    assert_eq!(ended, Some(("bob".into(), 1_000, LeaveReason::Kicked)));
+    let audited = outs.iter().find_map(|o| match o {
+        Output::HostAction { command, .. } => Some(command.as_ref().clone()),
+        _ => None,
+    });
+    assert_eq!(audited, Some(kick));
+    room.handle(
+        6_000,
+        &Actor::server("api"),
+        Command::LiftBan {
+            identity: "bob".into(),
+        },
+    )
+    .unwrap();
+    let outs: Vec<Output> = std::iter::from_fn(|| room.poll_output()).collect();
+    assert!(outs.contains(&Output::BanChanged {
+        identity: "bob".into(),
+        until: None,
+        by: "api".into()
+    }));
+    // A ban restored from storage keeps the identity out.
+    room.restore_ban("bob", 100_000, "api");
+    assert_eq!(
+        room.join(7_000, join("bob", PARTICIPANT)).unwrap_err().code,
+        ErrorCode::Banned
+    );
+}

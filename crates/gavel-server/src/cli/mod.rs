@@ -107,6 +107,22 @@ enum Cmd {
         #[command(flatten)]
         remote: Remote,
     },
+    /// A room's moderation audit log, newest first.
+    Audit {
+        room: String,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// A room's session history, newest first.
+    Sessions {
+        room: String,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        #[command(flatten)]
+        remote: Remote,
+    },
     /// A room's active bans (`--lift IDENTITY` to lift one).
     Bans {
         room: String,
@@ -140,6 +156,16 @@ pub fn main() -> i32 {
             Cmd::Room { command, remote } => room::run(command, &remote).await,
             Cmd::Participant { command, remote } => participant::run(command, &remote).await,
             Cmd::Bans { room, lift, remote } => room::bans(&room, lift, &remote).await,
+            Cmd::Audit {
+                room,
+                limit,
+                remote,
+            } => room::audit(&room, limit, &remote).await,
+            Cmd::Sessions {
+                room,
+                limit,
+                remote,
+            } => room::sessions(&room, limit, &remote).await,
         };
         match result {
             Ok(()) => 0,

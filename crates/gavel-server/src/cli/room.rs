@@ -110,6 +110,83 @@ pub async fn bans(room: &str, lift: Option<String>, remote: &Remote) -> Result<(
     Ok(())
 }
 
+pub async fn audit(room: &str, limit: usize, remote: &Remote) -> Result<(), ApiError> {
+    let v = remote.client().audit(room, limit).await?;
+    let rows = v["entries"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|e| {
+            let targets: Vec<String> = e["targets"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(text)
+                .collect();
+            vec![
+                time(&e["at"]),
+                text(&e["actor"]),
+                text(&e["action"]),
+                targets.join(","),
+                text(&e["outcome"]),
+            ]
+        })
+        .collect();
+    output::print(
+        remote.json,
+        &v,
+        &["TIME (UTC)", "ACTOR", "ACTION", "TARGETS", "OUTCOME"],
+        rows,
+    );
+    Ok(())
+}
+
+pub async fn sessions(room: &str, limit: usize, remote: &Remote) -> Result<(), ApiError> {
+    let v = remote.client().sessions(room, limit).await?;
+    let rows = v["sessions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|s| {
+            let ms = |k: &str| s[k].as_u64().unwrap_or(0);
+            vec![
+                text(&s["identity"]),
+                time(&s["joined_at"]),
+                format!(
+                    "{} s",
+                    (ms("left_at").saturating_sub(ms("joined_at"))) / 1000
+                ),
+                format!("{} s", ms("speaking_time_ms") / 1000),
+                text(&s["reason"]),
+            ]
+        })
+        .collect();
+    output::print(
+        remote.json,
+        &v,
+        &[
+            "IDENTITY",
+            "JOINED (UTC)",
+            "STAYED",
+            "SPOKE",
+            "LEFT BECAUSE",
+        ],
+        rows,
+    );
+    Ok(())
+}
+
+/// Milliseconds since the epoch as `HH:MM:SS` (UTC) of that day.
+fn time(v: &Value) -> String {
+    let secs = v.as_u64().unwrap_or(0) / 1000;
+    format!(
+        "{:02}:{:02}:{:02}",
+        secs / 3600 % 24,
+        secs / 60 % 60,
+        secs % 60
+    )
+}
+
 fn now_ms() -> u64 {
     gavel_server::clock::now_ms()
 }

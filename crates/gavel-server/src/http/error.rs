@@ -7,6 +7,12 @@ use gavel_core::{Error, ErrorCode};
 #[derive(Debug)]
 pub struct ApiError(pub Error);
 
+impl From<crate::store::StoreError> for ApiError {
+    fn from(e: crate::store::StoreError) -> Self {
+        ApiError(e.into())
+    }
+}
+
 impl From<Error> for ApiError {
     fn from(e: Error) -> Self {
         ApiError(e)

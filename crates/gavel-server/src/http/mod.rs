@@ -4,6 +4,7 @@
 //! room actor, and turn the result into JSON. They hold no room state.
 
 mod error;
+mod history;
 mod participants;
 mod rooms;
 
@@ -36,6 +37,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/rooms/{room}/mute-all", post(rooms::mute_all))
         .route("/v1/rooms/{room}/end", post(rooms::end))
         .route("/v1/rooms/{room}/bans", get(rooms::bans))
+        .route("/v1/rooms/{room}/audit", get(history::audit))
+        .route("/v1/rooms/{room}/sessions", get(history::sessions))
         .route("/v1/rooms/{room}/bans/{identity}", delete(rooms::lift_ban))
         .route("/v1/rooms/{room}/participants", get(participants::list))
         .route(

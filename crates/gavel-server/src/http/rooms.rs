@@ -41,6 +41,9 @@ pub async fn create(
     let settings: RoomSettings = serde_json::from_value(Value::Object(merged))
         .map_err(|e| ApiError(Error::invalid(format!("invalid room settings: {e}"))))?;
     let (handle, created) = state.registry.get_or_create(&name, Some(settings), true)?;
+    // Acknowledged only once durable: the room exists again after a restart.
+    let current = handle.inspect(|r, _| r.settings().clone()).await?;
+    state.registry.persist_room(&name, current).await?;
     let mut room = summary(&handle).await?;
     room["created"] = json!(created);
     let status = if created {

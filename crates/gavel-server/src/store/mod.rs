@@ -107,5 +107,10 @@ pub trait Store: Send + Sync + 'static {
 
     fn append_sessions(&self, records: &[SessionRecord]) -> StoreResult<()>;
     /// Newest first; `before` is a row id for paging.
-    fn sessions(&self, room: &str, before: Option<i64>, limit: usize) -> StoreResult<Vec<SessionRecord>>;
+    fn sessions(
+        &self,
+        room: &str,
+        before: Option<i64>,
+        limit: usize,
+    ) -> StoreResult<Vec<SessionRecord>>;
 }

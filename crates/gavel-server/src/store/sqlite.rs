@@ -19,7 +19,10 @@ impl SqliteStore {
     /// Opens (creating if needed) `dir/gavel.db` and migrates it.
     pub fn open(dir: &Path) -> StoreResult<SqliteStore> {
         std::fs::create_dir_all(dir).map_err(|e| {
-            StoreError(format!("cannot create data directory {}: {e}", dir.display()))
+            StoreError(format!(
+                "cannot create data directory {}: {e}",
+                dir.display()
+            ))
         })?;
         let conn = Connection::open(dir.join(FILE_NAME))?;
         Self::init(conn)
@@ -83,7 +86,9 @@ impl Store for SqliteStore {
         rows.into_iter()
             .map(|(name, s)| {
                 let settings = serde_json::from_str(&s).map_err(|e| {
-                    StoreError(format!("stored settings of room '{name}' are unreadable: {e}"))
+                    StoreError(format!(
+                        "stored settings of room '{name}' are unreadable: {e}"
+                    ))
                 })?;
                 Ok((name, settings))
             })
@@ -235,7 +240,12 @@ impl Store for SqliteStore {
         })
     }
 
-    fn sessions(&self, room: &str, before: Option<i64>, limit: usize) -> StoreResult<Vec<SessionRecord>> {
+    fn sessions(
+        &self,
+        room: &str,
+        before: Option<i64>,
+        limit: usize,
+    ) -> StoreResult<Vec<SessionRecord>> {
         self.with(|c| {
             let mut st = c.prepare(
                 "SELECT id, identity, sid, joined_at, left_at, reason, speaking_time_ms FROM sessions
@@ -301,7 +311,10 @@ mod tests {
         };
         s.save_ban(&ban).unwrap();
         assert_eq!(s.bans("a", 1_000).unwrap(), vec![ban.clone()]);
-        assert!(s.bans("a", 2_000).unwrap().is_empty(), "expired bans are not in force");
+        assert!(
+            s.bans("a", 2_000).unwrap().is_empty(),
+            "expired bans are not in force"
+        );
         s.lift_ban("a", "troll").unwrap();
         assert!(s.bans("a", 0).unwrap().is_empty());
         s.revoke_tokens("a", "x", 10).unwrap();
@@ -319,7 +332,8 @@ mod tests {
             outcome: "ok".into(),
             message: None,
         };
-        s.append_audit(&(1..=5).map(entry).collect::<Vec<_>>()).unwrap();
+        s.append_audit(&(1..=5).map(entry).collect::<Vec<_>>())
+            .unwrap();
         let page = s.audit("a", None, None, 2).unwrap();
         assert_eq!(page.iter().map(|e| e.at).collect::<Vec<_>>(), [5, 4]);
         let next = s.audit("a", None, Some(page[1].id), 10).unwrap();
@@ -358,9 +372,15 @@ mod tests {
         }
         assert_eq!(schema_version(&dir).unwrap(), Some(1));
         let s = SqliteStore::open(&dir).unwrap();
-        assert_eq!(schema_version(&dir).unwrap(), Some(migrations::MIGRATIONS.len()));
+        assert_eq!(
+            schema_version(&dir).unwrap(),
+            Some(migrations::MIGRATIONS.len())
+        );
         assert_eq!(s.bans("r", 0).unwrap().len(), 1);
-        assert!(s.sessions("r", None, 1).unwrap().is_empty(), "new tables exist");
+        assert!(
+            s.sessions("r", None, 1).unwrap().is_empty(),
+            "new tables exist"
+        );
     }
 
     #[test]

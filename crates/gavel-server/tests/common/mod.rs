@@ -2,6 +2,8 @@
 //! WebSocket and HTTP clients.
 #![allow(dead_code)]
 
+pub mod process;
+
 use gavel_client::core::Event;
 use gavel_client::{AccessToken, ApiClient, RtcClient};
 use gavel_server::config::{Config, Limits};
