@@ -156,6 +156,13 @@ pub enum Command {
     LiftBan {
         identity: String,
     },
+    /// Voids `identity`'s tokens for this room issued before `before` (ms since the epoch;
+    /// default: now). A kick alone leaves the token usable; this does not.
+    RevokeTokens {
+        identity: String,
+        #[serde(default)]
+        before: Option<Millis>,
+    },
 }
 
 impl Command {
@@ -181,6 +188,7 @@ impl Command {
             Command::UpdateParticipant { .. } => "update_participant",
             Command::Move { .. } => "move",
             Command::LiftBan { .. } => "lift_ban",
+            Command::RevokeTokens { .. } => "revoke_tokens",
         }
     }
 
@@ -198,6 +206,7 @@ impl Command {
                 | Command::UpdateParticipant { .. }
                 | Command::Move { .. }
                 | Command::LiftBan { .. }
+                | Command::RevokeTokens { .. }
         )
     }
 }

@@ -257,6 +257,12 @@ pub enum Output {
         until: Option<crate::Millis>,
         by: String,
     },
+    /// Tokens of `identity` issued before `before` are void; made durable like bans.
+    TokensRevoked {
+        identity: String,
+        before: crate::Millis,
+        by: String,
+    },
     /// A participant's session in this room ended (left, kicked, moved, …): for session history.
     SessionEnded {
         participant: Box<ParticipantInfo>,

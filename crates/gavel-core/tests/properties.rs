@@ -951,6 +951,7 @@ impl World {
             attributes: BTreeMap::new(),
             role: role.into(),
             permissions: roles.get(role).unwrap().clone(),
+            issued_at: None,
         };
         let before = self.snapshot(r);
         let (result, effect) = self.step(r, |room, now| room.join(now, req));

@@ -6,7 +6,7 @@ use crate::fanout::{Conn, Frame, Outgoing, SendError};
 use crate::metrics::{ActionLabels, KindLabel, Metrics};
 use crate::registry::{Reap, Registry, RoomHandle};
 use crate::store::writer::Writer;
-use crate::store::{AuditEntry, SessionRecord, Store, StoredBan};
+use crate::store::{AuditEntry, SessionRecord, Store, StoreResult, StoredBan};
 use gavel_core::{
     Actor, Audience, Command, Error, JoinRequest, LeaveReason, Millis, MovingParticipant, Output,
     Reply, RequestOutcome, Room,
@@ -114,6 +114,14 @@ impl RoomActor {
                 }
             }
             Err(e) => tracing::error!(room = %core.name(), error = %e, "cannot load bans"),
+        }
+        match durable.store.revocations(core.name()) {
+            Ok(list) => {
+                for (identity, before) in list {
+                    core.revoke_tokens(&identity, before);
+                }
+            }
+            Err(e) => tracing::error!(room = %core.name(), error = %e, "cannot load revocations"),
         }
         let actor = RoomActor {
             core,
@@ -314,6 +322,14 @@ impl RoomActor {
                         until,
                         by,
                     } => self.store_ban(identity, until, by),
+                    Output::TokensRevoked {
+                        identity, before, ..
+                    } => {
+                        let room = self.me.name.to_string();
+                        self.commit("token revocation", move |store| {
+                            store.revoke_tokens(&room, &identity, before)
+                        });
+                    }
                     Output::SessionEnded {
                         participant,
                         reason,
@@ -404,28 +420,33 @@ impl RoomActor {
         }
     }
 
-    /// Commits a ban change now (synchronously: bans are rare, and must not be acknowledged
-    /// before they are durable).
+    /// Commits a ban change now (bans are rare, and must not be acknowledged before they are
+    /// durable).
     fn store_ban(&mut self, identity: String, until: Option<Millis>, by: String) {
         let room = self.me.name.to_string();
-        let started = std::time::Instant::now();
-        let r = match until {
-            Some(until) => self.durable.store.save_ban(&StoredBan {
+        self.commit("ban", move |store| match until {
+            Some(until) => store.save_ban(&StoredBan {
                 room,
                 identity,
                 until,
                 by,
             }),
-            None => self.durable.store.lift_ban(&room, &identity),
-        };
+            None => store.lift_ban(&room, &identity),
+        });
+    }
+
+    /// Runs one synchronous store write; a failure turns the pending answer into an error.
+    fn commit(&mut self, what: &str, write: impl FnOnce(&dyn Store) -> StoreResult<()>) {
+        let started = std::time::Instant::now();
+        let r = write(self.durable.store.as_ref());
         self.metrics
             .store_write_seconds
             .observe(started.elapsed().as_secs_f64());
         if let Err(e) = r {
-            tracing::error!(room = %self.me.name, error = %e, "cannot store ban");
+            tracing::error!(room = %self.me.name, error = %e, "cannot store {what}");
             self.store_error = Some(Error::new(
                 gavel_core::ErrorCode::Internal,
-                format!("the ban could not be stored: {e}"),
+                format!("the {what} could not be stored: {e}"),
             ));
         }
     }

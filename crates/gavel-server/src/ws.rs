@@ -65,7 +65,9 @@ fn admit(app: &AppState, token: &str) -> Result<(String, JoinRequest), Error> {
     let room = claims.video.room.clone().unwrap_or_default();
     let (role, permissions) = claims.join_grant(&room, &app.registry.roles)?;
     gavel_core::ids::validate_room_name(&room)?;
+    let issued_at = claims.iat.or(claims.nbf).map(|s| s * 1000);
     let req = JoinRequest {
+        issued_at,
         identity: claims.sub,
         name: claims.name.unwrap_or_default(),
         metadata: claims.metadata.unwrap_or_default(),

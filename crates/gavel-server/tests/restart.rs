@@ -49,10 +49,19 @@ async fn state_survives_kill_9() {
     .unwrap();
     let troll = RtcClient::connect(&ws, &token("troll")).await.unwrap();
     let guest = RtcClient::connect(&ws, &token("guest")).await.unwrap();
+    let _ = &guest;
     guest.publish("microphone").await.unwrap();
     api.mute("kept", "guest", "microphone", true).await.unwrap();
-    // Acknowledged means committed: no wait before the kill for the ban.
+    // Acknowledged means committed: no wait before the kill for the ban or the revocation.
     api.remove("kept", "troll", Some(3600)).await.unwrap();
+    let guest_token = token("guest");
+    api.call(
+        "POST",
+        "/v1/rooms/kept/participants/guest/remove",
+        Some(json!({"revoke_tokens": true})),
+    )
+    .await
+    .unwrap();
     expect(&troll, "room_left").await;
     // The audit log and session history are committed in batches (at most 100 ms behind);
     // the documented loss window after kill -9 is that interval. Wait it out several times over.
@@ -87,10 +96,25 @@ async fn state_survives_kill_9() {
         .iter()
         .map(|e| e["action"].as_str().unwrap())
         .collect();
-    assert_eq!(actions, ["kick", "mute"]);
+    assert_eq!(actions, ["kick", "revoke_tokens", "kick", "mute"]);
     let sessions = api.sessions("kept", 10).await.unwrap();
-    assert_eq!(sessions["sessions"][0]["identity"], "troll");
-    assert_eq!(sessions["sessions"][0]["reason"], "kicked");
+    let rows: Vec<(&str, &str)> = sessions["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["identity"].as_str().unwrap(),
+                s["reason"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(rows, [("guest", "kicked"), ("troll", "kicked")]);
+    // The revoked token stays void; a token issued afterwards (iat has 1 s grain) works.
+    let void = RtcClient::connect(&ws, &guest_token).await.err().unwrap();
+    assert_eq!(void.code.as_str(), "unauthenticated");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    RtcClient::connect(&ws, &token("guest")).await.unwrap();
     // Lifting the ban is durable too.
     api.lift_ban("kept", "troll").await.unwrap();
     RtcClient::connect(&ws, &token("troll")).await.unwrap();

@@ -20,6 +20,9 @@ pub struct JoinRequest {
     pub attributes: BTreeMap<String, String>,
     pub role: String,
     pub permissions: Permissions,
+    /// When the token was issued (ms; from `iat`, else `nbf`). Checked against revocations;
+    /// unknown counts as issued before any revocation.
+    pub issued_at: Option<Millis>,
 }
 
 /// Longest ban: ten years.
@@ -42,6 +45,19 @@ impl Room {
         ids::validate_metadata(&req.metadata)?;
         for (k, v) in &req.attributes {
             ids::validate_attribute(k, v)?;
+        }
+        if let Some(&before) = self.revocations.get(&req.identity) {
+            // `iat` has whole seconds, so a token issued in the revocation's own second is void
+            // too: revocation must never let the old token through.
+            if req.issued_at.unwrap_or(0) < before {
+                return Err(Error::new(
+                    ErrorCode::Unauthenticated,
+                    format!(
+                        "tokens of '{}' for room '{}' issued before {before} were revoked; get a new token",
+                        req.identity, self.name
+                    ),
+                ));
+            }
         }
         let sid = self.ids.next("PA");
         let info = ParticipantInfo {

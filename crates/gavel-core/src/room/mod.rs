@@ -80,6 +80,8 @@ pub struct Room {
     pinned: Option<String>,
     requests: BTreeMap<String, PendingRequest>,
     bans: BTreeMap<String, Ban>,
+    /// Identity → tokens issued before this time (ms) are void.
+    revocations: BTreeMap<String, Millis>,
     speakers: SpeakerDetector,
     /// Daily-style sticky active speaker: the last one to be loudest, until it leaves.
     last_top_speaker: Option<String>,
@@ -104,6 +106,7 @@ impl Room {
             pinned: None,
             requests: BTreeMap::new(),
             bans: BTreeMap::new(),
+            revocations: BTreeMap::new(),
             speakers: SpeakerDetector::new(SpeakerConfig::default()),
             last_top_speaker: None,
             outputs: VecDeque::new(),
@@ -160,6 +163,12 @@ impl Room {
             })
             .collect()
     }
+    /// Voids `identity`'s tokens issued before `before` (also used to restore stored ones).
+    pub fn revoke_tokens(&mut self, identity: &str, before: Millis) {
+        let slot = self.revocations.entry(identity.to_string()).or_insert(0);
+        *slot = (*slot).max(before);
+    }
+
     /// Reinstates a ban kept in durable storage (when a room is opened again).
     pub fn restore_ban(&mut self, identity: &str, until: Millis, by: &str) {
         self.bans.insert(
@@ -289,6 +298,18 @@ impl Room {
                 destination,
             } => self.detach_for_move(ctx, &identity, &destination),
             Command::LiftBan { identity } => self.lift_ban(now, ctx, &identity),
+            Command::RevokeTokens { identity, before } => {
+                ctx.require(HostControl::Kick)?;
+                crate::ids::validate_identity(&identity)?;
+                let before = before.unwrap_or(now);
+                self.revoke_tokens(&identity, before);
+                self.outputs.push_back(Output::TokensRevoked {
+                    identity,
+                    before,
+                    by: ctx.label.clone(),
+                });
+                Ok(Reply::done())
+            }
         }
     }
 
@@ -477,7 +498,8 @@ fn audit_targets(command: &Command) -> Vec<String> {
         | Command::Pin { identity }
         | Command::UpdateParticipant { identity, .. }
         | Command::Move { identity, .. }
-        | Command::LiftBan { identity } => vec![identity.clone()],
+        | Command::LiftBan { identity }
+        | Command::RevokeTokens { identity, .. } => vec![identity.clone()],
         Command::Unpin { identity } => identity.iter().cloned().collect(),
         Command::Kick {
             identity,

@@ -198,6 +198,7 @@ impl Harness {
             attributes: BTreeMap::new(),
             role: role.into(),
             permissions: self.roles.get(role).unwrap().clone(),
+            issued_at: None,
         }
     }
 
@@ -3313,6 +3314,7 @@ fn durable_outputs_for_bans_sessions_and_audit() {
         attributes: Default::default(),
         role: role.into(),
         permissions: roles.get(role).unwrap().clone(),
+        issued_at: None,
     };
     room.join(1_000, join("host", HOST)).unwrap();
     room.join(1_000, join("bob", PARTICIPANT)).unwrap();
@@ -3363,4 +3365,49 @@ fn durable_outputs_for_bans_sessions_and_audit() {
         room.join(7_000, join("bob", PARTICIPANT)).unwrap_err().code,
         ErrorCode::Banned
     );
+}
+
+#[test]
+fn revoked_tokens_cannot_rejoin_but_new_ones_can() {
+    let roles = Arc::new(Roles::default());
+    let mut room = Room::new("r", RoomSettings::default(), roles.clone(), 3);
+    let join = |issued_at: Option<Millis>| JoinRequest {
+        identity: "bob".into(),
+        name: String::new(),
+        metadata: String::new(),
+        attributes: Default::default(),
+        role: PARTICIPANT.into(),
+        permissions: roles.get(PARTICIPANT).unwrap().clone(),
+        issued_at,
+    };
+    room.join(1_000, join(Some(0))).unwrap();
+    let revoke = Command::RevokeTokens {
+        identity: "bob".into(),
+        before: None,
+    };
+    // Only kick-holders may revoke; a refusal changes nothing.
+    room.join(
+        1_000,
+        JoinRequest {
+            identity: "pat".into(),
+            ..join(Some(0))
+        },
+    )
+    .unwrap();
+    let pat = room.participants["pat"].sid().to_string();
+    let denied = room.handle(2_000, &Actor::Participant { sid: pat }, revoke.clone());
+    assert_eq!(err_code(denied), ErrorCode::PermissionDenied);
+    room.handle(5_500, &Actor::server("api"), revoke).unwrap();
+    let outs: Vec<Output> = std::iter::from_fn(|| room.poll_output()).collect();
+    assert!(outs.contains(&Output::TokensRevoked {
+        identity: "bob".into(),
+        before: 5_500,
+        by: "api".into()
+    }));
+    for old in [None, Some(0), Some(5_000)] {
+        let e = room.join(6_000, join(old)).unwrap_err();
+        assert_eq!(e.code, ErrorCode::Unauthenticated, "{old:?}");
+    }
+    // Issued in a later second: fine.
+    room.join(6_000, join(Some(6_000))).unwrap();
 }

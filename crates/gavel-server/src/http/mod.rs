@@ -66,6 +66,10 @@ pub fn router(state: AppState) -> Router {
             post(participants::remove),
         )
         .route(
+            "/v1/rooms/{room}/participants/{identity}/revoke-tokens",
+            post(participants::revoke_tokens),
+        )
+        .route(
             "/v1/rooms/{room}/participants/{identity}/move",
             post(participants::move_to),
         )

@@ -67,13 +67,39 @@ pub async fn mute(
     targeted(state, caller, p, "mute", body).await
 }
 
+/// Kick, optionally with a ban and with `revoke_tokens: true` (the identity's current tokens
+/// stop working for this room; it needs a newly issued token to come back).
 pub async fn remove(
+    state: St,
+    caller: Caller,
+    Path((room, identity)): RoomAndIdentity,
+    Body(mut body): Body,
+) -> Result<Json, ApiError> {
+    let revoke = match body.remove("revoke_tokens") {
+        None => false,
+        Some(Value::Bool(b)) => b,
+        Some(_) => return Err(ApiError(Error::invalid("revoke_tokens must be a boolean"))),
+    };
+    let actor = caller.admin_of(&room)?;
+    let kick = command("kick", body, &[("identity", &identity)])?;
+    if revoke {
+        let revoke = command(
+            "revoke_tokens",
+            Default::default(),
+            &[("identity", &identity)],
+        )?;
+        run(&state, actor.clone(), &room, revoke).await?;
+    }
+    Ok(axum::Json(run(&state, actor, &room, kick).await?))
+}
+
+pub async fn revoke_tokens(
     state: St,
     caller: Caller,
     Path(p): RoomAndIdentity,
     Body(body): Body,
 ) -> Result<Json, ApiError> {
-    targeted(state, caller, p, "kick", body).await
+    targeted(state, caller, p, "revoke_tokens", body).await
 }
 
 pub async fn pin(state: St, caller: Caller, Path(p): RoomAndIdentity) -> Result<Json, ApiError> {
