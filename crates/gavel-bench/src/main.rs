@@ -1,0 +1,142 @@
+//! `gavel-bench`: opens N WebSocket participants in one room and measures how long moderation
+//! takes to reach all of them.
+//!
+//! Scenarios (`--scenario`, default `all`):
+//! - `join`: N joins; time until every client holds a consistent view (`present == N`), joins/s.
+//! - `mute-all`: one server-API mute-all; latency from the call to each client's event.
+//! - `mute`, `kick`: one single-target action; latency to each client.
+//! - `memory`: server RSS per connected participant (needs `--server-pid`).
+//!
+//! Each scenario prints one JSON line: count, p50/p95/p99/max in milliseconds, and rates.
+
+mod clients;
+mod report;
+
+use clap::Parser;
+use gavel_client::{AccessToken, ApiClient};
+use report::Report;
+use std::time::{Duration, Instant};
+
+#[derive(Parser, Clone)]
+#[command(name = "gavel-bench", about = "Fan-out benchmarks for a running Gavel server")]
+pub struct Args {
+    /// Server HTTP URL.
+    #[arg(long, default_value = "http://127.0.0.1:7880")]
+    url: String,
+    #[arg(long, default_value = "devkey")]
+    key: String,
+    #[arg(long, default_value = "secret")]
+    secret: String,
+    /// Participants.
+    #[arg(short, long, default_value_t = 100)]
+    n: usize,
+    /// join | mute-all | mute | kick | memory | all
+    #[arg(long, default_value = "all")]
+    scenario: String,
+    /// Room name (a fresh one per run by default).
+    #[arg(long)]
+    room: Option<String>,
+    /// The server's process id, for the memory scenario.
+    #[arg(long)]
+    server_pid: Option<u32>,
+    /// Concurrent connection attempts during the join storm.
+    #[arg(long, default_value_t = 256)]
+    concurrency: usize,
+    /// Give up on a scenario after this many seconds.
+    #[arg(long, default_value_t = 120)]
+    timeout: u64,
+}
+
+#[tokio::main]
+async fn main() {
+    let args = Args::parse();
+    if let Err(e) = run(args).await {
+        eprintln!("gavel-bench: {e}");
+        std::process::exit(1);
+    }
+}
+
+async fn run(args: Args) -> Result<(), String> {
+    raise_fd_limit(args.n);
+    let room = args
+        .room
+        .clone()
+        .unwrap_or_else(|| format!("bench-{}", std::process::id()));
+    let api = ApiClient::new(
+        &args.url,
+        &AccessToken::new(&args.key, &args.secret).admin(None).to_jwt(),
+    );
+    let all = args.scenario == "all";
+    let timeout = Duration::from_secs(args.timeout);
+    let ws = args.url.replacen("http", "ws", 1);
+
+    // Every scenario needs the room full; the join storm is measured while filling it.
+    let started = Instant::now();
+    let crowd = clients::Crowd::join(&ws, &args, &room, timeout).await?;
+    let join = crowd.join_report(started);
+    if all || args.scenario == "join" {
+        join.print();
+    }
+    if all || args.scenario == "memory" {
+        if let Some(pid) = args.server_pid {
+            let rss = report::rss_kib(pid).ok_or("cannot read the server's RSS")?;
+            println!(
+                "{}",
+                serde_json::json!({"scenario": "memory", "n": args.n, "server_rss_kib": rss,
+                    "kib_per_participant": rss as f64 / args.n as f64})
+            );
+        } else if args.scenario == "memory" {
+            return Err("the memory scenario needs --server-pid".into());
+        }
+    }
+    if all || args.scenario == "mute-all" {
+        let r = crowd
+            .measure("mute-all", "\"all\":true", timeout, || async {
+                api.mute_all(&room, "microphone", &[]).await.map(drop).map_err(|e| e.to_string())
+            })
+            .await?;
+        r.print();
+    }
+    if all || args.scenario == "mute" {
+        let target = crowd.identity(0);
+        let r = crowd
+            .measure("mute", "\"muted\":false", timeout, || async {
+                // Remote unmute under `force` reaches everyone like a mute does.
+                api.mute(&room, &target, "microphone", false)
+                    .await
+                    .map(drop)
+                    .map_err(|e| e.to_string())
+            })
+            .await?;
+        r.print();
+    }
+    if all || args.scenario == "kick" {
+        let target = crowd.identity(args.n - 1);
+        let r = crowd
+            .measure("kick", "\"type\":\"participant_left\"", timeout, || async {
+                api.remove(&room, &target, None).await.map(drop).map_err(|e| e.to_string())
+            })
+            .await?;
+        r.print();
+    }
+    let _ = api.delete_room(&room).await;
+    Ok(())
+}
+
+/// Raises the soft open-files limit to the hard one (each participant is one socket).
+fn raise_fd_limit(n: usize) {
+    if let Ok((soft, hard)) = rlimit::Resource::NOFILE.get() {
+        if soft < hard {
+            let _ = rlimit::Resource::NOFILE.set(hard, hard);
+        }
+        if (hard as usize) < n + 64 {
+            eprintln!("gavel-bench: warning: open-files limit {hard} is below {n} participants");
+        }
+    }
+}
+
+impl Report {
+    fn print(&self) {
+        println!("{}", self.to_json());
+    }
+}

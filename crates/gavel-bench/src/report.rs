@@ -1,0 +1,85 @@
+//! Percentiles and the JSON line each scenario prints.
+
+use serde_json::{json, Map, Value};
+use std::time::Instant;
+
+pub struct Report {
+    name: String,
+    /// Milliseconds, sorted.
+    samples: Vec<f64>,
+    extra: Map<String, Value>,
+}
+
+impl Report {
+    pub fn from_instants(name: &str, start: Instant, times: &[Instant]) -> Report {
+        let mut samples: Vec<f64> = times
+            .iter()
+            .map(|t| t.saturating_duration_since(start).as_secs_f64() * 1000.0)
+            .collect();
+        samples.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+        Report {
+            name: name.to_string(),
+            samples,
+            extra: Map::new(),
+        }
+    }
+
+    pub fn extra(&mut self, key: &str, value: f64) {
+        self.extra.insert(key.into(), json!(round(value)));
+    }
+
+    /// Nearest-rank percentile.
+    pub fn percentile(&self, p: f64) -> f64 {
+        if self.samples.is_empty() {
+            return 0.0;
+        }
+        let rank = ((p / 100.0) * self.samples.len() as f64).ceil() as usize;
+        self.samples[rank.clamp(1, self.samples.len()) - 1]
+    }
+
+    pub fn to_json(&self) -> Value {
+        let mut v = json!({
+            "scenario": self.name,
+            "n": self.samples.len(),
+            "p50_ms": round(self.percentile(50.0)),
+            "p95_ms": round(self.percentile(95.0)),
+            "p99_ms": round(self.percentile(99.0)),
+            "max_ms": round(self.percentile(100.0)),
+        });
+        v.as_object_mut().unwrap().extend(self.extra.clone());
+        v
+    }
+}
+
+fn round(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+/// Resident memory of a process, from /proc (KiB).
+pub fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nearest_rank_percentiles() {
+        let r = Report {
+            name: "x".into(),
+            samples: (1..=100).map(f64::from).collect(),
+            extra: Map::new(),
+        };
+        assert_eq!(r.percentile(50.0), 50.0);
+        assert_eq!(r.percentile(99.0), 99.0);
+        assert_eq!(r.percentile(100.0), 100.0);
+    }
+}
