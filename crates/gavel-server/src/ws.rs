@@ -22,6 +22,8 @@ use std::time::Duration;
 
 /// Transport-level cap: frames above this are refused by the WebSocket layer itself.
 const TRANSPORT_MAX_MESSAGE: usize = 1024 * 1024;
+/// Initial read buffer per connection.
+const READ_BUFFER: usize = 4 * 1024;
 
 #[derive(Deserialize)]
 pub struct RtcParams {
@@ -53,8 +55,12 @@ pub async fn rtc(
             Error::invalid("this endpoint takes a WebSocket upgrade (GET with Upgrade: websocket)");
         return ApiError(e).into_response();
     };
+    // Small per-connection buffers: the defaults (128 KiB each way) dominate memory in large
+    // rooms; reads grow the buffer when a bigger frame comes, and frames are written one by one.
     ws.max_message_size(TRANSPORT_MAX_MESSAGE)
         .max_frame_size(TRANSPORT_MAX_MESSAGE)
+        .read_buffer_size(READ_BUFFER)
+        .write_buffer_size(0)
         .on_upgrade(move |socket| session(socket, app, room, req))
 }
 
