@@ -32,12 +32,25 @@ pub struct Crowd {
 
 impl Crowd {
     /// Creates the room and joins `n` participants, `concurrency` connection attempts at a time.
-    pub async fn join(ws: &str, args: &Args, room: &str, timeout: Duration) -> Result<Crowd, String> {
+    pub async fn join(
+        ws: &str,
+        args: &Args,
+        room: &str,
+        timeout: Duration,
+    ) -> Result<Crowd, String> {
         let http = ws.replacen("ws", "http", 1);
-        let api = ApiClient::new(&http, &AccessToken::new(&args.key, &args.secret).admin(None).to_jwt());
-        api.create_room(room, serde_json::json!({"remote_unmute": "force", "max_participants": 0}))
-            .await
-            .map_err(|e| e.to_string())?;
+        let api = ApiClient::new(
+            &http,
+            &AccessToken::new(&args.key, &args.secret)
+                .admin(None)
+                .to_jwt(),
+        );
+        api.create_room(
+            room,
+            serde_json::json!({"remote_unmute": "force", "max_participants": 0}),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
         let n = args.n;
         let prefix = format!("p{}-", std::process::id());
         let (probe, probe_rx) = watch::channel(None::<Arc<Probe>>);
@@ -52,8 +65,13 @@ impl Crowd {
                 .ttl(3600)
                 .to_jwt();
             let url = format!("{ws}/v1/rtc?access_token={token}");
-            let (gate, probe_rx, hit_tx, state_tx, full) =
-                (gate.clone(), probe_rx.clone(), hit_tx.clone(), state_tx.clone(), full.clone());
+            let (gate, probe_rx, hit_tx, state_tx, full) = (
+                gate.clone(),
+                probe_rx.clone(),
+                hit_tx.clone(),
+                state_tx.clone(),
+                full.clone(),
+            );
             tokio::spawn(async move {
                 let permit = gate.acquire_owned().await;
                 let ws = match tokio_tungstenite::connect_async(&url).await {
@@ -98,9 +116,15 @@ impl Crowd {
                     consistent[i] = Some(t);
                     done += 1;
                 }
-                Ok(Some((i, Event::Failed(e)))) => return Err(format!("client {i} failed to join: {e}")),
+                Ok(Some((i, Event::Failed(e)))) => {
+                    return Err(format!("client {i} failed to join: {e}"))
+                }
                 Ok(None) => return Err("clients ended early".into()),
-                Err(_) => return Err(format!("only {done} of {n} clients saw the full room in time")),
+                Err(_) => {
+                    return Err(format!(
+                        "only {done} of {n} clients saw the full room in time"
+                    ))
+                }
             }
         }
         Ok(Crowd {
@@ -108,8 +132,14 @@ impl Crowd {
             prefix,
             probe,
             hits: tokio::sync::Mutex::new(hits),
-            consistent: consistent.into_iter().map(|t| t.expect("counted")).collect(),
-            connected: connected.into_iter().map(|t| t.expect("connected before consistent")).collect(),
+            consistent: consistent
+                .into_iter()
+                .map(|t| t.expect("counted"))
+                .collect(),
+            connected: connected
+                .into_iter()
+                .map(|t| t.expect("connected before consistent"))
+                .collect(),
         })
     }
 
@@ -156,7 +186,11 @@ impl Crowd {
                     got += 1;
                 }
                 Ok(Some(_)) => {}
-                _ => return Err(format!("{name}: only {got} of {expected} clients got the event in time")),
+                _ => {
+                    return Err(format!(
+                        "{name}: only {got} of {expected} clients got the event in time"
+                    ))
+                }
             }
         }
         self.probe.send_replace(None);

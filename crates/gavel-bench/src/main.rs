@@ -18,7 +18,10 @@ use report::Report;
 use std::time::{Duration, Instant};
 
 #[derive(Parser, Clone)]
-#[command(name = "gavel-bench", about = "Fan-out benchmarks for a running Gavel server")]
+#[command(
+    name = "gavel-bench",
+    about = "Fan-out benchmarks for a running Gavel server"
+)]
 pub struct Args {
     /// Server HTTP URL.
     #[arg(long, default_value = "http://127.0.0.1:7880")]
@@ -64,7 +67,9 @@ async fn run(args: Args) -> Result<(), String> {
         .unwrap_or_else(|| format!("bench-{}", std::process::id()));
     let api = ApiClient::new(
         &args.url,
-        &AccessToken::new(&args.key, &args.secret).admin(None).to_jwt(),
+        &AccessToken::new(&args.key, &args.secret)
+            .admin(None)
+            .to_jwt(),
     );
     let all = args.scenario == "all";
     let timeout = Duration::from_secs(args.timeout);
@@ -92,7 +97,10 @@ async fn run(args: Args) -> Result<(), String> {
     if all || args.scenario == "mute-all" {
         let r = crowd
             .measure("mute-all", "\"all\":true", timeout, || async {
-                api.mute_all(&room, "microphone", &[]).await.map(drop).map_err(|e| e.to_string())
+                api.mute_all(&room, "microphone", &[])
+                    .await
+                    .map(drop)
+                    .map_err(|e| e.to_string())
             })
             .await?;
         r.print();
@@ -114,7 +122,10 @@ async fn run(args: Args) -> Result<(), String> {
         let target = crowd.identity(args.n - 1);
         let r = crowd
             .measure("kick", "\"type\":\"participant_left\"", timeout, || async {
-                api.remove(&room, &target, None).await.map(drop).map_err(|e| e.to_string())
+                api.remove(&room, &target, None)
+                    .await
+                    .map(drop)
+                    .map_err(|e| e.to_string())
             })
             .await?;
         r.print();

@@ -13,19 +13,35 @@ async fn smoke_run_with_200_participants() {
     let pid = std::process::id().to_string();
     let out = tokio::task::spawn_blocking(move || {
         std::process::Command::new(env!("CARGO_BIN_EXE_gavel-bench"))
-            .args(["--url", &url, "-n", "200", "--timeout", "60", "--server-pid", &pid])
+            .args([
+                "--url",
+                &url,
+                "-n",
+                "200",
+                "--timeout",
+                "60",
+                "--server-pid",
+                &pid,
+            ])
             .output()
             .unwrap()
     })
     .await
     .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let lines: Vec<serde_json::Value> = stdout
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    let scenarios: Vec<&str> = lines.iter().map(|l| l["scenario"].as_str().unwrap()).collect();
+    let scenarios: Vec<&str> = lines
+        .iter()
+        .map(|l| l["scenario"].as_str().unwrap())
+        .collect();
     assert_eq!(scenarios, ["join", "memory", "mute-all", "mute", "kick"]);
     for l in &lines {
         let expected = match l["scenario"].as_str() {
