@@ -7,35 +7,6 @@ mod common;
 use common::*;
 use gavel_client::{AccessToken, ApiClient, Message, RtcClient};
 use serde_json::{json, Value};
-use std::time::Duration;
-
-/// A barrier: pings `client` and returns every message that reached it before the pong.
-///
-/// The server answers a request after queueing every event that came before it on the same
-/// connection, and the client files events before it hands over the response, so once the ping
-/// is answered everything sent earlier is buffered: draining without waiting is exact.
-async fn settle(client: &RtcClient) -> Vec<Message> {
-    let r = client
-        .request(json!({"type": "ping"}))
-        .await
-        .unwrap_or_else(|e| panic!("{}: ping failed: {e}", client.identity()));
-    assert_eq!(r["pong"], true);
-    let mut out = Vec::new();
-    while let Some(m) = client.next(Duration::ZERO).await {
-        out.push(m);
-    }
-    out
-}
-
-/// Asserts that nothing (event or stray response) reached `client` since the last barrier.
-async fn assert_nothing(client: &RtcClient, what: &str) {
-    let got = settle(client).await;
-    assert!(
-        got.is_empty(),
-        "{} received {got:?} after {what}",
-        client.identity()
-    );
-}
 
 /// Everything the server API shows about a room (and which rooms exist).
 async fn snapshot(api: &ApiClient, room: &str) -> Value {

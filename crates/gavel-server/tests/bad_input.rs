@@ -12,30 +12,6 @@ use serde_json::{json, Value};
 use std::time::Duration;
 use tokio_tungstenite::tungstenite::{self, Message as WsMessage};
 
-/// A barrier: pings `client` and returns every message that reached it before the pong (the
-/// server answers after queueing everything sent earlier; the client files events first).
-async fn settle(client: &RtcClient) -> Vec<Message> {
-    let r = client
-        .request(json!({"type": "ping"}))
-        .await
-        .unwrap_or_else(|e| panic!("{}: ping failed: {e}", client.identity()));
-    assert_eq!(r["pong"], true);
-    let mut out = Vec::new();
-    while let Some(m) = client.next(Duration::ZERO).await {
-        out.push(m);
-    }
-    out
-}
-
-async fn assert_nothing(client: &RtcClient, what: &str) {
-    let got = settle(client).await;
-    assert!(
-        got.is_empty(),
-        "{} received {got:?} after {what}",
-        client.identity()
-    );
-}
-
 /// The next response that matched no pending request (those answering requests without an id).
 async fn next_response(client: &RtcClient) -> Value {
     let deadline = tokio::time::Instant::now() + WAIT;

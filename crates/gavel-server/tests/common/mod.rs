@@ -5,9 +5,10 @@
 pub mod process;
 
 use gavel_client::core::Event;
-use gavel_client::{AccessToken, ApiClient, RtcClient};
+use gavel_client::{AccessToken, ApiClient, Message, RtcClient};
 use gavel_server::config::{Config, Limits};
 use gavel_server::Server;
+use serde_json::json;
 use std::time::Duration;
 
 pub const KEY: &str = "devkey";
@@ -158,4 +159,32 @@ pub async fn api_identities(api: &ApiClient, room: &str) -> Vec<String> {
         .collect();
     ids.sort();
     ids
+}
+
+/// A barrier: pings `client` and returns every message that reached it before the pong.
+///
+/// The server answers a request after queueing every event that came before it on the same
+/// connection, and the client files events before it hands over the response, so once the ping
+/// is answered everything sent earlier is buffered: draining without waiting is exact.
+pub async fn settle(client: &RtcClient) -> Vec<Message> {
+    let r = client
+        .request(json!({"type": "ping"}))
+        .await
+        .unwrap_or_else(|e| panic!("{}: ping failed: {e}", client.identity()));
+    assert_eq!(r["pong"], true);
+    let mut out = Vec::new();
+    while let Some(m) = client.next(Duration::ZERO).await {
+        out.push(m);
+    }
+    out
+}
+
+/// Asserts that nothing (event or stray response) reached `client` since the last barrier.
+pub async fn assert_nothing(client: &RtcClient, what: &str) {
+    let got = settle(client).await;
+    assert!(
+        got.is_empty(),
+        "{} received {got:?} after {what}",
+        client.identity()
+    );
 }
