@@ -15,6 +15,7 @@ pub mod metrics;
 pub mod registry;
 pub mod room_actor;
 pub mod store;
+pub mod twirp;
 pub mod ws;
 
 use config::Config;

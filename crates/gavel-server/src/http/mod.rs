@@ -77,6 +77,7 @@ pub fn router(state: AppState) -> Router {
             "/v1/rooms/{room}/participants/{identity}/pin",
             post(participants::pin).delete(participants::unpin),
         )
+        .merge(crate::twirp::router())
         // A known path with a method it does not take is an unknown endpoint too (in JSON).
         .method_not_allowed_fallback(|method: axum::http::Method| async move {
             ApiError(Error::not_found(format!(

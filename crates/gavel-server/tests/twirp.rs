@@ -1,0 +1,173 @@
+//! LiveKit's RoomService over Twirp: encodings, errors, auth, and the room methods so far.
+
+mod common;
+use common::*;
+use gavel_client::AccessToken;
+use livekit_protocol as lk;
+use prost::Message;
+use serde_json::{json, Value};
+
+const BASE: &str = "/twirp/livekit.RoomService";
+
+async fn post_json(ts: &TestServer, token: &str, method: &str, body: Value) -> (u16, Value) {
+    let r = reqwest::Client::new()
+        .post(format!("{}{BASE}/{method}", ts.http))
+        .bearer_auth(token)
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap())
+}
+
+fn admin_token() -> String {
+    AccessToken::new(KEY, SECRET).admin(None).to_jwt()
+}
+
+#[tokio::test]
+async fn list_rooms_in_json_and_protobuf() {
+    let ts = TestServer::start().await;
+    let _a = ts.join("tw-a", "alice", "participant").await;
+    let _b = ts.join("tw-b", "bob", "participant").await;
+
+    let (status, v) = post_json(&ts, &admin_token(), "ListRooms", json!({})).await;
+    assert_eq!(status, 200, "{v}");
+    let names: Vec<&str> = v["rooms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["tw-a", "tw-b"]);
+    assert_eq!(v["rooms"][0]["num_participants"], 1);
+    assert_eq!(v["rooms"][0]["creation_time"], "0", "int64 as a string");
+
+    let req = lk::ListRoomsRequest {
+        names: vec!["tw-b".into()],
+    };
+    let r = reqwest::Client::new()
+        .post(format!("{}{BASE}/ListRooms", ts.http))
+        .bearer_auth(admin_token())
+        .header("content-type", "application/protobuf")
+        .body(req.encode_to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let resp = lk::ListRoomsResponse::decode(r.bytes().await.unwrap()).unwrap();
+    assert_eq!(resp.rooms.len(), 1);
+    assert_eq!(resp.rooms[0].name, "tw-b");
+    ts.stop().await;
+}
+
+#[tokio::test]
+async fn twirp_errors_and_auth() {
+    let ts = TestServer::start().await;
+    let (status, v) = post_json(&ts, "garbage", "ListRooms", json!({})).await;
+    assert_eq!(status, 401);
+    assert_eq!(v["code"], "unauthenticated");
+    assert_eq!(v["meta"], json!({}));
+
+    let joiner = ts.token("r", "alice", "participant");
+    let (status, v) = post_json(&ts, &joiner, "ListRooms", json!({})).await;
+    assert_eq!((status, v["code"].as_str()), (401, Some("unauthenticated")));
+    assert_eq!(v["msg"], "permissions denied");
+    let (status, v) = post_json(&ts, &joiner, "DeleteRoom", json!({"room": "r"})).await;
+    assert_eq!(
+        (status, v["msg"].as_str()),
+        (401, Some("permissions denied"))
+    );
+
+    let (status, v) = post_json(&ts, &admin_token(), "ForwardParticipant", json!({})).await;
+    assert_eq!(status, 501);
+    assert_eq!(v["code"], "unimplemented");
+    assert!(v["msg"].as_str().unwrap().contains("ForwardParticipant"));
+
+    let (status, v) = post_json(&ts, &admin_token(), "DeleteRoom", json!({"room": "nope"})).await;
+    assert_eq!((status, v["code"].as_str()), (404, Some("not_found")));
+    ts.stop().await;
+}
+
+#[tokio::test]
+async fn delete_room_removes_everyone() {
+    let ts = TestServer::start().await;
+    let alice = ts.join("tw-del", "alice", "participant").await;
+    let (status, v) = post_json(&ts, &admin_token(), "DeleteRoom", json!({"room": "tw-del"})).await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v, json!({}));
+    expect_room_left(&alice, "room_deleted", None).await;
+    ts.stop().await;
+}
+
+#[tokio::test]
+async fn list_and_get_participants() {
+    let ts = TestServer::start().await;
+    let alice = ts.join("tw-p", "alice", "participant").await;
+    let _viewer = ts.join("tw-p", "vic", "viewer").await;
+    alice.publish("microphone").await.unwrap();
+
+    let (status, v) = post_json(
+        &ts,
+        &admin_token(),
+        "ListParticipants",
+        json!({"room": "tw-p"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["participants"].as_array().unwrap().len(), 2);
+
+    let (status, v) = post_json(
+        &ts,
+        &admin_token(),
+        "GetParticipant",
+        json!({"room": "tw-p", "identity": "alice"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["identity"], "alice");
+    assert_eq!(v["state"], "ACTIVE");
+    assert_eq!(v["is_publisher"], true);
+    assert_eq!(v["tracks"][0]["type"], "AUDIO");
+    assert_eq!(v["tracks"][0]["source"], "MICROPHONE");
+    assert!(v["joined_at"].is_string());
+    assert_eq!(v["permission"]["can_publish"], true);
+
+    // Protobuf, and a room-scoped admin token for another room is refused.
+    let req = lk::RoomParticipantIdentity {
+        room: "tw-p".into(),
+        identity: "vic".into(),
+        ..Default::default()
+    };
+    let r = reqwest::Client::new()
+        .post(format!("{}{BASE}/GetParticipant", ts.http))
+        .bearer_auth(admin_token())
+        .header("content-type", "application/protobuf")
+        .body(req.encode_to_vec())
+        .send()
+        .await
+        .unwrap();
+    let p = lk::ParticipantInfo::decode(r.bytes().await.unwrap()).unwrap();
+    assert_eq!(p.identity, "vic");
+    assert!(!p.permission.unwrap().can_publish);
+
+    let other = AccessToken::new(KEY, SECRET)
+        .admin(Some("elsewhere"))
+        .to_jwt();
+    let (status, v) = post_json(&ts, &other, "ListParticipants", json!({"room": "tw-p"})).await;
+    assert_eq!(
+        (status, v["msg"].as_str()),
+        (401, Some("permissions denied"))
+    );
+
+    let (status, v) = post_json(
+        &ts,
+        &admin_token(),
+        "GetParticipant",
+        json!({"room": "tw-p", "identity": "ghost"}),
+    )
+    .await;
+    assert_eq!((status, v["code"].as_str()), (404, Some("not_found")));
+    ts.stop().await;
+}
