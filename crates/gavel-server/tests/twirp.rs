@@ -171,3 +171,103 @@ async fn list_and_get_participants() {
     assert_eq!((status, v["code"].as_str()), (404, Some("not_found")));
     ts.stop().await;
 }
+
+#[tokio::test]
+async fn remove_voids_the_current_token() {
+    let ts = TestServer::start().await;
+    let token = ts.token("tw-rm", "troll", "participant");
+    let troll = gavel_client::RtcClient::connect(&ts.ws, &token)
+        .await
+        .unwrap();
+    let host = ts.join("tw-rm", "host", "host").await;
+    let (status, v) = post_json(
+        &ts,
+        &admin_token(),
+        "RemoveParticipant",
+        json!({"room": "tw-rm", "identity": "troll"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{v}");
+    expect_room_left(&troll, "kicked", Some("admin")).await;
+    expect(&host, "participant_left").await;
+    assert!(
+        gavel_client::RtcClient::connect(&ts.ws, &token)
+            .await
+            .is_err(),
+        "the removed identity's token no longer joins"
+    );
+    let (status, v) = post_json(
+        &ts,
+        &admin_token(),
+        "RemoveParticipant",
+        json!({"room": "tw-rm", "identity": "troll"}),
+    )
+    .await;
+    assert_eq!((status, v["code"].as_str()), (404, Some("not_found")));
+    ts.stop().await;
+}
+
+#[tokio::test]
+async fn move_and_mute_published_track() {
+    let ts = TestServer::start().await;
+    let api = ts.admin();
+    api.create_room("tw-off", json!({"remote_unmute": "off"}))
+        .await
+        .unwrap();
+    let alice = ts.join("tw-off", "alice", "participant").await;
+    let sid = alice.publish("microphone").await.unwrap();
+
+    let (status, v) = post_json(
+        &ts,
+        &admin_token(),
+        "MutePublishedTrack",
+        json!({"room": "tw-off", "identity": "alice", "trackSid": sid, "muted": true}),
+    )
+    .await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["track"]["muted"], true);
+    assert_eq!(v["track"]["sid"], sid.as_str());
+    let e = expect(&alice, "track_muted").await;
+    assert_eq!(serde_json::to_value(&e).unwrap()["muted"], true);
+
+    let (status, v) = post_json(
+        &ts,
+        &admin_token(),
+        "MutePublishedTrack",
+        json!({"room": "tw-off", "identity": "alice", "track_sid": sid, "muted": false}),
+    )
+    .await;
+    assert_eq!(
+        (status, v["code"].as_str()),
+        (412, Some("failed_precondition"))
+    );
+    assert_eq!(v["msg"], "remote unmute not enabled");
+
+    let (status, v) = post_json(
+        &ts,
+        &admin_token(),
+        "MutePublishedTrack",
+        json!({"room": "tw-off", "identity": "alice", "track_sid": "TR_nope", "muted": true}),
+    )
+    .await;
+    assert_eq!((status, v["code"].as_str()), (404, Some("not_found")));
+
+    let (status, v) = post_json(
+        &ts,
+        &admin_token(),
+        "MoveParticipant",
+        json!({"room": "tw-off", "identity": "alice", "destination_room": "tw-dest"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{v}");
+    expect(&alice, "moved").await;
+    let (_, v) = post_json(
+        &ts,
+        &admin_token(),
+        "ListParticipants",
+        json!({"room": "tw-dest"}),
+    )
+    .await;
+    assert_eq!(v["participants"][0]["identity"], "alice");
+    ts.stop().await;
+}

@@ -116,6 +116,25 @@ pub fn strings(m: &Map<String, Value>, key: &str) -> Result<Vec<String>, TwirpEr
     }
 }
 
+pub fn boolean(m: &Map<String, Value>, key: &str) -> Result<bool, TwirpError> {
+    match get(m, key) {
+        None | Some(Value::Null) => Ok(false),
+        Some(Value::Bool(b)) => Ok(*b),
+        Some(_) => Err(TwirpError::malformed(format!("`{key}` must be a boolean"))),
+    }
+}
+
+/// protojson accepts int64 as a number or a decimal string.
+pub fn int64_in(m: &Map<String, Value>, key: &str) -> Result<i64, TwirpError> {
+    let bad = || TwirpError::malformed(format!("`{key}` must be an int64"));
+    match get(m, key) {
+        None | Some(Value::Null) => Ok(0),
+        Some(Value::Number(n)) => n.as_i64().ok_or_else(bad),
+        Some(Value::String(s)) => s.parse().map_err(|_| bad()),
+        Some(_) => Err(bad()),
+    }
+}
+
 /// protojson writes int64 as a string.
 pub fn int64(v: i64) -> Value {
     Value::String(v.to_string())

@@ -62,6 +62,18 @@ async fn call(
             let req = format.decode(body)?;
             format.encode(&participants::get_participant(state, &claims, req).await?)
         }
+        "RemoveParticipant" => {
+            let req = format.decode(body)?;
+            format.encode(&participants::remove_participant(state, &claims, req).await?)
+        }
+        "MoveParticipant" => {
+            let req = format.decode(body)?;
+            format.encode(&participants::move_participant(state, &claims, req).await?)
+        }
+        "MutePublishedTrack" => {
+            let req = format.decode(body)?;
+            format.encode(&participants::mute_published_track(state, &claims, req).await?)
+        }
         other => Err(TwirpError::unimplemented(format!(
             "livekit.RoomService/{other} is not supported by this server"
         ))),
