@@ -271,3 +271,61 @@ async fn move_and_mute_published_track() {
     assert_eq!(v["participants"][0]["identity"], "alice");
     ts.stop().await;
 }
+
+#[tokio::test]
+async fn update_participant_permissions_metadata_attributes() {
+    let ts = TestServer::start().await;
+    let alice = ts.join("tw-up", "alice", "participant").await;
+    alice.publish("microphone").await.unwrap();
+    let speaker = json!({"can_subscribe": true, "can_publish": true, "can_publish_data": true});
+    let audience = json!({"canSubscribe": true, "canPublish": false, "canPublishData": true});
+
+    let (status, v) = post_json(
+        &ts,
+        &admin_token(),
+        "UpdateParticipant",
+        json!({"room": "tw-up", "identity": "alice", "permission": audience}),
+    )
+    .await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["permission"]["can_publish"], false);
+    assert_eq!(v["tracks"], json!([]), "revoking publish unpublishes");
+    expect(&alice, "track_unpublished").await;
+    expect(&alice, "permissions_changed").await;
+
+    let (status, v) = post_json(
+        &ts,
+        &admin_token(),
+        "UpdateParticipant",
+        json!({"room": "tw-up", "identity": "alice", "permission": speaker,
+               "metadata": "{\"some\":\"values\"}", "name": "Alice",
+               "attributes": {"team": "blue"}}),
+    )
+    .await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["permission"]["can_publish"], true);
+    assert_eq!(v["metadata"], "{\"some\":\"values\"}");
+    assert_eq!(v["name"], "Alice");
+    assert_eq!(v["attributes"], json!({"team": "blue"}));
+    let e = expect(&alice, "participant_updated").await;
+    let e = serde_json::to_value(&e).unwrap();
+    assert_eq!(e["participant"]["metadata"], "{\"some\":\"values\"}");
+
+    // Sources narrow publishing: microphone only.
+    let (status, v) = post_json(
+        &ts,
+        &admin_token(),
+        "UpdateParticipant",
+        json!({"room": "tw-up", "identity": "alice",
+               "permission": {"can_publish": true, "can_subscribe": true,
+                              "can_publish_sources": ["MICROPHONE"]}}),
+    )
+    .await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(
+        v["permission"]["can_publish_sources"],
+        json!(["MICROPHONE"])
+    );
+    assert!(alice.publish("camera").await.is_err());
+    ts.stop().await;
+}

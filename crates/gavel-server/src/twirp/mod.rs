@@ -74,6 +74,10 @@ async fn call(
             let req = format.decode(body)?;
             format.encode(&participants::mute_published_track(state, &claims, req).await?)
         }
+        "UpdateParticipant" => {
+            let req = format.decode(body)?;
+            format.encode(&participants::update_participant(state, &claims, req).await?)
+        }
         other => Err(TwirpError::unimplemented(format!(
             "livekit.RoomService/{other} is not supported by this server"
         ))),

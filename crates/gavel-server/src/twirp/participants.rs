@@ -1,7 +1,7 @@
 //! Participant methods: ListParticipants, GetParticipant, RemoveParticipant, MoveParticipant,
-//! MutePublishedTrack.
+//! MutePublishedTrack, UpdateParticipant.
 
-use super::codec::{boolean, int64_in, string, JsonIn, JsonOut};
+use super::codec::{boolean, get, int64_in, string, JsonIn, JsonOut};
 use super::{auth, mapping, TwirpError};
 use crate::http::AppState;
 use gavel_core::{Actor, Claims, Command, Error, Reply};
@@ -212,4 +212,145 @@ pub async fn mute_published_track(
         })
         .await?;
     Ok(lk::MuteRoomTrackResponse { track })
+}
+
+impl JsonIn for lk::UpdateParticipantRequest {
+    fn from_json(m: &Map<String, Value>) -> Result<Self, TwirpError> {
+        let permission = match get(m, "permission") {
+            None | Some(Value::Null) => None,
+            Some(Value::Object(p)) => Some(permission_from_json(p)?),
+            Some(_) => return Err(TwirpError::malformed("`permission` must be an object")),
+        };
+        let attributes = match get(m, "attributes") {
+            None | Some(Value::Null) => Default::default(),
+            Some(Value::Object(a)) => a
+                .iter()
+                .map(|(k, v)| match v {
+                    Value::String(s) => Ok((k.clone(), s.clone())),
+                    _ => Err(TwirpError::malformed("attribute values must be strings")),
+                })
+                .collect::<Result<_, _>>()?,
+            Some(_) => return Err(TwirpError::malformed("`attributes` must be an object")),
+        };
+        Ok(lk::UpdateParticipantRequest {
+            room: string(m, "room")?,
+            identity: string(m, "identity")?,
+            metadata: string(m, "metadata")?,
+            name: string(m, "name")?,
+            permission,
+            attributes,
+        })
+    }
+}
+
+fn permission_from_json(p: &Map<String, Value>) -> Result<lk::ParticipantPermission, TwirpError> {
+    let sources = match get(p, "can_publish_sources") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(a)) => a
+            .iter()
+            .map(|v| match v {
+                Value::String(s) => lk::TrackSource::from_str_name(s)
+                    .map(|t| t as i32)
+                    .ok_or_else(|| TwirpError::malformed(format!("unknown track source {s:?}"))),
+                Value::Number(n) => n
+                    .as_i64()
+                    .map(|n| n as i32)
+                    .ok_or_else(|| TwirpError::malformed("bad track source")),
+                _ => Err(TwirpError::malformed("bad track source")),
+            })
+            .collect::<Result<_, _>>()?,
+        Some(_) => {
+            return Err(TwirpError::malformed(
+                "`can_publish_sources` must be a list",
+            ))
+        }
+    };
+    Ok(lk::ParticipantPermission {
+        can_subscribe: boolean(p, "can_subscribe")?,
+        can_publish: boolean(p, "can_publish")?,
+        can_publish_data: boolean(p, "can_publish_data")?,
+        can_publish_sources: sources,
+        hidden: boolean(p, "hidden")?,
+        can_update_metadata: boolean(p, "can_update_metadata")?,
+        ..Default::default()
+    })
+}
+
+/// LiveKit's permission replaces ours, except host controls (which LiveKit does not have).
+fn permissions_patch(p: &lk::ParticipantPermission) -> Result<Value, TwirpError> {
+    const ALL: [&str; 4] = ["microphone", "camera", "screen_video", "screen_audio"];
+    let can_send: Vec<&str> = if !p.can_publish {
+        Vec::new()
+    } else if p.can_publish_sources.is_empty() {
+        ALL.to_vec()
+    } else {
+        let mut out = Vec::new();
+        for s in &p.can_publish_sources {
+            match lk::TrackSource::try_from(*s) {
+                Ok(lk::TrackSource::Microphone) => out.push("microphone"),
+                Ok(lk::TrackSource::Camera) => out.push("camera"),
+                Ok(lk::TrackSource::ScreenShare) => out.push("screen_video"),
+                Ok(lk::TrackSource::ScreenShareAudio) => out.push("screen_audio"),
+                _ => {
+                    return Err(TwirpError::new(
+                        "invalid_argument",
+                        format!("unsupported track source {s} in can_publish_sources"),
+                    ))
+                }
+            }
+        }
+        out
+    };
+    let can_receive: Vec<&str> = if p.can_subscribe {
+        ALL.to_vec()
+    } else {
+        Vec::new()
+    };
+    Ok(json!({
+        "can_send": can_send,
+        "can_receive": can_receive,
+        "can_publish_data": p.can_publish_data,
+        "can_update_own_metadata": p.can_update_metadata,
+        "hidden": p.hidden,
+    }))
+}
+
+/// Name, metadata (when not empty), attributes (merged; "" deletes) and permission, as one
+/// core `update_participant`; revoking publish unpublishes tracks there.
+pub async fn update_participant(
+    state: &AppState,
+    claims: &Claims,
+    req: lk::UpdateParticipantRequest,
+) -> Result<lk::ParticipantInfo, TwirpError> {
+    let actor = auth::room_admin(claims, &req.room)?;
+    let mut fields = json!({"identity": req.identity});
+    if !req.name.is_empty() {
+        fields["name"] = json!(req.name);
+    }
+    if !req.metadata.is_empty() {
+        fields["metadata"] = json!(req.metadata);
+    }
+    if !req.attributes.is_empty() {
+        fields["attributes"] = json!(req.attributes);
+    }
+    if let Some(p) = &req.permission {
+        fields["permissions"] = permissions_patch(p)?;
+    }
+    run(
+        state,
+        actor,
+        &req.room,
+        command("update_participant", fields)?,
+    )
+    .await?;
+    get_participant(
+        state,
+        claims,
+        lk::RoomParticipantIdentity {
+            room: req.room,
+            identity: req.identity,
+            ..Default::default()
+        },
+    )
+    .await
 }
