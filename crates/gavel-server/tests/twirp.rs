@@ -329,3 +329,28 @@ async fn update_participant_permissions_metadata_attributes() {
     assert!(alice.publish("camera").await.is_err());
     ts.stop().await;
 }
+
+#[tokio::test]
+async fn create_room_is_durable_and_idempotent() {
+    let ts = TestServer::start().await;
+    for _ in 0..2 {
+        let (status, v) = post_json(
+            &ts,
+            &admin_token(),
+            "CreateRoom",
+            json!({"name": "tw-new", "maxParticipants": 7}),
+        )
+        .await;
+        assert_eq!(status, 200, "{v}");
+        assert_eq!(v["name"], "tw-new");
+    }
+    let room = ts.admin().get_room("tw-new").await.unwrap();
+    assert_eq!(room["room"]["settings"]["max_participants"], 7);
+    let joiner = ts.token("tw-new", "alice", "participant");
+    let (status, v) = post_json(&ts, &joiner, "CreateRoom", json!({"name": "x"})).await;
+    assert_eq!(
+        (status, v["msg"].as_str()),
+        (401, Some("permissions denied"))
+    );
+    ts.stop().await;
+}

@@ -46,6 +46,10 @@ async fn call(
     let format = codec::Format::of(headers)?;
     let claims = auth::verify(state, headers)?;
     match method {
+        "CreateRoom" => {
+            let req = format.decode(body)?;
+            format.encode(&rooms::create_room(state, &claims, req).await?)
+        }
         "ListRooms" => {
             let req = format.decode(body)?;
             format.encode(&rooms::list_rooms(state, &claims, req).await?)

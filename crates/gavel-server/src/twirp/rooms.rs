@@ -1,6 +1,6 @@
-//! Room methods: ListRooms, DeleteRoom.
+//! Room methods: CreateRoom, ListRooms, DeleteRoom.
 
-use super::codec::{int64, string, strings, JsonIn, JsonOut};
+use super::codec::{get, int64, string, strings, JsonIn, JsonOut};
 use super::{auth, TwirpError};
 use crate::http::AppState;
 use crate::registry::RoomHandle;
@@ -12,6 +12,26 @@ impl JsonIn for lk::ListRoomsRequest {
     fn from_json(m: &Map<String, Value>) -> Result<Self, TwirpError> {
         Ok(lk::ListRoomsRequest {
             names: strings(m, "names")?,
+        })
+    }
+}
+
+impl JsonIn for lk::CreateRoomRequest {
+    fn from_json(m: &Map<String, Value>) -> Result<Self, TwirpError> {
+        let uint = |key: &str| -> Result<u32, TwirpError> {
+            match get(m, key) {
+                None | Some(Value::Null) => Ok(0),
+                Some(v) => v
+                    .as_u64()
+                    .and_then(|n| u32::try_from(n).ok())
+                    .ok_or_else(|| TwirpError::malformed(format!("`{key}` must be a uint32"))),
+            }
+        };
+        Ok(lk::CreateRoomRequest {
+            name: string(m, "name")?,
+            empty_timeout: uint("empty_timeout")?,
+            max_participants: uint("max_participants")?,
+            ..Default::default()
         })
     }
 }
@@ -110,4 +130,27 @@ pub async fn delete_room(
         .delete(&req.room, LeaveReason::RoomDeleted)
         .await?;
     Ok(lk::DeleteRoomResponse {})
+}
+
+/// Creates the room (durably, as the native API does) or returns the existing one.
+/// `empty_timeout` and `max_participants` apply when not zero; other fields are ignored.
+pub async fn create_room(
+    state: &AppState,
+    claims: &gavel_core::Claims,
+    req: lk::CreateRoomRequest,
+) -> Result<lk::Room, TwirpError> {
+    auth::room_create(claims)?;
+    let mut settings = state.registry.room_defaults.clone();
+    if req.empty_timeout > 0 {
+        settings.empty_timeout_seconds = req.empty_timeout;
+    }
+    if req.max_participants > 0 {
+        settings.max_participants = req.max_participants;
+    }
+    let (handle, _) = state
+        .registry
+        .get_or_create(&req.name, Some(settings), true)?;
+    let current = handle.inspect(|r, _| r.settings().clone()).await?;
+    state.registry.persist_room(&req.name, current).await?;
+    room_info(&handle).await
 }
