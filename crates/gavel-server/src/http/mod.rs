@@ -238,5 +238,18 @@ pub async fn run(
     Ok(serde_json::to_value(result?).unwrap_or_default())
 }
 
+/// A room-wide command whose fields are the whole body (mute-all, end, batch, kick many).
+pub async fn room_command(
+    state: &AppState,
+    caller: &Caller,
+    room: &str,
+    kind: &str,
+    body: Map<String, Value>,
+) -> Result<Json, ApiError> {
+    let actor = caller.admin_of(room)?;
+    let cmd = command(kind, body, &[])?;
+    Ok(axum::Json(run(state, actor, room, cmd).await?))
+}
+
 pub type Json = axum::Json<Value>;
 pub type St = State<AppState>;

@@ -1,6 +1,6 @@
 //! Participant endpoints: list, get, update, mute, request-media, remove, move, pin, batch.
 
-use super::{command, run, ApiError, Body, Caller, Json, St};
+use super::{command, room_command, run, ApiError, Body, Caller, Json, St};
 use axum::extract::Path;
 use gavel_core::{Error, Reply};
 use serde_json::{json, Value};
@@ -181,9 +181,7 @@ pub async fn batch(
     Path(room): Path<String>,
     Body(body): Body,
 ) -> Result<Json, ApiError> {
-    let actor = caller.admin_of(&room)?;
-    let cmd = command("batch_update", body, &[])?;
-    Ok(axum::Json(run(&state, actor, &room, cmd).await?))
+    room_command(&state, &caller, &room, "batch_update", body).await
 }
 
 pub async fn remove_many(
@@ -192,7 +190,5 @@ pub async fn remove_many(
     Path(room): Path<String>,
     Body(body): Body,
 ) -> Result<Json, ApiError> {
-    let actor = caller.admin_of(&room)?;
-    let cmd = command("kick", body, &[])?;
-    Ok(axum::Json(run(&state, actor, &room, cmd).await?))
+    room_command(&state, &caller, &room, "kick", body).await
 }

@@ -1,6 +1,6 @@
 //! Room endpoints: create, list, get, delete, mute-all, end, bans.
 
-use super::{command, run, ApiError, Body, Caller, Json, St};
+use super::{command, room_command, run, ApiError, Body, Caller, Json, St};
 use crate::registry::RoomHandle;
 use axum::extract::Path;
 use axum::http::StatusCode;
@@ -87,9 +87,7 @@ pub async fn mute_all(
     Path(room): Path<String>,
     Body(body): Body,
 ) -> Result<Json, ApiError> {
-    let actor = caller.admin_of(&room)?;
-    let cmd = command("mute_all", body, &[])?;
-    Ok(axum::Json(run(&state, actor, &room, cmd).await?))
+    room_command(&state, &caller, &room, "mute_all", body).await
 }
 
 pub async fn end(
@@ -98,9 +96,7 @@ pub async fn end(
     Path(room): Path<String>,
     Body(body): Body,
 ) -> Result<Json, ApiError> {
-    let actor = caller.admin_of(&room)?;
-    let cmd = command("end_session", body, &[])?;
-    Ok(axum::Json(run(&state, actor, &room, cmd).await?))
+    room_command(&state, &caller, &room, "end_session", body).await
 }
 
 pub async fn bans(state: St, caller: Caller, Path(room): Path<String>) -> Result<Json, ApiError> {
