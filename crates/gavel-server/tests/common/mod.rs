@@ -2,6 +2,7 @@
 //! WebSocket and HTTP clients.
 #![allow(dead_code)]
 
+pub mod external;
 pub mod process;
 
 use gavel_client::core::Event;

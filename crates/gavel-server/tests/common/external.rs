@@ -1,0 +1,68 @@
+//! Runs test programs written against real third-party clients (Python's `livekit-api` and
+//! `boto3`, Playwright driving Chromium) against a live server. `scripts/test-env` prepares their
+//! environments; a missing one fails the test with the command that prepares it.
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+/// The workspace root (two levels above this crate).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("workspace root")
+}
+
+/// Runs `program args…` from the workspace root with `env`, failing the test (with the
+/// program's output) unless it exits 0. Runs on a blocking thread so the in-process server keeps
+/// serving.
+pub async fn run_checked(program: PathBuf, args: Vec<String>, env: Vec<(String, String)>) {
+    let root = workspace_root();
+    assert!(
+        program.exists(),
+        "{} is missing: run ./scripts/test-env (./scripts/test does) first",
+        program.display()
+    );
+    let shown = format!("{} {}", program.display(), args.join(" "));
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(&program)
+            .args(&args)
+            .envs(env)
+            .current_dir(root)
+            .stdin(Stdio::null())
+            .output()
+            .expect("spawn test program")
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    println!("{stdout}");
+    eprintln!("{stderr}");
+    assert!(
+        output.status.success(),
+        "`{shown}` failed ({}):\n{stdout}\n{stderr}",
+        output.status
+    );
+}
+
+/// Runs one pytest file from `tests/python/` in the project's `.venv`, with the server's
+/// addresses and API credentials in `GAVEL_HTTP`, `GAVEL_WS`, `GAVEL_KEY`, `GAVEL_SECRET`.
+pub async fn pytest(file: &str, http: &str, ws: &str) {
+    let python = workspace_root().join(".venv/bin/python");
+    let env = vec![
+        ("GAVEL_HTTP".into(), http.to_string()),
+        ("GAVEL_WS".into(), ws.to_string()),
+        ("GAVEL_KEY".into(), super::KEY.to_string()),
+        ("GAVEL_SECRET".into(), super::SECRET.to_string()),
+        ("PYTHONDONTWRITEBYTECODE".into(), "1".into()),
+    ];
+    let args = vec![
+        "-m".into(),
+        "pytest".into(),
+        "-q".into(),
+        "-p".into(),
+        "no:cacheprovider".into(),
+        format!("tests/python/{file}"),
+    ];
+    run_checked(python, args, env).await;
+}
