@@ -94,6 +94,28 @@ impl ApiClient {
     pub async fn get_room(&self, room: &str) -> Result<Value, ApiError> {
         self.call("GET", &format!("/v1/rooms/{room}"), None).await
     }
+    /// Replaces the room's metadata; everyone in it gets `room_updated`.
+    pub async fn update_room_metadata(
+        &self,
+        room: &str,
+        metadata: &str,
+    ) -> Result<Value, ApiError> {
+        let body = json!({ "metadata": metadata });
+        self.call("PATCH", &format!("/v1/rooms/{room}"), Some(body))
+            .await
+    }
+    /// A data message from the server (`payload` is base64); `to` empty means everyone.
+    pub async fn send_data(
+        &self,
+        room: &str,
+        payload: &str,
+        topic: Option<&str>,
+        to: &[&str],
+    ) -> Result<Value, ApiError> {
+        let body = json!({ "payload": payload, "topic": topic, "destination_identities": to });
+        self.call("POST", &format!("/v1/rooms/{room}/data"), Some(body))
+            .await
+    }
     pub async fn delete_room(&self, room: &str) -> Result<Value, ApiError> {
         self.call("DELETE", &format!("/v1/rooms/{room}"), None)
             .await

@@ -7,6 +7,8 @@ use std::collections::BTreeMap;
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RoomState {
     pub room: String,
+    /// The room's metadata (from `joined`, then `room_updated`).
+    pub metadata: String,
     pub me: Option<ParticipantInfo>,
     /// Everyone else this client can see, by identity.
     pub participants: BTreeMap<String, ParticipantInfo>,
@@ -53,6 +55,7 @@ impl RoomState {
             } => {
                 *self = RoomState {
                     room: room.name.clone(),
+                    metadata: room.settings.metadata.clone(),
                     me: Some(me.clone()),
                     participants: participants
                         .iter()
@@ -65,6 +68,9 @@ impl RoomState {
                     ..Default::default()
                 };
             }
+            Event::RoomUpdated { room, .. } => self.metadata = room.settings.metadata.clone(),
+            // Data messages are for the application; they change no room state.
+            Event::DataReceived { .. } => {}
             Event::ParticipantJoined { participant } => {
                 self.participants
                     .insert(participant.identity.clone(), participant.clone());

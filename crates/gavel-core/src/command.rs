@@ -98,6 +98,22 @@ pub enum Command {
     },
     Leave,
     Ping,
+    /// An application message (LiveKit's SendData): `payload` is base64. Sent by a participant
+    /// with `can_publish_data`, or by the server. Goes to `destination_identities`, or to
+    /// everyone else when that is empty.
+    SendData {
+        payload: String,
+        #[serde(default)]
+        topic: Option<String>,
+        #[serde(default)]
+        destination_identities: Vec<String>,
+        #[serde(default = "yes")]
+        reliable: bool,
+    },
+    /// Replaces the room's metadata; everyone gets `room_updated`. Needs `manage_participants`.
+    UpdateRoomMetadata {
+        metadata: String,
+    },
     // --- host controls ---
     Mute {
         identity: String,
@@ -177,6 +193,8 @@ impl Command {
             Command::RespondRequest { .. } => "respond_request",
             Command::Leave => "leave",
             Command::Ping => "ping",
+            Command::SendData { .. } => "send_data",
+            Command::UpdateRoomMetadata { .. } => "update_room_metadata",
             Command::Mute { .. } => "mute",
             Command::RequestMedia { .. } => "request_media",
             Command::MuteAll { .. } => "mute_all",
@@ -207,6 +225,7 @@ impl Command {
                 | Command::Move { .. }
                 | Command::LiftBan { .. }
                 | Command::RevokeTokens { .. }
+                | Command::UpdateRoomMetadata { .. }
         )
     }
 }

@@ -173,6 +173,22 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         by: Option<String>,
     },
+    /// The room's metadata changed (everyone).
+    RoomUpdated {
+        room: RoomInfo,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        by: Option<String>,
+    },
+    /// An application message; `from` is absent when the server sent it.
+    DataReceived {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        from: Option<String>,
+        /// Base64.
+        payload: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        topic: Option<String>,
+        reliable: bool,
+    },
     /// The session is over; the connection closes after this.
     RoomLeft {
         reason: LeaveReason,
@@ -200,6 +216,8 @@ impl Event {
             Event::ActiveSpeakers { .. } => "active_speakers",
             Event::ActiveSpeakerChanged { .. } => "active_speaker_changed",
             Event::Moved { .. } => "moved",
+            Event::RoomUpdated { .. } => "room_updated",
+            Event::DataReceived { .. } => "data_received",
             Event::RoomLeft { .. } => "room_left",
         }
     }
@@ -212,6 +230,8 @@ pub enum Audience {
     Everyone,
     EveryoneExcept(String),
     Only(String),
+    /// These sessions (a data message's destinations).
+    Sessions(Vec<String>),
 }
 
 impl Audience {
@@ -220,6 +240,7 @@ impl Audience {
             Audience::Everyone => true,
             Audience::EveryoneExcept(x) => x != sid,
             Audience::Only(x) => x == sid,
+            Audience::Sessions(xs) => xs.iter().any(|x| x == sid),
         }
     }
 }
@@ -262,6 +283,10 @@ pub enum Output {
         identity: String,
         before: crate::Millis,
         by: String,
+    },
+    /// The room's settings changed (its metadata); the shell stores them if the room is durable.
+    SettingsChanged {
+        settings: Box<RoomSettings>,
     },
     /// A participant's session in this room ended (left, kicked, moved, …): for session history.
     SessionEnded {

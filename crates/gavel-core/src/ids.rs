@@ -13,6 +13,10 @@ pub const MAX_METADATA: usize = 16 * 1024;
 pub const MAX_ATTRIBUTES: usize = 64;
 pub const MAX_ATTRIBUTE_KEY: usize = 128;
 pub const MAX_ATTRIBUTE_VALUE: usize = 4 * 1024;
+/// A data message's payload, in base64 characters (48 KiB of data; fits the 64 KiB message cap).
+pub const MAX_DATA_PAYLOAD: usize = 64 * 1024;
+pub const MAX_TOPIC: usize = 256;
+pub const MAX_DESTINATIONS: usize = 1024;
 
 /// Room names travel in URL paths, so they are restricted to URL-safe characters.
 pub fn validate_room_name(name: &str) -> Result<()> {
@@ -67,6 +71,25 @@ pub fn validate_metadata(metadata: &str) -> Result<()> {
     if metadata.len() > MAX_METADATA {
         return Err(Error::invalid(format!(
             "metadata must be at most {MAX_METADATA} bytes"
+        )));
+    }
+    Ok(())
+}
+
+/// Standard base64 (with padding), at most [`MAX_DATA_PAYLOAD`] characters, not empty.
+pub fn validate_payload(payload: &str) -> Result<()> {
+    let bytes = payload.as_bytes();
+    let body = bytes
+        .strip_suffix(b"==")
+        .or_else(|| bytes.strip_suffix(b"="))
+        .unwrap_or(bytes);
+    let alphabet = |b: &u8| b.is_ascii_alphanumeric() || *b == b'+' || *b == b'/';
+    if payload.is_empty() || !payload.len().is_multiple_of(4) || !body.iter().all(alphabet) {
+        return Err(Error::invalid("payload must be non-empty standard base64"));
+    }
+    if payload.len() > MAX_DATA_PAYLOAD {
+        return Err(Error::invalid(format!(
+            "payload must be at most {MAX_DATA_PAYLOAD} base64 characters"
         )));
     }
     Ok(())

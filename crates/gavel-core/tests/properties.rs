@@ -310,6 +310,16 @@ fn command() -> impl Strategy<Value = Command> {
                 destination: destination.to_string()
             }),
         1 => target().prop_map(|identity| Command::LiftBan { identity }),
+        2 => (prop::collection::vec(target(), 0..3), prop::sample::select(vec!["aGk=", "", "bad!"]))
+            .prop_map(|(destination_identities, payload)| Command::SendData {
+                payload: payload.to_string(),
+                topic: None,
+                destination_identities,
+                reliable: true,
+            }),
+        1 => prop::sample::select(vec!["", "{\"a\":1}"]).prop_map(|m| Command::UpdateRoomMetadata {
+            metadata: m.to_string()
+        }),
     ]
 }
 
@@ -555,7 +565,12 @@ impl View {
                 }
                 self.active_speaker = identity.clone();
             }
-            Event::RoomLeft { .. } => {}
+            Event::DataReceived { from, .. } => {
+                if let Some(f) = from {
+                    assert!(self.knows(f), "data from unknown '{f}'");
+                }
+            }
+            Event::RoomUpdated { .. } | Event::RoomLeft { .. } => {}
         }
     }
 
@@ -1105,6 +1120,17 @@ impl World {
                     .unwrap_or_else(|| "RQ_unknown".into());
                 Command::RespondRequest { request_id, accept }
             }
+            Command::SendData {
+                payload,
+                topic,
+                destination_identities,
+                reliable,
+            } => Command::SendData {
+                payload,
+                topic,
+                destination_identities: many(destination_identities),
+                reliable,
+            },
             other => other,
         }
     }
@@ -1212,6 +1238,7 @@ fn subjects(event: &Event) -> Vec<&str> {
             speakers.iter().map(|s| s.identity.as_str()).collect()
         }
         Event::ActiveSpeakerChanged { identity } => identity.iter().map(String::as_str).collect(),
+        Event::DataReceived { from, .. } => from.iter().map(String::as_str).collect(),
         Event::Joined { participants, .. } => {
             participants.iter().map(|p| p.identity.as_str()).collect()
         }

@@ -330,6 +330,12 @@ impl RoomActor {
                             store.revoke_tokens(&room, &identity, before)
                         });
                     }
+                    Output::SettingsChanged { settings } => {
+                        let room = self.me.name.to_string();
+                        self.commit("room settings", move |store| {
+                            store.update_room_settings(&room, &settings)
+                        });
+                    }
                     Output::SessionEnded {
                         participant,
                         reason,
@@ -463,6 +469,13 @@ impl RoomActor {
             Audience::Only(sid) => {
                 if let Some(c) = self.conns.get(sid) {
                     send(sid, c)
+                }
+            }
+            Audience::Sessions(sids) => {
+                for sid in sids {
+                    if let Some(c) = self.conns.get(sid) {
+                        send(sid, c)
+                    }
                 }
             }
             Audience::Everyone => self.conns.iter().for_each(|(s, c)| send(s, c)),

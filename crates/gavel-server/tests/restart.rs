@@ -47,6 +47,9 @@ async fn state_survives_kill_9() {
     )
     .await
     .unwrap();
+    api.update_room_metadata("kept", "{\"agenda\":\"kept\"}")
+        .await
+        .unwrap();
     let troll = RtcClient::connect(&ws, &token("troll")).await.unwrap();
     let guest = RtcClient::connect(&ws, &token("guest")).await.unwrap();
     let _ = &guest;
@@ -79,6 +82,10 @@ async fn state_survives_kill_9() {
     assert_eq!(room["room"]["settings"]["remote_unmute"], "force");
     assert_eq!(room["room"]["settings"]["max_participants"], 9);
     assert_eq!(
+        room["room"]["settings"]["metadata"],
+        "{\"agenda\":\"kept\"}"
+    );
+    assert_eq!(
         room["room"]["counts"]["present"], 0,
         "rooms come back empty"
     );
@@ -96,7 +103,16 @@ async fn state_survives_kill_9() {
         .iter()
         .map(|e| e["action"].as_str().unwrap())
         .collect();
-    assert_eq!(actions, ["kick", "revoke_tokens", "kick", "mute"]);
+    assert_eq!(
+        actions,
+        [
+            "kick",
+            "revoke_tokens",
+            "kick",
+            "mute",
+            "update_room_metadata"
+        ]
+    );
     let sessions = api.sessions("kept", 10).await.unwrap();
     let rows: Vec<(&str, &str)> = sessions["sessions"]
         .as_array()

@@ -74,3 +74,42 @@ async fn leaving_is_answered_before_the_session_closes() {
     expect(&host, "room_left").await;
     ts.stop().await;
 }
+
+#[tokio::test]
+async fn server_api_room_metadata_and_data_messages() {
+    let ts = TestServer::start().await;
+    let api = ts.admin();
+    api.create_room("news", serde_json::json!({}))
+        .await
+        .unwrap();
+    let ann = ts.join("news", "ann", "participant").await;
+    let bob = ts.join("news", "bob", "participant").await;
+    let _ = settle(&ann).await;
+
+    api.update_room_metadata("news", "breaking").await.unwrap();
+    for c in [&ann, &bob] {
+        expect(c, "room_updated").await;
+        assert_eq!(c.state().metadata, "breaking");
+    }
+    let room = api.get_room("news").await.unwrap();
+    assert_eq!(room["room"]["settings"]["metadata"], "breaking");
+
+    api.send_data("news", "aGk=", Some("t"), &["bob"])
+        .await
+        .unwrap();
+    let e = expect(&bob, "data_received").await;
+    assert!(
+        matches!(e, gavel_client::core::Event::DataReceived { ref payload, .. } if payload == "aGk=")
+    );
+    assert_nothing(&ann, "data_received").await;
+
+    let err = api.send_data("news", "%%", None, &[]).await.unwrap_err();
+    assert_eq!(
+        (err.status, err.error.code.as_str()),
+        (400, "invalid_argument")
+    );
+    let err = api.update_room_metadata("ghost", "x").await.unwrap_err();
+    assert_eq!(err.status, 404);
+    assert_nothing(&bob, "anything").await;
+    ts.stop().await;
+}

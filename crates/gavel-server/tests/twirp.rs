@@ -354,3 +354,165 @@ async fn create_room_is_durable_and_idempotent() {
     );
     ts.stop().await;
 }
+
+#[tokio::test]
+async fn update_room_metadata_reaches_clients_and_lists() {
+    let ts = TestServer::start().await;
+    let alice = ts.join("meta", "alice", "participant").await;
+    let (status, v) = post_json(
+        &ts,
+        &admin_token(),
+        "UpdateRoomMetadata",
+        json!({"room": "meta", "metadata": "{\"agenda\":\"launch\"}"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["name"], "meta");
+    assert_eq!(v["metadata"], "{\"agenda\":\"launch\"}");
+    match expect(&alice, "room_updated").await {
+        gavel_client::core::Event::RoomUpdated { room, by } => {
+            assert_eq!(room.settings.metadata, "{\"agenda\":\"launch\"}");
+            assert_eq!(by.as_deref(), Some("admin"));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(alice.state().metadata, "{\"agenda\":\"launch\"}");
+
+    let (_, v) = post_json(&ts, &admin_token(), "ListRooms", json!({})).await;
+    assert_eq!(v["rooms"][0]["metadata"], "{\"agenda\":\"launch\"}");
+
+    // Needs roomAdmin for that room; too-long metadata is refused and changes nothing.
+    let other_admin = AccessToken::new(KEY, SECRET)
+        .admin(Some("elsewhere"))
+        .to_jwt();
+    let (status, v) = post_json(
+        &ts,
+        &other_admin,
+        "UpdateRoomMetadata",
+        json!({"room": "meta", "metadata": "x"}),
+    )
+    .await;
+    assert_eq!(
+        (status, v["msg"].as_str()),
+        (401, Some("permissions denied"))
+    );
+    let (status, v) = post_json(
+        &ts,
+        &admin_token(),
+        "UpdateRoomMetadata",
+        json!({"room": "meta", "metadata": "x".repeat(20_000)}),
+    )
+    .await;
+    assert_eq!(
+        (status, v["code"].as_str()),
+        (400, Some("invalid_argument"))
+    );
+    let (status, v) = post_json(
+        &ts,
+        &admin_token(),
+        "UpdateRoomMetadata",
+        json!({"room": "nowhere", "metadata": "x"}),
+    )
+    .await;
+    assert_eq!((status, v["code"].as_str()), (404, Some("not_found")));
+    assert_nothing(&alice, "room_updated").await;
+    ts.stop().await;
+}
+
+#[tokio::test]
+async fn send_data_to_everyone_and_to_destinations() {
+    let ts = TestServer::start().await;
+    let alice = ts.join("data", "alice", "participant").await;
+    let bob = ts.join("data", "bob", "participant").await;
+    let _ = alice.drain(QUIET).await;
+
+    // JSON: bytes as base64, kind by name, everyone.
+    let (status, v) = post_json(
+        &ts,
+        &admin_token(),
+        "SendData",
+        json!({"room": "data", "data": "aGVsbG8=", "kind": "RELIABLE", "topic": "chat"}),
+    )
+    .await;
+    assert_eq!((status, &v), (200, &json!({})));
+    for client in [&alice, &bob] {
+        match expect(client, "data_received").await {
+            gavel_client::core::Event::DataReceived {
+                from,
+                payload,
+                topic,
+                reliable,
+            } => {
+                assert_eq!(from, None);
+                assert_eq!(payload, "aGVsbG8=");
+                assert_eq!(topic.as_deref(), Some("chat"));
+                assert!(reliable);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    // Protobuf, lossy, only to bob.
+    let req = lk::SendDataRequest {
+        room: "data".into(),
+        data: b"\x00\x01binary".to_vec(),
+        kind: lk::data_packet::Kind::Lossy as i32,
+        destination_identities: vec!["bob".into()],
+        ..Default::default()
+    };
+    let r = reqwest::Client::new()
+        .post(format!("{}{BASE}/SendData", ts.http))
+        .bearer_auth(admin_token())
+        .header("content-type", "application/protobuf")
+        .body(req.encode_to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    match expect(&bob, "data_received").await {
+        gavel_client::core::Event::DataReceived {
+            payload, reliable, ..
+        } => {
+            assert_eq!(payload, "AAFiaW5hcnk=");
+            assert!(!reliable);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_nothing(&alice, "data_received").await;
+
+    // A participant sends over the WebSocket; a viewer may not.
+    let r = alice
+        .request(json!({"type": "send_data", "payload": "aGk=", "destination_identities": ["bob"]}))
+        .await
+        .unwrap();
+    assert_eq!(r["ok"], true, "{r}");
+    match expect(&bob, "data_received").await {
+        gavel_client::core::Event::DataReceived { from, .. } => {
+            assert_eq!(from.as_deref(), Some("alice"))
+        }
+        other => panic!("{other:?}"),
+    }
+    let viewer = ts.join("data", "vic", "viewer").await;
+    let e = viewer
+        .request(json!({"type": "send_data", "payload": "aGk="}))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, gavel_client::core::ErrorCode::PermissionDenied);
+    let _ = settle(&bob).await;
+
+    // Bad base64 is a malformed request.
+    let (status, v) = post_json(
+        &ts,
+        &admin_token(),
+        "SendData",
+        json!({"room": "data", "data": "***"}),
+    )
+    .await;
+    assert_eq!(
+        (status, v["code"].as_str()),
+        (400, Some("malformed")),
+        "{v}"
+    );
+    assert_nothing(&bob, "data_received").await;
+    ts.stop().await;
+}

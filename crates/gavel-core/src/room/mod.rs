@@ -7,9 +7,10 @@
 //!
 //! The command handlers are split by topic: `membership` (join, leave, kick, end, move),
 //! `media` (tracks, mute, mute-all), `consent` (media requests), `update` (participant
-//! updates, batch), `pin`.
+//! updates, batch), `pin`, `data` (data messages, room metadata).
 
 mod consent;
+mod data;
 mod media;
 mod membership;
 mod pin;
@@ -256,6 +257,13 @@ impl Room {
                 Ok(Reply::done())
             }
             Command::Ping => Ok(Reply::Pong { pong: true }),
+            Command::SendData {
+                payload,
+                topic,
+                destination_identities,
+                reliable,
+            } => self.send_data(ctx, payload, topic, destination_identities, reliable),
+            Command::UpdateRoomMetadata { metadata } => self.update_room_metadata(ctx, metadata),
             Command::Mute {
                 identity,
                 source,

@@ -33,7 +33,11 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/v1/rtc", get(crate::ws::rtc))
         .route("/v1/rooms", post(rooms::create).get(rooms::list))
-        .route("/v1/rooms/{room}", get(rooms::get).delete(rooms::delete))
+        .route(
+            "/v1/rooms/{room}",
+            get(rooms::get).delete(rooms::delete).patch(rooms::update),
+        )
+        .route("/v1/rooms/{room}/data", post(rooms::send_data))
         .route("/v1/rooms/{room}/mute-all", post(rooms::mute_all))
         .route("/v1/rooms/{room}/end", post(rooms::end))
         .route("/v1/rooms/{room}/bans", get(rooms::bans))

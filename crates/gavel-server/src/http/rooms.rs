@@ -99,6 +99,27 @@ pub async fn end(
     room_command(&state, &caller, &room, "end_session", body).await
 }
 
+/// `PATCH /v1/rooms/{room}` `{"metadata": "…"}`: everyone in the room gets `room_updated`.
+pub async fn update(
+    state: St,
+    caller: Caller,
+    Path(room): Path<String>,
+    Body(body): Body,
+) -> Result<Json, ApiError> {
+    room_command(&state, &caller, &room, "update_room_metadata", body).await
+}
+
+/// `POST /v1/rooms/{room}/data`: a data message from the server to everyone or to
+/// `destination_identities`.
+pub async fn send_data(
+    state: St,
+    caller: Caller,
+    Path(room): Path<String>,
+    Body(body): Body,
+) -> Result<Json, ApiError> {
+    room_command(&state, &caller, &room, "send_data", body).await
+}
+
 pub async fn bans(state: St, caller: Caller, Path(room): Path<String>) -> Result<Json, ApiError> {
     caller.admin_of(&room)?;
     let handle = state.registry.get_or_not_found(&room)?;

@@ -83,6 +83,8 @@ pub struct SessionRecord {
 /// moment is acceptable (rare moderation writes) or from the batch writer.
 pub trait Store: Send + Sync + 'static {
     fn save_room(&self, name: &str, settings: &RoomSettings) -> StoreResult<()>;
+    /// Updates a stored room's settings; a room that is not stored (created by a join) stays so.
+    fn update_room_settings(&self, name: &str, settings: &RoomSettings) -> StoreResult<()>;
     fn delete_room(&self, name: &str) -> StoreResult<()>;
     fn rooms(&self) -> StoreResult<Vec<(String, RoomSettings)>>;
 

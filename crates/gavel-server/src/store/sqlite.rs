@@ -67,6 +67,16 @@ impl Store for SqliteStore {
         })
     }
 
+    fn update_room_settings(&self, name: &str, settings: &RoomSettings) -> StoreResult<()> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE rooms SET settings = ?2 WHERE name = ?1",
+                params![name, to_json(settings)],
+            )
+            .map(drop)
+        })
+    }
+
     fn delete_room(&self, name: &str) -> StoreResult<()> {
         self.with(|c| {
             let tx = c.transaction()?;

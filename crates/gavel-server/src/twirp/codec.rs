@@ -135,6 +135,40 @@ pub fn int64_in(m: &Map<String, Value>, key: &str) -> Result<i64, TwirpError> {
     }
 }
 
+/// protojson's `bytes`: standard base64 (URL-safe and unpadded spellings accepted too).
+pub fn bytes_in(m: &Map<String, Value>, key: &str) -> Result<Vec<u8>, TwirpError> {
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+    use base64::Engine;
+    match get(m, key) {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::String(s)) => STANDARD
+            .decode(s)
+            .or_else(|_| URL_SAFE_NO_PAD.decode(s.trim_end_matches('=')))
+            .map_err(|_| TwirpError::malformed(format!("`{key}` must be base64"))),
+        Some(_) => Err(TwirpError::malformed(format!(
+            "`{key}` must be a base64 string"
+        ))),
+    }
+}
+
+/// A protobuf enum in protojson: its name, or its number.
+pub fn enum_in(m: &Map<String, Value>, key: &str, names: &[&str]) -> Result<i32, TwirpError> {
+    let bad = || TwirpError::malformed(format!("`{key}` must be one of {names:?} or its number"));
+    match get(m, key) {
+        None | Some(Value::Null) => Ok(0),
+        Some(Value::Number(n)) => n
+            .as_i64()
+            .and_then(|n| i32::try_from(n).ok())
+            .ok_or_else(bad),
+        Some(Value::String(s)) => names
+            .iter()
+            .position(|n| n == s)
+            .map(|i| i as i32)
+            .ok_or_else(bad),
+        Some(_) => Err(bad()),
+    }
+}
+
 /// protojson writes int64 as a string.
 pub fn int64(v: i64) -> Value {
     Value::String(v.to_string())

@@ -6,6 +6,7 @@
 
 mod auth;
 mod codec;
+mod data;
 mod error;
 mod mapping;
 mod participants;
@@ -81,6 +82,14 @@ async fn call(
         "UpdateParticipant" => {
             let req = format.decode(body)?;
             format.encode(&participants::update_participant(state, &claims, req).await?)
+        }
+        "UpdateRoomMetadata" => {
+            let req = format.decode(body)?;
+            format.encode(&rooms::update_room_metadata(state, &claims, req).await?)
+        }
+        "SendData" => {
+            let req = format.decode(body)?;
+            format.encode(&data::send_data(state, &claims, req).await?)
         }
         other => Err(TwirpError::unimplemented(format!(
             "livekit.RoomService/{other} is not supported by this server"

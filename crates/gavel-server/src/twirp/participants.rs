@@ -114,7 +114,7 @@ impl JsonOut for lk::MuteRoomTrackResponse {
 }
 
 /// Runs one core command in `room`, exactly as the native server API does.
-async fn run(
+pub(super) async fn run(
     state: &AppState,
     actor: Actor,
     room: &str,
@@ -125,7 +125,7 @@ async fn run(
     Ok(result?)
 }
 
-fn command(kind: &str, fields: Value) -> Result<Command, TwirpError> {
+pub(super) fn command(kind: &str, fields: Value) -> Result<Command, TwirpError> {
     let mut map = match fields {
         Value::Object(m) => m,
         _ => Map::new(),

@@ -1,4 +1,4 @@
-//! Room methods: CreateRoom, ListRooms, DeleteRoom.
+//! Room methods: CreateRoom, ListRooms, DeleteRoom, UpdateRoomMetadata.
 
 use super::codec::{get, int64, string, strings, JsonIn, JsonOut};
 use super::{auth, TwirpError};
@@ -40,6 +40,15 @@ impl JsonIn for lk::DeleteRoomRequest {
     fn from_json(m: &Map<String, Value>) -> Result<Self, TwirpError> {
         Ok(lk::DeleteRoomRequest {
             room: string(m, "room")?,
+        })
+    }
+}
+
+impl JsonIn for lk::UpdateRoomMetadataRequest {
+    fn from_json(m: &Map<String, Value>) -> Result<Self, TwirpError> {
+        Ok(lk::UpdateRoomMetadataRequest {
+            room: string(m, "room")?,
+            metadata: string(m, "metadata")?,
         })
     }
 }
@@ -90,10 +99,15 @@ async fn room_info(handle: &RoomHandle) -> Result<lk::Room, TwirpError> {
     Ok(handle
         .inspect(|room, _| {
             let counts = room.counts();
+            let settings = room.settings();
             lk::Room {
                 sid: format!("RM_{}", room.name()),
                 name: room.name().to_string(),
+                empty_timeout: settings.empty_timeout_seconds,
+                max_participants: settings.max_participants,
+                metadata: settings.metadata.clone(),
                 num_participants: counts.present + counts.hidden,
+                num_publishers: room.participants().filter(|p| !p.tracks.is_empty()).count() as u32,
                 ..Default::default()
             }
         })
@@ -153,4 +167,17 @@ pub async fn create_room(
     let current = handle.inspect(|r, _| r.settings().clone()).await?;
     state.registry.persist_room(&req.name, current).await?;
     room_info(&handle).await
+}
+
+/// Replaces the room's metadata through the core command path: clients get `room_updated`.
+pub async fn update_room_metadata(
+    state: &AppState,
+    claims: &gavel_core::Claims,
+    req: lk::UpdateRoomMetadataRequest,
+) -> Result<lk::Room, TwirpError> {
+    let actor = auth::room_admin(claims, &req.room)?;
+    let cmd =
+        super::participants::command("update_room_metadata", json!({ "metadata": req.metadata }))?;
+    super::participants::run(state, actor, &req.room, cmd).await?;
+    room_info(&state.registry.get_or_not_found(&req.room)?).await
 }

@@ -1,0 +1,72 @@
+//! SendData: a data message from the server, delivered to clients as `data_received`.
+
+use super::codec::{bytes_in, enum_in, get, string, strings, JsonIn, JsonOut};
+use super::participants::{command, run};
+use super::{auth, TwirpError};
+use crate::http::AppState;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use gavel_core::Claims;
+use livekit_protocol as lk;
+use serde_json::{json, Map, Value};
+
+// `destination_sids` is deprecated in LiveKit but older SDKs still send it; we honour it.
+#[allow(deprecated)]
+impl JsonIn for lk::SendDataRequest {
+    fn from_json(m: &Map<String, Value>) -> Result<Self, TwirpError> {
+        let topic = match get(m, "topic") {
+            None | Some(Value::Null) => None,
+            Some(_) => Some(string(m, "topic")?),
+        };
+        Ok(lk::SendDataRequest {
+            room: string(m, "room")?,
+            data: bytes_in(m, "data")?,
+            kind: enum_in(m, "kind", &["RELIABLE", "LOSSY"])?,
+            destination_sids: strings(m, "destination_sids")?,
+            destination_identities: strings(m, "destination_identities")?,
+            topic,
+            nonce: bytes_in(m, "nonce")?,
+        })
+    }
+}
+
+impl JsonOut for lk::SendDataResponse {
+    fn to_json(&self) -> Map<String, Value> {
+        Map::new()
+    }
+}
+
+#[allow(deprecated)]
+pub async fn send_data(
+    state: &AppState,
+    claims: &Claims,
+    req: lk::SendDataRequest,
+) -> Result<lk::SendDataResponse, TwirpError> {
+    let actor = auth::room_admin(claims, &req.room)?;
+    let mut destinations = req.destination_identities;
+    if !req.destination_sids.is_empty() {
+        // LiveKit's deprecated field: resolve session ids to identities here.
+        let handle = state.registry.get_or_not_found(&req.room)?;
+        let sids = req.destination_sids;
+        let found: Vec<String> = handle
+            .inspect(move |r, _| {
+                sids.iter()
+                    .filter_map(|sid| r.identity_of(sid).map(str::to_string))
+                    .collect()
+            })
+            .await?;
+        destinations.extend(found);
+    }
+    let reliable = req.kind != lk::data_packet::Kind::Lossy as i32;
+    let cmd = command(
+        "send_data",
+        json!({
+            "payload": STANDARD.encode(&req.data),
+            "topic": req.topic,
+            "destination_identities": destinations,
+            "reliable": reliable,
+        }),
+    )?;
+    run(state, actor, &req.room, cmd).await?;
+    Ok(lk::SendDataResponse {})
+}
