@@ -32,6 +32,14 @@ def native_token(room, identity, role="participant", name=None, ttl=600):
     return jwt.encode(claims, SECRET, algorithm="HS256")
 
 
+class JoinRefused(Exception):
+    """The room refused the join in-band (`banned`, `unauthenticated` for a revoked token, …)."""
+
+    def __init__(self, code, message):
+        super().__init__(f"{code}: {message}")
+        self.code = code
+
+
 class Participant:
     """One connected participant: sends requests, records every event in arrival order."""
 
@@ -47,7 +55,11 @@ class Participant:
     async def connect(cls, token):
         ws = await websockets.connect(f"{WS}/v1/rtc?access_token={token}")
         p = cls(ws)
-        p.joined = await p.wait_for("joined")
+        first = await p.wait_for_any(("joined", "error"))
+        if first["type"] == "error":
+            await p.close()
+            raise JoinRefused(first["error"]["code"], first["error"]["message"])
+        p.joined = first
         return p
 
     async def _read(self):
@@ -62,12 +74,19 @@ class Participant:
 
     async def wait_for(self, kind, timeout=WAIT, **fields):
         """The first event of `kind` (whose fields match `fields`) not yet consumed."""
+        return await self.wait_for_any((kind,), timeout, **fields)
+
+    async def wait_for_any(self, kinds, timeout=WAIT, **fields):
+        """The first event of one of `kinds` (whose fields match `fields`) not yet consumed."""
+        kind = "|".join(kinds)
         deadline = time.monotonic() + timeout
         while True:
             for i, event in enumerate(self.events):
-                if event.get("type") == kind and all(event.get(k) == v for k, v in fields.items()):
+                if event.get("type") in kinds and all(event.get(k) == v for k, v in fields.items()):
                     del self.events[i]
                     return event
+            if self._reader.done():
+                raise AssertionError(f"connection closed before {kind} {fields}")
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 seen = [e.get("type") for e in self.events]
