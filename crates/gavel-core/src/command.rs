@@ -110,6 +110,14 @@ pub enum Command {
         #[serde(default = "yes")]
         reliable: bool,
     },
+    /// A page of the room's participants, by identity, after `after` (for the audience of a
+    /// large room, whom clients are not told about one by one). Hidden ones only for the server.
+    ListParticipants {
+        #[serde(default)]
+        after: Option<String>,
+        #[serde(default)]
+        limit: Option<u32>,
+    },
     /// Replaces the room's metadata; everyone gets `room_updated`. Needs `manage_participants`.
     UpdateRoomMetadata {
         metadata: String,
@@ -194,6 +202,7 @@ impl Command {
             Command::Leave => "leave",
             Command::Ping => "ping",
             Command::SendData { .. } => "send_data",
+            Command::ListParticipants { .. } => "list_participants",
             Command::UpdateRoomMetadata { .. } => "update_room_metadata",
             Command::Mute { .. } => "mute",
             Command::RequestMedia { .. } => "request_media",

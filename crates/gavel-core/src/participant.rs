@@ -45,6 +45,10 @@ impl ParticipantInfo {
 #[derive(Debug, Clone)]
 pub struct Participant {
     pub info: ParticipantInfo,
+    /// Announced to everyone individually (`participant_joined`, in snapshots). Only audience
+    /// members who joined a room already holding `listed_limit` participants are not; they are
+    /// counted, and listed once they may send, hold a host control or are pinned.
+    pub listed: bool,
 }
 
 impl Participant {
@@ -56,6 +60,14 @@ impl Participant {
     }
     pub fn hidden(&self) -> bool {
         self.info.permissions.hidden
+    }
+    /// Whether others are told about this participant: listed and not hidden.
+    pub fn announced(&self) -> bool {
+        self.listed && !self.hidden()
+    }
+    /// Audience: may send no media and holds no host control.
+    pub fn is_audience(&self) -> bool {
+        self.info.permissions.can_send.is_empty() && self.info.permissions.host.is_empty()
     }
     pub fn permissions(&self) -> &Permissions {
         &self.info.permissions

@@ -42,6 +42,10 @@ pub struct RoomSettings {
     /// How long an empty room that was created by a join lingers before it is closed.
     pub empty_timeout_seconds: u32,
     pub metadata: String,
+    /// Large rooms: once this many participants are present, further audience members (no
+    /// media to send, no host control) are counted but not announced one by one, and counts are
+    /// sent at most once per second. 0 means every participant is announced.
+    pub listed_limit: u32,
 }
 
 impl Default for RoomSettings {
@@ -55,12 +59,14 @@ impl Default for RoomSettings {
             content_max_resolution: ContentResolution::FHD,
             empty_timeout_seconds: 300,
             metadata: String::new(),
+            listed_limit: DEFAULT_LISTED_LIMIT,
         }
     }
 }
 
 pub const MAX_REQUEST_TIMEOUT_SECONDS: u32 = 3600;
 pub const MAX_PARTICIPANTS_LIMIT: u32 = 100_000;
+pub const DEFAULT_LISTED_LIMIT: u32 = 500;
 
 impl RoomSettings {
     pub fn validate(&self) -> Result<()> {
@@ -74,6 +80,11 @@ impl RoomSettings {
         if self.max_participants > MAX_PARTICIPANTS_LIMIT {
             return Err(Error::invalid(format!(
                 "max_participants must be at most {MAX_PARTICIPANTS_LIMIT}"
+            )));
+        }
+        if self.listed_limit > MAX_PARTICIPANTS_LIMIT {
+            return Err(Error::invalid(format!(
+                "listed_limit must be at most {MAX_PARTICIPANTS_LIMIT}"
             )));
         }
         crate::ids::validate_metadata(&self.metadata)

@@ -113,3 +113,48 @@ async fn server_api_room_metadata_and_data_messages() {
     assert_nothing(&bob, "anything").await;
     ts.stop().await;
 }
+
+#[tokio::test]
+async fn large_room_counts_audience_without_announcing_it() {
+    let ts = TestServer::start().await;
+    ts.admin()
+        .create_room("hall", serde_json::json!({"listed_limit": 2}))
+        .await
+        .unwrap();
+    let host = ts.join("hall", "host", "host").await;
+    let _v1 = ts.join("hall", "v1", "viewer").await;
+    let v2 = ts.join("hall", "v2", "viewer").await;
+    let _v3 = ts.join("hall", "v3", "viewer").await;
+    // The coalesced count arrives once the room has settled.
+    host.wait_for(WAIT, |e| {
+        matches!(
+            e,
+            gavel_client::core::Event::CountsUpdated { present: 4, .. }
+        )
+    })
+    .await
+    .expect("coalesced counts_updated");
+    let state = host.state();
+    let listed: Vec<&str> = state.participants.keys().map(String::as_str).collect();
+    assert_eq!(listed, ["v1"], "only the first two present are announced");
+    assert_eq!(
+        v2.state().participants.len(),
+        2,
+        "v2's snapshot: host and v1"
+    );
+
+    // The audience is reachable by paging.
+    let page = host
+        .request(serde_json::json!({"type": "list_participants", "after": "host"}))
+        .await
+        .unwrap();
+    let names: Vec<&str> = page["participants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["identity"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["v1", "v2", "v3"]);
+    assert_eq!(page["counts"]["present"], 4);
+    ts.stop().await;
+}

@@ -45,6 +45,10 @@ impl Room {
             }
             Some(_) => Some(ctx.label.clone()),
         };
+        // Recipients must know who speaks to them: an unlisted audience member is listed first.
+        if let Some(identity) = &from {
+            self.list(identity);
+        }
         let to = if destinations.is_empty() {
             match &ctx.sid {
                 Some(sid) => Audience::EveryoneExcept(sid.clone()),

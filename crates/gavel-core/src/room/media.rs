@@ -224,7 +224,7 @@ impl Room {
             // Hidden identities are not echoed to everyone.
             let visible_except: Vec<String> = except
                 .iter()
-                .filter(|e| self.participants.get(*e).is_some_and(|p| !p.hidden()))
+                .filter(|e| self.participants.get(*e).is_some_and(|p| p.announced()))
                 .cloned()
                 .collect();
             let summary = |except: Vec<String>| Event::TrackMuted {
@@ -272,7 +272,7 @@ impl Room {
         }
         let p = &self.participants[&identity];
         // Levels only count from a live, visible microphone.
-        if p.has_live_microphone() && !p.hidden() {
+        if p.has_live_microphone() && p.announced() {
             self.speakers.observe(&identity, level, now);
         }
         Ok(Reply::done())

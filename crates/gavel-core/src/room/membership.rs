@@ -140,8 +140,10 @@ impl Room {
         let allowed = info.permissions.can_send.clone();
         info.tracks.retain(|t| allowed.contains(&t.source));
         let sid = info.sid.clone();
-        let p = Participant { info };
+        let mut p = Participant { info, listed: true };
+        p.listed = !p.is_audience() || !self.is_large();
         let hidden = p.hidden();
+        let announced = p.announced();
         let snapshot = Event::Joined {
             room: self.info(),
             me: p.info.clone(),
@@ -170,7 +172,7 @@ impl Room {
             );
         }
         self.emit(Audience::Only(sid.clone()), snapshot);
-        if !hidden {
+        if announced {
             self.emit(Audience::EveryoneExcept(sid.clone()), joined);
         }
         self.emit_counts(Some(&sid));
@@ -213,7 +215,7 @@ impl Room {
             });
         }
         self.forget(&p);
-        if !p.hidden() {
+        if p.announced() {
             self.emit(
                 Audience::Everyone,
                 Event::ParticipantLeft {
@@ -367,6 +369,7 @@ impl Room {
         }
         self.by_sid.clear();
         self.counts = Default::default();
+        self.counts_due = None;
         self.pinned = None;
         self.speakers.clear();
         self.last_top_speaker = None;

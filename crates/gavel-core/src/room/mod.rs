@@ -11,6 +11,7 @@
 
 mod consent;
 mod data;
+mod listing;
 mod media;
 mod membership;
 mod pin;
@@ -86,8 +87,14 @@ pub struct Room {
     speakers: SpeakerDetector,
     /// Daily-style sticky active speaker: the last one to be loudest, until it leaves.
     last_top_speaker: Option<String>,
+    /// Large rooms: when the coalesced `counts_updated` is due, and when the last one went out.
+    counts_due: Option<Millis>,
+    counts_sent_at: Millis,
     outputs: VecDeque<Output>,
 }
+
+/// Large rooms send `counts_updated` at most this often (ms).
+pub const COUNTS_INTERVAL: Millis = 1000;
 
 impl Room {
     pub fn new(
@@ -110,6 +117,8 @@ impl Room {
             revocations: BTreeMap::new(),
             speakers: SpeakerDetector::new(SpeakerConfig::default()),
             last_top_speaker: None,
+            counts_due: None,
+            counts_sent_at: 0,
             outputs: VecDeque::new(),
         }
     }
@@ -136,6 +145,17 @@ impl Room {
     }
     pub fn pinned(&self) -> Option<&str> {
         self.pinned.as_deref()
+    }
+    /// Participants announced to everyone (what a client's list holds, besides itself).
+    pub fn announced(&self) -> impl Iterator<Item = &ParticipantInfo> {
+        self.participants
+            .values()
+            .filter(|p| p.announced())
+            .map(|p| &p.info)
+    }
+    /// Whether a coalesced `counts_updated` is still to be sent (large rooms).
+    pub fn counts_pending(&self) -> bool {
+        self.counts_due.is_some()
     }
     /// Every participant, hidden ones included (the server API's view).
     pub fn participants(&self) -> impl Iterator<Item = &ParticipantInfo> {
@@ -193,16 +213,24 @@ impl Room {
 
     /// The earliest time [`Room::handle_timeout`] has work to do.
     pub fn poll_timeout(&self) -> Option<Millis> {
-        let expiry = self.requests.values().map(|r| r.expires_at).min();
-        match (expiry, self.speakers.next_tick()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [
+            self.requests.values().map(|r| r.expires_at).min(),
+            self.speakers.next_tick(),
+            self.counts_due,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     pub fn handle_timeout(&mut self, now: Millis) {
         self.expire_requests(now);
         self.speaker_tick(now);
+        if self.counts_due.is_some_and(|due| due <= now) {
+            self.counts_due = None;
+            self.counts_sent_at = now;
+            self.send_counts(None);
+        }
         self.bans.retain(|_, b| b.until > now);
     }
 
@@ -264,6 +292,9 @@ impl Room {
                 reliable,
             } => self.send_data(ctx, payload, topic, destination_identities, reliable),
             Command::UpdateRoomMetadata { metadata } => self.update_room_metadata(ctx, metadata),
+            Command::ListParticipants { after, limit } => {
+                self.list_participants(ctx, after.as_deref(), limit)
+            }
             Command::Mute {
                 identity,
                 source,
@@ -371,16 +402,54 @@ impl Room {
         });
     }
 
-    /// Events about a participant go to everyone, unless it is hidden: then only to itself.
+    /// Events about a participant go to everyone, unless it is not announced (hidden, or an
+    /// unlisted audience member): then only to itself.
     fn about(&self, p: &Participant) -> Audience {
-        if p.hidden() {
+        if !p.announced() {
             Audience::Only(p.sid().to_string())
         } else {
             Audience::Everyone
         }
     }
 
+    /// A room past its `listed_limit`: audience joins are not announced, counts are coalesced.
+    fn is_large(&self) -> bool {
+        let limit = self.settings.listed_limit as usize;
+        limit > 0 && self.participants.len() >= limit
+    }
+
+    /// Announces an unlisted participant who may now send, holds a host control or is pinned.
+    fn list(&mut self, identity: &str) {
+        let Some(p) = self.participants.get_mut(identity) else {
+            return;
+        };
+        if p.listed {
+            return;
+        }
+        p.listed = true;
+        if p.announced() {
+            let sid = p.sid().to_string();
+            let participant = p.info.clone();
+            self.emit(
+                Audience::EveryoneExcept(sid),
+                Event::ParticipantJoined { participant },
+            );
+        }
+    }
+
+    /// Tells everyone the counts: at once in a small room; in a large one (where each join
+    /// would otherwise cost a message to everyone) at most once per [`COUNTS_INTERVAL`], from
+    /// [`Room::handle_timeout`].
     fn emit_counts(&mut self, except: Option<&str>) {
+        if self.is_large() || self.counts_due.is_some() {
+            self.counts_due
+                .get_or_insert(self.counts_sent_at + COUNTS_INTERVAL);
+            return;
+        }
+        self.send_counts(except);
+    }
+
+    fn send_counts(&mut self, except: Option<&str>) {
         let c = self.counts;
         let to = match except {
             Some(sid) => Audience::EveryoneExcept(sid.to_string()),
@@ -409,7 +478,7 @@ impl Room {
     fn visible_snapshot(&self, except_identity: &str) -> Vec<ParticipantInfo> {
         self.participants
             .values()
-            .filter(|p| !p.hidden() && p.identity() != except_identity)
+            .filter(|p| p.announced() && p.identity() != except_identity)
             .map(|p| p.info.clone())
             .collect()
     }

@@ -15,6 +15,8 @@ impl Room {
         if self.pinned.as_deref() == Some(identity) {
             return Ok(Reply::done());
         }
+        // Everyone is about to spotlight this participant, so everyone must know it.
+        self.list(identity);
         let by = Some(ctx.label.clone());
         if let Some(previous) = self.pinned.replace(identity.to_string()) {
             self.emit(

@@ -111,6 +111,7 @@ impl Room {
             .get_mut(identity)
             .expect("planned for a present participant");
         let was_hidden = p.hidden();
+        let was_announced = p.announced();
         let mut changed = Vec::new();
         if let Some(name) = plan.name.filter(|n| *n != p.info.name) {
             p.info.name = name;
@@ -136,7 +137,12 @@ impl Room {
             return;
         }
         let sid = p.sid().to_string();
+        // An audience member who may now send or moderate is listed from here on.
+        if !p.is_audience() {
+            p.listed = true;
+        }
         let now_hidden = p.hidden();
+        let now_announced = p.announced();
         let revoked: crate::permissions::SourceSet = Source::ALL
             .into_iter()
             .filter(|s| !p.permissions().can_send.contains(s))
@@ -147,32 +153,32 @@ impl Room {
         if was_hidden != now_hidden {
             self.count(was_hidden, -1);
             self.count(now_hidden, 1);
-            if now_hidden {
-                if self.pinned.as_deref() == Some(identity) {
-                    self.pinned = None;
-                    self.emit(
-                        Audience::Everyone,
-                        Event::Unpinned {
-                            identity: identity.to_string(),
-                            by: by.clone(),
-                        },
-                    );
-                }
-                self.forget_speaker(identity);
-                self.cancel_requests_to(identity);
+        }
+        if was_announced && !now_announced {
+            if self.pinned.as_deref() == Some(identity) {
+                self.pinned = None;
                 self.emit(
-                    Audience::EveryoneExcept(sid.clone()),
-                    Event::ParticipantLeft {
+                    Audience::Everyone,
+                    Event::Unpinned {
                         identity: identity.to_string(),
-                        sid: sid.clone(),
-                        reason: LeaveReason::Hidden,
                         by: by.clone(),
                     },
                 );
             }
+            self.forget_speaker(identity);
+            self.cancel_requests_to(identity);
+            self.emit(
+                Audience::EveryoneExcept(sid.clone()),
+                Event::ParticipantLeft {
+                    identity: identity.to_string(),
+                    sid: sid.clone(),
+                    reason: LeaveReason::Hidden,
+                    by: by.clone(),
+                },
+            );
         }
-        // Others never saw the tracks of a participant that was hidden until now.
-        let tracks_to = if was_hidden {
+        // Others never saw the tracks of a participant that was not announced until now.
+        let tracks_to = if !was_announced {
             Audience::Only(sid.clone())
         } else {
             self.about(&self.participants[identity])
@@ -182,7 +188,7 @@ impl Room {
             self.cancel_requests_for_revoked(identity);
         }
         let info = self.participants[identity].info.clone();
-        if was_hidden && !now_hidden {
+        if !was_announced && now_announced {
             self.emit(
                 Audience::EveryoneExcept(sid.clone()),
                 Event::ParticipantJoined {
@@ -191,7 +197,7 @@ impl Room {
             );
         }
         let to = self.about(&self.participants[identity]);
-        let to = if was_hidden != now_hidden {
+        let to = if was_announced != now_announced {
             Audience::Only(sid.clone())
         } else {
             to
