@@ -11,9 +11,10 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch, Semaphore};
 use tokio_tungstenite::tungstenite::Message;
 
-/// Participants that publish a microphone (so mute-all has tracks to mute) — a few, not N,
-/// so setting up a 10,000-person room does not cost N² track events.
-const PUBLISHERS: usize = 10;
+/// Participants that publish a microphone (so mute-all has tracks to mute); everyone else is a
+/// viewer. A 10,000-person room is an audience with a few speakers: past the room's
+/// `listed_limit` viewers are counted rather than announced (docs/protocol.md, "Large rooms").
+pub const PUBLISHERS: usize = 10;
 
 /// What the crowd is waiting for: frames containing `pattern`.
 struct Probe {
@@ -45,12 +46,13 @@ impl Crowd {
                 .admin(None)
                 .to_jwt(),
         );
-        api.create_room(
-            room,
-            serde_json::json!({"remote_unmute": "force", "max_participants": 0}),
-        )
-        .await
-        .map_err(|e| e.to_string())?;
+        let mut settings = serde_json::json!({"remote_unmute": "force", "max_participants": 0});
+        if let Some(limit) = args.listed_limit {
+            settings["listed_limit"] = limit.into();
+        }
+        api.create_room(room, settings)
+            .await
+            .map_err(|e| e.to_string())?;
         let n = args.n;
         let prefix = format!("p{}-", std::process::id());
         let (probe, probe_rx) = watch::channel(None::<Arc<Probe>>);
@@ -61,7 +63,11 @@ impl Crowd {
         for i in 0..n {
             let token = AccessToken::new(&args.key, &args.secret)
                 .join(room, &format!("{prefix}{i}"))
-                .role("participant")
+                .role(if i < PUBLISHERS {
+                    "participant"
+                } else {
+                    "viewer"
+                })
                 .ttl(3600)
                 .to_jwt();
             let url = format!("{ws}/v1/rtc?access_token={token}");

@@ -45,6 +45,9 @@ pub struct Args {
     /// Concurrent connection attempts during the join storm.
     #[arg(long, default_value_t = 256)]
     concurrency: usize,
+    /// The room's `listed_limit` (default: the server's).
+    #[arg(long)]
+    listed_limit: Option<u32>,
     /// Give up on a scenario after this many seconds.
     #[arg(long, default_value_t = 120)]
     timeout: u64,
@@ -75,6 +78,8 @@ async fn run(args: Args) -> Result<(), String> {
     let timeout = Duration::from_secs(args.timeout);
     let ws = args.url.replacen("http", "ws", 1);
 
+    // Idle memory is the growth from here: the server's own baseline is not per participant.
+    let baseline = args.server_pid.and_then(report::rss_kib);
     // Every scenario needs the room full; the join storm is measured while filling it.
     let started = Instant::now();
     let crowd = clients::Crowd::join(&ws, &args, &room, timeout).await?;
@@ -84,11 +89,15 @@ async fn run(args: Args) -> Result<(), String> {
     }
     if all || args.scenario == "memory" {
         if let Some(pid) = args.server_pid {
+            // Idle: let queues drain and the coalesced counts go out first.
+            tokio::time::sleep(Duration::from_secs(2)).await;
             let rss = report::rss_kib(pid).ok_or("cannot read the server's RSS")?;
+            let growth = rss.saturating_sub(baseline.unwrap_or(0));
             println!(
                 "{}",
                 serde_json::json!({"scenario": "memory", "n": args.n, "server_rss_kib": rss,
-                    "kib_per_participant": rss as f64 / args.n as f64})
+                    "baseline_rss_kib": baseline,
+                    "kib_per_participant": growth as f64 / args.n as f64})
             );
         } else if args.scenario == "memory" {
             return Err("the memory scenario needs --server-pid".into());
@@ -119,7 +128,8 @@ async fn run(args: Args) -> Result<(), String> {
         r.print();
     }
     if all || args.scenario == "kick" {
-        let target = crowd.identity(args.n - 1);
+        // A speaker: its leaving is announced to everyone (an unlisted viewer's is not).
+        let target = crowd.identity(clients::PUBLISHERS.min(args.n) - 1);
         let r = crowd
             .measure("kick", "\"type\":\"participant_left\"", timeout, || async {
                 api.remove(&room, &target, None)
