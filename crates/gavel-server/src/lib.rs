@@ -16,6 +16,7 @@ pub mod registry;
 pub mod room_actor;
 pub mod store;
 pub mod twirp;
+pub mod websocket;
 pub mod ws;
 
 use config::Config;

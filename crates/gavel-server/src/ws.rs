@@ -7,9 +7,8 @@
 
 use crate::fanout::{Conn, Frame, Outgoing};
 use crate::http::{ApiError, AppState};
-use axum::extract::ws::rejection::WebSocketUpgradeRejection;
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
-use axum::extract::{Query, State};
+use crate::websocket::{Socket, Upgrade};
+use axum::extract::{Query, Request, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use futures_util::{SinkExt, StreamExt};
@@ -19,6 +18,9 @@ use serde::Deserialize;
 use serde_json::Value;
 use std::num::NonZeroU32;
 use std::time::Duration;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
+use tokio_tungstenite::tungstenite::Message;
 
 /// Transport-level cap: frames above this are refused by the WebSocket layer itself.
 const TRANSPORT_MAX_MESSAGE: usize = 1024 * 1024;
@@ -34,7 +36,7 @@ pub async fn rtc(
     State(app): State<AppState>,
     Query(params): Query<RtcParams>,
     headers: HeaderMap,
-    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+    mut request: Request,
 ) -> Response {
     let token = params
         .access_token
@@ -50,18 +52,20 @@ pub async fn rtc(
         Ok(x) => x,
         Err(e) => return ApiError(e).into_response(),
     };
-    let Ok(ws) = ws else {
+    let Some(upgrade) = Upgrade::from_request(&mut request) else {
         let e =
             Error::invalid("this endpoint takes a WebSocket upgrade (GET with Upgrade: websocket)");
         return ApiError(e).into_response();
     };
     // Small per-connection buffers: the defaults (128 KiB each way) dominate memory in large
-    // rooms; reads grow the buffer when a bigger frame comes, and frames are written one by one.
-    ws.max_message_size(TRANSPORT_MAX_MESSAGE)
-        .max_frame_size(TRANSPORT_MAX_MESSAGE)
+    // rooms; reads grow the buffer when a bigger frame comes, and frames are written one by one
+    // (large ones as fragments: crate::websocket).
+    let config = WebSocketConfig::default()
+        .max_message_size(Some(TRANSPORT_MAX_MESSAGE))
+        .max_frame_size(Some(TRANSPORT_MAX_MESSAGE))
         .read_buffer_size(READ_BUFFER)
-        .write_buffer_size(0)
-        .on_upgrade(move |socket| session(socket, app, room, req))
+        .write_buffer_size(0);
+    upgrade.respond(config, move |socket| session(socket, app, room, req))
 }
 
 /// Token → room name and join request. Room-level refusals (ban, full) come after the upgrade,
@@ -91,10 +95,8 @@ fn admit(app: &AppState, token: &str) -> Result<(String, JoinRequest), Error> {
     Ok((room, req))
 }
 
-type Sink = futures_util::stream::SplitSink<WebSocket, Message>;
-
 struct Writer {
-    sink: Sink,
+    sink: crate::websocket::Sink,
     seq: u64,
     timeout: Duration,
 }
@@ -108,8 +110,9 @@ impl Writer {
     /// timeout means the client stopped reading.
     async fn send(&mut self, frame: &Frame) -> Result<(), LeaveReason> {
         self.seq += 1;
-        let text = Utf8Bytes::from(frame.with_seq(self.seq));
-        match tokio::time::timeout(self.timeout, self.sink.send(Message::Text(text))).await {
+        let text = frame.with_seq(self.seq);
+        let sent = crate::websocket::send_text(&mut self.sink, text);
+        match tokio::time::timeout(self.timeout, sent).await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(_)) => Err(LeaveReason::Disconnected),
             Err(_) => Err(LeaveReason::SlowConsumer),
@@ -118,8 +121,8 @@ impl Writer {
 
     async fn close(&mut self, code: u16, reason: &str) {
         let frame = CloseFrame {
-            code,
-            reason: Utf8Bytes::from(reason.to_string()),
+            code: CloseCode::from(code),
+            reason: reason.to_string().into(),
         };
         let _ =
             tokio::time::timeout(self.timeout, self.sink.send(Message::Close(Some(frame)))).await;
@@ -133,7 +136,7 @@ fn reason_str(reason: LeaveReason) -> String {
         .unwrap_or_default()
 }
 
-async fn session(socket: WebSocket, app: AppState, room: String, req: JoinRequest) {
+async fn session(socket: Socket, app: AppState, room: String, req: JoinRequest) {
     let _counted = app.registry.session_started();
     let limits = app.registry.limits.clone();
     let (conn, mut rx) = Conn::channel(limits.outbox_capacity);
@@ -208,7 +211,8 @@ async fn session(socket: WebSocket, app: AppState, room: String, req: JoinReques
                         break;
                     }
                 }
-                Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                // Pings are answered by the library; raw frames never come out of a read.
+                Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => {}
                 Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break,
             }
         }

@@ -158,3 +158,27 @@ async fn large_room_counts_audience_without_announcing_it() {
     assert_eq!(page["counts"]["present"], 4);
     ts.stop().await;
 }
+
+#[tokio::test]
+async fn messages_larger_than_a_fragment_arrive_whole() {
+    let ts = TestServer::start().await;
+    let ann = ts.join("big", "ann", "participant").await;
+    // 48 KiB of data, base64: the event is written as several WebSocket fragments.
+    let payload = "QUJD".repeat(16 * 1024);
+    assert!(payload.len() > 6 * gavel_server::websocket::FRAGMENT);
+    ts.admin()
+        .send_data("big", &payload, None, &[])
+        .await
+        .unwrap();
+    match expect(&ann, "data_received").await {
+        gavel_client::core::Event::DataReceived { payload: got, .. } => assert_eq!(got, payload),
+        other => panic!("{other:?}"),
+    }
+    // The session goes on normally afterwards.
+    let r = ann
+        .request(serde_json::json!({"type": "ping"}))
+        .await
+        .unwrap();
+    assert_eq!(r["pong"], true);
+    ts.stop().await;
+}

@@ -1,0 +1,117 @@
+//! The WebSocket transport under `/v1/rtc`: RFC 6455's handshake on hyper's upgrade, and writes
+//! that split large messages into fragments.
+//!
+//! Why not the web framework's own WebSocket extractor: the WebSocket library keeps each
+//! connection's write buffer at the size of the largest frame it ever wrote. A participant
+//! joining a large room receives one snapshot of hundreds of KiB; kept for the whole session,
+//! that buffer was most of a participant's idle memory (docs/benchmarks.md). Writing messages as
+//! fragments of at most [`FRAGMENT`] bytes bounds the buffer; clients reassemble fragments
+//! transparently (RFC 6455 §5.4), so the protocol does not change.
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::Response;
+use futures_util::stream::SplitSink;
+use futures_util::SinkExt;
+use hyper::upgrade::{OnUpgrade, Upgraded};
+use hyper_util::rt::TokioIo;
+use std::future::Future;
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
+use tokio_tungstenite::tungstenite::{Error, Message};
+use tokio_tungstenite::WebSocketStream;
+
+pub type Socket = WebSocketStream<TokioIo<Upgraded>>;
+pub type Sink = SplitSink<Socket, Message>;
+
+/// Largest frame written; longer messages go out as several.
+pub const FRAGMENT: usize = 8 * 1024;
+
+/// A checked upgrade request, ready to be answered with `101 Switching Protocols`.
+pub struct Upgrade {
+    on_upgrade: OnUpgrade,
+    accept: String,
+}
+
+impl Upgrade {
+    /// The handshake fields of a WebSocket upgrade request; `None` when `req` is not one.
+    pub fn from_request(req: &mut Request) -> Option<Upgrade> {
+        let headers = req.headers();
+        let has = |name: header::HeaderName, token: &str| {
+            headers
+                .get_all(name)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .flat_map(|v| v.split(','))
+                .any(|t| t.trim().eq_ignore_ascii_case(token))
+        };
+        let version_ok = headers
+            .get(header::SEC_WEBSOCKET_VERSION)
+            .is_some_and(|v| v == "13");
+        if req.method() != Method::GET
+            || !has(header::CONNECTION, "upgrade")
+            || !has(header::UPGRADE, "websocket")
+            || !version_ok
+        {
+            return None;
+        }
+        let key = headers.get(header::SEC_WEBSOCKET_KEY)?;
+        let accept = derive_accept_key(key.as_bytes());
+        let on_upgrade = req.extensions_mut().remove::<OnUpgrade>()?;
+        Some(Upgrade { on_upgrade, accept })
+    }
+
+    /// Answers `101` and runs `session` on the socket once the connection has switched.
+    pub fn respond<F, Fut>(self, config: WebSocketConfig, session: F) -> Response
+    where
+        F: FnOnce(Socket) -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let Upgrade { on_upgrade, accept } = self;
+        tokio::spawn(async move {
+            match on_upgrade.await {
+                Ok(upgraded) => {
+                    let io = TokioIo::new(upgraded);
+                    let socket =
+                        WebSocketStream::from_raw_socket(io, Role::Server, Some(config)).await;
+                    session(socket).await;
+                }
+                Err(e) => tracing::debug!(error = %e, "websocket upgrade failed"),
+            }
+        });
+        let mut response = Response::new(Body::empty());
+        *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+        let headers: &mut HeaderMap = response.headers_mut();
+        headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+        headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+        if let Ok(v) = HeaderValue::from_str(&accept) {
+            headers.insert(header::SEC_WEBSOCKET_ACCEPT, v);
+        }
+        response
+    }
+}
+
+/// Sends one text message, as fragments of at most [`FRAGMENT`] bytes when it is longer.
+pub async fn send_text(sink: &mut Sink, text: String) -> Result<(), Error> {
+    if text.len() <= FRAGMENT {
+        return sink.send(Message::text(text)).await;
+    }
+    let bytes = bytes::Bytes::from(text);
+    let mut offset = 0;
+    while offset < bytes.len() {
+        let end = (offset + FRAGMENT).min(bytes.len());
+        // Text fragments may split a UTF-8 sequence; the receiver validates the whole message.
+        let opcode = if offset == 0 {
+            OpCode::Data(Data::Text)
+        } else {
+            OpCode::Data(Data::Continue)
+        };
+        let frame = Frame::message(bytes.slice(offset..end), opcode, end == bytes.len());
+        sink.feed(Message::Frame(frame)).await?;
+        offset = end;
+    }
+    sink.flush().await
+}
