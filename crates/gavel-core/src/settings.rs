@@ -66,7 +66,7 @@ impl Default for RoomSettings {
 
 pub const MAX_REQUEST_TIMEOUT_SECONDS: u32 = 3600;
 pub const MAX_PARTICIPANTS_LIMIT: u32 = 100_000;
-pub const DEFAULT_LISTED_LIMIT: u32 = 500;
+pub const DEFAULT_LISTED_LIMIT: u32 = 100;
 
 impl RoomSettings {
     pub fn validate(&self) -> Result<()> {
