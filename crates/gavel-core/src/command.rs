@@ -180,6 +180,24 @@ pub enum Command {
     LiftBan {
         identity: String,
     },
+    /// Capabilities reserved for `identity` (Chime's attendee capabilities): they replace its
+    /// send/receive permissions whenever it joins, and at once if it is present. Without
+    /// `capabilities`, the room's defaults ([`Capabilities::defaults`]).
+    SetPreset {
+        identity: String,
+        #[serde(default)]
+        capabilities: Option<Capabilities>,
+    },
+    /// Gives every identity that has a preset, except those in `except`, these capabilities.
+    SetPresetsExcept {
+        #[serde(default)]
+        except: Vec<String>,
+        capabilities: Capabilities,
+    },
+    /// Forgets `identity`'s preset: its later joins get what its token grants.
+    DropPreset {
+        identity: String,
+    },
     /// Voids `identity`'s tokens for this room issued before `before` (ms since the epoch;
     /// default: now). A kick alone leaves the token usable; this does not.
     RevokeTokens {
@@ -216,6 +234,9 @@ impl Command {
             Command::Move { .. } => "move",
             Command::LiftBan { .. } => "lift_ban",
             Command::RevokeTokens { .. } => "revoke_tokens",
+            Command::SetPreset { .. } => "set_preset",
+            Command::SetPresetsExcept { .. } => "set_presets_except",
+            Command::DropPreset { .. } => "drop_preset",
         }
     }
 
@@ -235,6 +256,9 @@ impl Command {
                 | Command::LiftBan { .. }
                 | Command::RevokeTokens { .. }
                 | Command::UpdateRoomMetadata { .. }
+                | Command::SetPreset { .. }
+                | Command::SetPresetsExcept { .. }
+                | Command::DropPreset { .. }
         )
     }
 }
@@ -328,6 +352,11 @@ pub enum Reply {
     },
     Pong {
         pong: bool,
+    },
+    /// An identity's preset capabilities.
+    Preset {
+        identity: String,
+        capabilities: Capabilities,
     },
     Done {},
 }

@@ -288,6 +288,12 @@ pub enum Output {
     SettingsChanged {
         settings: Box<RoomSettings>,
     },
+    /// An identity's preset capabilities were set (`Some`) or dropped (`None`); made durable
+    /// like bans, before the command is acknowledged.
+    PresetChanged {
+        identity: String,
+        capabilities: Option<crate::permissions::Capabilities>,
+    },
     /// A participant's session in this room ended (left, kicked, moved, …): for session history.
     SessionEnded {
         participant: Box<ParticipantInfo>,

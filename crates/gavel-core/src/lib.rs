@@ -31,5 +31,5 @@ pub use permissions::{
     Capabilities, Capability, HostControl, Permissions, PermissionsPatch, Source,
 };
 pub use roles::Roles;
-pub use room::{JoinRequest, PendingRequest, Room};
+pub use room::{JoinRequest, PendingRequest, Room, EVERY_IDENTITY};
 pub use settings::{DuplicateIdentity, RemoteUnmute, RoomSettings};

@@ -265,6 +265,39 @@ impl Capabilities {
         Ok(())
     }
 
+    /// What an attendee gets when no capabilities are given (Chime's defaults): everything a room
+    /// allows, except that a room without video but with content gives Video `Receive` and
+    /// Content `SendReceive`, because content that receives needs video that receives. These
+    /// defaults are not checked against the resolution rules: a request did not ask for them.
+    pub fn defaults(video_max: VideoResolution, content_max: ContentResolution) -> Capabilities {
+        use Capability::{None as Off, Receive, SendReceive};
+        match (
+            video_max == VideoResolution::None,
+            content_max == ContentResolution::None,
+        ) {
+            (false, false) => Capabilities {
+                audio: SendReceive,
+                video: SendReceive,
+                content: SendReceive,
+            },
+            (false, true) => Capabilities {
+                audio: SendReceive,
+                video: SendReceive,
+                content: Off,
+            },
+            (true, false) => Capabilities {
+                audio: SendReceive,
+                video: Receive,
+                content: SendReceive,
+            },
+            (true, true) => Capabilities {
+                audio: SendReceive,
+                video: Off,
+                content: Off,
+            },
+        }
+    }
+
     /// The permissions with send/receive sets replaced by this view.
     pub fn apply_to(&self, p: &Permissions) -> Permissions {
         let mut out = p.clone();
@@ -336,6 +369,29 @@ mod tests {
         assert!(caps(None, None, SendReceive).validate(ok.0, ok.1).is_err());
         assert!(caps(None, None, Send).validate(ok.0, ok.1).is_ok());
         assert!(caps(None, Receive, None).validate(ok.0, ok.1).is_ok());
+    }
+
+    #[test]
+    fn defaults_follow_the_room() {
+        use ContentResolution as C;
+        use VideoResolution as V;
+        assert_eq!(
+            Capabilities::defaults(V::HD, C::FHD),
+            caps(SendReceive, SendReceive, SendReceive)
+        );
+        assert_eq!(
+            Capabilities::defaults(V::FHD, C::None),
+            caps(SendReceive, SendReceive, None)
+        );
+        // Seed 004: no video but content → Video Receive, Content SendReceive.
+        assert_eq!(
+            Capabilities::defaults(V::None, C::UHD),
+            caps(SendReceive, Receive, SendReceive)
+        );
+        assert_eq!(
+            Capabilities::defaults(V::None, C::None),
+            caps(SendReceive, None, None)
+        );
     }
 
     #[test]

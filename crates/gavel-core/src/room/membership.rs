@@ -46,7 +46,11 @@ impl Room {
         for (k, v) in &req.attributes {
             ids::validate_attribute(k, v)?;
         }
-        if let Some(&before) = self.revocations.get(&req.identity) {
+        let revoked = [req.identity.as_str(), super::EVERY_IDENTITY]
+            .iter()
+            .filter_map(|id| self.revocations.get(*id).copied())
+            .max();
+        if let Some(before) = revoked {
             // `iat` has whole seconds, so a token issued in the revocation's own second is void
             // too: revocation must never let the old token through.
             if req.issued_at.unwrap_or(0) < before {
@@ -135,6 +139,9 @@ impl Room {
                     }
                 }
             }
+        }
+        if let Some(caps) = self.presets.get(&info.identity) {
+            info.permissions = caps.apply_to(&info.permissions);
         }
         self.clamp_to_room(&mut info.permissions);
         let allowed = info.permissions.can_send.clone();

@@ -7,7 +7,8 @@
 //!
 //! The command handlers are split by topic: `membership` (join, leave, kick, end, move),
 //! `media` (tracks, mute, mute-all), `consent` (media requests), `update` (participant
-//! updates, batch), `pin`, `data` (data messages, room metadata).
+//! updates, batch), `pin`, `data` (data messages, room metadata), `preset` (capabilities
+//! reserved for an identity).
 
 mod consent;
 mod data;
@@ -15,6 +16,7 @@ mod listing;
 mod media;
 mod membership;
 mod pin;
+mod preset;
 mod update;
 
 use crate::command::{Actor, BanInfo, Command, Reply};
@@ -32,6 +34,10 @@ use std::sync::Arc;
 
 pub use consent::PendingRequest;
 pub use membership::JoinRequest;
+
+/// A revocation under this name voids the tokens of every identity (an ended Chime meeting's
+/// join tokens). `*` is never an identity, so no participant can hold it.
+pub const EVERY_IDENTITY: &str = "*";
 
 #[derive(Debug, Clone)]
 struct Ban {
@@ -84,6 +90,8 @@ pub struct Room {
     bans: BTreeMap<String, Ban>,
     /// Identity → tokens issued before this time (ms) are void.
     revocations: BTreeMap<String, Millis>,
+    /// Identity → capabilities that replace its send/receive permissions when it joins.
+    presets: BTreeMap<String, crate::permissions::Capabilities>,
     speakers: SpeakerDetector,
     /// Daily-style sticky active speaker: the last one to be loudest, until it leaves.
     last_top_speaker: Option<String>,
@@ -115,6 +123,7 @@ impl Room {
             requests: BTreeMap::new(),
             bans: BTreeMap::new(),
             revocations: BTreeMap::new(),
+            presets: BTreeMap::new(),
             speakers: SpeakerDetector::new(SpeakerConfig::default()),
             last_top_speaker: None,
             counts_due: None,
@@ -337,6 +346,15 @@ impl Room {
                 destination,
             } => self.detach_for_move(ctx, &identity, &destination),
             Command::LiftBan { identity } => self.lift_ban(now, ctx, &identity),
+            Command::SetPreset {
+                identity,
+                capabilities,
+            } => self.set_preset(ctx, &identity, capabilities),
+            Command::SetPresetsExcept {
+                except,
+                capabilities,
+            } => self.set_presets_except(ctx, &except, capabilities),
+            Command::DropPreset { identity } => self.drop_preset(ctx, &identity),
             Command::RevokeTokens { identity, before } => {
                 ctx.require(HostControl::Kick)?;
                 crate::ids::validate_identity(&identity)?;
@@ -576,7 +594,9 @@ fn audit_targets(command: &Command) -> Vec<String> {
         | Command::UpdateParticipant { identity, .. }
         | Command::Move { identity, .. }
         | Command::LiftBan { identity }
-        | Command::RevokeTokens { identity, .. } => vec![identity.clone()],
+        | Command::RevokeTokens { identity, .. }
+        | Command::SetPreset { identity, .. }
+        | Command::DropPreset { identity } => vec![identity.clone()],
         Command::Unpin { identity } => identity.iter().cloned().collect(),
         Command::Kick {
             identity,
@@ -588,7 +608,9 @@ fn audit_targets(command: &Command) -> Vec<String> {
             .cloned()
             .collect(),
         Command::BatchUpdate { updates } => updates.keys().cloned().collect(),
-        Command::MuteAll { .. } | Command::EndSession => vec!["*".into()],
+        Command::MuteAll { .. } | Command::EndSession | Command::SetPresetsExcept { .. } => {
+            vec!["*".into()]
+        }
         _ => vec![],
     }
 }

@@ -11,7 +11,7 @@ use crate::Millis;
 use std::collections::BTreeMap;
 
 /// A validated update, ready to apply without further checks.
-struct Planned {
+pub(super) struct Planned {
     role: String,
     permissions: Permissions,
     name: Option<String>,
@@ -27,15 +27,24 @@ impl Room {
         update: ParticipantUpdate,
     ) -> Result<Reply> {
         ctx.require(HostControl::ManageParticipants)?;
+        let capabilities = update.capabilities;
         let plan = self.plan_update(ctx, identity, update)?;
         self.apply_update(identity, plan, Some(ctx.label.clone()));
+        if let Some(caps) = capabilities {
+            self.refresh_preset(identity, caps);
+        }
         Ok(Reply::Participant {
             participant: self.participants[identity].info.clone(),
         })
     }
 
     /// Checks everything an update needs, changing nothing.
-    fn plan_update(&self, ctx: &ActorCtx, identity: &str, u: ParticipantUpdate) -> Result<Planned> {
+    pub(super) fn plan_update(
+        &self,
+        ctx: &ActorCtx,
+        identity: &str,
+        u: ParticipantUpdate,
+    ) -> Result<Planned> {
         let p = self.target(ctx, identity)?;
         if let Some(name) = &u.name {
             ids::validate_name(name)?;
@@ -105,7 +114,7 @@ impl Room {
 
     /// Applies a planned update with its events: tracks the new permissions forbid are
     /// unpublished, others see `participant_updated`, the target also `permissions_changed`.
-    fn apply_update(&mut self, identity: &str, plan: Planned, by: Option<String>) {
+    pub(super) fn apply_update(&mut self, identity: &str, plan: Planned, by: Option<String>) {
         let p = self
             .participants
             .get_mut(identity)
