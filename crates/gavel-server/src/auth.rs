@@ -21,6 +21,11 @@ impl Verifier {
         Verifier { keys }
     }
 
+    /// The secret of an API key (also the secret access key of AWS-signed requests).
+    pub fn secret(&self, key: &str) -> Option<&str> {
+        self.keys.get(key).map(String::as_str)
+    }
+
     /// Verifies signature, algorithm, issuer, `exp` and `nbf`; returns the claims.
     pub fn verify(&self, token: &str) -> Result<Claims, Error> {
         let header = jsonwebtoken::decode_header(token)

@@ -2,9 +2,11 @@
 //!
 //! The async shell around `gavel-core`: one actor task per room ([`room_actor`]), found by name
 //! in the [`registry`]; HTTP handlers ([`http`]) and WebSocket sessions ([`ws`]) translate the
-//! wire to core commands and back; [`fanout`] carries events to clients.
+//! wire to core commands and back, as do the compatibility front-ends ([`twirp`] for LiveKit,
+//! [`chime`] for the Amazon Chime SDK); [`fanout`] carries events to clients.
 
 pub mod auth;
+pub mod chime;
 pub mod clock;
 pub mod config;
 pub mod config_file;

@@ -91,6 +91,11 @@ impl RoomHandle {
         .await
     }
 
+    /// Runs a server-side command and returns its result.
+    pub async fn command(&self, actor: Actor, command: Command) -> Result<Reply, Error> {
+        self.command_raw(actor, command).await?.0
+    }
+
     /// A client request; the reply goes out on that client's connection, after the events.
     pub async fn client(
         &self,

@@ -123,6 +123,14 @@ impl RoomActor {
             }
             Err(e) => tracing::error!(room = %core.name(), error = %e, "cannot load revocations"),
         }
+        match durable.store.presets(core.name()) {
+            Ok(list) => {
+                for (identity, caps) in list {
+                    core.restore_preset(&identity, caps);
+                }
+            }
+            Err(e) => tracing::error!(room = %core.name(), error = %e, "cannot load presets"),
+        }
         let actor = RoomActor {
             core,
             me,
@@ -334,6 +342,15 @@ impl RoomActor {
                         let room = self.me.name.to_string();
                         self.commit("room settings", move |store| {
                             store.update_room_settings(&room, &settings)
+                        });
+                    }
+                    Output::PresetChanged {
+                        identity,
+                        capabilities,
+                    } => {
+                        let room = self.me.name.to_string();
+                        self.commit("preset", move |store| {
+                            store.save_preset(&room, &identity, capabilities.as_ref())
                         });
                     }
                     Output::SessionEnded {

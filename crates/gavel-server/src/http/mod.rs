@@ -82,6 +82,7 @@ pub fn router(state: AppState) -> Router {
             post(participants::pin).delete(participants::unpin),
         )
         .merge(crate::twirp::router())
+        .merge(crate::chime::router())
         // A known path with a method it does not take is an unknown endpoint too (in JSON).
         .method_not_allowed_fallback(|method: axum::http::Method| async move {
             ApiError(Error::not_found(format!(

@@ -49,6 +49,30 @@ pub const MIGRATIONS: &[&str] = &[
          before INTEGER NOT NULL,
          PRIMARY KEY (room, identity)
      );",
+    // 3: capabilities reserved per identity, and the Chime front-end's meetings and attendees.
+    "CREATE TABLE presets (
+         room TEXT NOT NULL,
+         identity TEXT NOT NULL,
+         capabilities TEXT NOT NULL,
+         PRIMARY KEY (room, identity)
+     );
+     CREATE TABLE chime_meetings (
+         meeting_id TEXT PRIMARY KEY,
+         client_request_token TEXT NOT NULL UNIQUE,
+         fingerprint TEXT NOT NULL,
+         meeting TEXT NOT NULL,
+         created_at INTEGER NOT NULL
+     );
+     CREATE TABLE chime_attendees (
+         seq INTEGER PRIMARY KEY AUTOINCREMENT,
+         meeting_id TEXT NOT NULL,
+         attendee_id TEXT NOT NULL,
+         external_user_id TEXT NOT NULL,
+         join_token TEXT NOT NULL,
+         created_at INTEGER NOT NULL,
+         UNIQUE (meeting_id, attendee_id),
+         UNIQUE (meeting_id, external_user_id)
+     );",
 ];
 
 pub fn version(conn: &Connection) -> StoreResult<usize> {

@@ -1,7 +1,8 @@
 //! Durable state behind a small interface, so another backend can implement it later.
 //!
-//! What is kept: rooms created through the API (with settings), bans and token revocations,
-//! the moderation audit log, and one row per participant session. The default backend is
+//! What is kept: rooms created through the API (with settings), bans, token revocations and
+//! presets, the moderation audit log, one row per participant session, and the Chime
+//! front-end's meetings and attendees. The default backend is
 //! SQLite ([`sqlite::SqliteStore`]); audit and session rows are written off the rooms' hot path
 //! by [`writer::Writer`], in batches.
 
@@ -9,7 +10,7 @@ pub mod migrations;
 pub mod sqlite;
 pub mod writer;
 
-use gavel_core::{Millis, RoomSettings};
+use gavel_core::{Capabilities, Millis, RoomSettings};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -79,12 +80,36 @@ pub struct SessionRecord {
     pub speaking_time_ms: u64,
 }
 
+/// A meeting created through the Chime front-end; its room has the same name as `meeting_id`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChimeMeeting {
+    pub meeting_id: String,
+    /// CreateMeeting's idempotency token.
+    pub client_request_token: String,
+    /// The creating request, less its token: a retry must match it.
+    pub fingerprint: String,
+    /// The meeting as the API returns it (without the request-dependent `MediaPlacement`).
+    pub meeting: serde_json::Value,
+}
+
+/// An attendee of a Chime meeting: its identity in the room is `attendee_id`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChimeAttendee {
+    /// Creation order, for paging.
+    pub seq: i64,
+    pub meeting_id: String,
+    pub attendee_id: String,
+    pub external_user_id: String,
+    pub join_token: String,
+}
+
 /// The durable store. Calls are synchronous and quick; the shell calls them where blocking a
 /// moment is acceptable (rare moderation writes) or from the batch writer.
 pub trait Store: Send + Sync + 'static {
     fn save_room(&self, name: &str, settings: &RoomSettings) -> StoreResult<()>;
     /// Updates a stored room's settings; a room that is not stored (created by a join) stays so.
     fn update_room_settings(&self, name: &str, settings: &RoomSettings) -> StoreResult<()>;
+    /// Deletes a room with everything kept for it (bans, revocations, presets, Chime records).
     fn delete_room(&self, name: &str) -> StoreResult<()>;
     fn rooms(&self) -> StoreResult<Vec<(String, RoomSettings)>>;
 
@@ -96,6 +121,48 @@ pub trait Store: Send + Sync + 'static {
     /// Tokens of `identity` for `room` issued before `before` (ms) are void.
     fn revoke_tokens(&self, room: &str, identity: &str, before: Millis) -> StoreResult<()>;
     fn revocations(&self, room: &str) -> StoreResult<Vec<(String, Millis)>>;
+
+    /// Sets (`Some`) or drops (`None`) the preset capabilities of `identity` in `room`.
+    fn save_preset(
+        &self,
+        room: &str,
+        identity: &str,
+        capabilities: Option<&Capabilities>,
+    ) -> StoreResult<()>;
+    fn presets(&self, room: &str) -> StoreResult<Vec<(String, Capabilities)>>;
+
+    /// Records a Chime meeting and its room (with `settings`) in one transaction.
+    fn save_chime_meeting(
+        &self,
+        meeting: &ChimeMeeting,
+        settings: &RoomSettings,
+    ) -> StoreResult<()>;
+    fn chime_meeting(&self, meeting_id: &str) -> StoreResult<Option<ChimeMeeting>>;
+    fn chime_meeting_by_token(
+        &self,
+        client_request_token: &str,
+    ) -> StoreResult<Option<ChimeMeeting>>;
+    /// Records an attendee; returns it with its `seq`.
+    fn save_chime_attendee(&self, attendee: &ChimeAttendee) -> StoreResult<ChimeAttendee>;
+    fn chime_attendee(
+        &self,
+        meeting_id: &str,
+        attendee_id: &str,
+    ) -> StoreResult<Option<ChimeAttendee>>;
+    fn chime_attendee_by_external_id(
+        &self,
+        meeting_id: &str,
+        external_user_id: &str,
+    ) -> StoreResult<Option<ChimeAttendee>>;
+    /// In creation order, those created after `after_seq`, at most `limit`.
+    fn chime_attendees(
+        &self,
+        meeting_id: &str,
+        after_seq: i64,
+        limit: usize,
+    ) -> StoreResult<Vec<ChimeAttendee>>;
+    fn count_chime_attendees(&self, meeting_id: &str) -> StoreResult<usize>;
+    fn delete_chime_attendee(&self, meeting_id: &str, attendee_id: &str) -> StoreResult<()>;
 
     fn append_audit(&self, entries: &[AuditEntry]) -> StoreResult<()>;
     /// Newest first; `before` is an entry id for paging, `since` a time.

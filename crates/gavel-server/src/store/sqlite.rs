@@ -3,8 +3,11 @@
 //! WAL with `synchronous = NORMAL` keeps every committed transaction across a killed process
 //! (`kill -9`); only an operating-system crash can lose the last ones.
 
-use super::{migrations, AuditEntry, SessionRecord, Store, StoreError, StoreResult, StoredBan};
-use gavel_core::{Millis, RoomSettings};
+use super::{
+    migrations, AuditEntry, ChimeAttendee, ChimeMeeting, SessionRecord, Store, StoreError,
+    StoreResult, StoredBan,
+};
+use gavel_core::{Capabilities, Millis, RoomSettings};
 use rusqlite::{params, Connection, OptionalExtension};
 use std::path::Path;
 use std::sync::Mutex;
@@ -83,26 +86,19 @@ impl Store for SqliteStore {
             tx.execute("DELETE FROM rooms WHERE name = ?1", [name])?;
             tx.execute("DELETE FROM bans WHERE room = ?1", [name])?;
             tx.execute("DELETE FROM revocations WHERE room = ?1", [name])?;
+            tx.execute("DELETE FROM presets WHERE room = ?1", [name])?;
+            tx.execute("DELETE FROM chime_meetings WHERE meeting_id = ?1", [name])?;
+            tx.execute("DELETE FROM chime_attendees WHERE meeting_id = ?1", [name])?;
             tx.commit()
         })
     }
 
     fn rooms(&self) -> StoreResult<Vec<(String, RoomSettings)>> {
-        let rows: Vec<(String, String)> = self.with(|c| {
-            let mut st = c.prepare("SELECT name, settings FROM rooms ORDER BY name")?;
-            let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-            rows.collect()
-        })?;
-        rows.into_iter()
-            .map(|(name, s)| {
-                let settings = serde_json::from_str(&s).map_err(|e| {
-                    StoreError(format!(
-                        "stored settings of room '{name}' are unreadable: {e}"
-                    ))
-                })?;
-                Ok((name, settings))
-            })
-            .collect()
+        self.keyed_json(
+            "SELECT name, settings FROM rooms ORDER BY name",
+            [],
+            |name| format!("stored settings of room '{name}'"),
+        )
     }
 
     fn save_ban(&self, ban: &StoredBan) -> StoreResult<()> {
@@ -159,6 +155,142 @@ impl Store for SqliteStore {
             let mut st = c.prepare("SELECT identity, before FROM revocations WHERE room = ?1")?;
             let rows = st.query_map([room], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as Millis)))?;
             rows.collect()
+        })
+    }
+
+    fn save_preset(
+        &self,
+        room: &str,
+        identity: &str,
+        capabilities: Option<&Capabilities>,
+    ) -> StoreResult<()> {
+        self.with(|c| match capabilities {
+            Some(caps) => c
+                .execute(
+                    "INSERT INTO presets (room, identity, capabilities) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (room, identity) DO UPDATE SET capabilities = excluded.capabilities",
+                    params![room, identity, to_json(caps)],
+                )
+                .map(drop),
+            None => c
+                .execute(
+                    "DELETE FROM presets WHERE room = ?1 AND identity = ?2",
+                    [room, identity],
+                )
+                .map(drop),
+        })
+    }
+
+    fn presets(&self, room: &str) -> StoreResult<Vec<(String, Capabilities)>> {
+        self.keyed_json(
+            "SELECT identity, capabilities FROM presets WHERE room = ?1",
+            [room],
+            |identity| format!("stored preset of '{identity}' in room '{room}'"),
+        )
+    }
+
+    fn save_chime_meeting(&self, m: &ChimeMeeting, settings: &RoomSettings) -> StoreResult<()> {
+        let now = crate::clock::now_ms() as i64;
+        self.with(|c| {
+            let tx = c.transaction()?;
+            tx.execute(
+                "INSERT INTO rooms (name, settings, created_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (name) DO UPDATE SET settings = excluded.settings",
+                params![m.meeting_id, to_json(settings), now],
+            )?;
+            tx.execute(
+                "INSERT INTO chime_meetings
+                     (meeting_id, client_request_token, fingerprint, meeting, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    m.meeting_id,
+                    m.client_request_token,
+                    m.fingerprint,
+                    m.meeting.to_string(),
+                    now
+                ],
+            )?;
+            tx.commit()
+        })
+    }
+
+    fn chime_meeting(&self, meeting_id: &str) -> StoreResult<Option<ChimeMeeting>> {
+        self.chime_meeting_where("meeting_id", meeting_id)
+    }
+
+    fn chime_meeting_by_token(&self, token: &str) -> StoreResult<Option<ChimeMeeting>> {
+        self.chime_meeting_where("client_request_token", token)
+    }
+
+    fn save_chime_attendee(&self, a: &ChimeAttendee) -> StoreResult<ChimeAttendee> {
+        let now = crate::clock::now_ms() as i64;
+        let seq = self.with(|c| {
+            c.execute(
+                "INSERT INTO chime_attendees
+                     (meeting_id, attendee_id, external_user_id, join_token, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    a.meeting_id,
+                    a.attendee_id,
+                    a.external_user_id,
+                    a.join_token,
+                    now
+                ],
+            )?;
+            Ok(c.last_insert_rowid())
+        })?;
+        Ok(ChimeAttendee { seq, ..a.clone() })
+    }
+
+    fn chime_attendee(
+        &self,
+        meeting_id: &str,
+        attendee_id: &str,
+    ) -> StoreResult<Option<ChimeAttendee>> {
+        self.chime_attendee_where("attendee_id", meeting_id, attendee_id)
+    }
+
+    fn chime_attendee_by_external_id(
+        &self,
+        meeting_id: &str,
+        external_user_id: &str,
+    ) -> StoreResult<Option<ChimeAttendee>> {
+        self.chime_attendee_where("external_user_id", meeting_id, external_user_id)
+    }
+
+    fn chime_attendees(
+        &self,
+        meeting_id: &str,
+        after_seq: i64,
+        limit: usize,
+    ) -> StoreResult<Vec<ChimeAttendee>> {
+        self.with(|c| {
+            let mut st = c.prepare(&format!(
+                "{ATTENDEE_COLUMNS} WHERE meeting_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3"
+            ))?;
+            let rows = st.query_map(params![meeting_id, after_seq, limit as i64], attendee_row)?;
+            rows.collect()
+        })
+    }
+
+    fn count_chime_attendees(&self, meeting_id: &str) -> StoreResult<usize> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT count(*) FROM chime_attendees WHERE meeting_id = ?1",
+                [meeting_id],
+                |r| r.get::<_, i64>(0),
+            )
+        })
+        .map(|n| n.max(0) as usize)
+    }
+
+    fn delete_chime_attendee(&self, meeting_id: &str, attendee_id: &str) -> StoreResult<()> {
+        self.with(|c| {
+            c.execute(
+                "DELETE FROM chime_attendees WHERE meeting_id = ?1 AND attendee_id = ?2",
+                [meeting_id, attendee_id],
+            )
+            .map(drop)
         })
     }
 
@@ -277,6 +409,86 @@ impl Store for SqliteStore {
                 },
             )?;
             rows.collect()
+        })
+    }
+}
+
+const ATTENDEE_COLUMNS: &str =
+    "SELECT seq, meeting_id, attendee_id, external_user_id, join_token FROM chime_attendees";
+
+fn attendee_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ChimeAttendee> {
+    Ok(ChimeAttendee {
+        seq: r.get(0)?,
+        meeting_id: r.get(1)?,
+        attendee_id: r.get(2)?,
+        external_user_id: r.get(3)?,
+        join_token: r.get(4)?,
+    })
+}
+
+impl SqliteStore {
+    /// Rows of (key, JSON document), each document parsed; `what` names a row in errors.
+    fn keyed_json<T: serde::de::DeserializeOwned>(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+        what: impl Fn(&str) -> String,
+    ) -> StoreResult<Vec<(String, T)>> {
+        let rows: Vec<(String, String)> = self.with(|c| {
+            let mut st = c.prepare(sql)?;
+            let rows = st.query_map(params, |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect()
+        })?;
+        rows.into_iter()
+            .map(|(key, doc)| {
+                let value = serde_json::from_str(&doc)
+                    .map_err(|e| StoreError(format!("{} is unreadable: {e}", what(&key))))?;
+                Ok((key, value))
+            })
+            .collect()
+    }
+
+    /// The meeting whose `column` (a fixed column name, never input) equals `value`.
+    fn chime_meeting_where(&self, column: &str, value: &str) -> StoreResult<Option<ChimeMeeting>> {
+        let row: Option<(String, String, String, String)> = self.with(|c| {
+            c.query_row(
+                &format!(
+                    "SELECT meeting_id, client_request_token, fingerprint, meeting
+                     FROM chime_meetings WHERE {column} = ?1"
+                ),
+                [value],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .optional()
+        })?;
+        row.map(|(meeting_id, client_request_token, fingerprint, meeting)| {
+            let meeting = serde_json::from_str(&meeting).map_err(|e| {
+                StoreError(format!("stored meeting '{meeting_id}' is unreadable: {e}"))
+            })?;
+            Ok(ChimeMeeting {
+                meeting_id,
+                client_request_token,
+                fingerprint,
+                meeting,
+            })
+        })
+        .transpose()
+    }
+
+    /// The attendee of `meeting_id` whose `column` (a fixed column name) equals `value`.
+    fn chime_attendee_where(
+        &self,
+        column: &str,
+        meeting_id: &str,
+        value: &str,
+    ) -> StoreResult<Option<ChimeAttendee>> {
+        self.with(|c| {
+            c.query_row(
+                &format!("{ATTENDEE_COLUMNS} WHERE meeting_id = ?1 AND {column} = ?2"),
+                [meeting_id, value],
+                attendee_row,
+            )
+            .optional()
         })
     }
 }
