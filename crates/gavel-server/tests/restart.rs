@@ -11,16 +11,7 @@ use std::time::Duration;
 const SECRET32: &str = "0123456789abcdef0123456789abcdef";
 
 fn start(data: &std::path::Path, port: u16) -> Proc {
-    let mut cmd = gavel(&["serve", "--bind", &format!("127.0.0.1:{port}")]);
-    cmd.env("GAVEL_API_KEY", "prod")
-        .env("GAVEL_API_SECRET", SECRET32)
-        .env("GAVEL_DATA_DIR", data);
-    let mut p = Proc(cmd.spawn().expect("spawn gavel"));
-    let lines = p.stdout_lines();
-    wait_for_line(&lines, "listening");
-    // Keep draining stdout so the pipe never fills.
-    std::thread::spawn(move || while lines.recv().is_ok() {});
-    p
+    serve(data, port, "prod", SECRET32)
 }
 
 #[tokio::test]

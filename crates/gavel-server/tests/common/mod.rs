@@ -2,6 +2,7 @@
 //! WebSocket and HTTP clients.
 #![allow(dead_code)]
 
+pub mod chime;
 pub mod external;
 pub mod process;
 

@@ -96,6 +96,20 @@ pub fn wait_for_line(lines: &mpsc::Receiver<String>, needle: &str) -> Vec<String
     }
 }
 
+/// `gavel serve` on `port` with one API key and `data` as its data directory, once listening.
+pub fn serve(data: &std::path::Path, port: u16, key: &str, secret: &str) -> Proc {
+    let mut cmd = gavel(&["serve", "--bind", &format!("127.0.0.1:{port}")]);
+    cmd.env("GAVEL_API_KEY", key)
+        .env("GAVEL_API_SECRET", secret)
+        .env("GAVEL_DATA_DIR", data);
+    let mut p = Proc(cmd.spawn().expect("spawn gavel"));
+    let lines = p.stdout_lines();
+    wait_for_line(&lines, "listening");
+    // Keep draining stdout so the pipe never fills.
+    std::thread::spawn(move || while lines.recv().is_ok() {});
+    p
+}
+
 impl Proc {
     /// `kill -9`: no shutdown path runs.
     pub fn kill9(&mut self) {
