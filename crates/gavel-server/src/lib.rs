@@ -3,13 +3,15 @@
 //! The async shell around `gavel-core`: one actor task per room ([`room_actor`]), found by name
 //! in the [`registry`]; HTTP handlers ([`http`]) and WebSocket sessions ([`ws`]) translate the
 //! wire to core commands and back, as do the compatibility front-ends ([`twirp`] for LiveKit,
-//! [`chime`] for the Amazon Chime SDK); [`fanout`] carries events to clients.
+//! [`chime`] for the Amazon Chime SDK); [`fanout`] carries events to clients. [`console`] serves
+//! the web console, and in development mode [`dev`] mints tokens for it.
 
 pub mod auth;
 pub mod chime;
 pub mod clock;
 pub mod config;
 pub mod config_file;
+pub mod console;
 pub mod dev;
 pub mod fanout;
 pub mod http;
@@ -30,6 +32,15 @@ use tokio::sync::watch;
 
 fn invalid(e: impl std::fmt::Display) -> std::io::Error {
     std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string())
+}
+
+/// The key development tokens are signed with: `devkey` when configured, else the first by name.
+fn dev_signing_key(config: &Config) -> Option<(String, String)> {
+    let key = match config.keys.get_key_value("devkey") {
+        Some(kv) => kv,
+        None => config.keys.iter().min_by(|a, b| a.0.cmp(b.0))?,
+    };
+    Some((key.0.clone(), key.1.clone()))
 }
 
 /// A running server: its address, and a way to stop it gracefully.
@@ -71,6 +82,7 @@ impl Server {
         let state = http::AppState {
             registry: registry.clone(),
             verifier: Arc::new(auth::Verifier::new(config.keys.clone())),
+            dev_key: config.dev.then(|| dev_signing_key(&config)).flatten(),
         };
         let app = http::router(state);
         let (stop, mut stopped) = watch::channel(false);

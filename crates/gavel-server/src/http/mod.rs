@@ -25,11 +25,18 @@ use std::sync::Arc;
 pub struct AppState {
     pub registry: Arc<Registry>,
     pub verifier: Arc<Verifier>,
+    /// Development mode only: the API key and secret `/dev/token` signs with.
+    pub dev_key: Option<(String, String)>,
 }
 
 pub fn router(state: AppState) -> Router {
     let max_body = state.registry.limits.max_body_bytes;
-    Router::new()
+    let mut router = Router::new();
+    if let Some((key, secret)) = state.dev_key.clone() {
+        router = router.merge(crate::dev::router(key, secret));
+    }
+    router
+        .merge(crate::console::router())
         .route("/healthz", get(|| async { "ok" }))
         .route("/v1/rtc", get(crate::ws::rtc))
         .route("/v1/rooms", post(rooms::create).get(rooms::list))

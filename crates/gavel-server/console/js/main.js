@@ -1,0 +1,217 @@
+// The console's entry point: the join form, then one room session wiring the connection to the
+// state, the views and local media.
+
+import { AuditTrail } from "./audit.js";
+import { ConsentDialog } from "./consent.js";
+import { Connection } from "./connection.js";
+import { announce, byId, SOURCE_LABELS, toast } from "./dom.js";
+import { HostPanel } from "./host-panel.js";
+import { LocalMedia } from "./local-media.js";
+import { RoomState } from "./room-state.js";
+import { show, showEnd } from "./screens.js";
+import { TileGrid } from "./tiles.js";
+
+const SELF_SOURCES = ["microphone", "camera", "screen_video"];
+/** Audit rows are committed in batches (≤ 100 ms apart): look a little after each action. */
+const AUDIT_DELAY_MS = 300;
+
+let session = null;
+let lastJoin = null;
+
+boot();
+
+async function boot() {
+  const form = byId("join-form");
+  const params = new URLSearchParams(location.search);
+  if (params.get("room")) form.room.value = params.get("room");
+  const devRoles = await devMode();
+  byId("dev-roles").hidden = !devRoles;
+  byId("token-hint").textContent = devRoles
+    ? "Optional on this development server: leave empty to get a token for the role chosen above."
+    : "Paste the token your application issued for this room.";
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    join(readForm(form, devRoles));
+  });
+  byId("end-rejoin").onclick = () => lastJoin && join(lastJoin);
+  byId("end-back").onclick = () => show("join-screen");
+  const token = params.get("token");
+  if (token) {
+    // An invitation link: join at once, and keep the token out of the address bar.
+    history.replaceState(null, "", location.pathname);
+    join({ token });
+  } else {
+    show("join-screen");
+    form.name.focus();
+  }
+}
+
+/** The development endpoint exists only under `gavel dev`. */
+async function devMode() {
+  try {
+    const res = await fetch("/dev");
+    return res.ok ? (await res.json()).roles : null;
+  } catch {
+    return null;
+  }
+}
+
+function readForm(form, devRoles) {
+  const token = form.token.value.trim();
+  if (token) return { token };
+  return {
+    room: form.room.value.trim(),
+    name: form.name.value.trim(),
+    role: devRoles ? form.role.value : null,
+  };
+}
+
+function joinError(text) {
+  const box = byId("join-error");
+  box.textContent = text;
+  box.hidden = !text;
+}
+
+/** Joins with a token, or asks the development endpoint for one first. */
+async function join(request) {
+  joinError("");
+  let token = request.token;
+  if (!token) {
+    if (!request.role) return joinError("A token is required to join.");
+    if (!request.room || !request.name) return joinError("Enter a room and your name.");
+    const res = await fetch("/dev/token", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ room: request.room, name: request.name, role: request.role }),
+    });
+    const body = await res.json();
+    if (!res.ok) return joinError(`${body.error.code}: ${body.error.message}`);
+    token = body.token;
+  }
+  lastJoin = { ...request, token };
+  const conn = new Connection(token);
+  let joined;
+  try {
+    joined = await conn.connect();
+  } catch (e) {
+    // Refusals get their own screen (banned, full); a bad token stays on the form.
+    if (["banned", "room_full", "conflict"].includes(e.code)) return showEnd(e.code, null, e.message);
+    show("join-screen");
+    return joinError(`${e.code}: ${e.message}`);
+  }
+  session?.dispose();
+  session = new Session(conn, token, joined);
+}
+
+/** One joined room: state, views and media, fed by the connection's events. */
+class Session {
+  constructor(conn, token, joined) {
+    this.conn = conn;
+    this.state = new RoomState();
+    this.grid = new TileGrid(byId("grid"), byId("spotlight"), (id) => this.select(id));
+    this.media = new LocalMedia(conn, this.state);
+    this.consent = new ConsentDialog(conn, this.state, this.media);
+    this.panel = new HostPanel(conn, this.state, () => setTimeout(() => this.audit.refresh(), AUDIT_DELAY_MS));
+    this.audit = new AuditTrail(token);
+    this.ended = false;
+    for (const source of SELF_SOURCES) byId(`self-${source}`).onclick = () => this.media.toggle(source);
+    byId("leave").onclick = () => this.leave();
+    conn.onEvent((ev) => this.handle(ev));
+    conn.onClose((c) => this.closed(c));
+    this.handle(joined);
+    show("room-screen");
+  }
+
+  dispose() {
+    this.media.stop();
+    byId("grid").replaceChildren();
+  }
+
+  handle(ev) {
+    const changed = this.state.apply(ev);
+    this.consent.handle(ev);
+    this.notify(ev);
+    if (ev.type === "joined") this.audit.setRoom(ev.room.name);
+    if (ev.type === "room_left") {
+      this.ended = true;
+      this.media.stop();
+      showEnd(ev.reason, ev.by);
+      return;
+    }
+    if (changed) this.redraw();
+  }
+
+  /** Tells us about things done to us, in words, on screen and to screen readers. */
+  notify(ev) {
+    const me = this.state.me?.identity;
+    const mutedMe =
+      ev.type === "track_muted" &&
+      ev.muted &&
+      ev.by &&
+      ev.by !== me &&
+      (ev.all ? !ev.except?.includes(me) && this.state.myTrack(ev.source) : ev.identity === me);
+    if (mutedMe) {
+      const text = `${ev.by} muted your ${SOURCE_LABELS[ev.source]}.`;
+      byId("muted-notice").textContent = text;
+      byId("muted-notice").hidden = false;
+      toast(text);
+      announce(text);
+    }
+    if (ev.type === "track_muted" && !ev.all && ev.identity === me && !ev.muted) byId("muted-notice").hidden = true;
+    if (ev.type === "permissions_changed" && ev.by) toast(`${ev.by} changed your role to ${ev.role}.`);
+    if (ev.type === "moved") toast(`${ev.by} moved you to room ${ev.room}.`);
+    if (ev.type === "pinned") announce(`${ev.identity} is pinned for everyone.`);
+  }
+
+  redraw() {
+    const s = this.state;
+    byId("room-name").textContent = s.room.name;
+    const unlisted = s.unlisted();
+    byId("counts").textContent =
+      `${s.counts.present} present` + (s.counts.hidden ? ` · ${s.counts.hidden} hidden` : "") + (unlisted ? ` · ${unlisted} in the audience not listed` : "");
+    byId("me").textContent = `${s.me.name || s.me.identity} · ${s.me.role}`;
+    for (const source of SELF_SOURCES) selfButton(s, source);
+    this.grid.schedule(s);
+    this.panel.render();
+    this.media.sync();
+  }
+
+  select(identity) {
+    this.grid.select(identity);
+    this.panel.select(identity);
+    byId("host-panel").hidden || byId("host-target").scrollIntoView({ block: "nearest" });
+  }
+
+  async leave() {
+    await this.conn.request("leave").catch(() => {});
+  }
+
+  closed({ roomLeft, reason }) {
+    if (this.ended || roomLeft) return;
+    this.media.stop();
+    showEnd(reason || "disconnected");
+  }
+}
+
+/** A self-control button's label and state: what pressing it will do. */
+function selfButton(s, source) {
+  const b = byId(`self-${source}`);
+  const track = s.myTrack(source);
+  const what = SOURCE_LABELS[source];
+  const allowed = s.maySend(source);
+  b.disabled = !allowed;
+  b.dataset.state = !allowed ? "blocked" : !track ? "off" : track.muted ? "muted" : "on";
+  b.setAttribute("aria-pressed", String(Boolean(track && !track.muted)));
+  b.textContent = !allowed
+    ? `${capital(what)} not allowed`
+    : !track
+      ? `Turn on ${what}`
+      : track.muted
+        ? `Unmute ${what}`
+        : `Mute ${what}`;
+  if (source === "screen_video" && track && !track.muted) b.textContent = "Pause screen share";
+}
+
+function capital(s) {
+  return s[0].toUpperCase() + s.slice(1);
+}

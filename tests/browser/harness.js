@@ -1,0 +1,94 @@
+// Shared harness for the console's browser tests: Debian's Chromium driven by playwright-core
+// (never a downloaded browser), one browser context per person, against the live server at
+// GAVEL_HTTP (a development server, started by crates/gavel-server/tests/console_browser.rs).
+
+import { chromium } from "playwright-core";
+import { mkdirSync } from "node:fs";
+import path from "node:path";
+
+export const HTTP = process.env.GAVEL_HTTP ?? "http://127.0.0.1:7880";
+export const CHROMIUM = process.env.GAVEL_CHROMIUM ?? "/usr/bin/chromium";
+/** Set to a folder to save screenshots of the main screens (docs/screenshots/). */
+const SHOTS = process.env.GAVEL_SCREENSHOTS;
+/** Generous bound for "this appears"; tests never assert on timing. */
+export const WAIT = 10_000;
+
+const FLAGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+  "--use-fake-device-for-media-stream",
+  "--use-fake-ui-for-media-stream",
+];
+
+export async function launch() {
+  return chromium.launch({ executablePath: CHROMIUM, args: FLAGS, headless: true });
+}
+
+/** A unique room name per test, so tests never see each other. */
+export function roomName(prefix) {
+  return `${prefix}-${Date.now().toString(36)}-${Math.floor(Math.random() * 1e6).toString(36)}`;
+}
+
+/**
+ * Opens the console in a fresh context and joins `room` as `name` with a development token for
+ * `role`, through the join form. Returns {context, page}.
+ */
+export async function joinAs(browser, room, name, role) {
+  const context = await browser.newContext({
+    viewport: { width: 1280, height: 800 },
+    permissions: ["microphone", "camera"],
+  });
+  const page = await context.newPage();
+  page.on("dialog", (d) => d.accept()); // "End the session for everyone?"
+  await page.goto(HTTP);
+  await fillJoinForm(page, room, name, role);
+  await page.locator("#room-screen").waitFor({ state: "visible", timeout: WAIT });
+  return { context, page };
+}
+
+export async function fillJoinForm(page, room, name, role) {
+  await page.locator("#dev-roles").waitFor({ state: "visible", timeout: WAIT });
+  await page.getByRole("textbox", { name: "Room" }).fill(room);
+  await page.getByRole("textbox", { name: "Your name" }).fill(name);
+  await page.getByLabel(role[0].toUpperCase() + role.slice(1), { exact: true }).check();
+  await page.getByRole("button", { name: "Join" }).click();
+}
+
+/** A participant's tile in the grid (not the spotlight). */
+export function tile(page, identity) {
+  return page.locator(`#grid .tile[data-identity="${identity}"]`);
+}
+
+/** A media state line of a tile: `source` is microphone, camera or screen_video. */
+export function media(page, identity, source) {
+  return tile(page, identity).locator(`.media[data-source="${source}"]`);
+}
+
+/** Selects a participant for the host panel. */
+export async function select(page, identity) {
+  await tile(page, identity).locator("button").click();
+  await page.locator("#host-target-title").waitFor({ timeout: WAIT });
+}
+
+export async function shot(page, name) {
+  if (!SHOTS) return;
+  mkdirSync(SHOTS, { recursive: true });
+  await page.screenshot({ path: path.join(SHOTS, `${name}.png`) });
+}
+
+/** A development token from the server (`POST /dev/token`). */
+export async function devToken(room, name, role) {
+  const res = await fetch(`${HTTP}/dev/token`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ room, name, role }),
+  });
+  if (!res.ok) throw new Error(`dev token: ${res.status} ${await res.text()}`);
+  return (await res.json()).token;
+}
