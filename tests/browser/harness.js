@@ -26,8 +26,8 @@ const FLAGS = [
   "--use-fake-ui-for-media-stream",
 ];
 
-export async function launch() {
-  return chromium.launch({ executablePath: CHROMIUM, args: FLAGS, headless: true });
+export async function launch(extraFlags = []) {
+  return chromium.launch({ executablePath: CHROMIUM, args: [...FLAGS, ...extraFlags], headless: true });
 }
 
 /** A unique room name per test, so tests never see each other. */
@@ -91,4 +91,35 @@ export async function devToken(room, name, role) {
   });
   if (!res.ok) throw new Error(`dev token: ${res.status} ${await res.text()}`);
   return (await res.json()).token;
+}
+
+/**
+ * Waits until `locator`'s text matches `pattern` (a RegExp or a substring), failing with the last
+ * text seen. Playwright's own `expect` lives in @playwright/test; this is all these tests need.
+ */
+export async function textMatches(locator, pattern, timeout = WAIT) {
+  const test = typeof pattern === "string" ? (t) => t.includes(pattern) : (t) => pattern.test(t);
+  const deadline = Date.now() + timeout;
+  let last = "";
+  for (;;) {
+    last = (await locator.textContent({ timeout }).catch(() => "")) ?? "";
+    if (test(last)) return last;
+    if (Date.now() > deadline) throw new Error(`text ${JSON.stringify(last)} never matched ${pattern}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Waits until `predicate()` (async) is true. */
+export async function until(predicate, what, timeout = WAIT) {
+  const deadline = Date.now() + timeout;
+  while (!(await predicate())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** The end screen's reason once it shows (`kicked`, `banned`, `ended`, …). */
+export async function endReason(page) {
+  await page.locator("#end-screen").waitFor({ state: "visible", timeout: WAIT });
+  return page.locator("#end-screen").getAttribute("data-reason");
 }

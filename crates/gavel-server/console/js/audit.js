@@ -3,6 +3,8 @@
 
 import { byId, h } from "./dom.js";
 
+const AUTO_REFRESH_MS = 5000;
+
 export class AuditTrail {
   constructor(token) {
     this.token = token;
@@ -12,6 +14,12 @@ export class AuditTrail {
     this.loading = false;
     this.again = false;
     byId("audit-refresh").onclick = () => this.refresh();
+    // Actions by other hosts and by the server API show up without a click.
+    this.timer = setInterval(() => this.refresh(), AUTO_REFRESH_MS);
+  }
+
+  stop() {
+    clearInterval(this.timer);
   }
 
   /** Shows the trail for `room` if the token administers it. */

@@ -124,6 +124,7 @@ class Session {
 
   dispose() {
     this.media.stop();
+    this.audit.stop();
     byId("grid").replaceChildren();
   }
 
@@ -135,6 +136,7 @@ class Session {
     if (ev.type === "room_left") {
       this.ended = true;
       this.media.stop();
+      this.audit.stop();
       showEnd(ev.reason, ev.by);
       return;
     }
@@ -189,6 +191,7 @@ class Session {
   closed({ roomLeft, reason }) {
     if (this.ended || roomLeft) return;
     this.media.stop();
+    this.audit.stop();
     showEnd(reason || "disconnected");
   }
 }

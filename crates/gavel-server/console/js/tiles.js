@@ -130,9 +130,9 @@ function fillTile(tile, p, state, selected) {
   const flags = [me && "you", pinned && "pinned", active ? "active speaker" : speaking && "speaking"].filter(Boolean);
   const button = tile.firstElementChild;
   const label = `${p.name || p.identity}, ${p.role}${flags.length ? `, ${flags.join(", ")}` : ""}; ${words.join("; ")}`;
+  button.setAttribute("aria-pressed", String(selected === p.identity));
   if (button.getAttribute("aria-label") === label) return; // Unchanged: skip the DOM work.
   button.setAttribute("aria-label", label);
-  button.setAttribute("aria-pressed", String(selected === p.identity));
   button.replaceChildren(
     h("span", { class: "avatar", "aria-hidden": "true" }, initials(p.name || p.identity)),
     h(

@@ -66,3 +66,38 @@ pub async fn pytest(file: &str, http: &str, ws: &str) {
     ];
     run_checked(python, args, env).await;
 }
+
+/// Runs the web console's browser tests (`node --test tests/browser/`: playwright-core driving
+/// Debian's Chromium) against this live server. `GAVEL_SCREENSHOTS`, when set, is passed on: the
+/// tests then save their screenshots there (scripts/screenshots refreshes docs/screenshots/).
+pub async fn node_tests(dir: &str, http: &str) {
+    let node = find_on_path("node").expect("node is not on PATH (Node.js 20 or newer is needed)");
+    let admin = gavel_client::AccessToken::new(super::KEY, super::SECRET)
+        .admin(None)
+        .to_jwt();
+    let mut env = vec![
+        ("GAVEL_HTTP".into(), http.to_string()),
+        ("GAVEL_ADMIN_TOKEN".into(), admin),
+    ];
+    if let Ok(shots) = std::env::var("GAVEL_SCREENSHOTS") {
+        let shots = workspace_root().join(shots);
+        env.push(("GAVEL_SCREENSHOTS".into(), shots.display().to_string()));
+    }
+    assert!(
+        workspace_root().join(dir).join("node_modules").exists(),
+        "{dir}/node_modules is missing: run ./scripts/test-env (./scripts/test does) first"
+    );
+    // One test file at a time: each drives its own Chromium on a 2-core budget.
+    let args = vec![
+        "--test".into(),
+        "--test-concurrency=1".into(),
+        format!("{dir}/"),
+    ];
+    run_checked(node, args, env).await;
+}
+
+fn find_on_path(program: &str) -> Option<PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|dir| dir.join(program))
+        .find(|p| p.is_file())
+}
