@@ -4,7 +4,7 @@
 
 import assert from "node:assert/strict";
 import { after, afterEach, before, describe, test } from "node:test";
-import { endReason, joinAs, launch, media, roomName, select, shot, textMatches, tile, until } from "./harness.js";
+import { endReason, HTTP, joinAs, launch, media, roomName, select, shot, textMatches, tile, until } from "./harness.js";
 
 let browser;
 before(async () => {
@@ -31,6 +31,12 @@ async function hostAndGuest(prefix) {
 describe("console", () => {
   test("joining shows everyone with name, role and media state, and the counts", async () => {
     const room = roomName("join");
+    const form = await (await browser.newContext()).newPage();
+    await form.goto(HTTP);
+    await form.locator("#dev-roles").waitFor({ state: "visible" });
+    await form.getByRole("textbox", { name: "Room" }).fill("standup");
+    await form.getByRole("textbox", { name: "Your name" }).fill("Ann");
+    await shot(form, "join");
     const host = await joinAs(browser, room, "Ann", "host");
     const guest = await joinAs(browser, room, "Bob", "participant");
     const viewer = await joinAs(browser, room, "Cy", "viewer");

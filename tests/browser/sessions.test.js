@@ -7,7 +7,7 @@ import { writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, afterEach, before, describe, test } from "node:test";
-import { devToken, endReason, HTTP, joinAs, launch, roomName, select, textMatches, tile, until, WAIT } from "./harness.js";
+import { devToken, endReason, HTTP, joinAs, launch, roomName, select, shot, textMatches, tile, until, WAIT } from "./harness.js";
 
 let browser;
 before(async () => {
@@ -120,6 +120,7 @@ describe("active speaker", () => {
     await until(async () => Number(await speaker.locator("#mic-level").getAttribute("value")) > 0.5, "a loud meter");
     await listener.locator('#grid .tile-active[data-identity="Ann"]').waitFor({ timeout: WAIT });
     await textMatches(tile(listener, "Ann"), "speaking");
+    await shot(listener, "active-speaker");
     await speaker.locator('#grid .tile-active[data-identity="Ann"]').waitFor({ timeout: WAIT });
     // Muted, the browser stops sending levels and the server lets the speaker go.
     await speaker.getByRole("button", { name: "Mute microphone" }).click();

@@ -87,13 +87,18 @@ pub async fn node_tests(dir: &str, http: &str) {
         workspace_root().join(dir).join("node_modules").exists(),
         "{dir}/node_modules is missing: run ./scripts/test-env (./scripts/test does) first"
     );
-    // One test file at a time: each drives its own Chromium on a 2-core budget.
-    let args = vec![
-        "--test".into(),
-        "--test-concurrency=1".into(),
-        format!("{dir}/"),
-    ];
-    run_checked(node, args, env).await;
+    // One test file at a time, in name order: each drives its own Chromium on a 2-core budget.
+    let mut files: Vec<String> = std::fs::read_dir(workspace_root().join(dir))
+        .expect("browser test folder")
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|name| name.ends_with(".test.js"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "no *.test.js in {dir}");
+    for file in files {
+        let args = vec!["--test".into(), format!("{dir}/{file}")];
+        run_checked(node.clone(), args, env.clone()).await;
+    }
 }
 
 fn find_on_path(program: &str) -> Option<PathBuf> {
