@@ -62,10 +62,11 @@ describe("sessions", () => {
     await select(host, "Bob");
     await host.getByLabel("Move to room").fill(destination);
     await host.getByRole("button", { name: "Move", exact: true }).click();
-    await textMatches(guest.locator("#toasts"), `Ann moved you to room ${destination}.`);
+    await textMatches(guest.locator("#moved-notice"), `Ann moved you from room ${room} to room ${destination}.`);
     await textMatches(guest.locator("#room-name"), destination);
     await textMatches(guest.locator("#counts"), "1 present");
     await tile(host, "Bob").waitFor({ state: "detached" });
+    await shot(guest, "moved");
   });
 
   test("joining again elsewhere replaces this tab, which says so", async () => {

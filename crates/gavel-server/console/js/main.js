@@ -161,7 +161,14 @@ class Session {
     }
     if (ev.type === "track_muted" && !ev.all && ev.identity === me && !ev.muted) byId("muted-notice").hidden = true;
     if (ev.type === "permissions_changed" && ev.by) toast(`${ev.by} changed your role to ${ev.role}.`);
-    if (ev.type === "moved") toast(`${ev.by} moved you to room ${ev.room}.`);
+    if (ev.type === "moved") {
+      // A move keeps the session: the next `joined` is the new room. Say so where it cannot be missed.
+      const text = `${ev.by ?? "A host"} moved you from room ${ev.from} to room ${ev.room}.`;
+      byId("moved-notice").textContent = text;
+      byId("moved-notice").hidden = false;
+      byId("muted-notice").hidden = true;
+      announce(text);
+    }
     if (ev.type === "pinned") announce(`${ev.identity} is pinned for everyone.`);
   }
 
