@@ -1,31 +1,31 @@
 //! The crowd: N lean WebSocket participants. They do not parse JSON; they look for byte
 //! patterns in each frame, so the generator stays cheap next to the server it measures.
 
+use crate::probe::Probes;
 use crate::report::Report;
 use crate::Args;
 use futures_util::{SinkExt, StreamExt};
 use gavel_client::{AccessToken, ApiClient};
 use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::{mpsc, watch, Semaphore};
+use tokio::sync::{mpsc, Semaphore};
 use tokio_tungstenite::tungstenite::Message;
 
-/// Participants that publish a microphone (so mute-all has tracks to mute); everyone else is a
+/// Participants that publish a microphone (so mute-all has tracks to mute, and the active-speaker
+/// churn has talkers); everyone else is a
 /// viewer. A 10,000-person room is an audience with a few speakers: past the room's
 /// `listed_limit` viewers are counted rather than announced (docs/protocol.md, "Large rooms").
-pub const PUBLISHERS: usize = 10;
-
-/// What the crowd is waiting for: frames containing `pattern`.
-struct Probe {
-    pattern: String,
-}
+pub const PUBLISHERS: usize = crate::churn::TALKERS;
 
 pub struct Crowd {
     n: usize,
     prefix: String,
-    probe: watch::Sender<Option<Arc<Probe>>>,
-    hits: tokio::sync::Mutex<mpsc::UnboundedReceiver<(usize, Instant)>>,
+    probes: Probes,
+    /// Each client's outgoing half: the churn scenario sends audio levels through it.
+    senders: Vec<mpsc::UnboundedSender<String>>,
+    speaker_updates: Arc<AtomicUsize>,
     /// When each client first saw `present == n` (a consistent view of the full room).
     consistent: Vec<Instant>,
     connected: Vec<Instant>,
@@ -55,8 +55,9 @@ impl Crowd {
             .map_err(|e| e.to_string())?;
         let n = args.n;
         let prefix = format!("p{}-", std::process::id());
-        let (probe, probe_rx) = watch::channel(None::<Arc<Probe>>);
-        let (hit_tx, hits) = mpsc::unbounded_channel();
+        let probes = Probes::new(n);
+        let speaker_updates = Arc::new(AtomicUsize::new(0));
+        let mut senders = Vec::with_capacity(n);
         let (state_tx, mut state_rx) = mpsc::unbounded_channel::<(usize, Event)>();
         let gate = Arc::new(Semaphore::new(args.concurrency.max(1)));
         let full = format!("\"present\":{n},");
@@ -71,13 +72,15 @@ impl Crowd {
                 .ttl(3600)
                 .to_jwt();
             let url = format!("{ws}/v1/rtc?access_token={token}");
-            let (gate, probe_rx, hit_tx, state_tx, full) = (
+            let (gate, probe, state_tx, full) = (
                 gate.clone(),
-                probe_rx.clone(),
-                hit_tx.clone(),
+                probes.probe(i),
                 state_tx.clone(),
                 full.clone(),
             );
+            let updates = (i == 0).then(|| speaker_updates.clone());
+            let (out_tx, mut out_rx) = mpsc::unbounded_channel::<String>();
+            senders.push(out_tx);
             tokio::spawn(async move {
                 let permit = gate.acquire_owned().await;
                 let ws = match tokio_tungstenite::connect_async(&url).await {
@@ -94,6 +97,14 @@ impl Crowd {
                     let publish = r#"{"id":1,"type":"publish_track","source":"microphone"}"#;
                     let _ = sink.send(Message::Text(publish.into())).await;
                 }
+                // Requests the generator asks this client to send (audio levels).
+                tokio::spawn(async move {
+                    while let Some(text) = out_rx.recv().await {
+                        if sink.send(Message::Text(text.into())).await.is_err() {
+                            break;
+                        }
+                    }
+                });
                 let mut consistent = false;
                 while let Some(Ok(msg)) = stream.next().await {
                     let Message::Text(text) = msg else { continue };
@@ -101,10 +112,10 @@ impl Crowd {
                         consistent = true;
                         let _ = state_tx.send((i, Event::Consistent(Instant::now())));
                     }
-                    let current = probe_rx.borrow().clone();
-                    if let Some(p) = current {
-                        if text.contains(&p.pattern) {
-                            let _ = hit_tx.send((i, Instant::now()));
+                    probe.check(&text);
+                    if let Some(updates) = &updates {
+                        if text.contains("\"type\":\"active_speakers\"") {
+                            updates.fetch_add(1, Ordering::Relaxed);
                         }
                     }
                 }
@@ -136,8 +147,9 @@ impl Crowd {
         Ok(Crowd {
             n,
             prefix,
-            probe,
-            hits: tokio::sync::Mutex::new(hits),
+            probes,
+            senders,
+            speaker_updates,
             consistent: consistent
                 .into_iter()
                 .map(|t| t.expect("counted"))
@@ -162,7 +174,8 @@ impl Crowd {
         r
     }
 
-    /// Runs `action` and measures, for every client, the time until a frame with `pattern`.
+    /// Runs `action` and measures, for every client (all but the target of a kick), the time
+    /// until a frame with `pattern`.
     pub async fn measure<F, Fut>(
         &self,
         name: &str,
@@ -174,34 +187,24 @@ impl Crowd {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<(), String>>,
     {
-        let mut hits = self.hits.lock().await;
-        while hits.try_recv().is_ok() {}
         let expected = if name == "kick" { self.n - 1 } else { self.n };
-        self.probe.send_replace(Some(Arc::new(Probe {
-            pattern: pattern.to_string(),
-        })));
-        let started = Instant::now();
-        action().await?;
-        let mut seen = vec![None; self.n];
-        let mut got = 0;
-        let deadline = tokio::time::Instant::now() + timeout;
-        while got < expected {
-            match tokio::time::timeout_at(deadline, hits.recv()).await {
-                Ok(Some((i, t))) if seen[i].is_none() => {
-                    seen[i] = Some(t);
-                    got += 1;
-                }
-                Ok(Some(_)) => {}
-                _ => {
-                    return Err(format!(
-                        "{name}: only {got} of {expected} clients got the event in time"
-                    ))
-                }
-            }
-        }
-        self.probe.send_replace(None);
-        let times: Vec<Instant> = seen.into_iter().flatten().collect();
-        Ok(Report::from_instants(name, started, &times))
+        self.probes
+            .measure(name, pattern, expected, timeout, action)
+            .await
+    }
+
+    pub fn probes(&self) -> &Probes {
+        &self.probes
+    }
+
+    /// Client `i`'s outgoing queue (fire and forget).
+    pub fn sender(&self, i: usize) -> mpsc::UnboundedSender<String> {
+        self.senders[i].clone()
+    }
+
+    /// `active_speakers` events client 0 has received so far.
+    pub fn speaker_updates(&self) -> usize {
+        self.speaker_updates.load(Ordering::Relaxed)
     }
 }
 

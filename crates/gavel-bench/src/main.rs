@@ -5,11 +5,18 @@
 //! - `join`: N joins; time until every client holds a consistent view (`present == N`), joins/s.
 //! - `mute-all`: one server-API mute-all; latency from the call to each client's event.
 //! - `mute`, `kick`: one single-target action; latency to each client.
+//! - `speaker`: active-speaker churn, 50 talkers sending levels every 50 ms (`churn.rs`).
 //! - `memory`: server RSS per connected participant (needs `--server-pid`).
+//!
+//! `--target janus` runs the join storm, memory and a kick against Janus's VideoRoom instead
+//! (`janus.rs`), for the side-by-side comparison.
 //!
 //! Each scenario prints one JSON line: count, p50/p95/p99/max in milliseconds, and rates.
 
+mod churn;
 mod clients;
+mod janus;
+mod probe;
 mod report;
 
 use clap::Parser;
@@ -33,9 +40,12 @@ pub struct Args {
     /// Participants.
     #[arg(short, long, default_value_t = 100)]
     n: usize,
-    /// join | mute-all | mute | kick | memory | all
+    /// join | speaker | mute-all | mute | kick | memory | all
     #[arg(long, default_value = "all")]
     scenario: String,
+    /// gavel, or janus (a Janus VideoRoom at --url, e.g. http://127.0.0.1:8188).
+    #[arg(long, default_value = "gavel")]
+    target: String,
     /// Room name (a fresh one per run by default).
     #[arg(long)]
     room: Option<String>,
@@ -64,6 +74,9 @@ async fn main() {
 
 async fn run(args: Args) -> Result<(), String> {
     raise_fd_limit(args.n);
+    if args.target == "janus" {
+        return janus::run(&args, Duration::from_secs(args.timeout)).await;
+    }
     let room = args
         .room
         .clone()
@@ -102,6 +115,9 @@ async fn run(args: Args) -> Result<(), String> {
         } else if args.scenario == "memory" {
             return Err("the memory scenario needs --server-pid".into());
         }
+    }
+    if all || args.scenario == "speaker" {
+        churn::run(&crowd, args.n, timeout).await?.print();
     }
     if all || args.scenario == "mute-all" {
         let r = crowd

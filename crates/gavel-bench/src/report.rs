@@ -24,6 +24,17 @@ impl Report {
         }
     }
 
+    /// One report from the samples of several.
+    pub fn merge(name: &str, parts: &[Report]) -> Report {
+        let mut samples: Vec<f64> = parts.iter().flat_map(|r| r.samples.clone()).collect();
+        samples.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+        Report {
+            name: name.to_string(),
+            samples,
+            extra: Map::new(),
+        }
+    }
+
     pub fn extra(&mut self, key: &str, value: f64) {
         self.extra.insert(key.into(), json!(round(value)));
     }

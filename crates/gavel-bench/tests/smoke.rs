@@ -42,10 +42,22 @@ async fn smoke_run_with_200_participants() {
         .iter()
         .map(|l| l["scenario"].as_str().unwrap())
         .collect();
-    assert_eq!(scenarios, ["join", "memory", "mute-all", "mute", "kick"]);
+    assert_eq!(
+        scenarios,
+        [
+            "join",
+            "memory",
+            "active-speaker",
+            "mute-all",
+            "mute",
+            "kick"
+        ]
+    );
     for l in &lines {
         let expected = match l["scenario"].as_str() {
             Some("kick") => 199,
+            // Every client saw each of the 8 rounds' new loudest talker come first.
+            Some("active-speaker") => 8 * 200,
             _ => 200,
         };
         assert_eq!(l["n"], expected, "{l}");

@@ -1,0 +1,101 @@
+//! What every measured scenario shares: clients look for a byte pattern in each incoming frame
+//! (no JSON parsing on the hot path), and the generator collects the first time each client saw
+//! it after an action.
+
+use crate::report::Report;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, watch, Mutex};
+
+/// The probes of one crowd: set a pattern, run an action, collect each client's first hit.
+pub struct Probes {
+    n: usize,
+    pattern: watch::Sender<Option<Arc<str>>>,
+    hits: Mutex<mpsc::UnboundedReceiver<(usize, Instant)>>,
+    /// Cloned into each client's [`Probe`].
+    pattern_rx: watch::Receiver<Option<Arc<str>>>,
+    hit_tx: mpsc::UnboundedSender<(usize, Instant)>,
+}
+
+/// A client's end: call [`Probe::check`] with every text frame.
+#[derive(Clone)]
+pub struct Probe {
+    client: usize,
+    pattern: watch::Receiver<Option<Arc<str>>>,
+    hits: mpsc::UnboundedSender<(usize, Instant)>,
+}
+
+impl Probe {
+    pub fn check(&self, text: &str) {
+        let current = self.pattern.borrow().clone();
+        if let Some(p) = current {
+            if text.contains(&*p) {
+                let _ = self.hits.send((self.client, Instant::now()));
+            }
+        }
+    }
+}
+
+impl Probes {
+    pub fn new(n: usize) -> Probes {
+        let (pattern, pattern_rx) = watch::channel(None);
+        let (hit_tx, hits) = mpsc::unbounded_channel();
+        Probes {
+            n,
+            pattern,
+            hits: Mutex::new(hits),
+            pattern_rx,
+            hit_tx,
+        }
+    }
+
+    pub fn probe(&self, client: usize) -> Probe {
+        Probe {
+            client,
+            pattern: self.pattern_rx.clone(),
+            hits: self.hit_tx.clone(),
+        }
+    }
+
+    /// Runs `action` and measures, for `expected` clients, the time from the call until their
+    /// first frame containing `pattern`.
+    pub async fn measure<F, Fut>(
+        &self,
+        name: &str,
+        pattern: &str,
+        expected: usize,
+        timeout: Duration,
+        action: F,
+    ) -> Result<Report, String>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<(), String>>,
+    {
+        let mut hits = self.hits.lock().await;
+        while hits.try_recv().is_ok() {}
+        self.pattern.send_replace(Some(Arc::from(pattern)));
+        let started = Instant::now();
+        action().await?;
+        let mut seen = vec![None; self.n];
+        let mut got = 0;
+        let deadline = tokio::time::Instant::now() + timeout;
+        while got < expected {
+            match tokio::time::timeout_at(deadline, hits.recv()).await {
+                Ok(Some((i, t))) if seen[i].is_none() => {
+                    seen[i] = Some(t);
+                    got += 1;
+                }
+                Ok(Some(_)) => {}
+                _ => {
+                    return Err(format!(
+                        "{name}: only {got} of {expected} clients got the event in time"
+                    ))
+                }
+            }
+        }
+        self.pattern.send_replace(None);
+        let times: Vec<Instant> = seen.into_iter().flatten().collect();
+        Ok(Report::from_instants(name, started, &times))
+    }
+}
