@@ -2,8 +2,8 @@
 //! the loudest one changes every round. Latency is from the first loud level of the new loudest
 //! talker to each client's first `active_speakers` naming it first. It includes the server's
 //! detection window (400 ms: a talker counts once 40 % of a window's samples are loud), so the
-//! floor is set by the algorithm, not by fan-out; the report also gives the update rate one
-//! client sees.
+//! floor is set by the algorithm, not by fan-out. The report also gives the spread (first to
+//! last client for the same update: the fan-out part) and the update rate one client sees.
 
 use crate::clients::Crowd;
 use crate::report::Report;
@@ -57,12 +57,22 @@ pub async fn run(crowd: &Crowd, n: usize, timeout: Duration) -> Result<Report, S
             })
             .await?;
         samples.push(report);
-        tokio::time::sleep(ROUND).await;
+        // A different phase against the server's 400 ms windows each round, so the detection
+        // delay is sampled across the window rather than at one point of it.
+        tokio::time::sleep(ROUND + Duration::from_millis((round as u64 * 137) % 400)).await;
     }
     stop.store(1, Ordering::Relaxed);
     let _ = levels.await;
     let seconds = started.elapsed().as_secs_f64();
+    // Fan-out alone: how far apart the first and the last client got the same update.
+    let mut spreads: Vec<f64> = samples
+        .iter()
+        .map(|r| r.percentile(100.0) - r.percentile(0.0))
+        .collect();
+    spreads.sort_by(|a, b| a.total_cmp(b));
     let mut merged = Report::merge("active-speaker", &samples);
+    merged.extra("spread_median_ms", spreads[spreads.len() / 2]);
+    merged.extra("spread_max_ms", spreads.last().copied().unwrap_or(0.0));
     merged.extra("talkers", talkers as f64);
     merged.extra("rounds", samples.len() as f64);
     merged.extra(

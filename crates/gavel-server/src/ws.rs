@@ -24,8 +24,9 @@ use tokio_tungstenite::tungstenite::Message;
 
 /// Transport-level cap: frames above this are refused by the WebSocket layer itself.
 const TRANSPORT_MAX_MESSAGE: usize = 1024 * 1024;
-/// Initial read buffer per connection.
-const READ_BUFFER: usize = 4 * 1024;
+/// Initial read buffer per connection. Requests are small (an audio level is ~50 bytes) and the
+/// buffer grows for a larger frame; 4 KiB here cost 3.5 KiB per idle participant at 10,000.
+const READ_BUFFER: usize = 512;
 
 #[derive(Deserialize)]
 pub struct RtcParams {
@@ -146,7 +147,9 @@ async fn session(socket: Socket, app: AppState, room: String, req: JoinRequest) 
         seq: 0,
         timeout: Duration::from_millis(limits.write_timeout_ms),
     };
-    let joined = join(&app, &room, req, conn).await;
+    // Run-once and rare futures are boxed: the session's own future lives as long as the
+    // connection, and its size is that of its largest await (docs/benchmarks.md, idle memory).
+    let joined = Box::pin(join(&app, &room, req, conn)).await;
     let (mut handle, sid) = match joined {
         Ok(x) => x,
         Err(e) => {
@@ -193,7 +196,7 @@ async fn session(socket: Socket, app: AppState, room: String, req: JoinRequest) 
                     };
                     match parsed {
                         Ok((id, command)) => {
-                            if handle.client(sid.clone(), id, command).await.is_err() {
+                            if Box::pin(handle.client(sid.clone(), id, command)).await.is_err() {
                                 break;
                             }
                         }
@@ -217,7 +220,7 @@ async fn session(socket: Socket, app: AppState, room: String, req: JoinRequest) 
             }
         }
     }
-    handle.disconnected(sid, reason).await;
+    Box::pin(handle.disconnected(sid, reason)).await;
 }
 
 /// Joins, retrying once if the room closed between lookup and join.
