@@ -120,7 +120,10 @@ async fn run(args: Args) -> Result<(), String> {
         churn::run(&crowd, args.n, timeout).await?.print();
     }
     if all || args.scenario == "mute-all" {
-        let r = crowd
+        let cpu = |pid: Option<u32>| pid.and_then(report::cpu_ms);
+        let me = Some(std::process::id());
+        let before = (cpu(me), cpu(args.server_pid));
+        let mut r = crowd
             .measure("mute-all", "\"all\":true", timeout, || async {
                 api.mute_all(&room, "microphone", &[])
                     .await
@@ -128,6 +131,13 @@ async fn run(args: Args) -> Result<(), String> {
                     .map_err(|e| e.to_string())
             })
             .await?;
+        // CPU each side spent while the event went out (10 ms resolution).
+        if let (Some(g0), Some(g1)) = (before.0, cpu(me)) {
+            r.extra("generator_cpu_ms", g1 - g0);
+        }
+        if let (Some(s0), Some(s1)) = (before.1, cpu(args.server_pid)) {
+            r.extra("server_cpu_ms", s1 - s0);
+        }
         r.print();
     }
     if all || args.scenario == "mute" {
