@@ -10,8 +10,10 @@ use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokio::net::TcpStream;
 use tokio::sync::{mpsc, Semaphore};
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 /// Participants that publish a microphone (so mute-all has tracks to mute, and the active-speaker
 /// churn has talkers); everyone else is a
@@ -92,11 +94,12 @@ impl Crowd {
                 };
                 drop(permit);
                 let _ = state_tx.send((i, Event::Connected(Instant::now())));
-                let (mut sink, mut stream) = ws.split();
-                if i < PUBLISHERS {
-                    let publish = r#"{"id":1,"type":"publish_track","source":"microphone"}"#;
-                    let _ = sink.send(Message::Text(publish.into())).await;
+                if i >= PUBLISHERS {
+                    return viewer(ws, full, i, state_tx, probe).await;
                 }
+                let (mut sink, mut stream) = ws.split();
+                let publish = r#"{"id":1,"type":"publish_track","source":"microphone"}"#;
+                let _ = sink.send(Message::Text(publish.into())).await;
                 // Requests the generator asks this client to send (audio levels).
                 tokio::spawn(async move {
                     while let Some(text) = out_rx.recv().await {
@@ -205,6 +208,31 @@ impl Crowd {
     /// `active_speakers` events client 0 has received so far.
     pub fn speaker_updates(&self) -> usize {
         self.speaker_updates.load(Ordering::Relaxed)
+    }
+}
+
+type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// A viewer only listens. It reads frames until it holds a consistent view of the full room,
+/// then listens on the raw socket ([`crate::probe::Probe::read_raw`]; the measured events are
+/// small, so never fragmented).
+async fn viewer(
+    mut ws: Ws,
+    full: String,
+    i: usize,
+    state_tx: mpsc::UnboundedSender<(usize, Event)>,
+    probe: crate::probe::Probe,
+) {
+    while let Some(Ok(msg)) = ws.next().await {
+        if let Message::Text(text) = msg {
+            if text.contains(&full) {
+                let _ = state_tx.send((i, Event::Consistent(Instant::now())));
+                break;
+            }
+        }
+    }
+    if let MaybeTlsStream::Plain(tcp) = ws.into_inner() {
+        probe.read_raw(tcp).await;
     }
 }
 

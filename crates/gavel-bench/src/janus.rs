@@ -145,12 +145,10 @@ pub async fn run(args: &Args, timeout: Duration) -> Result<(), String> {
             };
             drop(permit);
             let _ = joined_tx.send((i, Ok(id)));
-            // Keep the sending half alive (dropping it would close the connection).
-            let _sink = h.sink;
-            let mut stream = h.stream;
-            while let Some(Ok(msg)) = stream.next().await {
-                if let Message::Text(text) = msg {
-                    probe.check(&text);
+            // From here on only listen, on the raw socket, exactly as Gavel's viewers do.
+            if let Ok(ws) = h.sink.reunite(h.stream) {
+                if let MaybeTlsStream::Plain(tcp) = ws.into_inner() {
+                    probe.read_raw(tcp).await;
                 }
             }
         });

@@ -6,6 +6,8 @@ use crate::report::Report;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokio::io::AsyncReadExt;
+use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch, Mutex};
 
 /// The probes of one crowd: set a pattern, run an action, collect each client's first hit.
@@ -33,6 +35,44 @@ impl Probe {
             if text.contains(&*p) {
                 let _ = self.hits.send((self.client, Instant::now()));
             }
+        }
+    }
+
+    /// For clients reading the raw byte stream: looks for the pattern in `bytes`, where
+    /// `bytes[..fresh]` was already searched before (carried over from the previous read so a
+    /// pattern split across two reads is still found); only matches that end in fresh bytes
+    /// count, so nothing seen before the pattern was set is reported.
+    pub fn check_bytes(&self, bytes: &[u8], fresh: usize) {
+        let current = self.pattern.borrow().clone();
+        if let Some(p) = current {
+            let from = fresh.saturating_sub(p.len().saturating_sub(1));
+            if memchr::memmem::find(&bytes[from..], p.as_bytes()).is_some() {
+                let _ = self.hits.send((self.client, Instant::now()));
+            }
+        }
+    }
+}
+
+impl Probe {
+    /// Reads a socket's raw bytes until it closes, checking each read for the pattern. Server
+    /// frames are unmasked, so a small event's JSON is in the byte stream verbatim; this skips
+    /// per-message framing, UTF-8 checks and allocation (docs/benchmarks.md: the generator was
+    /// most of the CPU a 10,000-client fan-out took). Used for Gavel's viewers and Janus alike.
+    pub async fn read_raw(&self, mut tcp: TcpStream) {
+        // The last bytes of each read are kept for the next search (patterns are short).
+        const CARRY: usize = 128;
+        let mut buf = vec![0u8; 4096];
+        let mut kept = 0;
+        loop {
+            let read = match tcp.read(&mut buf[kept..]).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => n,
+            };
+            let filled = kept + read;
+            self.check_bytes(&buf[..filled], kept);
+            let keep = filled.min(CARRY);
+            buf.copy_within(filled - keep..filled, 0);
+            kept = keep;
         }
     }
 }
