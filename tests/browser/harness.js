@@ -3,6 +3,7 @@
 // GAVEL_HTTP (a development server, started by crates/gavel-server/tests/console_browser.rs).
 
 import { chromium } from "playwright-core";
+import { after, afterEach, before } from "node:test";
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 
@@ -122,4 +123,22 @@ export async function until(predicate, what, timeout = WAIT) {
 export async function endReason(page) {
   await page.locator("#end-screen").waitFor({ state: "visible", timeout: WAIT });
   return page.locator("#end-screen").getAttribute("data-reason");
+}
+
+/**
+ * One Chromium for a test file: launched before its tests, closed after them, and every browser
+ * context (each test's people) closed after each test. Use `shared.browser` inside tests.
+ */
+export function useBrowser(extraFlags = []) {
+  const shared = { browser: null };
+  before(async () => {
+    shared.browser = await launch(extraFlags);
+  });
+  after(async () => {
+    await shared.browser?.close();
+  });
+  afterEach(async () => {
+    for (const context of shared.browser?.contexts() ?? []) await context.close();
+  });
+  return shared;
 }

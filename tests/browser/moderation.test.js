@@ -3,26 +3,16 @@
 // pin seen by everyone, kick with a ban and the failed rejoin, end the session.
 
 import assert from "node:assert/strict";
-import { after, afterEach, before, describe, test } from "node:test";
-import { endReason, HTTP, joinAs, launch, media, roomName, select, shot, textMatches, tile, until } from "./harness.js";
+import { describe, test } from "node:test";
+import { endReason, HTTP, joinAs, useBrowser, media, roomName, select, shot, textMatches, tile, until } from "./harness.js";
 
-let browser;
-before(async () => {
-  browser = await launch();
-});
-after(async () => {
-  await browser?.close();
-});
-afterEach(async () => {
-  // Each test's people leave with it.
-  for (const context of browser.contexts()) await context.close();
-});
+const shared = useBrowser();
 
 /** Host Ann and participant Bob in a fresh room, Bob's microphone on. */
 async function hostAndGuest(prefix) {
   const room = roomName(prefix);
-  const host = await joinAs(browser, room, "Ann", "host");
-  const guest = await joinAs(browser, room, "Bob", "participant");
+  const host = await joinAs(shared.browser, room, "Ann", "host");
+  const guest = await joinAs(shared.browser, room, "Bob", "participant");
   await guest.page.getByRole("button", { name: "Turn on microphone" }).click();
   await textMatches(media(host.page, "Bob", "microphone"), /\bon$/);
   return { room, host: host.page, guest: guest.page };
@@ -31,15 +21,15 @@ async function hostAndGuest(prefix) {
 describe("console", () => {
   test("joining shows everyone with name, role and media state, and the counts", async () => {
     const room = roomName("join");
-    const form = await (await browser.newContext()).newPage();
+    const form = await (await shared.browser.newContext()).newPage();
     await form.goto(HTTP);
     await form.locator("#dev-roles").waitFor({ state: "visible" });
     await form.getByRole("textbox", { name: "Room" }).fill("standup");
     await form.getByRole("textbox", { name: "Your name" }).fill("Ann");
     await shot(form, "join");
-    const host = await joinAs(browser, room, "Ann", "host");
-    const guest = await joinAs(browser, room, "Bob", "participant");
-    const viewer = await joinAs(browser, room, "Cy", "viewer");
+    const host = await joinAs(shared.browser, room, "Ann", "host");
+    const guest = await joinAs(shared.browser, room, "Bob", "participant");
+    const viewer = await joinAs(shared.browser, room, "Cy", "viewer");
     for (const { page } of [host, guest, viewer]) {
       await textMatches(page.locator("#counts"), "3 present");
       await textMatches(tile(page, "Ann"), "host");
@@ -107,7 +97,7 @@ describe("console", () => {
 
   test("mute everyone except me", async () => {
     const { room, host, guest } = await hostAndGuest("mute-all");
-    const other = (await joinAs(browser, room, "Cy", "participant")).page;
+    const other = (await joinAs(shared.browser, room, "Cy", "participant")).page;
     await other.getByRole("button", { name: "Turn on microphone" }).click();
     await host.getByRole("button", { name: "Turn on microphone" }).click();
     await textMatches(media(guest, "Cy", "microphone"), /\bon$/);
@@ -124,7 +114,7 @@ describe("console", () => {
 
   test("a pin is seen by everyone, and so is the unpin", async () => {
     const { room, host, guest } = await hostAndGuest("pin");
-    const other = (await joinAs(browser, room, "Cy", "participant")).page;
+    const other = (await joinAs(shared.browser, room, "Cy", "participant")).page;
     await select(host, "Bob");
     await host.getByRole("button", { name: "Pin Bob for everyone" }).click();
     for (const page of [host, guest, other]) {
@@ -154,8 +144,8 @@ describe("console", () => {
     await shot(guest, "banned");
     // The host's audit trail records the kick with its ban.
     await textMatches(host.locator("#audit-list"), /Ann kick → Bob/);
-    // A fresh browser with the same name fares no better.
-    const again = await browser.newContext();
+    // A fresh browser context with the same name fares no better.
+    const again = await shared.browser.newContext();
     const page = await again.newPage();
     await page.goto(host.url());
     await page.getByRole("textbox", { name: "Room" }).fill(room);
@@ -167,7 +157,7 @@ describe("console", () => {
 
   test("ending the session sends everyone to the end screen", async () => {
     const { room, host, guest } = await hostAndGuest("end");
-    const viewer = (await joinAs(browser, room, "Cy", "viewer")).page;
+    const viewer = (await joinAs(shared.browser, room, "Cy", "viewer")).page;
     await host.getByRole("button", { name: "End session for everyone" }).click();
     for (const page of [host, guest, viewer]) {
       assert.equal(await endReason(page), "ended");

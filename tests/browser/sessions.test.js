@@ -6,25 +6,16 @@ import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { after, afterEach, before, describe, test } from "node:test";
-import { devToken, endReason, HTTP, joinAs, launch, roomName, select, shot, textMatches, tile, until, WAIT } from "./harness.js";
+import { after, before, describe, test } from "node:test";
+import { devToken, endReason, HTTP, joinAs, launch, useBrowser, roomName, select, shot, textMatches, tile, until, WAIT } from "./harness.js";
 
-let browser;
-before(async () => {
-  browser = await launch();
-});
-after(async () => {
-  await browser?.close();
-});
-afterEach(async () => {
-  for (const context of browser.contexts()) await context.close();
-});
+const shared = useBrowser();
 
 describe("sessions", () => {
   test("an invitation link joins at once and drops the token from the address bar", async () => {
     const room = roomName("link");
     const token = await devToken(room, "Dee", "participant");
-    const page = await (await browser.newContext()).newPage();
+    const page = await (await shared.browser.newContext()).newPage();
     await page.goto(`${HTTP}/?token=${encodeURIComponent(token)}`);
     await page.locator("#room-screen").waitFor({ timeout: WAIT });
     await textMatches(page.locator("#room-name"), room);
@@ -32,7 +23,7 @@ describe("sessions", () => {
   });
 
   test("a refused token stays on the form and says why", async () => {
-    const page = await (await browser.newContext()).newPage();
+    const page = await (await shared.browser.newContext()).newPage();
     await page.goto(`${HTTP}/?token=not-a-token`);
     await textMatches(page.locator("#join-error"), /^unauthenticated: /);
     assert.equal(await page.locator("#join-screen").isVisible(), true);
@@ -40,8 +31,8 @@ describe("sessions", () => {
 
   test("the room works from the keyboard, and tiles describe themselves", async () => {
     const room = roomName("keys");
-    const host = (await joinAs(browser, room, "Ann", "host")).page;
-    const guest = (await joinAs(browser, room, "Bob", "participant")).page;
+    const host = (await joinAs(shared.browser, room, "Ann", "host")).page;
+    const guest = (await joinAs(shared.browser, room, "Bob", "participant")).page;
     await guest.getByRole("button", { name: "Turn on microphone" }).click();
     const bob = host.getByRole("button", { name: /^Bob, participant; microphone on; camera off; screen share off$/ });
     await bob.focus();
@@ -57,8 +48,8 @@ describe("sessions", () => {
   test("a moved participant lands in the other room; the host sees them go", async () => {
     const room = roomName("move");
     const destination = `${room}-breakout`;
-    const host = (await joinAs(browser, room, "Ann", "host")).page;
-    const guest = (await joinAs(browser, room, "Bob", "participant")).page;
+    const host = (await joinAs(shared.browser, room, "Ann", "host")).page;
+    const guest = (await joinAs(shared.browser, room, "Bob", "participant")).page;
     await select(host, "Bob");
     await host.getByLabel("Move to room").fill(destination);
     await host.getByRole("button", { name: "Move", exact: true }).click();
@@ -71,15 +62,15 @@ describe("sessions", () => {
 
   test("joining again elsewhere replaces this tab, which says so", async () => {
     const room = roomName("replace");
-    const first = (await joinAs(browser, room, "Bob", "participant")).page;
-    await joinAs(browser, room, "Bob", "participant");
+    const first = (await joinAs(shared.browser, room, "Bob", "participant")).page;
+    await joinAs(shared.browser, room, "Bob", "participant");
     assert.equal(await endReason(first), "replaced");
     await textMatches(first.locator("#end-title"), "You joined somewhere else");
   });
 
   test("leaving shows the end screen, and rejoin works", async () => {
     const room = roomName("leave");
-    const page = (await joinAs(browser, room, "Bob", "participant")).page;
+    const page = (await joinAs(shared.browser, room, "Bob", "participant")).page;
     await page.getByRole("button", { name: "Leave" }).click();
     assert.equal(await endReason(page), "left");
     await page.getByRole("button", { name: "Rejoin" }).click();
@@ -88,8 +79,8 @@ describe("sessions", () => {
 
   test("a viewer promoted to participant gets its controls; the role change is announced", async () => {
     const room = roomName("promote");
-    const host = (await joinAs(browser, room, "Ann", "host")).page;
-    const viewer = (await joinAs(browser, room, "Cy", "viewer")).page;
+    const host = (await joinAs(shared.browser, room, "Ann", "host")).page;
+    const viewer = (await joinAs(shared.browser, room, "Cy", "viewer")).page;
     assert.equal(await viewer.locator("#self-microphone").isDisabled(), true);
     await select(host, "Cy");
     await host.getByLabel("Role").selectOption("participant");
@@ -116,7 +107,7 @@ describe("active speaker", () => {
   test("the browser's microphone level makes its participant the active speaker for everyone", async () => {
     const room = roomName("speaker");
     const speaker = (await joinAs(loud, room, "Ann", "host")).page;
-    const listener = (await joinAs(browser, room, "Bob", "participant")).page;
+    const listener = (await joinAs(shared.browser, room, "Bob", "participant")).page;
     await speaker.getByRole("button", { name: "Turn on microphone" }).click();
     await until(async () => Number(await speaker.locator("#mic-level").getAttribute("value")) > 0.5, "a loud meter");
     await listener.locator('#grid .tile-active[data-identity="Ann"]').waitFor({ timeout: WAIT });
