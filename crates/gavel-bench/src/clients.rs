@@ -6,7 +6,6 @@ use crate::report::Report;
 use crate::Args;
 use futures_util::{SinkExt, StreamExt};
 use gavel_client::{AccessToken, ApiClient};
-use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -175,25 +174,6 @@ impl Crowd {
         let secs = (last_connect - started).as_secs_f64().max(1e-9);
         r.extra("joins_per_second", self.n as f64 / secs);
         r
-    }
-
-    /// Runs `action` and measures, for every client (all but the target of a kick), the time
-    /// until a frame with `pattern`.
-    pub async fn measure<F, Fut>(
-        &self,
-        name: &str,
-        pattern: &str,
-        timeout: Duration,
-        action: F,
-    ) -> Result<Report, String>
-    where
-        F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<(), String>>,
-    {
-        let expected = if name == "kick" { self.n - 1 } else { self.n };
-        self.probes
-            .measure(name, pattern, expected, timeout, action)
-            .await
     }
 
     pub fn probes(&self) -> &Probes {

@@ -116,6 +116,7 @@ async fn run(args: Args) -> Result<(), String> {
             return Err("the memory scenario needs --server-pid".into());
         }
     }
+    let (probes, everyone) = (crowd.probes(), args.n);
     if all || args.scenario == "speaker" {
         churn::run(&crowd, args.n, timeout).await?.print();
     }
@@ -123,8 +124,8 @@ async fn run(args: Args) -> Result<(), String> {
         let cpu = |pid: Option<u32>| pid.and_then(report::cpu_ms);
         let me = Some(std::process::id());
         let before = (cpu(me), cpu(args.server_pid));
-        let mut r = crowd
-            .measure("mute-all", "\"all\":true", timeout, || async {
+        let mut r = probes
+            .measure("mute-all", "\"all\":true", everyone, timeout, || async {
                 api.mute_all(&room, "microphone", &[])
                     .await
                     .map(drop)
@@ -142,8 +143,8 @@ async fn run(args: Args) -> Result<(), String> {
     }
     if all || args.scenario == "mute" {
         let target = crowd.identity(0);
-        let r = crowd
-            .measure("mute", "\"muted\":false", timeout, || async {
+        let r = probes
+            .measure("mute", "\"muted\":false", everyone, timeout, || async {
                 // Remote unmute under `force` reaches everyone like a mute does.
                 api.mute(&room, &target, "microphone", false)
                     .await
@@ -156,13 +157,20 @@ async fn run(args: Args) -> Result<(), String> {
     if all || args.scenario == "kick" {
         // A speaker: its leaving is announced to everyone (an unlisted viewer's is not).
         let target = crowd.identity(clients::PUBLISHERS.min(args.n) - 1);
-        let r = crowd
-            .measure("kick", "\"type\":\"participant_left\"", timeout, || async {
-                api.remove(&room, &target, None)
-                    .await
-                    .map(drop)
-                    .map_err(|e| e.to_string())
-            })
+        // Everyone but the one removed.
+        let r = probes
+            .measure(
+                "kick",
+                "\"type\":\"participant_left\"",
+                everyone - 1,
+                timeout,
+                || async {
+                    api.remove(&room, &target, None)
+                        .await
+                        .map(drop)
+                        .map_err(|e| e.to_string())
+                },
+            )
             .await?;
         r.print();
     }
