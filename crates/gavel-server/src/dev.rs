@@ -11,6 +11,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use gavel_core::ids::{validate_identity, validate_name, validate_room_name};
 use gavel_core::{Claims, Error, VideoGrant};
+use serde::Deserialize;
 use serde_json::{json, Value};
 
 /// Roles the development endpoint hands out.
@@ -73,40 +74,33 @@ pub fn router(key: String, secret: String) -> Router<AppState> {
         )
         .route(
             "/dev/token",
-            post(move |Body(body): Body| async move { mint(&key, &secret, &body).map(Json) }),
+            post(move |Body(body): Body| async move { mint(&key, &secret, body).map(Json) }),
         )
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DevTokenRequest {
+    room: String,
+    name: String,
+    role: String,
 }
 
 /// `{"room", "name", "role"}` → `{"token", "room", "identity"}`. The display name is the identity,
 /// so a kicked-and-banned name stays banned when it asks for a new token.
-fn mint(key: &str, secret: &str, body: &serde_json::Map<String, Value>) -> Result<Value, ApiError> {
-    let field = |name: &str| -> Result<&str, ApiError> {
-        match body.get(name) {
-            Some(Value::String(s)) => Ok(s.trim()),
-            Some(_) => Err(ApiError(Error::invalid(format!(
-                "'{name}' must be a string"
-            )))),
-            None => Err(ApiError(Error::invalid(format!("missing field '{name}'")))),
-        }
-    };
-    if let Some(unknown) = body
-        .keys()
-        .find(|k| !["room", "name", "role"].contains(&k.as_str()))
-    {
-        return Err(ApiError(Error::invalid(format!(
-            "unknown field '{unknown}'"
-        ))));
-    }
-    let (room, name, role) = (field("room")?, field("name")?, field("role")?);
+fn mint(key: &str, secret: &str, body: serde_json::Map<String, Value>) -> Result<Value, ApiError> {
+    let req: DevTokenRequest = serde_json::from_value(Value::Object(body))
+        .map_err(|e| ApiError(Error::invalid(format!("invalid request: {e}"))))?;
+    let (room, name) = (req.room.trim(), req.name.trim());
     validate_room_name(room)?;
     validate_identity(name)?;
     validate_name(name)?;
-    if !DEV_ROLES.contains(&role) {
+    if !DEV_ROLES.contains(&req.role.as_str()) {
         return Err(ApiError(Error::invalid(format!(
             "role must be one of {}",
             DEV_ROLES.join(", ")
         ))));
     }
-    let token = token(key, secret, room, name, role, DEV_TOKEN_TTL_SECONDS);
+    let token = token(key, secret, room, name, &req.role, DEV_TOKEN_TTL_SECONDS);
     Ok(json!({"token": token, "room": room, "identity": name}))
 }
