@@ -141,6 +141,11 @@ pub enum Command {
     BatchUpdate {
         updates: BTreeMap<String, BatchEntry>,
     },
+    /// Removes participants. With `ban_seconds` also bans them (an absent identity can still be
+    /// banned, so someone who just left stays out); with `revoke_tokens` also voids their tokens
+    /// for this room issued before `revoke_before` (ms; default now), so they need a new token.
+    /// One command, so its checks run once, in one order, and its durable part (ban,
+    /// revocation) is committed before anyone is removed.
     Kick {
         #[serde(default)]
         identity: Option<String>,
@@ -148,8 +153,24 @@ pub enum Command {
         identities: Option<Vec<String>>,
         #[serde(default)]
         ban_seconds: Option<u64>,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        revoke_tokens: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        revoke_before: Option<Millis>,
+        /// Refuse an absent identity (`participant_not_found`, nothing changes) even when a ban
+        /// or revocation would apply to it (LiveKit's RemoveParticipant).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        require_present: bool,
     },
     EndSession,
+    /// Mutes (or, under the room's `remote_unmute` policy, unmutes) one track by its sid
+    /// (LiveKit's MutePublishedTrack). Replies with the track as it is afterwards.
+    MuteTrack {
+        identity: String,
+        track_sid: String,
+        #[serde(default = "yes")]
+        muted: bool,
+    },
     Pin {
         identity: String,
     },
@@ -228,6 +249,7 @@ impl Command {
             Command::BatchUpdate { .. } => "batch_update",
             Command::Kick { .. } => "kick",
             Command::EndSession => "end_session",
+            Command::MuteTrack { .. } => "mute_track",
             Command::Pin { .. } => "pin",
             Command::Unpin { .. } => "unpin",
             Command::UpdateParticipant { .. } => "update_participant",
@@ -249,6 +271,7 @@ impl Command {
                 | Command::BatchUpdate { .. }
                 | Command::Kick { .. }
                 | Command::EndSession
+                | Command::MuteTrack { .. }
                 | Command::Pin { .. }
                 | Command::Unpin { .. }
                 | Command::UpdateParticipant { .. }
@@ -260,6 +283,31 @@ impl Command {
                 | Command::SetPresetsExcept { .. }
                 | Command::DropPreset { .. }
         )
+    }
+}
+
+impl Command {
+    /// Whether running this command can make a durable write (a ban, a token revocation, a
+    /// preset, stored settings). Such commands run as a transaction ([`crate::Room::decide`]):
+    /// the writes are committed before the room changes. Exact per variant, so other commands
+    /// never pay for it (a property test checks no other command writes durably).
+    pub fn may_write_durably(&self) -> bool {
+        match self {
+            Command::Kick {
+                ban_seconds,
+                revoke_tokens,
+                ..
+            } => ban_seconds.is_some() || *revoke_tokens,
+            Command::BatchUpdate { updates } => updates.values().any(|e| e.ban_seconds.is_some()),
+            Command::UpdateParticipant { capabilities, .. } => capabilities.is_some(),
+            Command::LiftBan { .. }
+            | Command::RevokeTokens { .. }
+            | Command::UpdateRoomMetadata { .. }
+            | Command::SetPreset { .. }
+            | Command::SetPresetsExcept { .. }
+            | Command::DropPreset { .. } => true,
+            _ => false,
+        }
     }
 }
 
@@ -312,6 +360,20 @@ pub struct MovingParticipant {
     pub info: ParticipantInfo,
     pub from_room: String,
     pub by: String,
+    /// When its token was issued: the destination's revocations apply to it.
+    pub issued_at: Option<Millis>,
+}
+
+impl MovingParticipant {
+    /// Moved by someone who may not grant more in the destination than its defaults: a
+    /// participant holding more arrives with the destination's default role and permissions
+    /// instead (the move is not refused); one holding no more keeps what it has.
+    pub fn limit_to(&mut self, default_role: String, default: crate::Permissions) {
+        if !self.info.permissions.is_within(&default) {
+            self.info.role = default_role;
+            self.info.permissions = default;
+        }
+    }
 }
 
 /// A successful command's result. Serialized flat into the response object.
@@ -344,11 +406,13 @@ pub enum Reply {
     Bans {
         bans: Vec<BanInfo>,
     },
-    /// The shell must now admit this participant into the destination room.
-    MoveApproved {
-        #[serde(skip)]
-        moving: Option<Box<MovingParticipant>>,
-        destination: String,
+    /// A kick of one identity: whether it was present and removed, and what else was done.
+    Kicked {
+        removed: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        banned_until: Option<Millis>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        tokens_revoked_before: Option<Millis>,
     },
     Pong {
         pong: bool,

@@ -16,6 +16,8 @@ pub enum ErrorCode {
     Conflict,
     RoomFull,
     RateLimited,
+    /// Durable state could not be committed: the command had no effect; retrying may succeed.
+    Unavailable,
     Internal,
 }
 
@@ -31,6 +33,7 @@ impl ErrorCode {
             ErrorCode::Conflict => "conflict",
             ErrorCode::RoomFull => "room_full",
             ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::Unavailable => "unavailable",
             ErrorCode::Internal => "internal",
         }
     }

@@ -294,9 +294,85 @@ pub enum Output {
         identity: String,
         capabilities: Option<crate::permissions::Capabilities>,
     },
+    /// An approved move took a participant out of this room: the shell admits it into the
+    /// destination (a hand-off between rooms, never sent to clients).
+    MovedOut {
+        moving: Box<crate::command::MovingParticipant>,
+    },
     /// A participant's session in this room ended (left, kicked, moved, …): for session history.
     SessionEnded {
         participant: Box<ParticipantInfo>,
         reason: LeaveReason,
     },
+}
+
+/// A durable effect of a command: the shell commits it before the command takes effect
+/// ([`crate::Room::decide`]), so nothing is announced or acknowledged that a restart could lose.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum DurableWrite {
+    /// A ban set (`until`) or lifted (`None`).
+    Ban {
+        identity: String,
+        until: Option<crate::Millis>,
+        by: String,
+    },
+    /// Tokens of `identity` issued before `before` are void.
+    TokensRevoked {
+        identity: String,
+        before: crate::Millis,
+        by: String,
+    },
+    /// The room's settings (kept if the room is stored).
+    Settings { settings: Box<RoomSettings> },
+    /// An identity's preset capabilities, set or dropped.
+    Preset {
+        identity: String,
+        capabilities: Option<crate::permissions::Capabilities>,
+    },
+}
+
+impl Output {
+    /// The durable write this output stands for, if it is one.
+    pub fn into_durable(self) -> std::result::Result<DurableWrite, Output> {
+        match self {
+            Output::BanChanged {
+                identity,
+                until,
+                by,
+            } => Ok(DurableWrite::Ban {
+                identity,
+                until,
+                by,
+            }),
+            Output::TokensRevoked {
+                identity,
+                before,
+                by,
+            } => Ok(DurableWrite::TokensRevoked {
+                identity,
+                before,
+                by,
+            }),
+            Output::SettingsChanged { settings } => Ok(DurableWrite::Settings { settings }),
+            Output::PresetChanged {
+                identity,
+                capabilities,
+            } => Ok(DurableWrite::Preset {
+                identity,
+                capabilities,
+            }),
+            other => Err(other),
+        }
+    }
+
+    pub fn is_durable(&self) -> bool {
+        matches!(
+            self,
+            Output::BanChanged { .. }
+                | Output::TokensRevoked { .. }
+                | Output::SettingsChanged { .. }
+                | Output::PresetChanged { .. }
+        )
+    }
 }

@@ -36,6 +36,14 @@ pub struct VideoGrant {
     pub can_update_own_metadata: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hidden: Option<bool>,
+    /// LiveKit's single further room a participant may be moved or forwarded to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destination_room: Option<String>,
+    /// Gavel's own grant: further rooms this token is good for besides `room`. A room-scoped
+    /// server-API token administers them too (with `roomAdmin`), and a host may move
+    /// participants (itself included) into them. Joins still go to `room` only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rooms: Option<Vec<String>>,
 }
 
 /// JWT claims. Unknown claims (LiveKit's `sha256`, `kind`, `roomConfig`, …) are ignored.
@@ -77,10 +85,21 @@ impl Claims {
 
     /// Server-API tokens with `roomAdmin` and no `room` administer every room.
     fn grants_room(&self, room: &str) -> bool {
-        match self.video.room.as_deref() {
-            None | Some("") => true,
-            Some(r) => r == room,
-        }
+        self.is_unscoped() || self.names_room(room)
+    }
+
+    /// A token without `room` is not limited to any room.
+    pub fn is_unscoped(&self) -> bool {
+        matches!(self.video.room.as_deref(), None | Some(""))
+    }
+
+    /// Whether this token names `room`: its `room`, LiveKit's `destinationRoom`, or one of
+    /// Gavel's `rooms`. An unscoped token names no room in particular.
+    pub fn names_room(&self, room: &str) -> bool {
+        let v = &self.video;
+        v.room.as_deref() == Some(room)
+            || v.destination_room.as_deref() == Some(room)
+            || v.rooms.iter().flatten().any(|r| r == room)
     }
 
     /// Checks that this token may join `room` and returns the role name and permissions it grants.
@@ -201,6 +220,21 @@ mod tests {
         let (role, p) = c.join_grant("demo", &roles).unwrap();
         assert_eq!(role, "viewer");
         assert!(p.can_send.is_empty() && p.host.is_empty());
+    }
+
+    #[test]
+    fn further_rooms_are_named_but_not_joined() {
+        let roles = Roles::default();
+        let c = claims(VideoGrant {
+            room_admin: Some(true),
+            rooms: Some(vec!["b".into()]),
+            destination_room: Some("c".into()),
+            ..Default::default()
+        });
+        assert!(c.names_room("demo") && c.names_room("b") && c.names_room("c"));
+        assert!(!c.names_room("d") && !c.is_unscoped());
+        assert!(c.is_admin_of("b") && !c.is_admin_of("d"));
+        assert!(c.join_grant("b", &roles).is_err());
     }
 
     #[test]

@@ -75,12 +75,12 @@ pub type Millis = u64;
 
 pub use command::{Actor, BatchEntry, Command, MovingParticipant, Reply, TargetResult};
 pub use error::{Error, ErrorCode, Result};
-pub use event::{Audience, Counts, Event, LeaveReason, Output, RequestOutcome};
+pub use event::{Audience, Counts, DurableWrite, Event, LeaveReason, Output, RequestOutcome};
 pub use grant::{Claims, VideoGrant};
 pub use participant::{ParticipantInfo, TrackInfo};
 pub use permissions::{
     Capabilities, Capability, HostControl, Permissions, PermissionsPatch, Source,
 };
 pub use roles::Roles;
-pub use room::{JoinRequest, PendingRequest, Room, EVERY_IDENTITY};
+pub use room::{Decision, JoinRequest, Pending, PendingRequest, Room, EVERY_IDENTITY};
 pub use settings::{DuplicateIdentity, RemoteUnmute, RoomSettings};

@@ -49,6 +49,9 @@ pub struct Participant {
     /// members who joined a room already holding `listed_limit` participants are not; they are
     /// counted, and listed once they may send, hold a host control or are pinned.
     pub listed: bool,
+    /// When the token this session joined with was issued (ms): a move into another room is
+    /// checked against that room's token revocations with it.
+    pub issued_at: Option<Millis>,
 }
 
 impl Participant {

@@ -122,6 +122,16 @@ impl Permissions {
         self.host.contains(&control)
     }
 
+    /// Whether these permissions allow nothing `other` does not (hidden counts as more).
+    pub fn is_within(&self, other: &Permissions) -> bool {
+        self.can_send.is_subset(&other.can_send)
+            && self.can_receive.is_subset(&other.can_receive)
+            && (!self.can_publish_data || other.can_publish_data)
+            && (!self.can_update_own_metadata || other.can_update_own_metadata)
+            && (!self.hidden || other.hidden)
+            && self.host.is_subset(&other.host)
+    }
+
     /// Applies a patch; fields left out keep their value.
     pub fn patched(&self, patch: &PermissionsPatch) -> Permissions {
         let mut p = self.clone();

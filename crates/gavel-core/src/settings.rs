@@ -46,6 +46,10 @@ pub struct RoomSettings {
     /// media to send, no host control) are counted but not announced one by one, and counts are
     /// sent at most once per second. 0 means every participant is announced.
     pub listed_limit: u32,
+    /// The room this one is a child of (a breakout room, say): hosts of the parent are hosts
+    /// here, and the parent's bans apply here too. Set at creation; the parent must exist.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
 }
 
 impl Default for RoomSettings {
@@ -60,6 +64,7 @@ impl Default for RoomSettings {
             empty_timeout_seconds: 300,
             metadata: String::new(),
             listed_limit: DEFAULT_LISTED_LIMIT,
+            parent: None,
         }
     }
 }
@@ -86,6 +91,9 @@ impl RoomSettings {
             return Err(Error::invalid(format!(
                 "listed_limit must be at most {MAX_PARTICIPANTS_LIMIT}"
             )));
+        }
+        if let Some(parent) = &self.parent {
+            crate::ids::validate_room_name(parent)?;
         }
         crate::ids::validate_metadata(&self.metadata)
     }

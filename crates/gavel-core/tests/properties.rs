@@ -267,16 +267,24 @@ fn command() -> impl Strategy<Value = Command> {
             .prop_map(|(source, except)| Command::MuteAll { source, except }),
         4 => prop::collection::btree_map(target(), batch_entry(), 1..4)
             .prop_map(|updates| Command::BatchUpdate { updates }),
-        2 => (target(), ban()).prop_map(|(identity, ban_seconds)| Command::Kick {
-            identity: Some(identity),
-            identities: None,
-            ban_seconds
-        }),
-        1 => (prop::collection::vec(target(), 0..4), ban()).prop_map(
-            |(identities, ban_seconds)| Command::Kick {
+        2 => (target(), ban(), any::<bool>(), any::<bool>()).prop_map(
+            |(identity, ban_seconds, revoke_tokens, require_present)| Command::Kick {
+                identity: Some(identity),
+                identities: None,
+                ban_seconds,
+                revoke_tokens,
+                revoke_before: None,
+                require_present,
+            }
+        ),
+        1 => (prop::collection::vec(target(), 0..4), ban(), any::<bool>()).prop_map(
+            |(identities, ban_seconds, revoke_tokens)| Command::Kick {
                 identity: None,
                 identities: Some(identities),
-                ban_seconds
+                ban_seconds,
+                revoke_tokens,
+                revoke_before: None,
+                require_present: false,
             }
         ),
         1 => Just(Command::EndSession),
@@ -645,6 +653,10 @@ struct Effect {
     /// (recipient sid, event), in order.
     delivered: Vec<(String, Event)>,
     any_event: bool,
+    /// Durable writes the room asked for.
+    durable: usize,
+    /// Participants an approved move took out, for the destination to admit.
+    moved: Vec<MovingParticipant>,
 }
 
 impl World {
@@ -744,8 +756,14 @@ impl World {
         }
         let mut delivered = Vec::new();
         let mut any_event = false;
+        let mut durable = 0;
+        let mut moved = Vec::new();
         for o in outputs {
+            if o.is_durable() {
+                durable += 1;
+            }
             match o {
+                Output::MovedOut { moving } => moved.push(*moving),
                 Output::Event { to, event } => {
                     any_event = true;
                     let arrival = matches!(*event, Event::Joined { .. } | Event::Moved { .. });
@@ -787,6 +805,8 @@ impl World {
         Effect {
             delivered,
             any_event,
+            durable,
+            moved,
         }
     }
 
@@ -985,7 +1005,10 @@ impl World {
             Err(e) => {
                 assert!(matches!(
                     e.code,
-                    ErrorCode::Banned | ErrorCode::Conflict | ErrorCode::RoomFull
+                    ErrorCode::Banned
+                        | ErrorCode::Conflict
+                        | ErrorCode::RoomFull
+                        | ErrorCode::Unauthenticated
                 ));
                 assert!(!effect.any_event, "a refused join emitted events");
                 assert_eq!(self.snapshot(r), before, "a refused join changed the room");
@@ -1070,10 +1093,16 @@ impl World {
                 identity,
                 identities,
                 ban_seconds,
+                revoke_tokens,
+                revoke_before,
+                require_present,
             } => Command::Kick {
                 identity: identity.map(who),
                 identities: identities.map(many),
                 ban_seconds,
+                revoke_tokens,
+                revoke_before,
+                require_present,
             },
             Command::Pin { identity } => Command::Pin {
                 identity: who(identity),
@@ -1173,7 +1202,57 @@ impl World {
             .map(|p| (p.identity.clone(), p.clone()))
             .collect();
         let is_host_control = command.is_host_control();
-        let (result, effect) = self.step(r, |room, now| room.handle(now, &actor, command));
+        let destination = match &command {
+            Command::Move { destination, .. } => Some(destination.clone()),
+            _ => None,
+        };
+        let may_write = command.may_write_durably();
+        // Every third moment the store "fails": a command with durable writes must then leave
+        // no trace but its audit entry.
+        let store_fails = self.now.is_multiple_of(3);
+        let (result, effect) = self.step(r, |room, now| match room.decide(now, &actor, command) {
+            Decision::Done(result) => (result, false),
+            Decision::Commit(pending) => {
+                assert!(!pending.writes.is_empty());
+                if store_fails {
+                    room.abandon(pending, gavel_core::Error::invalid("store failed"));
+                    (Err(gavel_core::Error::invalid("store failed")), true)
+                } else {
+                    (Ok(room.apply(pending)), false)
+                }
+            }
+        });
+        let (result, abandoned) = result;
+        // A command `may_write_durably` denies runs in place: a durable write from it would
+        // reach the output queue uncommitted. Decided commands hand theirs over instead.
+        assert_eq!(
+            effect.durable, 0,
+            "a durable write bypassed the decision (may_write_durably: {may_write})"
+        );
+        if abandoned {
+            assert!(!effect.any_event, "an abandoned command emitted events");
+            assert_eq!(
+                self.snapshot(r),
+                before,
+                "an abandoned command changed the room"
+            );
+            return;
+        }
+        for moving in effect.moved {
+            let destination = destination
+                .clone()
+                .expect("only a move takes a participant out");
+            assert!(self.rooms[r].participant(&moving.info.identity).is_none());
+            if let Some(d) = ROOMS.iter().position(|n| *n == destination) {
+                assert_ne!(d, r);
+                let identity = moving.info.identity.clone();
+                let sid = moving.info.sid.clone();
+                let (admitted, _) = self.step(d, |room, now| room.admit_moved(now, moving));
+                if admitted.is_ok() {
+                    assert_eq!(self.sid_of(d, &identity), Some(sid));
+                }
+            }
+        }
         match result {
             Err(_) => {
                 assert!(!effect.any_event, "a refused command emitted events");
@@ -1194,22 +1273,6 @@ impl World {
                             "refused target '{identity}' changed: {:?}",
                             res.error
                         );
-                    }
-                }
-            }
-            Ok(Reply::MoveApproved {
-                moving,
-                destination,
-            }) => {
-                let moving = *moving.expect("a move carries its participant");
-                assert!(self.rooms[r].participant(&moving.info.identity).is_none());
-                if let Some(d) = ROOMS.iter().position(|n| *n == destination) {
-                    assert_ne!(d, r);
-                    let identity = moving.info.identity.clone();
-                    let sid = moving.info.sid.clone();
-                    let (admitted, _) = self.step(d, |room, now| room.admit_moved(now, moving));
-                    if admitted.is_ok() {
-                        assert_eq!(self.sid_of(d, &identity), Some(sid));
                     }
                 }
             }

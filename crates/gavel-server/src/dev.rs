@@ -74,7 +74,9 @@ pub fn router(key: String, secret: String) -> Router<AppState> {
         )
         .route(
             "/dev/token",
-            post(move |Body(body): Body| async move { mint(&key, &secret, body).map(Json) }),
+            post(move |Body(req): Body<DevTokenRequest>| async move {
+                mint(&key, &secret, req).map(Json)
+            }),
         )
 }
 
@@ -88,9 +90,7 @@ struct DevTokenRequest {
 
 /// `{"room", "name", "role"}` → `{"token", "room", "identity"}`. The display name is the identity,
 /// so a kicked-and-banned name stays banned when it asks for a new token.
-fn mint(key: &str, secret: &str, body: serde_json::Map<String, Value>) -> Result<Value, ApiError> {
-    let req: DevTokenRequest = serde_json::from_value(Value::Object(body))
-        .map_err(|e| ApiError(Error::invalid(format!("invalid request: {e}"))))?;
+fn mint(key: &str, secret: &str, req: DevTokenRequest) -> Result<Value, ApiError> {
     let (room, name) = (req.room.trim(), req.name.trim());
     validate_room_name(room)?;
     validate_identity(name)?;

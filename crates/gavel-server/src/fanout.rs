@@ -78,6 +78,16 @@ pub struct Conn {
     tx: mpsc::Sender<Outgoing>,
 }
 
+/// See [`Conn::downgrade`].
+#[derive(Clone, Debug)]
+pub struct WeakConn(mpsc::WeakSender<Outgoing>);
+
+impl WeakConn {
+    pub fn upgrade(&self) -> Option<Conn> {
+        self.0.upgrade().map(|tx| Conn { tx })
+    }
+}
+
 /// Why a frame could not be queued.
 #[derive(Debug, PartialEq, Eq)]
 pub enum SendError {
@@ -91,6 +101,12 @@ impl Conn {
     pub fn channel(capacity: usize) -> (Conn, mpsc::Receiver<Outgoing>) {
         let (tx, rx) = mpsc::channel(capacity);
         (Conn { tx }, rx)
+    }
+
+    /// A handle that does not keep the connection's queue open: a session keeps one for
+    /// itself, so a room dropping its `Conn` still ends the session.
+    pub fn downgrade(&self) -> WeakConn {
+        WeakConn(self.tx.downgrade())
     }
 
     pub fn send(&self, out: Outgoing) -> Result<(), SendError> {

@@ -1,9 +1,10 @@
 //! # gavel-server
 //!
 //! The async shell around `gavel-core`: one actor task per room ([`room_actor`]), found by name
-//! in the [`registry`]; HTTP handlers ([`http`]) and WebSocket sessions ([`ws`]) translate the
-//! wire to core commands and back, as do the compatibility front-ends ([`twirp`] for LiveKit,
-//! [`chime`] for the Amazon Chime SDK); [`fanout`] carries events to clients. [`console`] serves
+//! in the [`registry`]; every entry point — HTTP handlers ([`http`]), WebSocket sessions
+//! ([`ws`]), the compatibility front-ends ([`twirp`] for LiveKit, [`chime`] for the Amazon Chime
+//! SDK) — translates its wire format into calls of the one typed [`service`] layer, which
+//! authorizes them and runs them against the rooms; [`fanout`] carries events to clients. [`console`] serves
 //! the web console, and in development mode [`dev`] mints tokens for it.
 
 pub mod auth;
@@ -18,6 +19,7 @@ pub mod http;
 pub mod metrics;
 pub mod registry;
 pub mod room_actor;
+pub mod service;
 pub mod store;
 pub mod twirp;
 pub mod websocket;
@@ -81,6 +83,7 @@ impl Server {
         }
         let state = http::AppState {
             registry: registry.clone(),
+            service: service::Service::new(registry.clone()),
             verifier: Arc::new(auth::Verifier::new(config.keys.clone())),
             dev_key: config.dev.then(|| dev_signing_key(&config)).flatten(),
         };

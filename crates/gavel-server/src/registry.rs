@@ -1,11 +1,11 @@
 //! The rooms of this server: one actor task per room, found by name.
 
 use crate::config::Limits;
-use crate::fanout::{Conn, Frame, Outgoing};
-use crate::room_actor::{Durable, RoomActor, RoomMsg};
+use crate::fanout::Conn;
+use crate::room_actor::{CommandOutcome, Durable, RoomActor, RoomMsg};
 use gavel_core::{
-    ids, Actor, Command, Error, ErrorCode, Event, JoinRequest, LeaveReason, Millis,
-    MovingParticipant, Reply, RequestOutcome, Roles, Room, RoomSettings,
+    ids, Actor, Command, Error, ErrorCode, JoinRequest, LeaveReason, Millis, MovingParticipant,
+    Reply, RequestOutcome, Roles, Room, RoomSettings,
 };
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -77,12 +77,13 @@ impl RoomHandle {
         .await?
     }
 
-    /// Runs a command; a move approval also hands back the target's connection.
-    pub(crate) async fn command_raw(
+    /// Runs a command; an approved move also hands back the participant and its connection.
+    /// Answered once the command's durable effects are committed.
+    pub(crate) async fn command_outcome(
         &self,
         actor: Actor,
         command: Command,
-    ) -> Result<(Result<Reply, Error>, Option<Conn>), Error> {
+    ) -> Result<CommandOutcome, Error> {
         self.call(|reply| RoomMsg::Command {
             actor,
             command,
@@ -91,9 +92,16 @@ impl RoomHandle {
         .await
     }
 
-    /// Runs a server-side command and returns its result.
-    pub async fn command(&self, actor: Actor, command: Command) -> Result<Reply, Error> {
-        self.command_raw(actor, command).await?.0
+    /// Runs a command and returns its result. Moves go through the service layer, which
+    /// authorizes the destination too; here they are refused.
+    pub(crate) async fn command(&self, actor: Actor, command: Command) -> Result<Reply, Error> {
+        if matches!(command, Command::Move { .. }) {
+            return Err(Error::new(
+                ErrorCode::Internal,
+                "a move must go through the service layer",
+            ));
+        }
+        self.command_outcome(actor, command).await?.result
     }
 
     /// A client request; the reply goes out on that client's connection, after the events.
@@ -151,6 +159,8 @@ impl RoomHandle {
 
 struct Entry {
     handle: RoomHandle,
+    /// The room this one is a child of (fixed at creation).
+    parent: Option<String>,
     /// Created through the server API: it stays until deleted. Rooms created by a join close
     /// when they have been empty for their `empty_timeout_seconds`.
     explicit: bool,
@@ -217,6 +227,38 @@ impl Registry {
             .map(|e| e.handle.clone())
     }
 
+    /// The parent of a child room.
+    pub fn parent_of(&self, name: &str) -> Option<String> {
+        self.rooms.lock().unwrap().get(name)?.parent.clone()
+    }
+
+    /// Children inherit their ancestors' bans: refuses `identity` if any ancestor of `room`
+    /// bans it.
+    pub async fn check_inherited_bans(&self, room: &str, identity: &str) -> Result<(), Error> {
+        let mut next = self.parent_of(room);
+        // Bounded like every walk up the parent chain.
+        for _ in 0..8 {
+            let Some(parent) = next else { break };
+            if let Some(handle) = self.get(&parent) {
+                let who = identity.to_string();
+                let banned = handle
+                    .inspect(move |r, now| r.bans(now).into_iter().find(|b| b.identity == who))
+                    .await?;
+                if let Some(ban) = banned {
+                    return Err(Error::new(
+                        ErrorCode::Banned,
+                        format!(
+                            "'{identity}' is banned from room '{parent}', and so from its child room '{room}', for {} more seconds",
+                            ban.until.saturating_sub(crate::clock::now_ms()).div_ceil(1000)
+                        ),
+                    ));
+                }
+            }
+            next = self.parent_of(&parent);
+        }
+        Ok(())
+    }
+
     pub fn get_or_not_found(&self, name: &str) -> Result<RoomHandle, Error> {
         self.get(name)
             .ok_or_else(|| Error::not_found(format!("room '{name}' does not exist")))
@@ -257,6 +299,7 @@ impl Registry {
             id,
             tx,
         };
+        let parent = settings.parent.clone();
         let core = Room::new(name, settings, self.roles.clone(), rand::random());
         RoomActor::spawn(
             core,
@@ -270,6 +313,7 @@ impl Registry {
             name.to_string(),
             Entry {
                 handle: handle.clone(),
+                parent,
                 explicit,
             },
         );
@@ -332,60 +376,6 @@ impl Registry {
             e.handle.close_and_wait(LeaveReason::ServerShutdown).await;
         }
         self.durable.writer.flush().await;
-    }
-
-    /// Moves `identity` from `source` to `destination` (created if needed). The destination is
-    /// checked first, so a ban or a full room there refuses the move before anything changes.
-    pub async fn move_participant(
-        self: &Arc<Self>,
-        source: &RoomHandle,
-        actor: Actor,
-        identity: String,
-        destination: String,
-    ) -> Result<Reply, Error> {
-        ids::validate_room_name(&destination)?;
-        if destination == *source.name {
-            return Err(Error::invalid(
-                "destination is the room the participant is in",
-            ));
-        }
-        // An existing destination is checked first; a missing one is created only once the
-        // source approved the move, so a refused move creates no room.
-        if let Some(dest) = self.get(&destination) {
-            let who = identity.clone();
-            dest.inspect(move |room, now| room.can_admit(now, &who))
-                .await??;
-        }
-        let command = Command::Move {
-            identity,
-            destination: destination.clone(),
-        };
-        let (result, conn) = source.command_raw(actor, command).await?;
-        let moving = match result? {
-            Reply::MoveApproved {
-                moving: Some(m), ..
-            } => *m,
-            other => return Ok(other),
-        };
-        let conn = conn.ok_or_else(|| {
-            Error::new(ErrorCode::Internal, "moved participant had no connection")
-        })?;
-        let admitted = match self.get_or_create(&destination, None, false) {
-            Ok((dest, _)) => dest.admit_moved(moving, conn.clone()).await,
-            Err(e) => Err(e),
-        };
-        match admitted {
-            Ok(_) => Ok(Reply::done()),
-            Err(e) => {
-                let left = Event::RoomLeft {
-                    reason: LeaveReason::MoveFailed,
-                    by: None,
-                };
-                let _ = conn.send(Outgoing::Frame(Frame::event(&left)));
-                let _ = conn.send(Outgoing::Close(LeaveReason::MoveFailed));
-                Err(e)
-            }
-        }
     }
 }
 

@@ -6,10 +6,10 @@ use crate::fanout::{Conn, Frame, Outgoing, SendError};
 use crate::metrics::{ActionLabels, KindLabel, Metrics};
 use crate::registry::{Reap, Registry, RoomHandle};
 use crate::store::writer::Writer;
-use crate::store::{AuditEntry, SessionRecord, Store, StoreResult, StoredBan};
+use crate::store::{AuditEntry, SessionRecord, Store};
 use gavel_core::{
-    Actor, Audience, Command, Error, JoinRequest, LeaveReason, Millis, MovingParticipant, Output,
-    Reply, RequestOutcome, Room,
+    Actor, Audience, Command, Decision, DurableWrite, Error, ErrorCode, JoinRequest, LeaveReason,
+    Millis, MovingParticipant, Output, Reply, RequestOutcome, Room,
 };
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Weak};
@@ -29,11 +29,12 @@ pub enum RoomMsg {
         conn: Conn,
         reply: oneshot::Sender<Result<String, Error>>,
     },
-    /// Server-API command; the caller gets the result (and, for a move, the target's connection).
+    /// A command from the service layer; the caller gets its outcome once its durable effects
+    /// are committed.
     Command {
         actor: Actor,
         command: Command,
-        reply: oneshot::Sender<(Result<Reply, Error>, Option<Conn>)>,
+        reply: oneshot::Sender<CommandOutcome>,
     },
     /// Client request; the response is queued on the client's own connection.
     Client {
@@ -64,6 +65,13 @@ impl std::fmt::Debug for RoomMsg {
     }
 }
 
+/// What a command came to, for the service layer.
+pub struct CommandOutcome {
+    pub result: Result<Reply, Error>,
+    /// An approved move: the participant taken out, and its connection, for the destination.
+    pub moved: Option<(Box<MovingParticipant>, Conn)>,
+}
+
 /// Outcomes kept for server-API callers that start waiting after a request already resolved.
 const RECENT_OUTCOMES: usize = 1024;
 
@@ -84,8 +92,8 @@ pub struct RoomActor {
     /// The counts last reported to the participants gauge.
     reported: gavel_core::Counts,
     durable: Durable,
-    /// A durable write failed during the current flush.
-    store_error: Option<Error>,
+    /// Participants an approved move took out during the current command.
+    moved_out: Vec<(Box<MovingParticipant>, Conn)>,
     close_ack: Option<oneshot::Sender<()>>,
 }
 
@@ -94,6 +102,18 @@ pub struct RoomActor {
 pub struct Durable {
     pub store: Arc<dyn Store>,
     pub writer: Writer,
+}
+
+impl Durable {
+    /// Commits a command's durable writes for `room`, off the async runtime's threads.
+    pub async fn commit(&self, room: &str, writes: Vec<DurableWrite>) -> Result<(), String> {
+        let store = self.store.clone();
+        let room = room.to_string();
+        match tokio::task::spawn_blocking(move || store.commit(&room, &writes)).await {
+            Ok(r) => r.map_err(|e| e.to_string()),
+            Err(e) => Err(format!("store task failed: {e}")),
+        }
+    }
 }
 
 impl RoomActor {
@@ -145,7 +165,7 @@ impl RoomActor {
             metrics,
             reported: Default::default(),
             durable,
-            store_error: None,
+            moved_out: Vec::new(),
             close_ack: None,
         };
         tokio::spawn(actor.run());
@@ -158,7 +178,7 @@ impl RoomActor {
             let deadline = self.next_deadline();
             tokio::select! {
                 msg = self.rx.recv() => match msg {
-                    Some(msg) => self.on_message(msg),
+                    Some(msg) => self.on_message(msg).await,
                     None => break,
                 },
                 _ = sleep_until(deadline) => {}
@@ -188,7 +208,7 @@ impl RoomActor {
         }
     }
 
-    fn on_message(&mut self, msg: RoomMsg) {
+    async fn on_message(&mut self, msg: RoomMsg) {
         let now = now_ms();
         match msg {
             RoomMsg::Join { req, conn, reply } => {
@@ -217,13 +237,15 @@ impl RoomActor {
                 command,
                 reply,
             } => {
-                let result = self.core.handle(now, &actor, command);
-                let conn = self.detached_conn(&result);
-                // Durable effects (bans) are committed before the caller hears of success.
-                let result = self.flush_durably(result);
-                let _ = reply.send((result, conn));
+                let result = self.run_command(now, &actor, command).await;
+                if let Err(e) = &result {
+                    self.metrics.error(e.code);
+                }
+                self.flush();
+                let moved = self.moved_out.pop();
+                let _ = reply.send(CommandOutcome { result, moved });
             }
-            RoomMsg::Client { sid, id, command } => self.on_client(now, sid, id, command),
+            RoomMsg::Client { sid, id, command } => self.on_client(now, sid, id, command).await,
             RoomMsg::Disconnected { sid, reason } => {
                 self.conns.remove(&sid);
                 self.core.disconnected(&sid, reason);
@@ -246,30 +268,28 @@ impl RoomActor {
         }
     }
 
-    fn on_client(&mut self, now: Millis, sid: String, id: serde_json::Value, command: Command) {
+    async fn on_client(
+        &mut self,
+        now: Millis,
+        sid: String,
+        id: serde_json::Value,
+        command: Command,
+    ) {
         let Some(conn) = self.conns.get(&sid).cloned() else {
             return; // a late request from a session that already left
         };
-        if let Command::Move {
-            identity,
-            destination,
-        } = command
-        {
-            // Moves span two rooms: run them beside the actor so rooms never wait on each other.
-            let (registry, me) = (self.registry.upgrade(), self.me.clone());
-            tokio::spawn(async move {
-                let Some(registry) = registry else { return };
-                let actor = Actor::Participant { sid };
-                let r = registry
-                    .move_participant(&me, actor, identity, destination)
-                    .await;
-                let _ = conn.send(Outgoing::Frame(Frame::response(&id, &r)));
-            });
+        if matches!(command, Command::Move { .. }) {
+            // Moves span two rooms and are authorized in both: the service layer runs them
+            // (the WebSocket session sends them there), never a room on its own.
+            let e = Error::new(
+                ErrorCode::Internal,
+                "a move must go through the service layer",
+            );
+            let _ = conn.send(Outgoing::Frame(Frame::response(&id, &Err(e))));
             return;
         }
-        let result = self
-            .core
-            .handle(now, &Actor::Participant { sid: sid.clone() }, command);
+        let actor = Actor::Participant { sid: sid.clone() };
+        let result = self.run_command(now, &actor, command).await;
         if let Err(e) = &result {
             self.metrics.error(e.code);
         }
@@ -285,13 +305,39 @@ impl RoomActor {
         }
     }
 
-    /// After an approved move, the target's connection leaves this room's fan-out.
-    fn detached_conn(&mut self, result: &Result<Reply, Error>) -> Option<Conn> {
-        match result {
-            Ok(Reply::MoveApproved {
-                moving: Some(m), ..
-            }) => self.conns.remove(&m.info.sid),
-            _ => None,
+    /// Runs one command. One with durable effects is decided first, its writes committed, and
+    /// only then applied: if the commit fails the room is unchanged and the command gets
+    /// `unavailable` (no other command ever sees that failure).
+    async fn run_command(
+        &mut self,
+        now: Millis,
+        actor: &Actor,
+        command: Command,
+    ) -> Result<Reply, Error> {
+        match self.core.decide(now, actor, command) {
+            Decision::Done(result) => result,
+            Decision::Commit(pending) => {
+                let started = std::time::Instant::now();
+                let committed = self
+                    .durable
+                    .commit(&self.me.name, pending.writes.clone())
+                    .await;
+                self.metrics
+                    .store_write_seconds
+                    .observe(started.elapsed().as_secs_f64());
+                match committed {
+                    Ok(()) => Ok(self.core.apply(pending)),
+                    Err(e) => {
+                        tracing::error!(room = %self.me.name, error = %e, "cannot commit a command's durable effects");
+                        let e = Error::new(
+                            ErrorCode::Unavailable,
+                            format!("the change could not be stored, so nothing was changed: {e}"),
+                        );
+                        self.core.abandon(pending, e.clone());
+                        Err(e)
+                    }
+                }
+            }
         }
     }
 
@@ -325,33 +371,18 @@ impl RoomActor {
                         request_id,
                         outcome,
                     } => self.resolved(request_id, outcome),
-                    Output::BanChanged {
-                        identity,
-                        until,
-                        by,
-                    } => self.store_ban(identity, until, by),
-                    Output::TokensRevoked {
-                        identity, before, ..
-                    } => {
-                        let room = self.me.name.to_string();
-                        self.commit("token revocation", move |store| {
-                            store.revoke_tokens(&room, &identity, before)
-                        });
+                    Output::MovedOut { moving } => {
+                        if let Some(conn) = self.conns.remove(&moving.info.sid) {
+                            self.moved_out.push((moving, conn));
+                        }
                     }
-                    Output::SettingsChanged { settings } => {
-                        let room = self.me.name.to_string();
-                        self.commit("room settings", move |store| {
-                            store.update_room_settings(&room, &settings)
-                        });
-                    }
-                    Output::PresetChanged {
-                        identity,
-                        capabilities,
-                    } => {
-                        let room = self.me.name.to_string();
-                        self.commit("preset", move |store| {
-                            store.save_preset(&room, &identity, capabilities.as_ref())
-                        });
+                    out @ (Output::BanChanged { .. }
+                    | Output::TokensRevoked { .. }
+                    | Output::SettingsChanged { .. }
+                    | Output::PresetChanged { .. }) => {
+                        // Durable writes come out of `Room::decide`, never here (property-tested).
+                        debug_assert!(false, "an uncommitted durable write: {out:?}");
+                        tracing::error!(room = %self.me.name, "an uncommitted durable write was dropped");
                     }
                     Output::SessionEnded {
                         participant,
@@ -431,46 +462,6 @@ impl RoomActor {
         } else if self.reap_at.is_none() && !self.reap_declined {
             let timeout = self.core.settings().empty_timeout_seconds;
             self.reap_at = Some(Instant::now() + std::time::Duration::from_secs(timeout.into()));
-        }
-    }
-
-    /// Flushes, and turns a success into an `internal` error if a durable write failed.
-    fn flush_durably(&mut self, result: Result<Reply, Error>) -> Result<Reply, Error> {
-        self.flush();
-        match (self.store_error.take(), result) {
-            (Some(e), Ok(_)) => Err(e),
-            (_, r) => r,
-        }
-    }
-
-    /// Commits a ban change now (bans are rare, and must not be acknowledged before they are
-    /// durable).
-    fn store_ban(&mut self, identity: String, until: Option<Millis>, by: String) {
-        let room = self.me.name.to_string();
-        self.commit("ban", move |store| match until {
-            Some(until) => store.save_ban(&StoredBan {
-                room,
-                identity,
-                until,
-                by,
-            }),
-            None => store.lift_ban(&room, &identity),
-        });
-    }
-
-    /// Runs one synchronous store write; a failure turns the pending answer into an error.
-    fn commit(&mut self, what: &str, write: impl FnOnce(&dyn Store) -> StoreResult<()>) {
-        let started = std::time::Instant::now();
-        let r = write(self.durable.store.as_ref());
-        self.metrics
-            .store_write_seconds
-            .observe(started.elapsed().as_secs_f64());
-        if let Err(e) = r {
-            tracing::error!(room = %self.me.name, error = %e, "cannot store {what}");
-            self.store_error = Some(Error::new(
-                gavel_core::ErrorCode::Internal,
-                format!("the {what} could not be stored: {e}"),
-            ));
         }
     }
 

@@ -5,17 +5,18 @@
 //! which it validates and forwards to the room. Responses come back through the same queue as
 //! events, so a client sees the events a request caused before its response.
 
-use crate::fanout::{Conn, Frame, Outgoing};
+use crate::fanout::{Conn, Frame, Outgoing, WeakConn};
 use crate::http::{ApiError, AppState};
+use crate::service::{Principal, ServiceRequest};
 use crate::websocket::{Socket, Upgrade};
 use axum::extract::{Query, Request, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use futures_util::{SinkExt, StreamExt};
-use gavel_core::{Command, Error, ErrorCode, JoinRequest, LeaveReason};
+use gavel_core::{Claims, Command, Error, ErrorCode, JoinRequest, LeaveReason};
 use governor::{Quota, RateLimiter};
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{Map, Value};
 use std::num::NonZeroU32;
 use std::time::Duration;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -49,7 +50,7 @@ pub async fn rtc(
         ))
         .into_response();
     };
-    let (room, req) = match admit(&app, &token) {
+    let (room, req, claims) = match admit(&app, &token) {
         Ok(x) => x,
         Err(e) => return ApiError(e).into_response(),
     };
@@ -66,12 +67,15 @@ pub async fn rtc(
         .max_frame_size(Some(TRANSPORT_MAX_MESSAGE))
         .read_buffer_size(READ_BUFFER)
         .write_buffer_size(0);
-    upgrade.respond(config, move |socket| session(socket, app, room, req))
+    let claims = Box::new(claims);
+    upgrade.respond(config, move |socket| {
+        session(socket, app, room, req, claims)
+    })
 }
 
 /// Token → room name and join request. Room-level refusals (ban, full) come after the upgrade,
 /// in-band, so browsers can show them.
-fn admit(app: &AppState, token: &str) -> Result<(String, JoinRequest), Error> {
+fn admit(app: &AppState, token: &str) -> Result<(String, JoinRequest, Claims), Error> {
     let claims = app.verifier.verify(token)?;
     let room = claims.video.room.clone().unwrap_or_default();
     let (role, permissions) = claims.join_grant(&room, &app.registry.roles)?;
@@ -79,10 +83,10 @@ fn admit(app: &AppState, token: &str) -> Result<(String, JoinRequest), Error> {
     let issued_at = claims.iat.or(claims.nbf).map(|s| s * 1000);
     let req = JoinRequest {
         issued_at,
-        identity: claims.sub,
-        name: claims.name.unwrap_or_default(),
-        metadata: claims.metadata.unwrap_or_default(),
-        attributes: claims.attributes.unwrap_or_default(),
+        identity: claims.sub.clone(),
+        name: claims.name.clone().unwrap_or_default(),
+        metadata: claims.metadata.clone().unwrap_or_default(),
+        attributes: claims.attributes.clone().unwrap_or_default(),
         role,
         permissions,
     };
@@ -93,7 +97,7 @@ fn admit(app: &AppState, token: &str) -> Result<(String, JoinRequest), Error> {
     for (k, v) in &req.attributes {
         gavel_core::ids::validate_attribute(k, v)?;
     }
-    Ok((room, req))
+    Ok((room, req, claims))
 }
 
 struct Writer {
@@ -137,7 +141,13 @@ fn reason_str(reason: LeaveReason) -> String {
         .unwrap_or_default()
 }
 
-async fn session(socket: Socket, app: AppState, room: String, req: JoinRequest) {
+async fn session(
+    socket: Socket,
+    app: AppState,
+    room: String,
+    req: JoinRequest,
+    claims: Box<Claims>,
+) {
     let _counted = app.registry.session_started();
     let limits = app.registry.limits.clone();
     let (conn, mut rx) = Conn::channel(limits.outbox_capacity);
@@ -149,6 +159,7 @@ async fn session(socket: Socket, app: AppState, room: String, req: JoinRequest) 
     };
     // Run-once and rare futures are boxed: the session's own future lives as long as the
     // connection, and its size is that of its largest await (docs/benchmarks.md, idle memory).
+    let me = conn.downgrade();
     let joined = Box::pin(join(&app, &room, req, conn)).await;
     let (mut handle, sid) = match joined {
         Ok(x) => x,
@@ -195,6 +206,15 @@ async fn session(socket: Socket, app: AppState, room: String, req: JoinRequest) 
                         parse_request(&text, limits.max_message_bytes)
                     };
                     match parsed {
+                        Ok((id, Command::Move { identity, destination })) => {
+                            // A move touches two rooms: the service authorizes both.
+                            let principal = Principal::Session {
+                                room: handle.name.to_string(),
+                                sid: sid.clone(),
+                                claims: (*claims).clone(),
+                            };
+                            tokio::spawn(run_move(app.clone(), principal, me.clone(), id, identity, destination));
+                        }
                         Ok((id, command)) => {
                             if Box::pin(handle.client(sid.clone(), id, command)).await.is_err() {
                                 break;
@@ -223,6 +243,37 @@ async fn session(socket: Socket, app: AppState, room: String, req: JoinRequest) 
     Box::pin(handle.disconnected(sid, reason)).await;
 }
 
+/// Runs a participant's move through the service; the response is queued on its connection
+/// after the events the move caused (it runs beside the session, so rooms never wait on it).
+async fn run_move(
+    app: AppState,
+    by: Principal,
+    conn: WeakConn,
+    id: Value,
+    identity: String,
+    destination: String,
+) {
+    let Principal::Session { room, .. } = &by else {
+        return;
+    };
+    let request = ServiceRequest::Move {
+        room: room.clone(),
+        identity,
+        destination,
+    };
+    let result = app
+        .service
+        .call(&by, request)
+        .await
+        .map(|_| gavel_core::Reply::done());
+    if let Err(e) = &result {
+        app.registry.metrics.error(e.code);
+    }
+    if let Some(conn) = conn.upgrade() {
+        let _ = conn.send(Outgoing::Frame(Frame::response(&id, &result)));
+    }
+}
+
 /// Joins, retrying once if the room closed between lookup and join.
 async fn join(
     app: &AppState,
@@ -230,6 +281,10 @@ async fn join(
     req: JoinRequest,
     conn: Conn,
 ) -> Result<(crate::registry::RoomHandle, String), Error> {
+    // Child rooms inherit their ancestors' bans.
+    app.registry
+        .check_inherited_bans(room, &req.identity)
+        .await?;
     let mut last = None;
     for _ in 0..2 {
         let (handle, _) = app.registry.get_or_create(room, None, false)?;
@@ -279,9 +334,31 @@ pub fn parse_request(text: &str, max_bytes: usize) -> Result<(Value, Command), (
     if !map.contains_key("type") {
         return Err((id, Error::invalid("missing field `type`")));
     }
-    match crate::http::command_from_map(map) {
+    match command_from_map(map) {
         Ok(c) => Ok((id, c)),
         Err(e) => Err((id, e)),
+    }
+}
+
+/// Deserializes a command object (`type` plus fields). Serde ignores extra fields beside the
+/// tag of a unit variant, so those are refused here.
+fn command_from_map(map: Map<String, Value>) -> Result<Command, Error> {
+    let extra = map.keys().find(|k| *k != "type").cloned();
+    let command = serde_json::from_value::<Command>(Value::Object(map))
+        .map_err(|e| Error::invalid(format!("invalid request: {e}")))?;
+    match extra {
+        Some(k)
+            if matches!(
+                command,
+                Command::Ping | Command::Leave | Command::EndSession
+            ) =>
+        {
+            Err(Error::invalid(format!(
+                "invalid request: unknown field `{k}`: `{}` takes no fields",
+                command.action()
+            )))
+        }
+        _ => Ok(command),
     }
 }
 

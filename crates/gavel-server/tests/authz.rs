@@ -114,6 +114,13 @@ async fn cell(ts: &TestServer, control: Control, role: &str) {
         Control::LiftBan => {
             api.remove(&room, "ghost", Some(600)).await.unwrap();
         }
+        // A host may move people into its room's children (and rooms its token names).
+        Control::Move => {
+            let child = format!("{room}-elsewhere");
+            api.create_room(&child, json!({ "parent": room }))
+                .await
+                .unwrap();
+        }
         _ => {}
     }
     for c in [&target, &watcher, &actor] {

@@ -268,7 +268,10 @@ async fn move_participant_between_rooms() {
     let ts = TestServer::start().await;
     let api = ts.admin();
     api.create_room("lobby", json!({})).await.unwrap();
-    api.create_room("breakout", json!({})).await.unwrap();
+    // A child of the lobby: the lobby's host may move people into it.
+    api.create_room("breakout", json!({ "parent": "lobby" }))
+        .await
+        .unwrap();
     let host = ts.join("lobby", "host", "host").await;
     let alice = ts.join("lobby", "alice", "host").await;
     let carol = ts.join("lobby", "carol", "participant").await;

@@ -185,6 +185,36 @@ impl Room {
     }
 
     /// Mutes every track of `source` except those of `except`, with one summary event.
+    /// A host mute addressed by track sid: the track's source is muted (or, by the room's
+    /// `remote_unmute` policy, unmuted or asked for), and the reply is the track afterwards
+    /// (still muted while a consent request is pending).
+    pub(super) fn mute_track(
+        &mut self,
+        now: Millis,
+        ctx: &ActorCtx,
+        identity: &str,
+        track_sid: &str,
+        muted: bool,
+    ) -> Result<Reply> {
+        let source = self
+            .target(ctx, identity)?
+            .info
+            .tracks
+            .iter()
+            .find(|t| t.sid == track_sid)
+            .map(|t| t.source)
+            .ok_or_else(|| Error::not_found(format!("no track '{track_sid}'")))?;
+        self.host_mute(now, ctx, identity, source, muted)?;
+        let track = self.participants[identity]
+            .info
+            .tracks
+            .iter()
+            .find(|t| t.sid == track_sid)
+            .cloned()
+            .ok_or_else(|| Error::not_found(format!("no track '{track_sid}'")))?;
+        Ok(Reply::Track { track })
+    }
+
     pub(super) fn mute_all(
         &mut self,
         ctx: &ActorCtx,
@@ -193,7 +223,14 @@ impl Room {
     ) -> Result<Reply> {
         ctx.require(source.mute_control())?;
         let changed = self.mute_all_unchecked(&ctx.label, source, except);
-        Ok(Reply::Muted { changed })
+        // A participant learns nothing of hidden others from the count: it counts what it
+        // can see (the server sees everyone).
+        let seen = if ctx.is_server() {
+            changed.all
+        } else {
+            changed.all - changed.hidden_others(ctx.identity())
+        };
+        Ok(Reply::Muted { changed: seen })
     }
 
     /// Mute-all after authorization. O(N) work; one `track_muted {all: true}` message to each
@@ -203,12 +240,13 @@ impl Room {
         by: &str,
         source: Source,
         except: &[String],
-    ) -> u32 {
-        let mut changed = 0;
+    ) -> MutedCount {
+        let mut changed = MutedCount::default();
         for (identity, p) in self.participants.iter_mut() {
             if except.iter().any(|e| e == identity) {
                 continue;
             }
+            let hidden = p.hidden();
             for t in p
                 .info
                 .tracks
@@ -217,10 +255,13 @@ impl Room {
             {
                 t.muted = true;
                 t.muted_by = Some(by.to_string());
-                changed += 1;
+                changed.all += 1;
+                if hidden {
+                    changed.hidden.push(identity.clone());
+                }
             }
         }
-        if changed > 0 {
+        if changed.all > 0 {
             // Hidden identities are not echoed to everyone.
             let visible_except: Vec<String> = except
                 .iter()
@@ -276,5 +317,22 @@ impl Room {
             self.speakers.observe(&identity, level, now);
         }
         Ok(Reply::done())
+    }
+}
+
+/// Tracks a mute-all changed: all of them, and the owners of those on hidden participants
+/// (one entry per track), so a participant's count can leave out what it may not see.
+#[derive(Debug, Default)]
+pub(super) struct MutedCount {
+    all: u32,
+    hidden: Vec<String>,
+}
+
+impl MutedCount {
+    fn hidden_others(&self, me: Option<&str>) -> u32 {
+        self.hidden
+            .iter()
+            .filter(|id| Some(id.as_str()) != me)
+            .count() as u32
     }
 }

@@ -25,6 +25,15 @@ pub struct JoinRequest {
     pub issued_at: Option<Millis>,
 }
 
+/// What a kick does besides removing: ban, revoke tokens, and whether absence is an error.
+#[derive(Debug, Clone, Default)]
+pub(super) struct KickHow {
+    pub ban_seconds: Option<u64>,
+    /// Void the target's tokens issued before this time (ms).
+    pub revoke_before: Option<Millis>,
+    pub require_present: bool,
+}
+
 /// Longest ban: ten years.
 pub const MAX_BAN_SECONDS: u64 = 10 * 365 * 24 * 3600;
 
@@ -46,23 +55,7 @@ impl Room {
         for (k, v) in &req.attributes {
             ids::validate_attribute(k, v)?;
         }
-        let revoked = [req.identity.as_str(), super::EVERY_IDENTITY]
-            .iter()
-            .filter_map(|id| self.revocations.get(*id).copied())
-            .max();
-        if let Some(before) = revoked {
-            // `iat` has whole seconds, so a token issued in the revocation's own second is void
-            // too: revocation must never let the old token through.
-            if req.issued_at.unwrap_or(0) < before {
-                return Err(Error::new(
-                    ErrorCode::Unauthenticated,
-                    format!(
-                        "tokens of '{}' for room '{}' issued before {before} were revoked; get a new token",
-                        req.identity, self.name
-                    ),
-                ));
-            }
-        }
+        self.check_revocation(&req.identity, req.issued_at)?;
         let sid = self.ids.next("PA");
         let info = ParticipantInfo {
             sid: sid.clone(),
@@ -76,8 +69,28 @@ impl Room {
             joined_at: now,
             speaking_time_ms: 0,
         };
-        self.admit(now, info, None)?;
+        self.admit(now, info, req.issued_at, None)?;
         Ok(sid)
+    }
+
+    /// Refuses a token of `identity` issued (`issued_at`, ms) before a revocation.
+    fn check_revocation(&self, identity: &str, issued_at: Option<Millis>) -> Result<()> {
+        let revoked = [identity, super::EVERY_IDENTITY]
+            .iter()
+            .filter_map(|id| self.revocations.get(*id).copied())
+            .max();
+        match revoked {
+            // `iat` has whole seconds, so a token issued in the revocation's own second is void
+            // too: revocation must never let the old token through.
+            Some(before) if issued_at.unwrap_or(0) < before => Err(Error::new(
+                ErrorCode::Unauthenticated,
+                format!(
+                    "tokens of '{identity}' for room '{}' issued before {before} were revoked; get a new token",
+                    self.name
+                ),
+            )),
+            _ => Ok(()),
+        }
     }
 
     /// Admits a participant approved for a move out of another room, keeping its session id,
@@ -86,11 +99,38 @@ impl Room {
         let sid = moving.info.sid.clone();
         let mut info = moving.info;
         info.joined_at = now;
-        self.admit(now, info, Some((moving.from_room, moving.by)))?;
+        self.check_revocation(&info.identity, moving.issued_at)?;
+        self.admit(
+            now,
+            info,
+            moving.issued_at,
+            Some((moving.from_room, moving.by)),
+        )?;
         Ok(sid)
     }
 
-    /// Whether `identity` could join now (a move checks this before detaching its target).
+    /// Whether `identity`, holding a token issued at `issued_at`, could come in now by a move
+    /// (checked before its source room lets it go): bans, revocations, duplicates, capacity.
+    pub fn can_admit_moved(
+        &self,
+        now: Millis,
+        identity: &str,
+        issued_at: Option<Millis>,
+    ) -> Result<()> {
+        self.check_revocation(identity, issued_at)?;
+        self.can_admit(now, identity)
+    }
+
+    /// The role and permissions a participant gets here when the one who moved it may not
+    /// grant more: the built-in `participant` role, clamped to the room.
+    pub fn default_grant(&self) -> (String, Permissions) {
+        let role = crate::roles::PARTICIPANT;
+        let mut p = self.roles.get(role).cloned().unwrap_or_default();
+        self.clamp_to_room(&mut p);
+        (role.to_string(), p)
+    }
+
+    /// Whether `identity` could join now: bans, duplicates, capacity.
     pub fn can_admit(&self, now: Millis, identity: &str) -> Result<()> {
         if let Some(ban) = self.bans.get(identity).filter(|b| b.until > now) {
             return Err(Error::new(
@@ -123,6 +163,7 @@ impl Room {
         &mut self,
         now: Millis,
         mut info: ParticipantInfo,
+        issued_at: Option<Millis>,
         moved: Option<(String, String)>,
     ) -> Result<()> {
         self.can_admit(now, &info.identity)?;
@@ -147,7 +188,11 @@ impl Room {
         let allowed = info.permissions.can_send.clone();
         info.tracks.retain(|t| allowed.contains(&t.source));
         let sid = info.sid.clone();
-        let mut p = Participant { info, listed: true };
+        let mut p = Participant {
+            info,
+            listed: true,
+            issued_at,
+        };
         p.listed = !p.is_audience() || !self.is_large();
         let hidden = p.hidden();
         let announced = p.announced();
@@ -259,14 +304,18 @@ impl Room {
         ctx: &ActorCtx,
         identity: Option<String>,
         identities: Option<Vec<String>>,
-        ban_seconds: Option<u64>,
+        how: KickHow,
     ) -> Result<Reply> {
         ctx.require(HostControl::Kick)?;
-        validate_ban(ban_seconds)?;
+        validate_ban(how.ban_seconds)?;
         match (identity, identities) {
             (Some(one), None) => {
-                self.kick_one(now, ctx, &one, ban_seconds)?;
-                Ok(Reply::done())
+                let removed = self.kick_one(now, ctx, &one, &how)?;
+                Ok(Reply::Kicked {
+                    removed,
+                    banned_until: how.ban_seconds.map(|s| now + s * 1000),
+                    tokens_revoked_before: how.revoke_before,
+                })
             }
             (None, Some(many)) if !many.is_empty() => {
                 let mut results = BTreeMap::new();
@@ -275,9 +324,7 @@ impl Room {
                     if results.contains_key(&id) {
                         continue;
                     }
-                    let r = self
-                        .kick_one(now, ctx, &id, ban_seconds)
-                        .map(|_| Vec::new());
+                    let r = self.kick_one(now, ctx, &id, &how).map(|_| Vec::new());
                     results.insert(id, TargetResult::from_result(r));
                 }
                 Ok(Reply::Results { results })
@@ -288,25 +335,30 @@ impl Room {
         }
     }
 
-    /// Removes (and optionally bans) one identity. An absent identity can still be banned, so a
-    /// participant who just left can be kept out.
+    /// Removes, bans and revokes one identity, as `how` says; returns whether it was present.
+    /// An absent identity can still be banned or have its tokens revoked (someone who just
+    /// left stays out), unless `how.require_present`.
     pub(super) fn kick_one(
         &mut self,
         now: Millis,
         ctx: &ActorCtx,
         identity: &str,
-        ban_seconds: Option<u64>,
-    ) -> Result<()> {
+        how: &KickHow,
+    ) -> Result<bool> {
         if ctx.identity() == Some(identity) {
             return Err(Error::invalid("you cannot kick yourself; leave instead"));
         }
         let present = self.target(ctx, identity).is_ok();
-        if !present && ban_seconds.is_none() {
+        let durable = how.ban_seconds.is_some() || how.revoke_before.is_some();
+        if !present && (!durable || how.require_present) {
             return Err(Error::participant_not_found(identity));
         }
         ids::validate_identity(identity)?;
-        self.eject(now, ctx, identity, present, ban_seconds);
-        Ok(())
+        if let Some(before) = how.revoke_before {
+            self.record_revocation(ctx, identity, before);
+        }
+        self.eject(now, ctx, identity, present, how.ban_seconds);
+        Ok(present)
     }
 
     /// Carries out a checked kick: records the ban (`ban_seconds` already validated) and, with
@@ -382,8 +434,8 @@ impl Room {
         self.last_top_speaker = None;
     }
 
-    /// Approves a move and detaches the target: others see `participant_left {reason: moved}`.
-    /// The reply carries the participant for the shell to admit into the destination.
+    /// Approves a move and detaches the target: others see `participant_left {reason: moved}`,
+    /// and the shell gets [`Output::MovedOut`] to admit it into the destination.
     pub(super) fn detach_for_move(
         &mut self,
         ctx: &ActorCtx,
@@ -397,17 +449,19 @@ impl Room {
                 "destination is the room the participant is in",
             ));
         }
-        self.target(ctx, identity)?;
-        let p = self
-            .remove(identity, LeaveReason::Moved, Some(ctx.label.clone()), false)
-            .ok_or_else(|| Error::participant_not_found(identity))?;
-        Ok(Reply::MoveApproved {
-            moving: Some(Box::new(MovingParticipant {
-                info: p.info,
-                from_room: self.name.clone(),
-                by: ctx.label.clone(),
-            })),
-            destination: destination.to_string(),
-        })
+        let p = self.target(ctx, identity)?;
+        // The hand-off comes first, so the shell takes the participant's connection out of
+        // this room before the others hear it left (it must not hear of its own leaving).
+        let moving = MovingParticipant {
+            info: p.info.clone(),
+            from_room: self.name.clone(),
+            by: ctx.label.clone(),
+            issued_at: p.issued_at,
+        };
+        self.outputs.push_back(Output::MovedOut {
+            moving: Box::new(moving),
+        });
+        self.remove(identity, LeaveReason::Moved, Some(ctx.label.clone()), false);
+        Ok(Reply::done())
     }
 }

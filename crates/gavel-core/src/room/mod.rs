@@ -12,6 +12,7 @@
 
 mod consent;
 mod data;
+mod durable;
 mod listing;
 mod media;
 mod membership;
@@ -33,6 +34,7 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 
 pub use consent::PendingRequest;
+pub use durable::{Decision, Pending};
 pub use membership::JoinRequest;
 
 /// A revocation under this name voids the tokens of every identity (an ended Chime meeting's
@@ -75,6 +77,7 @@ impl ActorCtx {
     }
 }
 
+#[derive(Debug, Clone)]
 pub struct Room {
     name: String,
     settings: RoomSettings,
@@ -173,6 +176,10 @@ impl Room {
     pub fn participant(&self, identity: &str) -> Option<&ParticipantInfo> {
         self.participants.get(identity).map(|p| &p.info)
     }
+    /// When the token `identity` joined with was issued (`None` if absent or unknown).
+    pub fn token_issued_at(&self, identity: &str) -> Option<Millis> {
+        self.participants.get(identity).and_then(|p| p.issued_at)
+    }
     pub fn identity_of(&self, sid: &str) -> Option<&str> {
         self.by_sid.get(sid).map(String::as_str)
     }
@@ -197,6 +204,16 @@ impl Room {
     pub fn revoke_tokens(&mut self, identity: &str, before: Millis) {
         let slot = self.revocations.entry(identity.to_string()).or_insert(0);
         *slot = (*slot).max(before);
+    }
+
+    /// Voids `identity`'s tokens issued before `before`, durably.
+    fn record_revocation(&mut self, ctx: &ActorCtx, identity: &str, before: Millis) {
+        self.revoke_tokens(identity, before);
+        self.outputs.push_back(Output::TokensRevoked {
+            identity: identity.to_string(),
+            before,
+            by: ctx.label.clone(),
+        });
     }
 
     /// Reinstates a ban kept in durable storage (when a room is opened again).
@@ -318,7 +335,22 @@ impl Room {
                 identity,
                 identities,
                 ban_seconds,
-            } => self.kick(now, ctx, identity, identities, ban_seconds),
+                revoke_tokens,
+                revoke_before,
+                require_present,
+            } => {
+                let how = membership::KickHow {
+                    ban_seconds,
+                    revoke_before: revoke_tokens.then(|| revoke_before.unwrap_or(now)),
+                    require_present,
+                };
+                self.kick(now, ctx, identity, identities, how)
+            }
+            Command::MuteTrack {
+                identity,
+                track_sid,
+                muted,
+            } => self.mute_track(now, ctx, &identity, &track_sid, muted),
             Command::EndSession => self.end_session(ctx),
             Command::Pin { identity } => self.pin(ctx, &identity),
             Command::Unpin { identity } => self.unpin(ctx, identity.as_deref()),
@@ -358,13 +390,7 @@ impl Room {
             Command::RevokeTokens { identity, before } => {
                 ctx.require(HostControl::Kick)?;
                 crate::ids::validate_identity(&identity)?;
-                let before = before.unwrap_or(now);
-                self.revoke_tokens(&identity, before);
-                self.outputs.push_back(Output::TokensRevoked {
-                    identity,
-                    before,
-                    by: ctx.label.clone(),
-                });
+                self.record_revocation(ctx, &identity, before.unwrap_or(now));
                 Ok(Reply::done())
             }
         }
@@ -589,6 +615,7 @@ fn actor_label(actor: &Actor) -> String {
 fn audit_targets(command: &Command) -> Vec<String> {
     match command {
         Command::Mute { identity, .. }
+        | Command::MuteTrack { identity, .. }
         | Command::RequestMedia { identity, .. }
         | Command::Pin { identity }
         | Command::UpdateParticipant { identity, .. }

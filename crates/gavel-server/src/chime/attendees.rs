@@ -263,28 +263,16 @@ pub async fn delete(
     let meeting = meetings::find(ctx, meeting_id).await?;
     let attendee = find(ctx, &meeting, attendee_id).await?;
     let (room, identity) = (meeting.meeting_id.clone(), attendee.attendee_id.clone());
-    // Revoked first, so the token cannot join again between the kick and the end.
-    let revoke = Command::RevokeTokens {
-        identity: identity.clone(),
-        before: None,
+    // One command: the token is void (committed) before the attendee, if present, is removed.
+    let remove = Command::Kick {
+        identity: Some(identity.clone()),
+        identities: None,
+        ban_seconds: None,
+        revoke_tokens: true,
+        revoke_before: None,
+        require_present: false,
     };
-    ctx.command(&room, revoke).await?;
-    let handle = ctx.state.registry.get_or_not_found(&room)?;
-    let who = identity.clone();
-    if handle
-        .inspect(move |r, _| r.participant(&who).is_some())
-        .await?
-    {
-        let kick = Command::Kick {
-            identity: Some(identity.clone()),
-            identities: None,
-            ban_seconds: None,
-        };
-        match ctx.command(&room, kick).await {
-            Err(e) if e.kind != Kind::NotFound => return Err(e),
-            _ => {}
-        }
-    }
+    ctx.command(&room, remove).await?;
     let drop = Command::DropPreset {
         identity: identity.clone(),
     };

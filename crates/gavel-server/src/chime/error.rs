@@ -129,7 +129,7 @@ impl From<Error> for ChimeError {
             ErrorCode::Conflict => Kind::Conflict,
             ErrorCode::RoomFull => Kind::LimitExceeded,
             ErrorCode::RateLimited => Kind::Throttling,
-            ErrorCode::Internal => Kind::ServiceFailure,
+            ErrorCode::Internal | ErrorCode::Unavailable => Kind::ServiceFailure,
         };
         ChimeError::new(kind, e.message)
     }

@@ -18,13 +18,14 @@ pub mod sigv4;
 pub use error::{ChimeError, Kind};
 
 use crate::http::AppState;
+use crate::service::Principal;
 use crate::store::{Store, StoreResult};
 use axum::extract::{Request, State};
 use axum::http::{request::Parts, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use axum::{Extension, Router};
-use gavel_core::{Actor, Command, Reply};
+use gavel_core::{Command, Reply};
 use serde_json::Value;
 use std::sync::Arc;
 
@@ -56,15 +57,19 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    /// Who the room's events and audit entries name.
-    fn actor(&self) -> Actor {
-        Actor::server(format!("chime:{}", self.access_key))
+    /// The service-layer caller: the request's signature was verified with this access key,
+    /// which holds the Chime API over every meeting; events and audit entries name it.
+    fn principal(&self) -> Principal {
+        Principal::server(&format!("chime:{}", self.access_key))
     }
 
-    /// Runs a core command in the meeting's room, exactly as the native server API does.
+    /// Runs a core command in the meeting's room through the service layer, like every API.
     async fn command(&self, meeting_id: &str, command: Command) -> Result<Reply, ChimeError> {
-        let handle = self.state.registry.get_or_not_found(meeting_id)?;
-        Ok(handle.command(self.actor(), command).await?)
+        Ok(self
+            .state
+            .service
+            .command(&self.principal(), meeting_id, command)
+            .await?)
     }
 
     /// A store call, off the async threads.

@@ -138,9 +138,16 @@ pub async fn run(cmd: ParticipantCmd, remote: &Remote) -> Result<(), ApiError> {
             ban,
         } => {
             let v = api.remove(&room, &identity, ban).await?;
-            let msg = match ban {
-                Some(s) => format!("kicked {identity} and banned them for {s} s"),
-                None => format!("kicked {identity}"),
+            // The server says whether the identity was present: a ban of someone absent is
+            // still a ban, but nobody was kicked.
+            let removed = v["removed"].as_bool().unwrap_or(true);
+            let msg = match (removed, ban) {
+                (true, Some(s)) => format!("kicked {identity} and banned them for {s} s"),
+                (true, None) => format!("kicked {identity}"),
+                (false, Some(s)) => {
+                    format!("{identity} was not in {room}; banned them from it for {s} s")
+                }
+                (false, None) => format!("{identity} was not in {room}"),
             };
             output::done(json, &v, &msg);
         }

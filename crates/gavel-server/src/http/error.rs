@@ -28,6 +28,7 @@ pub fn status(code: ErrorCode) -> StatusCode {
         ErrorCode::FailedPrecondition => StatusCode::PRECONDITION_FAILED,
         ErrorCode::Conflict | ErrorCode::RoomFull => StatusCode::CONFLICT,
         ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+        ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }

@@ -44,7 +44,7 @@ pub async fn audit(
     Path(room): Path<String>,
     q: Result<Query<Page>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json, ApiError> {
-    caller.admin_of(&room)?;
+    caller.principal().require_admin(&state.registry, &room)?;
     let page = query(q)?;
     let limit = page.limit()?;
     let store = state.registry.durable.store.clone();
@@ -66,7 +66,7 @@ pub async fn sessions(
     Path(room): Path<String>,
     q: Result<Query<Page>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json, ApiError> {
-    caller.admin_of(&room)?;
+    caller.principal().require_admin(&state.registry, &room)?;
     let page = query(q)?;
     if page.since.is_some() {
         return Err(ApiError(Error::invalid(

@@ -1,7 +1,8 @@
 //! The HTTP server API under `/v1` and the router that also mounts the WebSocket endpoint.
 //!
-//! Handlers only translate: authenticate, build a core [`gavel_core::Command`], send it to the
-//! room actor, and turn the result into JSON. They hold no room state.
+//! Handlers only translate: authenticate the caller into a [`Principal`], read a typed request
+//! body (unknown fields refused), call the [`Service`], and turn its reply into JSON. They hold
+//! no room state and build no command from strings.
 
 mod error;
 mod history;
@@ -12,18 +13,22 @@ pub use error::ApiError;
 
 use crate::auth::Verifier;
 use crate::registry::Registry;
+use crate::service::{Principal, Service, ServiceReply, ServiceRequest};
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::HeaderMap;
 use axum::routing::{delete, get, post};
 use axum::Router;
-use gavel_core::{Actor, Claims, Command, Error, ErrorCode};
-use serde_json::{Map, Value};
+use gavel_core::{Claims, Command, Error, ErrorCode};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
 use std::sync::Arc;
 
 #[derive(Clone)]
 pub struct AppState {
     pub registry: Arc<Registry>,
+    /// Every entry point's way into the rooms.
+    pub service: Service,
     pub verifier: Arc<Verifier>,
     /// Development mode only: the API key and secret `/dev/token` signs with.
     pub dev_key: Option<(String, String)>,
@@ -156,111 +161,74 @@ impl FromRequestParts<AppState> for Caller {
 }
 
 impl Caller {
-    /// Room-scoped calls need `roomAdmin` for that room.
-    pub fn admin_of(&self, room: &str) -> Result<Actor, ApiError> {
-        if !self.0.is_admin_of(room) {
-            return Err(ApiError(Error::denied(format!(
-                "token lacks roomAdmin for room '{room}'"
-            ))));
-        }
-        let name = if self.0.sub.is_empty() {
-            "server".to_string()
-        } else {
-            self.0.sub.clone()
-        };
-        Ok(Actor::server(name))
-    }
-
-    pub fn require(&self, granted: Option<bool>, grant: &str) -> Result<(), ApiError> {
-        if granted == Some(true) {
-            Ok(())
-        } else {
-            Err(ApiError(Error::denied(format!(
-                "token lacks the {grant} grant"
-            ))))
+    pub fn principal(&self) -> Principal {
+        Principal::Api {
+            claims: self.0.clone(),
         }
     }
 }
 
-/// A JSON object body; an empty body is an empty object.
-pub struct Body(pub Map<String, Value>);
+/// A typed JSON request body; an empty body reads as `{}`. Malformed JSON and unknown or
+/// ill-typed fields are refused with `invalid_argument`, before anything runs.
+pub struct Body<T>(pub T);
 
-impl<S: Send + Sync> axum::extract::FromRequest<S> for Body {
+impl<S: Send + Sync, T: DeserializeOwned> axum::extract::FromRequest<S> for Body<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
         let bytes = axum::body::Bytes::from_request(req, state)
             .await
             .map_err(|e| ApiError(Error::invalid(format!("cannot read body: {e}"))))?;
-        if bytes.iter().all(u8::is_ascii_whitespace) {
-            return Ok(Body(Map::new()));
+        let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
+            b"{}"
+        } else {
+            &bytes
+        };
+        if serde_json::from_slice::<Value>(bytes).is_err_and(|e| e.is_syntax() || e.is_eof()) {
+            let e = serde_json::from_slice::<Value>(bytes).unwrap_err();
+            return Err(ApiError(Error::invalid(format!("malformed JSON: {e}"))));
         }
-        match serde_json::from_slice::<Value>(&bytes) {
-            Ok(Value::Object(m)) => Ok(Body(m)),
-            Ok(_) => Err(ApiError(Error::invalid("the body must be a JSON object"))),
-            Err(e) => Err(ApiError(Error::invalid(format!("malformed JSON: {e}")))),
-        }
+        serde_json::from_slice(bytes)
+            .map(Body)
+            .map_err(|e| ApiError(Error::invalid(format!("invalid request: {e}"))))
     }
 }
 
-/// Builds a core command from a body plus fields taken from the path (the path wins).
-pub fn command(
-    kind: &str,
-    mut fields: Map<String, Value>,
-    path: &[(&str, &str)],
-) -> Result<Command, ApiError> {
-    fields.insert("type".into(), Value::from(kind));
-    for (k, v) in path {
-        fields.insert((*k).into(), Value::from(*v));
-    }
-    command_from_map(fields).map_err(ApiError)
-}
+/// A body that must be empty (or `{}`).
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Empty {}
 
-/// Deserializes a command object (`type` plus fields), for both the server API and clients.
-/// Serde ignores extra fields beside the tag of a unit variant, so those are refused here.
-pub fn command_from_map(map: Map<String, Value>) -> Result<Command, Error> {
-    let extra = map.keys().find(|k| *k != "type").cloned();
-    let command = serde_json::from_value::<Command>(Value::Object(map))
-        .map_err(|e| Error::invalid(format!("invalid request: {e}")))?;
-    match extra {
-        Some(k)
-            if matches!(
-                command,
-                Command::Ping | Command::Leave | Command::EndSession
-            ) =>
-        {
-            Err(Error::invalid(format!(
-                "invalid request: unknown field `{k}`: `{}` takes no fields",
-                command.action()
-            )))
-        }
-        _ => Ok(command),
-    }
-}
-
-/// Runs a server-API command in `room` and returns the reply as JSON.
-pub async fn run(
+/// Runs one service request for an HTTP caller.
+pub async fn call(
     state: &AppState,
-    actor: Actor,
-    room: &str,
-    command: Command,
-) -> Result<Value, ApiError> {
-    let handle = state.registry.get_or_not_found(room)?;
-    let (result, _) = handle.command_raw(actor, command).await?;
-    Ok(serde_json::to_value(result?).unwrap_or_default())
+    caller: &Caller,
+    request: ServiceRequest,
+) -> Result<ServiceReply, ApiError> {
+    Ok(state.service.call(&caller.principal(), request).await?)
 }
 
-/// A room-wide command whose fields are the whole body (mute-all, end, batch, kick many).
-pub async fn room_command(
+/// Runs a command in `room` and returns the core's reply as JSON.
+pub async fn command(
     state: &AppState,
     caller: &Caller,
     room: &str,
-    kind: &str,
-    body: Map<String, Value>,
+    command: Command,
 ) -> Result<Json, ApiError> {
-    let actor = caller.admin_of(room)?;
-    let cmd = command(kind, body, &[])?;
-    Ok(axum::Json(run(state, actor, room, cmd).await?))
+    let reply = state
+        .service
+        .command(&caller.principal(), room, command)
+        .await?;
+    Ok(axum::Json(serde_json::to_value(reply).unwrap_or_default()))
+}
+
+/// A service reply as the native API's body: its fields, without the service's `kind` tag.
+pub fn untagged(reply: ServiceReply) -> Json {
+    let mut v = serde_json::to_value(reply).unwrap_or_default();
+    if let Value::Object(m) = &mut v {
+        m.remove("kind");
+    }
+    axum::Json(v)
 }
 
 pub type Json = axum::Json<Value>;

@@ -1,23 +1,21 @@
-//! Participant endpoints: list, get, update, mute, request-media, remove, move, pin, batch.
+//! Participant endpoints: list, get, update, mute, request-media, remove, revoke tokens, move,
+//! pin, batch. Each reads a typed body and makes one service call.
 
-use super::{command, room_command, run, ApiError, Body, Caller, Json, St};
+use super::{call, command, untagged, ApiError, Body, Caller, Empty, Json, St};
+use crate::service::{ServiceReply, ServiceRequest};
 use axum::extract::Path;
-use gavel_core::{Error, Reply};
-use serde_json::{json, Value};
-use std::time::Duration;
+use gavel_core::{
+    BatchEntry, Capabilities, Command, Error, Millis, PermissionsPatch, Reply, Source,
+};
+use serde::Deserialize;
+use serde_json::json;
+use std::collections::BTreeMap;
 
 type RoomAndIdentity = Path<(String, String)>;
 
 pub async fn list(state: St, caller: Caller, Path(room): Path<String>) -> Result<Json, ApiError> {
-    caller.admin_of(&room)?;
-    let handle = state.registry.get_or_not_found(&room)?;
-    let body = handle
-        .inspect(|r, _| {
-            let participants: Vec<_> = r.participants().cloned().collect();
-            json!({ "participants": participants, "counts": r.counts(), "pinned": r.pinned() })
-        })
-        .await?;
-    Ok(axum::Json(body))
+    let reply = call(&state, &caller, ServiceRequest::Participants { room }).await?;
+    Ok(untagged(reply))
 }
 
 pub async fn get(
@@ -25,170 +23,258 @@ pub async fn get(
     caller: Caller,
     Path((room, identity)): RoomAndIdentity,
 ) -> Result<Json, ApiError> {
-    caller.admin_of(&room)?;
-    let handle = state.registry.get_or_not_found(&room)?;
-    let found = handle
-        .inspect(move |r, _| r.participant(&identity).cloned().ok_or(identity))
-        .await?;
-    match found {
-        Ok(p) => Ok(axum::Json(json!({ "participant": p }))),
-        Err(identity) => Err(ApiError(Error::participant_not_found(&identity))),
-    }
+    let reply = call(
+        &state,
+        &caller,
+        ServiceRequest::Participant { room, identity },
+    )
+    .await?;
+    Ok(untagged(reply))
 }
 
-/// A command addressed to one participant, with the identity taken from the path.
-async fn targeted(
-    state: St,
-    caller: Caller,
-    (room, identity): (String, String),
-    kind: &str,
-    body: serde_json::Map<String, Value>,
-) -> Result<Json, ApiError> {
-    let actor = caller.admin_of(&room)?;
-    let cmd = command(kind, body, &[("identity", &identity)])?;
-    Ok(axum::Json(run(&state, actor, &room, cmd).await?))
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateBody {
+    #[serde(default)]
+    permissions: Option<PermissionsPatch>,
+    #[serde(default)]
+    role: Option<String>,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    metadata: Option<String>,
+    #[serde(default)]
+    attributes: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    capabilities: Option<Capabilities>,
 }
 
 pub async fn update(
     state: St,
     caller: Caller,
-    Path(p): RoomAndIdentity,
-    Body(body): Body,
+    Path((room, identity)): RoomAndIdentity,
+    Body(b): Body<UpdateBody>,
 ) -> Result<Json, ApiError> {
-    targeted(state, caller, p, "update_participant", body).await
+    let cmd = Command::UpdateParticipant {
+        identity,
+        permissions: b.permissions,
+        role: b.role,
+        name: b.name,
+        metadata: b.metadata,
+        attributes: b.attributes,
+        capabilities: b.capabilities,
+    };
+    command(&state, &caller, &room, cmd).await
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MuteBody {
+    source: Source,
+    #[serde(default = "yes")]
+    muted: bool,
 }
 
 pub async fn mute(
     state: St,
     caller: Caller,
-    Path(p): RoomAndIdentity,
-    Body(body): Body,
+    Path((room, identity)): RoomAndIdentity,
+    Body(b): Body<MuteBody>,
 ) -> Result<Json, ApiError> {
-    targeted(state, caller, p, "mute", body).await
+    let cmd = Command::Mute {
+        identity,
+        source: b.source,
+        muted: b.muted,
+    };
+    command(&state, &caller, &room, cmd).await
 }
 
-/// Kick, optionally with a ban and with `revoke_tokens: true` (the identity's current tokens
-/// stop working for this room; it needs a newly issued token to come back).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RemoveBody {
+    #[serde(default)]
+    ban_seconds: Option<u64>,
+    /// The identity's current tokens stop working for this room: it needs a new token.
+    #[serde(default)]
+    revoke_tokens: bool,
+}
+
+/// Kick, optionally with a ban and with `revoke_tokens: true`: one command. An absent identity
+/// is refused unless a ban or revocation applies to it; the reply says whether it was removed.
 pub async fn remove(
     state: St,
     caller: Caller,
     Path((room, identity)): RoomAndIdentity,
-    Body(mut body): Body,
+    Body(b): Body<RemoveBody>,
 ) -> Result<Json, ApiError> {
-    let revoke = match body.remove("revoke_tokens") {
-        None => false,
-        Some(Value::Bool(b)) => b,
-        Some(_) => return Err(ApiError(Error::invalid("revoke_tokens must be a boolean"))),
+    let cmd = Command::Kick {
+        identity: Some(identity),
+        identities: None,
+        ban_seconds: b.ban_seconds,
+        revoke_tokens: b.revoke_tokens,
+        revoke_before: None,
+        require_present: false,
     };
-    let actor = caller.admin_of(&room)?;
-    let kick = command("kick", body, &[("identity", &identity)])?;
-    if revoke {
-        let revoke = command(
-            "revoke_tokens",
-            Default::default(),
-            &[("identity", &identity)],
-        )?;
-        run(&state, actor.clone(), &room, revoke).await?;
-    }
-    Ok(axum::Json(run(&state, actor, &room, kick).await?))
+    command(&state, &caller, &room, cmd).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RevokeBody {
+    #[serde(default)]
+    before: Option<Millis>,
 }
 
 pub async fn revoke_tokens(
     state: St,
     caller: Caller,
-    Path(p): RoomAndIdentity,
-    Body(body): Body,
+    Path((room, identity)): RoomAndIdentity,
+    Body(b): Body<RevokeBody>,
 ) -> Result<Json, ApiError> {
-    targeted(state, caller, p, "revoke_tokens", body).await
+    let cmd = Command::RevokeTokens {
+        identity,
+        before: b.before,
+    };
+    command(&state, &caller, &room, cmd).await
 }
 
-pub async fn pin(state: St, caller: Caller, Path(p): RoomAndIdentity) -> Result<Json, ApiError> {
-    targeted(state, caller, p, "pin", Default::default()).await
+pub async fn pin(
+    state: St,
+    caller: Caller,
+    Path((room, identity)): RoomAndIdentity,
+    Body(Empty {}): Body<Empty>,
+) -> Result<Json, ApiError> {
+    command(&state, &caller, &room, Command::Pin { identity }).await
 }
 
-pub async fn unpin(state: St, caller: Caller, Path(p): RoomAndIdentity) -> Result<Json, ApiError> {
-    targeted(state, caller, p, "unpin", Default::default()).await
+pub async fn unpin(
+    state: St,
+    caller: Caller,
+    Path((room, identity)): RoomAndIdentity,
+    Body(Empty {}): Body<Empty>,
+) -> Result<Json, ApiError> {
+    let cmd = Command::Unpin {
+        identity: Some(identity),
+    };
+    command(&state, &caller, &room, cmd).await
 }
 
-/// Sends a consent request. With `wait_seconds`, answers only once the target responded (or the
-/// wait ran out), so a backend asker learns the outcome too.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestMediaBody {
+    source: Source,
+    /// Answer only once the target responded (or this ran out), so a backend asker learns the
+    /// outcome too.
+    #[serde(default)]
+    wait_seconds: Option<u64>,
+}
+
+/// The longest a request-media call may wait for its answer.
+const MAX_WAIT_SECONDS: u64 = 3600;
+
+/// Sends a consent request; with `wait_seconds`, answers with its outcome (or `pending`).
 pub async fn request_media(
     state: St,
     caller: Caller,
     Path((room, identity)): RoomAndIdentity,
-    Body(mut body): Body,
+    Body(b): Body<RequestMediaBody>,
 ) -> Result<Json, ApiError> {
-    let wait = match body.remove("wait_seconds") {
-        None => None,
-        Some(v) => match v.as_u64() {
-            Some(s) if s <= 3600 => Some(s),
-            _ => return Err(ApiError(Error::invalid("wait_seconds must be 0 to 3600"))),
-        },
+    if b.wait_seconds.is_some_and(|s| s > MAX_WAIT_SECONDS) {
+        return Err(ApiError(Error::invalid(format!(
+            "wait_seconds must be 0 to {MAX_WAIT_SECONDS}"
+        ))));
+    }
+    let cmd = Command::RequestMedia {
+        identity,
+        source: b.source,
     };
-    let actor = caller.admin_of(&room)?;
-    let cmd = command("request_media", body, &[("identity", &identity)])?;
-    let handle = state.registry.get_or_not_found(&room)?;
-    let (result, _) = handle.command_raw(actor, cmd).await?;
-    let reply = result?;
-    let (Some(secs), Reply::Request { request_id, .. }) = (wait, &reply) else {
+    let principal = caller.principal();
+    let reply = state.service.command(&principal, &room, cmd).await?;
+    let (Some(secs), Reply::Request { request_id, .. }) = (b.wait_seconds, &reply) else {
         return Ok(axum::Json(serde_json::to_value(reply).unwrap_or_default()));
     };
-    let waited = tokio::time::timeout(
-        Duration::from_secs(secs),
-        handle.wait_request(request_id.clone()),
-    )
-    .await;
-    let status = match waited {
-        Ok(outcome) => serde_json::to_value(outcome?).unwrap_or_default(),
-        Err(_) => json!("pending"),
+    let wait = ServiceRequest::WaitRequest {
+        room,
+        request_id: request_id.clone(),
+        wait_ms: secs * 1000,
+    };
+    let status = match state.service.call(&principal, wait).await? {
+        ServiceReply::Outcome {
+            outcome: Some(outcome),
+        } => serde_json::to_value(outcome).unwrap_or_default(),
+        _ => json!("pending"),
     };
     Ok(axum::Json(
         json!({ "request_id": request_id, "status": status }),
     ))
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MoveBody {
+    /// A room name.
+    destination: String,
+}
+
+/// Moves a participant; the caller must be allowed in both rooms.
 pub async fn move_to(
     state: St,
     caller: Caller,
     Path((room, identity)): RoomAndIdentity,
-    Body(body): Body,
+    Body(b): Body<MoveBody>,
 ) -> Result<Json, ApiError> {
-    let actor = caller.admin_of(&room)?;
-    let destination = match body.get("destination") {
-        Some(Value::String(d)) => d.clone(),
-        _ => {
-            return Err(ApiError(Error::invalid(
-                "missing field `destination` (a room name)",
-            )))
-        }
+    let request = ServiceRequest::Move {
+        room,
+        identity,
+        destination: b.destination.clone(),
     };
-    if body.len() > 1 {
-        return Err(ApiError(Error::invalid("move takes only `destination`")));
-    }
-    let source = state.registry.get_or_not_found(&room)?;
-    let reply = state
-        .registry
-        .move_participant(&source, actor, identity, destination.clone())
-        .await?;
-    let mut v = serde_json::to_value(reply).unwrap_or_default();
-    v["room"] = json!(destination);
-    Ok(axum::Json(v))
+    call(&state, &caller, request).await?;
+    Ok(axum::Json(json!({ "room": b.destination })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchBody {
+    updates: BTreeMap<String, BatchEntry>,
 }
 
 pub async fn batch(
     state: St,
     caller: Caller,
     Path(room): Path<String>,
-    Body(body): Body,
+    Body(b): Body<BatchBody>,
 ) -> Result<Json, ApiError> {
-    room_command(&state, &caller, &room, "batch_update", body).await
+    let cmd = Command::BatchUpdate { updates: b.updates };
+    command(&state, &caller, &room, cmd).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RemoveManyBody {
+    identities: Vec<String>,
+    #[serde(default)]
+    ban_seconds: Option<u64>,
+    #[serde(default)]
+    revoke_tokens: bool,
 }
 
 pub async fn remove_many(
     state: St,
     caller: Caller,
     Path(room): Path<String>,
-    Body(body): Body,
+    Body(b): Body<RemoveManyBody>,
 ) -> Result<Json, ApiError> {
-    room_command(&state, &caller, &room, "kick", body).await
+    let cmd = Command::Kick {
+        identity: None,
+        identities: Some(b.identities),
+        ban_seconds: b.ban_seconds,
+        revoke_tokens: b.revoke_tokens,
+        revoke_before: None,
+        require_present: false,
+    };
+    command(&state, &caller, &room, cmd).await
 }

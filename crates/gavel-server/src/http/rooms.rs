@@ -1,50 +1,45 @@
-//! Room endpoints: create, list, get, delete, mute-all, end, bans.
+//! Room endpoints: create, list, get, delete, update metadata, data, mute-all, end, bans.
 
-use super::{command, room_command, run, ApiError, Body, Caller, Json, St};
-use crate::registry::RoomHandle;
+use super::{call, command, untagged, ApiError, Body, Caller, Empty, Json, St};
+use crate::service::{ServiceReply, ServiceRequest};
 use axum::extract::Path;
 use axum::http::StatusCode;
-use gavel_core::{Error, LeaveReason, RoomSettings};
-use serde_json::{json, Value};
+use gavel_core::{Command, Error, RoomSettings, Source};
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
 
-/// The room as the server API shows it.
-async fn summary(handle: &RoomHandle) -> Result<Value, ApiError> {
-    Ok(handle
-        .inspect(|room, _| {
-            json!({
-                "name": room.name(),
-                "settings": room.settings(),
-                "counts": room.counts(),
-                "pinned": room.pinned(),
-                "active_speakers": room.active_speakers(),
-            })
-        })
-        .await?)
-}
-
+/// `POST /v1/rooms {"name": …, …settings}`: the body's settings override the server's room
+/// defaults; `parent` makes the room a child of an existing one.
 pub async fn create(
     state: St,
     caller: Caller,
-    Body(mut body): Body,
+    Body(mut body): Body<Map<String, Value>>,
 ) -> Result<(StatusCode, Json), ApiError> {
-    caller.require(caller.0.video.room_create, "roomCreate")?;
     let name = match body.remove("name") {
         Some(Value::String(s)) => s,
         _ => return Err(ApiError(Error::invalid("missing field `name` (a string)"))),
     };
-    // The body's settings override the server's room defaults.
     let mut merged = match serde_json::to_value(&state.registry.room_defaults) {
         Ok(Value::Object(m)) => m,
         _ => Default::default(),
     };
     merged.append(&mut body);
+    // RoomSettings refuses unknown fields, so a typo is an error, not a silent default.
     let settings: RoomSettings = serde_json::from_value(Value::Object(merged))
         .map_err(|e| ApiError(Error::invalid(format!("invalid room settings: {e}"))))?;
-    let (handle, created) = state.registry.get_or_create(&name, Some(settings), true)?;
-    // Acknowledged only once durable: the room exists again after a restart.
-    let current = handle.inspect(|r, _| r.settings().clone()).await?;
-    state.registry.persist_room(&name, current).await?;
-    let mut room = summary(&handle).await?;
+    let reply = call(
+        &state,
+        &caller,
+        ServiceRequest::CreateRoom { name, settings },
+    )
+    .await?;
+    let ServiceReply::Created { room, created } = reply else {
+        return Err(ApiError(Error::new(
+            gavel_core::ErrorCode::Internal,
+            "unexpected reply to a room creation",
+        )));
+    };
+    let mut room = serde_json::to_value(room).unwrap_or_default();
     room["created"] = json!(created);
     let status = if created {
         StatusCode::CREATED
@@ -55,48 +50,56 @@ pub async fn create(
 }
 
 pub async fn list(state: St, caller: Caller) -> Result<Json, ApiError> {
-    caller.require(caller.0.video.room_list, "roomList")?;
-    let mut rooms = Vec::new();
-    for h in state.registry.handles() {
-        // A room that closed meanwhile is simply not listed.
-        if let Ok(s) = summary(&h).await {
-            rooms.push(s);
-        }
-    }
-    Ok(axum::Json(json!({ "rooms": rooms })))
+    Ok(untagged(
+        call(&state, &caller, ServiceRequest::Rooms).await?,
+    ))
 }
 
 pub async fn get(state: St, caller: Caller, Path(room): Path<String>) -> Result<Json, ApiError> {
-    caller.admin_of(&room)?;
-    let handle = state.registry.get_or_not_found(&room)?;
-    Ok(axum::Json(json!({ "room": summary(&handle).await? })))
+    Ok(untagged(
+        call(&state, &caller, ServiceRequest::Room { room }).await?,
+    ))
 }
 
 pub async fn delete(state: St, caller: Caller, Path(room): Path<String>) -> Result<Json, ApiError> {
-    caller.require(caller.0.video.room_create, "roomCreate")?;
-    state
-        .registry
-        .delete(&room, LeaveReason::RoomDeleted)
-        .await?;
+    call(&state, &caller, ServiceRequest::DeleteRoom { room }).await?;
     Ok(axum::Json(json!({})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MuteAllBody {
+    source: Source,
+    #[serde(default)]
+    except: Vec<String>,
 }
 
 pub async fn mute_all(
     state: St,
     caller: Caller,
     Path(room): Path<String>,
-    Body(body): Body,
+    Body(b): Body<MuteAllBody>,
 ) -> Result<Json, ApiError> {
-    room_command(&state, &caller, &room, "mute_all", body).await
+    let cmd = Command::MuteAll {
+        source: b.source,
+        except: b.except,
+    };
+    command(&state, &caller, &room, cmd).await
 }
 
 pub async fn end(
     state: St,
     caller: Caller,
     Path(room): Path<String>,
-    Body(body): Body,
+    Body(Empty {}): Body<Empty>,
 ) -> Result<Json, ApiError> {
-    room_command(&state, &caller, &room, "end_session", body).await
+    command(&state, &caller, &room, Command::EndSession).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoomPatch {
+    metadata: String,
 }
 
 /// `PATCH /v1/rooms/{room}` `{"metadata": "…"}`: everyone in the room gets `room_updated`.
@@ -104,9 +107,29 @@ pub async fn update(
     state: St,
     caller: Caller,
     Path(room): Path<String>,
-    Body(body): Body,
+    Body(b): Body<RoomPatch>,
 ) -> Result<Json, ApiError> {
-    room_command(&state, &caller, &room, "update_room_metadata", body).await
+    let cmd = Command::UpdateRoomMetadata {
+        metadata: b.metadata,
+    };
+    command(&state, &caller, &room, cmd).await
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataBody {
+    /// Base64.
+    payload: String,
+    #[serde(default)]
+    topic: Option<String>,
+    #[serde(default)]
+    destination_identities: Vec<String>,
+    #[serde(default = "yes")]
+    reliable: bool,
 }
 
 /// `POST /v1/rooms/{room}/data`: a data message from the server to everyone or to
@@ -115,16 +138,21 @@ pub async fn send_data(
     state: St,
     caller: Caller,
     Path(room): Path<String>,
-    Body(body): Body,
+    Body(b): Body<DataBody>,
 ) -> Result<Json, ApiError> {
-    room_command(&state, &caller, &room, "send_data", body).await
+    let cmd = Command::SendData {
+        payload: b.payload,
+        topic: b.topic,
+        destination_identities: b.destination_identities,
+        reliable: b.reliable,
+    };
+    command(&state, &caller, &room, cmd).await
 }
 
 pub async fn bans(state: St, caller: Caller, Path(room): Path<String>) -> Result<Json, ApiError> {
-    caller.admin_of(&room)?;
-    let handle = state.registry.get_or_not_found(&room)?;
-    let bans = handle.inspect(|r, now| r.bans(now)).await?;
-    Ok(axum::Json(json!({ "bans": bans })))
+    Ok(untagged(
+        call(&state, &caller, ServiceRequest::Bans { room }).await?,
+    ))
 }
 
 pub async fn lift_ban(
@@ -132,7 +160,5 @@ pub async fn lift_ban(
     caller: Caller,
     Path((room, identity)): Path<(String, String)>,
 ) -> Result<Json, ApiError> {
-    let actor = caller.admin_of(&room)?;
-    let cmd = command("lift_ban", Default::default(), &[("identity", &identity)])?;
-    Ok(axum::Json(run(&state, actor, &room, cmd).await?))
+    command(&state, &caller, &room, Command::LiftBan { identity }).await
 }

@@ -122,6 +122,10 @@ pub trait Store: Send + Sync + 'static {
     fn revoke_tokens(&self, room: &str, identity: &str, before: Millis) -> StoreResult<()>;
     fn revocations(&self, room: &str) -> StoreResult<Vec<(String, Millis)>>;
 
+    /// Commits the durable writes of one command in `room`, all or none; the command takes
+    /// effect only once this returned `Ok`.
+    fn commit(&self, room: &str, writes: &[gavel_core::DurableWrite]) -> StoreResult<()>;
+
     /// Sets (`Some`) or drops (`None`) the preset capabilities of `identity` in `room`.
     fn save_preset(
         &self,

@@ -7,7 +7,7 @@ use super::{
     migrations, AuditEntry, ChimeAttendee, ChimeMeeting, SessionRecord, Store, StoreError,
     StoreResult, StoredBan,
 };
-use gavel_core::{Capabilities, Millis, RoomSettings};
+use gavel_core::{Capabilities, DurableWrite, Millis, RoomSettings};
 use rusqlite::{params, Connection, OptionalExtension};
 use std::path::Path;
 use std::sync::Mutex;
@@ -53,6 +53,112 @@ impl SqliteStore {
     }
 }
 
+/// The statements behind durable writes, shared by the single-write methods and by
+/// [`Store::commit`]'s transaction.
+mod sql {
+    use super::to_json;
+    use crate::store::StoredBan;
+    use gavel_core::{Capabilities, DurableWrite, Millis, RoomSettings};
+    use rusqlite::{params, Connection};
+
+    pub fn update_room_settings(
+        c: &Connection,
+        name: &str,
+        settings: &RoomSettings,
+    ) -> rusqlite::Result<()> {
+        c.execute(
+            "UPDATE rooms SET settings = ?2 WHERE name = ?1",
+            params![name, to_json(settings)],
+        )
+        .map(drop)
+    }
+
+    pub fn save_ban(c: &Connection, ban: &StoredBan) -> rusqlite::Result<()> {
+        c.execute(
+            "INSERT INTO bans (room, identity, until, by) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (room, identity) DO UPDATE SET until = excluded.until, by = excluded.by",
+            params![ban.room, ban.identity, ban.until as i64, ban.by],
+        )
+        .map(drop)
+    }
+
+    pub fn lift_ban(c: &Connection, room: &str, identity: &str) -> rusqlite::Result<()> {
+        c.execute(
+            "DELETE FROM bans WHERE room = ?1 AND identity = ?2",
+            [room, identity],
+        )
+        .map(drop)
+    }
+
+    pub fn revoke_tokens(
+        c: &Connection,
+        room: &str,
+        identity: &str,
+        before: Millis,
+    ) -> rusqlite::Result<()> {
+        c.execute(
+            "INSERT INTO revocations (room, identity, before) VALUES (?1, ?2, ?3)
+             ON CONFLICT (room, identity) DO UPDATE SET before = max(before, excluded.before)",
+            params![room, identity, before as i64],
+        )
+        .map(drop)
+    }
+
+    pub fn save_preset(
+        c: &Connection,
+        room: &str,
+        identity: &str,
+        capabilities: Option<&Capabilities>,
+    ) -> rusqlite::Result<()> {
+        match capabilities {
+            Some(caps) => c
+                .execute(
+                    "INSERT INTO presets (room, identity, capabilities) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (room, identity) DO UPDATE SET capabilities = excluded.capabilities",
+                    params![room, identity, to_json(caps)],
+                )
+                .map(drop),
+            None => c
+                .execute(
+                    "DELETE FROM presets WHERE room = ?1 AND identity = ?2",
+                    [room, identity],
+                )
+                .map(drop),
+        }
+    }
+
+    pub fn durable_write(c: &Connection, room: &str, w: &DurableWrite) -> rusqlite::Result<()> {
+        match w {
+            DurableWrite::Ban {
+                identity,
+                until: Some(until),
+                by,
+            } => save_ban(
+                c,
+                &StoredBan {
+                    room: room.to_string(),
+                    identity: identity.clone(),
+                    until: *until,
+                    by: by.clone(),
+                },
+            ),
+            DurableWrite::Ban {
+                identity,
+                until: None,
+                ..
+            } => lift_ban(c, room, identity),
+            DurableWrite::TokensRevoked {
+                identity, before, ..
+            } => revoke_tokens(c, room, identity, *before),
+            DurableWrite::Settings { settings } => update_room_settings(c, room, settings),
+            DurableWrite::Preset {
+                identity,
+                capabilities,
+            } => save_preset(c, room, identity, capabilities.as_ref()),
+        }
+    }
+}
+
 fn to_json<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_string(v).unwrap_or_default()
 }
@@ -71,13 +177,7 @@ impl Store for SqliteStore {
     }
 
     fn update_room_settings(&self, name: &str, settings: &RoomSettings) -> StoreResult<()> {
-        self.with(|c| {
-            c.execute(
-                "UPDATE rooms SET settings = ?2 WHERE name = ?1",
-                params![name, to_json(settings)],
-            )
-            .map(drop)
-        })
+        self.with(|c| sql::update_room_settings(c, name, settings))
     }
 
     fn delete_room(&self, name: &str) -> StoreResult<()> {
@@ -102,24 +202,11 @@ impl Store for SqliteStore {
     }
 
     fn save_ban(&self, ban: &StoredBan) -> StoreResult<()> {
-        self.with(|c| {
-            c.execute(
-                "INSERT INTO bans (room, identity, until, by) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (room, identity) DO UPDATE SET until = excluded.until, by = excluded.by",
-                params![ban.room, ban.identity, ban.until as i64, ban.by],
-            )
-            .map(drop)
-        })
+        self.with(|c| sql::save_ban(c, ban))
     }
 
     fn lift_ban(&self, room: &str, identity: &str) -> StoreResult<()> {
-        self.with(|c| {
-            c.execute(
-                "DELETE FROM bans WHERE room = ?1 AND identity = ?2",
-                [room, identity],
-            )
-            .map(drop)
-        })
+        self.with(|c| sql::lift_ban(c, room, identity))
     }
 
     fn bans(&self, room: &str, now: Millis) -> StoreResult<Vec<StoredBan>> {
@@ -140,14 +227,7 @@ impl Store for SqliteStore {
     }
 
     fn revoke_tokens(&self, room: &str, identity: &str, before: Millis) -> StoreResult<()> {
-        self.with(|c| {
-            c.execute(
-                "INSERT INTO revocations (room, identity, before) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (room, identity) DO UPDATE SET before = max(before, excluded.before)",
-                params![room, identity, before as i64],
-            )
-            .map(drop)
-        })
+        self.with(|c| sql::revoke_tokens(c, room, identity, before))
     }
 
     fn revocations(&self, room: &str) -> StoreResult<Vec<(String, Millis)>> {
@@ -164,20 +244,17 @@ impl Store for SqliteStore {
         identity: &str,
         capabilities: Option<&Capabilities>,
     ) -> StoreResult<()> {
-        self.with(|c| match capabilities {
-            Some(caps) => c
-                .execute(
-                    "INSERT INTO presets (room, identity, capabilities) VALUES (?1, ?2, ?3)
-                     ON CONFLICT (room, identity) DO UPDATE SET capabilities = excluded.capabilities",
-                    params![room, identity, to_json(caps)],
-                )
-                .map(drop),
-            None => c
-                .execute(
-                    "DELETE FROM presets WHERE room = ?1 AND identity = ?2",
-                    [room, identity],
-                )
-                .map(drop),
+        self.with(|c| sql::save_preset(c, room, identity, capabilities))
+    }
+
+    /// One transaction: a command's writes are committed together or not at all.
+    fn commit(&self, room: &str, writes: &[DurableWrite]) -> StoreResult<()> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            for w in writes {
+                sql::durable_write(&tx, room, w)?;
+            }
+            tx.commit()
         })
     }
 

@@ -1,14 +1,13 @@
 //! SendData: a data message from the server, delivered to clients as `data_received`.
 
 use super::codec::{bytes_in, enum_in, get, string, strings, JsonIn, JsonOut};
-use super::participants::{command, run};
 use super::{auth, TwirpError};
 use crate::http::AppState;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use gavel_core::Claims;
 use livekit_protocol as lk;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 // `destination_sids` is deprecated in LiveKit but older SDKs still send it; we honour it.
 #[allow(deprecated)]
@@ -42,10 +41,14 @@ pub async fn send_data(
     claims: &Claims,
     req: lk::SendDataRequest,
 ) -> Result<lk::SendDataResponse, TwirpError> {
-    let actor = auth::room_admin(claims, &req.room)?;
     let mut destinations = req.destination_identities;
     if !req.destination_sids.is_empty() {
-        // LiveKit's deprecated field: resolve session ids to identities here.
+        // LiveKit's deprecated field: resolve session ids to identities here (a read; the
+        // send itself is one command).
+        let request = crate::service::ServiceRequest::Participants {
+            room: req.room.clone(),
+        };
+        auth::call(state, claims, request).await?;
         let handle = state.registry.get_or_not_found(&req.room)?;
         let sids = req.destination_sids;
         let found: Vec<String> = handle
@@ -58,15 +61,12 @@ pub async fn send_data(
         destinations.extend(found);
     }
     let reliable = req.kind != lk::data_packet::Kind::Lossy as i32;
-    let cmd = command(
-        "send_data",
-        json!({
-            "payload": STANDARD.encode(&req.data),
-            "topic": req.topic,
-            "destination_identities": destinations,
-            "reliable": reliable,
-        }),
-    )?;
-    run(state, actor, &req.room, cmd).await?;
+    let cmd = gavel_core::Command::SendData {
+        payload: STANDARD.encode(&req.data),
+        topic: req.topic,
+        destination_identities: destinations,
+        reliable,
+    };
+    auth::command(state, claims, &req.room, cmd).await?;
     Ok(lk::SendDataResponse {})
 }

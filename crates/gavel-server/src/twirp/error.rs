@@ -56,6 +56,7 @@ impl From<Error> for TwirpError {
             ErrorCode::FailedPrecondition => "failed_precondition",
             ErrorCode::Conflict => "already_exists",
             ErrorCode::RoomFull | ErrorCode::RateLimited => "resource_exhausted",
+            ErrorCode::Unavailable => "unavailable",
             ErrorCode::Internal => "internal",
         };
         TwirpError::new(code, e.message)

@@ -4,9 +4,11 @@
 use super::codec::{boolean, get, int64_in, string, JsonIn, JsonOut};
 use super::{auth, mapping, TwirpError};
 use crate::http::AppState;
-use gavel_core::{Actor, Claims, Command, Error, Reply};
+use crate::service::{ServiceReply, ServiceRequest};
+use gavel_core::permissions::SourceSet;
+use gavel_core::{Claims, Command, Error, PermissionsPatch, Reply, Source};
 use livekit_protocol as lk;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 impl JsonIn for lk::ListParticipantsRequest {
     fn from_json(m: &Map<String, Value>) -> Result<Self, TwirpError> {
@@ -44,12 +46,13 @@ pub async fn list_participants(
     claims: &Claims,
     req: lk::ListParticipantsRequest,
 ) -> Result<lk::ListParticipantsResponse, TwirpError> {
-    auth::room_admin(claims, &req.room)?;
-    let handle = state.registry.get_or_not_found(&req.room)?;
-    let participants = handle
-        .inspect(|r, _| r.participants().map(mapping::participant).collect())
-        .await?;
-    Ok(lk::ListParticipantsResponse { participants })
+    let request = ServiceRequest::Participants { room: req.room };
+    match auth::call(state, claims, request).await? {
+        ServiceReply::Participants { participants, .. } => Ok(lk::ListParticipantsResponse {
+            participants: participants.iter().map(mapping::participant).collect(),
+        }),
+        _ => Ok(lk::ListParticipantsResponse::default()),
+    }
 }
 
 pub async fn get_participant(
@@ -57,17 +60,14 @@ pub async fn get_participant(
     claims: &Claims,
     req: lk::RoomParticipantIdentity,
 ) -> Result<lk::ParticipantInfo, TwirpError> {
-    auth::room_admin(claims, &req.room)?;
-    let handle = state.registry.get_or_not_found(&req.room)?;
-    let identity = req.identity;
-    let found = handle
-        .inspect(move |r, _| {
-            r.participant(&identity)
-                .map(mapping::participant)
-                .ok_or(identity)
-        })
-        .await?;
-    found.map_err(|identity| Error::participant_not_found(&identity).into())
+    let request = ServiceRequest::Participant {
+        room: req.room,
+        identity: req.identity.clone(),
+    };
+    match auth::call(state, claims, request).await? {
+        ServiceReply::Participant { participant } => Ok(mapping::participant(&participant)),
+        _ => Err(Error::participant_not_found(&req.identity).into()),
+    }
 }
 
 impl JsonIn for lk::MoveParticipantRequest {
@@ -113,104 +113,58 @@ impl JsonOut for lk::MuteRoomTrackResponse {
     }
 }
 
-/// Runs one core command in `room`, exactly as the native server API does.
-pub(super) async fn run(
-    state: &AppState,
-    actor: Actor,
-    room: &str,
-    command: Command,
-) -> Result<Reply, TwirpError> {
-    let handle = state.registry.get_or_not_found(room)?;
-    let (result, _) = handle.command_raw(actor, command).await?;
-    Ok(result?)
-}
-
-pub(super) fn command(kind: &str, fields: Value) -> Result<Command, TwirpError> {
-    let mut map = match fields {
-        Value::Object(m) => m,
-        _ => Map::new(),
-    };
-    map.insert("type".into(), Value::from(kind));
-    Ok(crate::http::command_from_map(map)?)
-}
-
 /// Removes the participant and voids its tokens for this room issued before `revoke_token_ts`
-/// (seconds; default now), so a removed participant cannot rejoin with the token it had.
+/// (seconds; default now), so it cannot rejoin with the token it had: one core command. An
+/// absent identity is `not_found` and nothing is revoked (LiveKit's behaviour).
 pub async fn remove_participant(
     state: &AppState,
     claims: &Claims,
     req: lk::RoomParticipantIdentity,
 ) -> Result<lk::RemoveParticipantResponse, TwirpError> {
-    let actor = auth::room_admin(claims, &req.room)?;
-    let mut revoke = json!({"identity": req.identity});
-    if req.revoke_token_ts > 0 {
-        revoke["before"] = json!(req.revoke_token_ts.saturating_mul(1000));
-    }
-    let kick = command("kick", json!({"identity": req.identity}))?;
-    // Refuse an unknown identity before revoking anything.
-    let identity = req.identity.clone();
-    let handle = state.registry.get_or_not_found(&req.room)?;
-    let present = handle
-        .inspect(move |r, _| r.participant(&identity).is_some())
-        .await?;
-    if !present {
-        return Err(Error::participant_not_found(&req.identity).into());
-    }
-    run(
-        state,
-        actor.clone(),
-        &req.room,
-        command("revoke_tokens", revoke)?,
-    )
-    .await?;
-    run(state, actor, &req.room, kick).await?;
+    let kick = Command::Kick {
+        identity: Some(req.identity),
+        identities: None,
+        ban_seconds: None,
+        revoke_tokens: true,
+        revoke_before: (req.revoke_token_ts > 0)
+            .then(|| req.revoke_token_ts.saturating_mul(1000) as u64),
+        require_present: true,
+    };
+    auth::command(state, claims, &req.room, kick).await?;
     Ok(lk::RemoveParticipantResponse {})
 }
 
+/// Moves a participant; the token must be allowed in both rooms.
 pub async fn move_participant(
     state: &AppState,
     claims: &Claims,
     req: lk::MoveParticipantRequest,
 ) -> Result<lk::MoveParticipantResponse, TwirpError> {
-    let actor = auth::room_admin(claims, &req.room)?;
-    let source = state.registry.get_or_not_found(&req.room)?;
-    state
-        .registry
-        .move_participant(&source, actor, req.identity, req.destination_room)
-        .await?;
+    let request = ServiceRequest::Move {
+        room: req.room,
+        identity: req.identity,
+        destination: req.destination_room,
+    };
+    auth::call(state, claims, request).await?;
     Ok(lk::MoveParticipantResponse {})
 }
 
-/// Mutes (or remotely unmutes, under the room's `remote_unmute` policy) one track by sid.
+/// Mutes (or remotely unmutes, under the room's `remote_unmute` policy) one track by sid: one
+/// core command, which answers with the track as it is afterwards.
 pub async fn mute_published_track(
     state: &AppState,
     claims: &Claims,
     req: lk::MuteRoomTrackRequest,
 ) -> Result<lk::MuteRoomTrackResponse, TwirpError> {
-    let actor = auth::room_admin(claims, &req.room)?;
-    let handle = state.registry.get_or_not_found(&req.room)?;
-    let (identity, sid) = (req.identity.clone(), req.track_sid.clone());
-    let find = move |r: &gavel_core::Room| {
-        r.participant(&identity)
-            .map(|p| p.tracks.iter().find(|t| t.sid == sid).cloned())
+    let mute = Command::MuteTrack {
+        identity: req.identity,
+        track_sid: req.track_sid,
+        muted: req.muted,
     };
-    let source = match handle.inspect(move |r, _| find(r)).await? {
-        None => return Err(Error::participant_not_found(&req.identity).into()),
-        Some(None) => return Err(Error::not_found(format!("no track '{}'", req.track_sid)).into()),
-        Some(Some(t)) => t.source,
+    let track = match auth::command(state, claims, &req.room, mute).await? {
+        Reply::Track { track } => Some(mapping::track(&track)),
+        _ => None,
     };
-    let mute = command(
-        "mute",
-        json!({"identity": req.identity, "source": source, "muted": req.muted}),
-    )?;
-    run(state, actor, &req.room, mute).await?;
-    let (identity, sid) = (req.identity.clone(), req.track_sid.clone());
-    let track = handle
-        .inspect(move |r, _| {
-            r.participant(&identity)
-                .and_then(|p| p.tracks.iter().find(|t| t.sid == sid).map(mapping::track))
-        })
-        .await?;
     Ok(lk::MuteRoomTrackResponse { track })
 }
 
@@ -277,42 +231,43 @@ fn permission_from_json(p: &Map<String, Value>) -> Result<lk::ParticipantPermiss
 }
 
 /// LiveKit's permission replaces ours, except host controls (which LiveKit does not have).
-fn permissions_patch(p: &lk::ParticipantPermission) -> Result<Value, TwirpError> {
-    const ALL: [&str; 4] = ["microphone", "camera", "screen_video", "screen_audio"];
-    let can_send: Vec<&str> = if !p.can_publish {
-        Vec::new()
+fn permissions_patch(p: &lk::ParticipantPermission) -> Result<PermissionsPatch, TwirpError> {
+    let all: SourceSet = gavel_core::permissions::all_sources();
+    let can_send: SourceSet = if !p.can_publish {
+        SourceSet::new()
     } else if p.can_publish_sources.is_empty() {
-        ALL.to_vec()
+        all.clone()
     } else {
-        let mut out = Vec::new();
+        let mut out = SourceSet::new();
         for s in &p.can_publish_sources {
-            match lk::TrackSource::try_from(*s) {
-                Ok(lk::TrackSource::Microphone) => out.push("microphone"),
-                Ok(lk::TrackSource::Camera) => out.push("camera"),
-                Ok(lk::TrackSource::ScreenShare) => out.push("screen_video"),
-                Ok(lk::TrackSource::ScreenShareAudio) => out.push("screen_audio"),
+            out.insert(match lk::TrackSource::try_from(*s) {
+                Ok(lk::TrackSource::Microphone) => Source::Microphone,
+                Ok(lk::TrackSource::Camera) => Source::Camera,
+                Ok(lk::TrackSource::ScreenShare) => Source::ScreenVideo,
+                Ok(lk::TrackSource::ScreenShareAudio) => Source::ScreenAudio,
                 _ => {
                     return Err(TwirpError::new(
                         "invalid_argument",
                         format!("unsupported track source {s} in can_publish_sources"),
                     ))
                 }
-            }
+            });
         }
         out
     };
-    let can_receive: Vec<&str> = if p.can_subscribe {
-        ALL.to_vec()
+    let can_receive = if p.can_subscribe {
+        all
     } else {
-        Vec::new()
+        SourceSet::new()
     };
-    Ok(json!({
-        "can_send": can_send,
-        "can_receive": can_receive,
-        "can_publish_data": p.can_publish_data,
-        "can_update_own_metadata": p.can_update_metadata,
-        "hidden": p.hidden,
-    }))
+    Ok(PermissionsPatch {
+        can_send: Some(can_send),
+        can_receive: Some(can_receive),
+        can_publish_data: Some(p.can_publish_data),
+        can_update_own_metadata: Some(p.can_update_metadata),
+        hidden: Some(p.hidden),
+        host: None,
+    })
 }
 
 /// Name, metadata (when not empty), attributes (merged; "" deletes) and permission, as one
@@ -322,35 +277,24 @@ pub async fn update_participant(
     claims: &Claims,
     req: lk::UpdateParticipantRequest,
 ) -> Result<lk::ParticipantInfo, TwirpError> {
-    let actor = auth::room_admin(claims, &req.room)?;
-    let mut fields = json!({"identity": req.identity});
-    if !req.name.is_empty() {
-        fields["name"] = json!(req.name);
+    let update = Command::UpdateParticipant {
+        identity: req.identity.clone(),
+        permissions: req.permission.as_ref().map(permissions_patch).transpose()?,
+        role: None,
+        name: (!req.name.is_empty()).then_some(req.name),
+        metadata: (!req.metadata.is_empty()).then_some(req.metadata),
+        attributes: (!req.attributes.is_empty()).then(|| req.attributes.into_iter().collect()),
+        capabilities: None,
+    };
+    match auth::command(state, claims, &req.room, update).await? {
+        Reply::Participant { participant } => Ok(mapping::participant(&participant)),
+        _ => {
+            let again = lk::RoomParticipantIdentity {
+                room: req.room,
+                identity: req.identity,
+                ..Default::default()
+            };
+            get_participant(state, claims, again).await
+        }
     }
-    if !req.metadata.is_empty() {
-        fields["metadata"] = json!(req.metadata);
-    }
-    if !req.attributes.is_empty() {
-        fields["attributes"] = json!(req.attributes);
-    }
-    if let Some(p) = &req.permission {
-        fields["permissions"] = permissions_patch(p)?;
-    }
-    run(
-        state,
-        actor,
-        &req.room,
-        command("update_participant", fields)?,
-    )
-    .await?;
-    get_participant(
-        state,
-        claims,
-        lk::RoomParticipantIdentity {
-            room: req.room,
-            identity: req.identity,
-            ..Default::default()
-        },
-    )
-    .await
 }

@@ -4,7 +4,8 @@ use super::codec::{get, int64, string, strings, JsonIn, JsonOut};
 use super::{auth, TwirpError};
 use crate::http::AppState;
 use crate::registry::RoomHandle;
-use gavel_core::LeaveReason;
+use crate::service::{ServiceReply, ServiceRequest};
+use gavel_core::Command;
 use livekit_protocol as lk;
 use serde_json::{json, Map, Value};
 
@@ -119,12 +120,19 @@ pub async fn list_rooms(
     claims: &gavel_core::Claims,
     req: lk::ListRoomsRequest,
 ) -> Result<lk::ListRoomsResponse, TwirpError> {
-    auth::room_list(claims)?;
+    let ServiceReply::Rooms { rooms: all } =
+        auth::call(state, claims, ServiceRequest::Rooms).await?
+    else {
+        return Ok(lk::ListRoomsResponse::default());
+    };
     let mut rooms = Vec::new();
-    for h in state.registry.handles() {
+    for summary in all {
+        if !req.names.is_empty() && !req.names.contains(&summary.name) {
+            continue;
+        }
         // A room that closed meanwhile is simply not listed.
-        if let Ok(r) = room_info(&h).await {
-            if req.names.is_empty() || req.names.contains(&r.name) {
+        if let Some(h) = state.registry.get(&summary.name) {
+            if let Ok(r) = room_info(&h).await {
                 rooms.push(r);
             }
         }
@@ -138,11 +146,7 @@ pub async fn delete_room(
     claims: &gavel_core::Claims,
     req: lk::DeleteRoomRequest,
 ) -> Result<lk::DeleteRoomResponse, TwirpError> {
-    auth::room_create(claims)?;
-    state
-        .registry
-        .delete(&req.room, LeaveReason::RoomDeleted)
-        .await?;
+    auth::call(state, claims, ServiceRequest::DeleteRoom { room: req.room }).await?;
     Ok(lk::DeleteRoomResponse {})
 }
 
@@ -153,7 +157,6 @@ pub async fn create_room(
     claims: &gavel_core::Claims,
     req: lk::CreateRoomRequest,
 ) -> Result<lk::Room, TwirpError> {
-    auth::room_create(claims)?;
     let mut settings = state.registry.room_defaults.clone();
     if req.empty_timeout > 0 {
         settings.empty_timeout_seconds = req.empty_timeout;
@@ -161,12 +164,12 @@ pub async fn create_room(
     if req.max_participants > 0 {
         settings.max_participants = req.max_participants;
     }
-    let (handle, _) = state
-        .registry
-        .get_or_create(&req.name, Some(settings), true)?;
-    let current = handle.inspect(|r, _| r.settings().clone()).await?;
-    state.registry.persist_room(&req.name, current).await?;
-    room_info(&handle).await
+    let request = ServiceRequest::CreateRoom {
+        name: req.name.clone(),
+        settings,
+    };
+    auth::call(state, claims, request).await?;
+    room_info(&state.registry.get_or_not_found(&req.name)?).await
 }
 
 /// Replaces the room's metadata through the core command path: clients get `room_updated`.
@@ -175,9 +178,9 @@ pub async fn update_room_metadata(
     claims: &gavel_core::Claims,
     req: lk::UpdateRoomMetadataRequest,
 ) -> Result<lk::Room, TwirpError> {
-    let actor = auth::room_admin(claims, &req.room)?;
-    let cmd =
-        super::participants::command("update_room_metadata", json!({ "metadata": req.metadata }))?;
-    super::participants::run(state, actor, &req.room, cmd).await?;
+    let cmd = Command::UpdateRoomMetadata {
+        metadata: req.metadata,
+    };
+    auth::command(state, claims, &req.room, cmd).await?;
     room_info(&state.registry.get_or_not_found(&req.room)?).await
 }

@@ -31,11 +31,17 @@ fn host_controls() -> Vec<Command> {
             identity: Some("t".into()),
             identities: None,
             ban_seconds: Some(60),
+            revoke_tokens: false,
+            revoke_before: None,
+            require_present: false,
         },
         Command::Kick {
             identity: None,
             identities: Some(vec!["t".into(), "absent".into()]),
             ban_seconds: Some(60),
+            revoke_tokens: false,
+            revoke_before: None,
+            require_present: false,
         },
         Command::EndSession,
         Command::Pin {
@@ -85,6 +91,9 @@ fn only_hosts_may_use_host_controls() {
                 identity: Some("banned".into()),
                 identities: None,
                 ban_seconds: Some(600),
+                revoke_tokens: false,
+                revoke_before: None,
+                require_present: false,
             })
             .unwrap();
             h.server(Command::Pin {
@@ -133,6 +142,9 @@ fn the_server_holds_every_host_control() {
             identity: Some("banned".into()),
             identities: None,
             ban_seconds: Some(600),
+            revoke_tokens: false,
+            revoke_before: None,
+            require_present: false,
         })
         .unwrap();
         h.take();
@@ -183,6 +195,9 @@ fn durable_outputs_for_bans_sessions_and_audit() {
         identity: Some("bob".into()),
         identities: None,
         ban_seconds: Some(60),
+        revoke_tokens: false,
+        revoke_before: None,
+        require_present: false,
     };
     room.handle(5_000, &Actor::server("api"), kick.clone())
         .unwrap();

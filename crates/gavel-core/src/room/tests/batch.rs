@@ -263,6 +263,9 @@ fn kick_lists_with_repeats_report_the_kick() {
             identity: None,
             identities: Some(vec!["a".into(), "a".into()]),
             ban_seconds: None,
+            revoke_tokens: false,
+            revoke_before: None,
+            require_present: false,
         },
     ));
     assert_eq!(result_code(&res, "a"), None);

@@ -81,6 +81,9 @@ fn past_the_listed_limit_audience_joins_are_counted_not_announced() {
             identity: Some("v3".into()),
             identities: None,
             ban_seconds: None,
+            revoke_tokens: false,
+            revoke_before: None,
+            require_present: false,
         },
     )
     .unwrap();

@@ -329,9 +329,19 @@ fn kick_with_ban_keeps_the_identity_out_until_it_expires() {
             identity: Some("g".into()),
             identities: None,
             ban_seconds: Some(60),
+            revoke_tokens: false,
+            revoke_before: None,
+            require_present: false,
         },
     );
-    assert_eq!(r, Ok(Reply::done()));
+    assert_eq!(
+        r,
+        Ok(Reply::Kicked {
+            removed: true,
+            banned_until: Some(h.now + 60_000),
+            tokens_revoked_before: None
+        })
+    );
     let got = h.take();
     assert_eq!(
         got.to("g"),
@@ -378,6 +388,9 @@ fn kick_many_reports_per_identity() {
             identity: None,
             identities: Some(vec!["a".into(), "b".into(), "ghost".into(), "h".into()]),
             ban_seconds: None,
+            revoke_tokens: false,
+            revoke_before: None,
+            require_present: false,
         },
     ));
     assert_eq!(result_code(&res, "a"), None);
@@ -409,6 +422,9 @@ fn kick_many_reports_per_identity() {
             identity: None,
             identities: Some(vec!["c".into(), "ghost".into()]),
             ban_seconds: Some(10),
+            revoke_tokens: false,
+            revoke_before: None,
+            require_present: false,
         },
     ));
     assert!(res.values().all(|r| r.ok));
@@ -428,6 +444,9 @@ fn kick_validation() {
             identity: identity.map(str::to_string),
             identities,
             ban_seconds: ban,
+            revoke_tokens: false,
+            revoke_before: None,
+            require_present: false,
         };
     for (cmd, code) in [
         (kick(Some("h"), None, None), ErrorCode::InvalidArgument),
@@ -462,9 +481,19 @@ fn kicking_an_absent_identity_with_a_ban_records_it_and_lift_ban_removes_it() {
             identity: Some("troll".into()),
             identities: None,
             ban_seconds: Some(3600),
+            revoke_tokens: false,
+            revoke_before: None,
+            require_present: false,
         },
     );
-    assert_eq!(r, Ok(Reply::done()));
+    assert_eq!(
+        r,
+        Ok(Reply::Kicked {
+            removed: false,
+            banned_until: Some(h.now + 3_600_000),
+            tokens_revoked_before: None
+        })
+    );
     assert!(h.take().no_events());
     assert!(h.room.has_active_bans(h.now));
     assert_eq!(
@@ -502,6 +531,9 @@ fn bans_expire_on_timeout() {
         identity: Some("x".into()),
         identities: None,
         ban_seconds: Some(1),
+        revoke_tokens: false,
+        revoke_before: None,
+        require_present: false,
     })
     .unwrap();
     assert!(h.room.has_active_bans(h.now));
@@ -519,6 +551,9 @@ fn end_session_removes_everyone() {
         identity: Some("troll".into()),
         identities: None,
         ban_seconds: Some(600),
+        revoke_tokens: false,
+        revoke_before: None,
+        require_present: false,
     })
     .unwrap();
     h.server(Command::Pin {
@@ -592,20 +627,14 @@ fn move_detaches_and_admit_moved_attaches() {
             destination: "room-b".into(),
         },
     );
-    let moving = match r {
-        Ok(Reply::MoveApproved {
-            moving: Some(moving),
-            destination,
-        }) => {
-            assert_eq!(destination, "room-b");
-            *moving
-        }
-        other => panic!("{other:?}"),
-    };
+    assert_eq!(r, Ok(Reply::done()));
+    let got = a.take();
+    let moving = got
+        .moved_out()
+        .expect("an approved move hands its participant over");
     assert_eq!(moving.info, g_before);
     assert_eq!(moving.from_room, "room-a");
     assert_eq!(moving.by, "h");
-    let got = a.take();
     assert_eq!(got.to("g"), &[], "the session lives on in the destination");
     assert!(got.disconnects().is_empty());
     for who in ["h", "p", "o"] {
@@ -671,11 +700,9 @@ fn move_validation() {
         assert_eq!(h.state(), before);
     }
     // The server may move hidden participants; nobody else hears of it.
-    assert!(matches!(
-        h.server(mv("o", "room-b")),
-        Ok(Reply::MoveApproved { .. })
-    ));
+    assert_eq!(h.server(mv("o", "room-b")), Ok(Reply::done()));
     let got = h.take();
+    assert!(got.moved_out().is_some());
     for who in ["h", "g", "p"] {
         assert_eq!(got.to(who), &[counts(3, 0)]);
     }
@@ -685,15 +712,12 @@ fn move_validation() {
 fn admit_moved_respects_bans_and_room_settings() {
     let (mut a, _) = meeting(RoomSettings::default());
     a.publish("g", Source::Camera, false);
-    let moving = match a.server(Command::Move {
+    a.server(Command::Move {
         identity: "g".into(),
         destination: "room-b".into(),
-    }) {
-        Ok(Reply::MoveApproved {
-            moving: Some(m), ..
-        }) => *m,
-        other => panic!("{other:?}"),
-    };
+    })
+    .unwrap();
+    let moving = a.take().moved_out().expect("the move was approved");
     let mut b = Harness::named(
         "room-b",
         RoomSettings {
@@ -706,6 +730,9 @@ fn admit_moved_respects_bans_and_room_settings() {
         identity: Some("g".into()),
         identities: None,
         ban_seconds: Some(60),
+        revoke_tokens: false,
+        revoke_before: None,
+        require_present: false,
     })
     .unwrap();
     assert_eq!(
@@ -729,4 +756,51 @@ fn admit_moved_respects_bans_and_room_settings() {
         [Source::Microphone],
         "the camera track does not survive a room without video"
     );
+}
+
+#[test]
+fn a_kick_with_ban_is_decided_then_applied_or_abandoned() {
+    let (mut h, _) = meeting(RoomSettings::default());
+    h.take();
+    let before = h.state();
+    let kick = Command::Kick {
+        identity: Some("g".into()),
+        identities: None,
+        ban_seconds: Some(60),
+        revoke_tokens: true,
+        revoke_before: None,
+        require_present: false,
+    };
+    let actor = Actor::server("api");
+    // The store failed: nothing changed, nobody heard anything, only the audit entry is left.
+    let Decision::Commit(pending) = h.room.decide(h.now, &actor, kick.clone()) else {
+        panic!("a kick with a ban must be committed first");
+    };
+    assert_eq!(pending.writes.len(), 2, "{:?}", pending.writes);
+    let members = h.members();
+    h.room
+        .abandon(pending, Error::new(ErrorCode::Unavailable, "disk full"));
+    h.record(members);
+    let got = h.take();
+    assert!(got.no_events());
+    assert!(matches!(
+        got.effects.as_slice(),
+        [Output::HostAction { outcome: Err(e), .. }] if e.code == ErrorCode::Unavailable
+    ));
+    assert_eq!(h.state(), before);
+    assert!(!h.room.has_active_bans(h.now));
+
+    // Committed: the same decision applies, with its events.
+    let Decision::Commit(pending) = h.room.decide(h.now, &actor, kick) else {
+        panic!("a kick with a ban must be committed first");
+    };
+    let members = h.members();
+    assert!(matches!(
+        h.room.apply(pending),
+        Reply::Kicked { removed: true, .. }
+    ));
+    h.record(members);
+    assert!(h.room.participant("g").is_none());
+    assert!(h.room.has_active_bans(h.now));
+    assert!(!h.take().no_events());
 }

@@ -44,6 +44,13 @@ struct Got {
 }
 
 impl Got {
+    /// The participant an approved move handed over, if any.
+    fn moved_out(&self) -> Option<crate::command::MovingParticipant> {
+        self.effects.iter().find_map(|o| match o {
+            Output::MovedOut { moving } => Some((**moving).clone()),
+            _ => None,
+        })
+    }
     fn to(&self, who: &str) -> &[Event] {
         self.events.get(who).map(Vec::as_slice).unwrap_or(&[])
     }

@@ -1,0 +1,241 @@
+//! The one typed service layer every entry point calls: native HTTP, WebSocket sessions,
+//! LiveKit's Twirp RoomService, the Chime SDK Meetings API.
+//!
+//! A call is a [`Principal`] (who asks: a verified server-API credential, or a participant's
+//! session) and a [`ServiceRequest`] (what: a command in a room, a move between rooms, a query,
+//! a room's creation or deletion). [`Service::call`] authorizes it — every room it touches —
+//! resolves the core [`Actor`], runs it against the room actor and returns a [`ServiceReply`].
+//! Front-ends only translate their wire format to and from these values, so authorization,
+//! events, audit and durability cannot diverge between them.
+//!
+//! Requests, principals and replies are plain serialisable values: a cluster node can forward
+//! the same call to the node that owns a room.
+//!
+//! The order of checks, decided once for every path:
+//! 1. the principal may act in the room (`roomAdmin` for it or for its parent; or a session of
+//!    that room) — else `permission_denied`;
+//! 2. the room exists — else `not_found`;
+//! 3. the room's core authorizes the actor for the command (host controls), validates it and
+//!    decides its effects;
+//! 4. durable effects are committed; only then does the room apply and announce them, and only
+//!    then is the call answered.
+
+mod authorize;
+mod moves;
+mod rooms;
+
+pub use authorize::Principal;
+pub use rooms::RoomSummary;
+
+use crate::registry::Registry;
+use gavel_core::command::BanInfo;
+use gavel_core::{Command, Counts, Error, ParticipantInfo, Reply, RequestOutcome, RoomSettings};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// What a principal asks of the service.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum ServiceRequest {
+    /// A core command in one room.
+    Command {
+        room: String,
+        command: Command,
+    },
+    /// Moves `identity` from `room` to `destination`; authorized in both.
+    Move {
+        room: String,
+        identity: String,
+        destination: String,
+    },
+    /// Everyone in a room, hidden participants included.
+    Participants {
+        room: String,
+    },
+    Participant {
+        room: String,
+        identity: String,
+    },
+    /// A room's summary.
+    Room {
+        room: String,
+    },
+    Rooms,
+    Bans {
+        room: String,
+    },
+    /// Creates a room (or marks a join-created one as kept); `settings` are complete (the
+    /// front-end merged the server's defaults in).
+    CreateRoom {
+        name: String,
+        settings: RoomSettings,
+    },
+    DeleteRoom {
+        room: String,
+    },
+    /// Waits up to `wait_ms` for a consent request's outcome (`None`: still pending).
+    WaitRequest {
+        room: String,
+        request_id: String,
+        wait_ms: u64,
+    },
+}
+
+/// What the service answers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ServiceReply {
+    Command {
+        reply: Reply,
+    },
+    Participants {
+        participants: Vec<ParticipantInfo>,
+        counts: Counts,
+        pinned: Option<String>,
+    },
+    Participant {
+        participant: ParticipantInfo,
+    },
+    Room {
+        room: RoomSummary,
+    },
+    Rooms {
+        rooms: Vec<RoomSummary>,
+    },
+    Bans {
+        bans: Vec<BanInfo>,
+    },
+    Created {
+        room: RoomSummary,
+        created: bool,
+    },
+    Outcome {
+        outcome: Option<RequestOutcome>,
+    },
+    Done,
+}
+
+/// The service: cheap to clone.
+#[derive(Clone)]
+pub struct Service {
+    pub(crate) registry: Arc<Registry>,
+}
+
+impl Service {
+    pub fn new(registry: Arc<Registry>) -> Service {
+        Service { registry }
+    }
+
+    pub fn registry(&self) -> &Arc<Registry> {
+        &self.registry
+    }
+
+    /// Authorizes and runs one request.
+    pub async fn call(
+        &self,
+        by: &Principal,
+        request: ServiceRequest,
+    ) -> Result<ServiceReply, Error> {
+        match request {
+            ServiceRequest::Command { room, command } => {
+                if let Command::Move {
+                    identity,
+                    destination,
+                } = command
+                {
+                    return self
+                        .move_participant(by, &room, identity, destination)
+                        .await;
+                }
+                let actor = by.actor_in(&self.registry, &room)?;
+                let handle = self.registry.get_or_not_found(&room)?;
+                let reply = handle.command(actor, command).await?;
+                Ok(ServiceReply::Command { reply })
+            }
+            ServiceRequest::Move {
+                room,
+                identity,
+                destination,
+            } => {
+                self.move_participant(by, &room, identity, destination)
+                    .await
+            }
+            ServiceRequest::Participants { room } => {
+                by.require_admin(&self.registry, &room)?;
+                let handle = self.registry.get_or_not_found(&room)?;
+                handle
+                    .inspect(|r, _| ServiceReply::Participants {
+                        participants: r.participants().cloned().collect(),
+                        counts: r.counts(),
+                        pinned: r.pinned().map(str::to_string),
+                    })
+                    .await
+            }
+            ServiceRequest::Participant { room, identity } => {
+                by.require_admin(&self.registry, &room)?;
+                let handle = self.registry.get_or_not_found(&room)?;
+                let found = handle
+                    .inspect(move |r, _| r.participant(&identity).cloned().ok_or(identity))
+                    .await?;
+                match found {
+                    Ok(participant) => Ok(ServiceReply::Participant { participant }),
+                    Err(identity) => Err(Error::participant_not_found(&identity)),
+                }
+            }
+            ServiceRequest::Room { room } => {
+                by.require_admin(&self.registry, &room)?;
+                let handle = self.registry.get_or_not_found(&room)?;
+                Ok(ServiceReply::Room {
+                    room: rooms::summary(&handle).await?,
+                })
+            }
+            ServiceRequest::Rooms => self.list_rooms(by).await,
+            ServiceRequest::Bans { room } => {
+                by.require_admin(&self.registry, &room)?;
+                let handle = self.registry.get_or_not_found(&room)?;
+                let bans = handle.inspect(|r, now| r.bans(now)).await?;
+                Ok(ServiceReply::Bans { bans })
+            }
+            ServiceRequest::CreateRoom { name, settings } => {
+                self.create_room(by, name, settings).await
+            }
+            ServiceRequest::DeleteRoom { room } => self.delete_room(by, &room).await,
+            ServiceRequest::WaitRequest {
+                room,
+                request_id,
+                wait_ms,
+            } => {
+                by.require_admin(&self.registry, &room)?;
+                let handle = self.registry.get_or_not_found(&room)?;
+                let waited = tokio::time::timeout(
+                    Duration::from_millis(wait_ms),
+                    handle.wait_request(request_id),
+                )
+                .await;
+                let outcome = match waited {
+                    Ok(outcome) => Some(outcome?),
+                    Err(_) => None,
+                };
+                Ok(ServiceReply::Outcome { outcome })
+            }
+        }
+    }
+
+    /// Runs a command in `room` and returns the core's reply.
+    pub async fn command(
+        &self,
+        by: &Principal,
+        room: &str,
+        command: Command,
+    ) -> Result<Reply, Error> {
+        let request = ServiceRequest::Command {
+            room: room.to_string(),
+            command,
+        };
+        match self.call(by, request).await? {
+            ServiceReply::Command { reply } => Ok(reply),
+            _ => Ok(Reply::done()),
+        }
+    }
+}

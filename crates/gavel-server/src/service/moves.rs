@@ -1,0 +1,88 @@
+//! Moving a participant between rooms: the one operation that touches two rooms, so it runs
+//! here, beside both actors, and never inside one (rooms never wait on each other).
+//!
+//! Order of checks: the destination's name; the caller may act in the source (and the core
+//! checks its host control there); the caller may bring people into the destination (its token
+//! names it, or it is a child of the source); the destination — and its ancestors, whose bans
+//! children inherit — would admit this identity with this token (bans, revocations, duplicates,
+//! capacity). Only then does the source let the participant go; the destination admits it.
+
+use super::{Principal, Service, ServiceReply};
+use crate::fanout::{Frame, Outgoing};
+use gavel_core::{ids, Command, Error, Event, LeaveReason, Millis, Reply};
+
+impl Service {
+    pub(super) async fn move_participant(
+        &self,
+        by: &Principal,
+        room: &str,
+        identity: String,
+        destination: String,
+    ) -> Result<ServiceReply, Error> {
+        ids::validate_room_name(&destination)?;
+        if destination == room {
+            return Err(Error::invalid(
+                "destination is the room the participant is in",
+            ));
+        }
+        let actor = by.actor_in(&self.registry, room)?;
+        let may_grant = by.may_move_into(&self.registry, room, &destination)?;
+        let source = self.registry.get_or_not_found(room)?;
+        let who = identity.clone();
+        let issued_at = source.inspect(move |r, _| r.token_issued_at(&who)).await?;
+        self.check_admission(&destination, &identity, issued_at)
+            .await?;
+
+        let command = Command::Move {
+            identity,
+            destination: destination.clone(),
+        };
+        let outcome = source.command_outcome(actor, command).await?;
+        let reply = outcome.result?;
+        let Some((mut moving, conn)) = outcome.moved else {
+            return Ok(ServiceReply::Command { reply });
+        };
+        let admitted = match self.registry.get_or_create(&destination, None, false) {
+            Ok((dest, _)) => {
+                if !may_grant {
+                    let (role, permissions) = dest.inspect(|r, _| r.default_grant()).await?;
+                    moving.limit_to(role, permissions);
+                }
+                dest.admit_moved(*moving, conn.clone()).await
+            }
+            Err(e) => Err(e),
+        };
+        match admitted {
+            Ok(_) => Ok(ServiceReply::Command {
+                reply: Reply::done(),
+            }),
+            Err(e) => {
+                // Detached but not admitted (the destination changed in between): the
+                // participant is told, and its connection closes.
+                let left = Event::RoomLeft {
+                    reason: LeaveReason::MoveFailed,
+                    by: None,
+                };
+                let _ = conn.send(Outgoing::Frame(Frame::event(&left)));
+                let _ = conn.send(Outgoing::Close(LeaveReason::MoveFailed));
+                Err(e)
+            }
+        }
+    }
+
+    /// Whether `identity`, with a token issued at `issued_at`, could come into `room` by a
+    /// move: the room's own rules, and the bans of its ancestors.
+    async fn check_admission(
+        &self,
+        room: &str,
+        identity: &str,
+        issued_at: Option<Millis>,
+    ) -> Result<(), Error> {
+        if let Some(dest) = self.registry.get(room) {
+            let who = identity.to_string();
+            dest.inspect(move |r, now| r.can_admit_moved(now, &who, issued_at))
+                .await??;
+        }
+        self.registry.check_inherited_bans(room, identity).await
+    }
+}
