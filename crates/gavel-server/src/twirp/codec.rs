@@ -1,13 +1,15 @@
 //! Twirp's two encodings: `application/protobuf` (prost) and `application/json` (protojson).
 //!
-//! `livekit-protocol` ships no JSON (de)serializers, so each message type used here implements
-//! [`JsonIn`] / [`JsonOut`]. JSON input accepts both snake_case and camelCase keys; JSON output
-//! uses snake_case, and 64-bit integers are strings, as protojson does.
+//! JSON goes through `livekit-protocol`'s own pbjson (de)serializers. Input: snake_case or
+//! camelCase keys, unknown keys ignored, int64 as a string or a number, enums by name or number,
+//! bytes as base64. Output: pbjson's, with the field names turned back into LiveKit's
+//! snake_case (`names.rs`); fields at their default value are left out (docs/compat-livekit.md).
 
-use super::TwirpError;
+use super::{names, TwirpError};
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
-use serde_json::{Map, Value};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
@@ -32,159 +34,113 @@ impl Format {
         }
     }
 
-    pub fn decode<T: prost::Message + Default + JsonIn>(
+    pub fn decode<T: prost::Message + Default + DeserializeOwned>(
         self,
         body: &[u8],
     ) -> Result<T, TwirpError> {
         match self {
             Format::Protobuf => T::decode(body)
                 .map_err(|e| TwirpError::malformed(format!("cannot decode protobuf: {e}"))),
-            Format::Json => {
-                if body.iter().all(u8::is_ascii_whitespace) {
-                    return T::from_json(&Map::new());
-                }
-                match serde_json::from_slice::<Value>(body) {
-                    Ok(Value::Object(m)) => T::from_json(&m),
-                    Ok(_) => Err(TwirpError::malformed("the body must be a JSON object")),
-                    Err(e) => Err(TwirpError::malformed(format!("malformed JSON: {e}"))),
-                }
-            }
+            Format::Json => from_json(body),
         }
     }
 
-    pub fn encode<T: prost::Message + JsonOut>(self, msg: &T) -> Result<Response, TwirpError> {
+    pub fn encode<T: prost::Message + Serialize>(self, msg: &T) -> Result<Response, TwirpError> {
         Ok(match self {
             Format::Protobuf => (
                 [(header::CONTENT_TYPE, "application/protobuf")],
                 msg.encode_to_vec(),
             )
                 .into_response(),
-            Format::Json => axum::Json(Value::Object(msg.to_json())).into_response(),
+            Format::Json => {
+                // Fails only for an enum field holding a number the enum does not name.
+                let mut v = serde_json::to_value(msg)
+                    .map_err(|e| TwirpError::new("internal", format!("cannot encode JSON: {e}")))?;
+                names::to_proto_names(&mut v);
+                axum::Json(v).into_response()
+            }
         })
     }
 }
 
-pub trait JsonIn: Sized {
-    fn from_json(m: &Map<String, Value>) -> Result<Self, TwirpError>;
-}
-
-pub trait JsonOut {
-    fn to_json(&self) -> Map<String, Value>;
-}
-
-/// The value under `snake` or its camelCase spelling.
-pub fn get<'a>(m: &'a Map<String, Value>, snake: &str) -> Option<&'a Value> {
-    m.get(snake).or_else(|| m.get(&camel(snake)))
-}
-
-fn camel(snake: &str) -> String {
-    let mut out = String::with_capacity(snake.len());
-    let mut up = false;
-    for c in snake.chars() {
-        if c == '_' {
-            up = true;
-        } else if up {
-            out.extend(c.to_uppercase());
-            up = false;
+/// A JSON request body. An empty body reads as `{}`, so a request without fields may be sent
+/// without one. Errors name the field at fault as the client spelled it
+/// (`permission.canPublishSources[0]`): serde_json's own message gives only a line and column.
+fn from_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, TwirpError> {
+    let body: &[u8] = if body.trim_ascii().is_empty() {
+        b"{}"
+    } else {
+        body
+    };
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let msg = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let e = e.into_inner();
+        if e.is_syntax() || e.is_eof() || path == "." {
+            TwirpError::malformed(format!("malformed JSON: {e}"))
         } else {
-            out.push(c);
+            TwirpError::malformed(format!("`{path}`: {e}"))
         }
-    }
-    out
-}
-
-pub fn string(m: &Map<String, Value>, key: &str) -> Result<String, TwirpError> {
-    match get(m, key) {
-        None | Some(Value::Null) => Ok(String::new()),
-        Some(Value::String(s)) => Ok(s.clone()),
-        Some(_) => Err(TwirpError::malformed(format!("`{key}` must be a string"))),
-    }
-}
-
-pub fn strings(m: &Map<String, Value>, key: &str) -> Result<Vec<String>, TwirpError> {
-    match get(m, key) {
-        None | Some(Value::Null) => Ok(Vec::new()),
-        Some(Value::Array(a)) => a
-            .iter()
-            .map(|v| {
-                v.as_str()
-                    .map(str::to_string)
-                    .ok_or_else(|| TwirpError::malformed(format!("`{key}` must hold strings")))
-            })
-            .collect(),
-        Some(_) => Err(TwirpError::malformed(format!("`{key}` must be a list"))),
-    }
-}
-
-pub fn boolean(m: &Map<String, Value>, key: &str) -> Result<bool, TwirpError> {
-    match get(m, key) {
-        None | Some(Value::Null) => Ok(false),
-        Some(Value::Bool(b)) => Ok(*b),
-        Some(_) => Err(TwirpError::malformed(format!("`{key}` must be a boolean"))),
-    }
-}
-
-/// protojson accepts int64 as a number or a decimal string.
-pub fn int64_in(m: &Map<String, Value>, key: &str) -> Result<i64, TwirpError> {
-    let bad = || TwirpError::malformed(format!("`{key}` must be an int64"));
-    match get(m, key) {
-        None | Some(Value::Null) => Ok(0),
-        Some(Value::Number(n)) => n.as_i64().ok_or_else(bad),
-        Some(Value::String(s)) => s.parse().map_err(|_| bad()),
-        Some(_) => Err(bad()),
-    }
-}
-
-/// protojson's `bytes`: standard base64 (URL-safe and unpadded spellings accepted too).
-pub fn bytes_in(m: &Map<String, Value>, key: &str) -> Result<Vec<u8>, TwirpError> {
-    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-    use base64::Engine;
-    match get(m, key) {
-        None | Some(Value::Null) => Ok(Vec::new()),
-        Some(Value::String(s)) => STANDARD
-            .decode(s)
-            .or_else(|_| URL_SAFE_NO_PAD.decode(s.trim_end_matches('=')))
-            .map_err(|_| TwirpError::malformed(format!("`{key}` must be base64"))),
-        Some(_) => Err(TwirpError::malformed(format!(
-            "`{key}` must be a base64 string"
-        ))),
-    }
-}
-
-/// A protobuf enum in protojson: its name, or its number.
-pub fn enum_in(m: &Map<String, Value>, key: &str, names: &[&str]) -> Result<i32, TwirpError> {
-    let bad = || TwirpError::malformed(format!("`{key}` must be one of {names:?} or its number"));
-    match get(m, key) {
-        None | Some(Value::Null) => Ok(0),
-        Some(Value::Number(n)) => n
-            .as_i64()
-            .and_then(|n| i32::try_from(n).ok())
-            .ok_or_else(bad),
-        Some(Value::String(s)) => names
-            .iter()
-            .position(|n| n == s)
-            .map(|i| i as i32)
-            .ok_or_else(bad),
-        Some(_) => Err(bad()),
-    }
-}
-
-/// protojson writes int64 as a string.
-pub fn int64(v: i64) -> Value {
-    Value::String(v.to_string())
+    })?;
+    de.end()
+        .map_err(|e| TwirpError::malformed(format!("malformed JSON: {e}")))?;
+    Ok(msg)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use livekit_protocol as lk;
 
     #[test]
-    fn camel_and_snake_keys() {
-        let m: Map<String, Value> =
-            serde_json::from_str(r#"{"destinationRoom":"b","room":"a"}"#).unwrap();
-        assert_eq!(string(&m, "destination_room").unwrap(), "b");
-        assert_eq!(string(&m, "room").unwrap(), "a");
-        assert_eq!(string(&m, "identity").unwrap(), "");
-        assert!(string(&serde_json::from_str(r#"{"room":1}"#).unwrap(), "room").is_err());
+    fn snake_and_camel_keys_unknown_ignored() {
+        let r: lk::MoveParticipantRequest =
+            from_json(br#"{"destinationRoom":"b","room":"a","later":1}"#).unwrap();
+        assert_eq!((r.room.as_str(), r.destination_room.as_str()), ("a", "b"));
+        assert_eq!(r.identity, "");
+        let r: lk::MoveParticipantRequest = from_json(br#"{"destination_room":"b"}"#).unwrap();
+        assert_eq!(r.destination_room, "b");
+    }
+
+    #[test]
+    fn empty_body_is_an_empty_message() {
+        let r: lk::ListRoomsRequest = from_json(b" \n").unwrap();
+        assert!(r.names.is_empty());
+    }
+
+    #[test]
+    fn errors_are_malformed_and_name_the_field() {
+        let e = from_json::<lk::DeleteRoomRequest>(br#"{"room":1}"#).unwrap_err();
+        assert_eq!(e.code, "malformed");
+        assert!(e.msg.starts_with("`room`: invalid type"), "{}", e.msg);
+        let e = from_json::<lk::UpdateParticipantRequest>(
+            br#"{"permission":{"canPublishSources":["NOPE"]}}"#,
+        )
+        .unwrap_err();
+        assert!(
+            e.msg.starts_with("`permission.canPublishSources[0]`"),
+            "{}",
+            e.msg
+        );
+        for bad in [&b"{"[..], b"[1]", b"{} {}", b"nope"] {
+            let e = from_json::<lk::DeleteRoomRequest>(bad).unwrap_err();
+            assert_eq!(e.code, "malformed", "{bad:?}");
+            assert!(e.msg.starts_with("malformed JSON"), "{bad:?}: {}", e.msg);
+        }
+    }
+
+    #[test]
+    fn protojson_scalars_in() {
+        let r: lk::SendDataRequest = from_json(
+            br#"{"data":"aGVsbG8","kind":"LOSSY","topic":"t","destinationIdentities":["b"]}"#,
+        )
+        .unwrap();
+        assert_eq!(r.data, b"hello");
+        assert_eq!(r.kind, lk::data_packet::Kind::Lossy as i32);
+        assert_eq!(r.topic.as_deref(), Some("t"));
+        let r: lk::RoomParticipantIdentity = from_json(br#"{"revoke_token_ts":"17"}"#).unwrap();
+        assert_eq!(r.revoke_token_ts, 17);
+        let r: lk::RoomParticipantIdentity = from_json(br#"{"revokeTokenTs":18}"#).unwrap();
+        assert_eq!(r.revoke_token_ts, 18);
     }
 }

@@ -1,39 +1,11 @@
 //! SendData: a data message from the server, delivered to clients as `data_received`.
 
-use super::codec::{bytes_in, enum_in, get, string, strings, JsonIn, JsonOut};
 use super::{auth, TwirpError};
 use crate::http::AppState;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use gavel_core::Claims;
 use livekit_protocol as lk;
-use serde_json::{Map, Value};
-
-// `destination_sids` is deprecated in LiveKit but older SDKs still send it; we honour it.
-#[allow(deprecated)]
-impl JsonIn for lk::SendDataRequest {
-    fn from_json(m: &Map<String, Value>) -> Result<Self, TwirpError> {
-        let topic = match get(m, "topic") {
-            None | Some(Value::Null) => None,
-            Some(_) => Some(string(m, "topic")?),
-        };
-        Ok(lk::SendDataRequest {
-            room: string(m, "room")?,
-            data: bytes_in(m, "data")?,
-            kind: enum_in(m, "kind", &["RELIABLE", "LOSSY"])?,
-            destination_sids: strings(m, "destination_sids")?,
-            destination_identities: strings(m, "destination_identities")?,
-            topic,
-            nonce: bytes_in(m, "nonce")?,
-        })
-    }
-}
-
-impl JsonOut for lk::SendDataResponse {
-    fn to_json(&self) -> Map<String, Value> {
-        Map::new()
-    }
-}
 
 #[allow(deprecated)]
 pub async fn send_data(

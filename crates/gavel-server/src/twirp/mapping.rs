@@ -1,10 +1,7 @@
-//! Our participant and track state as LiveKit's `ParticipantInfo` / `TrackInfo`, in protobuf
-//! and protojson.
+//! Our participant and track state as LiveKit's `ParticipantInfo` / `TrackInfo`.
 
-use super::codec::{int64, JsonOut};
 use gavel_core::{ParticipantInfo, Source, TrackInfo};
 use livekit_protocol as lk;
-use serde_json::{json, Map, Value};
 
 pub fn source(s: Source) -> lk::TrackSource {
     match s {
@@ -63,74 +60,5 @@ pub fn participant(p: &ParticipantInfo) -> lk::ParticipantInfo {
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect(),
         ..Default::default()
-    }
-}
-
-fn obj(v: Value) -> Map<String, Value> {
-    match v {
-        Value::Object(m) => m,
-        _ => Map::new(),
-    }
-}
-
-fn source_name(v: i32) -> &'static str {
-    lk::TrackSource::try_from(v)
-        .unwrap_or(lk::TrackSource::Unknown)
-        .as_str_name()
-}
-
-impl JsonOut for lk::TrackInfo {
-    fn to_json(&self) -> Map<String, Value> {
-        obj(json!({
-            "sid": self.sid,
-            "type": lk::TrackType::try_from(self.r#type).unwrap_or(lk::TrackType::Audio).as_str_name(),
-            "name": self.name,
-            "muted": self.muted,
-            "source": source_name(self.source),
-        }))
-    }
-}
-
-impl JsonOut for lk::ParticipantPermission {
-    fn to_json(&self) -> Map<String, Value> {
-        let sources: Vec<&str> = self
-            .can_publish_sources
-            .iter()
-            .map(|s| source_name(*s))
-            .collect();
-        obj(json!({
-            "can_subscribe": self.can_subscribe,
-            "can_publish": self.can_publish,
-            "can_publish_data": self.can_publish_data,
-            "can_publish_sources": sources,
-            "hidden": self.hidden,
-            "can_update_metadata": self.can_update_metadata,
-        }))
-    }
-}
-
-impl JsonOut for lk::ParticipantInfo {
-    fn to_json(&self) -> Map<String, Value> {
-        let tracks: Vec<Value> = self
-            .tracks
-            .iter()
-            .map(|t| Value::Object(t.to_json()))
-            .collect();
-        let state = lk::participant_info::State::try_from(self.state)
-            .unwrap_or(lk::participant_info::State::Joining)
-            .as_str_name();
-        obj(json!({
-            "sid": self.sid,
-            "identity": self.identity,
-            "state": state,
-            "tracks": tracks,
-            "metadata": self.metadata,
-            "joined_at": int64(self.joined_at),
-            "joined_at_ms": int64(self.joined_at_ms),
-            "name": self.name,
-            "permission": self.permission.as_ref().map(|p| Value::Object(p.to_json())),
-            "is_publisher": self.is_publisher,
-            "attributes": self.attributes,
-        }))
     }
 }

@@ -9,6 +9,7 @@ mod codec;
 mod data;
 mod error;
 mod mapping;
+mod names;
 mod participants;
 mod rooms;
 

@@ -1,45 +1,12 @@
 //! Participant methods: ListParticipants, GetParticipant, RemoveParticipant, MoveParticipant,
 //! MutePublishedTrack, UpdateParticipant.
 
-use super::codec::{boolean, get, int64_in, string, JsonIn, JsonOut};
 use super::{auth, mapping, TwirpError};
 use crate::http::AppState;
 use crate::service::{ServiceReply, ServiceRequest};
 use gavel_core::permissions::SourceSet;
 use gavel_core::{Claims, Command, Error, PermissionsPatch, Reply, Source};
 use livekit_protocol as lk;
-use serde_json::{Map, Value};
-
-impl JsonIn for lk::ListParticipantsRequest {
-    fn from_json(m: &Map<String, Value>) -> Result<Self, TwirpError> {
-        Ok(lk::ListParticipantsRequest {
-            room: string(m, "room")?,
-        })
-    }
-}
-
-impl JsonIn for lk::RoomParticipantIdentity {
-    fn from_json(m: &Map<String, Value>) -> Result<Self, TwirpError> {
-        Ok(lk::RoomParticipantIdentity {
-            room: string(m, "room")?,
-            identity: string(m, "identity")?,
-            revoke_token_ts: int64_in(m, "revoke_token_ts")?,
-        })
-    }
-}
-
-impl JsonOut for lk::ListParticipantsResponse {
-    fn to_json(&self) -> Map<String, Value> {
-        let ps: Vec<Value> = self
-            .participants
-            .iter()
-            .map(|p| Value::Object(p.to_json()))
-            .collect();
-        let mut m = Map::new();
-        m.insert("participants".into(), Value::Array(ps));
-        m
-    }
-}
 
 pub async fn list_participants(
     state: &AppState,
@@ -67,49 +34,6 @@ pub async fn get_participant(
     match auth::call(state, claims, request).await? {
         ServiceReply::Participant { participant } => Ok(mapping::participant(&participant)),
         _ => Err(Error::participant_not_found(&req.identity).into()),
-    }
-}
-
-impl JsonIn for lk::MoveParticipantRequest {
-    fn from_json(m: &Map<String, Value>) -> Result<Self, TwirpError> {
-        Ok(lk::MoveParticipantRequest {
-            room: string(m, "room")?,
-            identity: string(m, "identity")?,
-            destination_room: string(m, "destination_room")?,
-        })
-    }
-}
-
-impl JsonIn for lk::MuteRoomTrackRequest {
-    fn from_json(m: &Map<String, Value>) -> Result<Self, TwirpError> {
-        Ok(lk::MuteRoomTrackRequest {
-            room: string(m, "room")?,
-            identity: string(m, "identity")?,
-            track_sid: string(m, "track_sid")?,
-            muted: boolean(m, "muted")?,
-        })
-    }
-}
-
-impl JsonOut for lk::MoveParticipantResponse {
-    fn to_json(&self) -> Map<String, Value> {
-        Map::new()
-    }
-}
-
-impl JsonOut for lk::RemoveParticipantResponse {
-    fn to_json(&self) -> Map<String, Value> {
-        Map::new()
-    }
-}
-
-impl JsonOut for lk::MuteRoomTrackResponse {
-    fn to_json(&self) -> Map<String, Value> {
-        let mut m = Map::new();
-        if let Some(t) = &self.track {
-            m.insert("track".into(), Value::Object(t.to_json()));
-        }
-        m
     }
 }
 
@@ -166,68 +90,6 @@ pub async fn mute_published_track(
         _ => None,
     };
     Ok(lk::MuteRoomTrackResponse { track })
-}
-
-impl JsonIn for lk::UpdateParticipantRequest {
-    fn from_json(m: &Map<String, Value>) -> Result<Self, TwirpError> {
-        let permission = match get(m, "permission") {
-            None | Some(Value::Null) => None,
-            Some(Value::Object(p)) => Some(permission_from_json(p)?),
-            Some(_) => return Err(TwirpError::malformed("`permission` must be an object")),
-        };
-        let attributes = match get(m, "attributes") {
-            None | Some(Value::Null) => Default::default(),
-            Some(Value::Object(a)) => a
-                .iter()
-                .map(|(k, v)| match v {
-                    Value::String(s) => Ok((k.clone(), s.clone())),
-                    _ => Err(TwirpError::malformed("attribute values must be strings")),
-                })
-                .collect::<Result<_, _>>()?,
-            Some(_) => return Err(TwirpError::malformed("`attributes` must be an object")),
-        };
-        Ok(lk::UpdateParticipantRequest {
-            room: string(m, "room")?,
-            identity: string(m, "identity")?,
-            metadata: string(m, "metadata")?,
-            name: string(m, "name")?,
-            permission,
-            attributes,
-        })
-    }
-}
-
-fn permission_from_json(p: &Map<String, Value>) -> Result<lk::ParticipantPermission, TwirpError> {
-    let sources = match get(p, "can_publish_sources") {
-        None | Some(Value::Null) => Vec::new(),
-        Some(Value::Array(a)) => a
-            .iter()
-            .map(|v| match v {
-                Value::String(s) => lk::TrackSource::from_str_name(s)
-                    .map(|t| t as i32)
-                    .ok_or_else(|| TwirpError::malformed(format!("unknown track source {s:?}"))),
-                Value::Number(n) => n
-                    .as_i64()
-                    .map(|n| n as i32)
-                    .ok_or_else(|| TwirpError::malformed("bad track source")),
-                _ => Err(TwirpError::malformed("bad track source")),
-            })
-            .collect::<Result<_, _>>()?,
-        Some(_) => {
-            return Err(TwirpError::malformed(
-                "`can_publish_sources` must be a list",
-            ))
-        }
-    };
-    Ok(lk::ParticipantPermission {
-        can_subscribe: boolean(p, "can_subscribe")?,
-        can_publish: boolean(p, "can_publish")?,
-        can_publish_data: boolean(p, "can_publish_data")?,
-        can_publish_sources: sources,
-        hidden: boolean(p, "hidden")?,
-        can_update_metadata: boolean(p, "can_update_metadata")?,
-        ..Default::default()
-    })
 }
 
 /// LiveKit's permission replaces ours, except host controls (which LiveKit does not have).

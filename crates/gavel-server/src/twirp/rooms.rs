@@ -1,99 +1,11 @@
 //! Room methods: CreateRoom, ListRooms, DeleteRoom, UpdateRoomMetadata.
 
-use super::codec::{get, int64, string, strings, JsonIn, JsonOut};
 use super::{auth, TwirpError};
 use crate::http::AppState;
 use crate::registry::RoomHandle;
 use crate::service::{ServiceReply, ServiceRequest};
 use gavel_core::Command;
 use livekit_protocol as lk;
-use serde_json::{json, Map, Value};
-
-impl JsonIn for lk::ListRoomsRequest {
-    fn from_json(m: &Map<String, Value>) -> Result<Self, TwirpError> {
-        Ok(lk::ListRoomsRequest {
-            names: strings(m, "names")?,
-        })
-    }
-}
-
-impl JsonIn for lk::CreateRoomRequest {
-    fn from_json(m: &Map<String, Value>) -> Result<Self, TwirpError> {
-        let uint = |key: &str| -> Result<u32, TwirpError> {
-            match get(m, key) {
-                None | Some(Value::Null) => Ok(0),
-                Some(v) => v
-                    .as_u64()
-                    .and_then(|n| u32::try_from(n).ok())
-                    .ok_or_else(|| TwirpError::malformed(format!("`{key}` must be a uint32"))),
-            }
-        };
-        Ok(lk::CreateRoomRequest {
-            name: string(m, "name")?,
-            empty_timeout: uint("empty_timeout")?,
-            max_participants: uint("max_participants")?,
-            ..Default::default()
-        })
-    }
-}
-
-impl JsonIn for lk::DeleteRoomRequest {
-    fn from_json(m: &Map<String, Value>) -> Result<Self, TwirpError> {
-        Ok(lk::DeleteRoomRequest {
-            room: string(m, "room")?,
-        })
-    }
-}
-
-impl JsonIn for lk::UpdateRoomMetadataRequest {
-    fn from_json(m: &Map<String, Value>) -> Result<Self, TwirpError> {
-        Ok(lk::UpdateRoomMetadataRequest {
-            room: string(m, "room")?,
-            metadata: string(m, "metadata")?,
-        })
-    }
-}
-
-impl JsonOut for lk::Room {
-    fn to_json(&self) -> Map<String, Value> {
-        let v = json!({
-            "sid": self.sid,
-            "name": self.name,
-            "empty_timeout": self.empty_timeout,
-            "departure_timeout": self.departure_timeout,
-            "max_participants": self.max_participants,
-            "creation_time": int64(self.creation_time),
-            "creation_time_ms": int64(self.creation_time_ms),
-            "metadata": self.metadata,
-            "num_participants": self.num_participants,
-            "num_publishers": self.num_publishers,
-            "active_recording": self.active_recording,
-        });
-        match v {
-            Value::Object(m) => m,
-            _ => Map::new(),
-        }
-    }
-}
-
-impl JsonOut for lk::ListRoomsResponse {
-    fn to_json(&self) -> Map<String, Value> {
-        let rooms: Vec<Value> = self
-            .rooms
-            .iter()
-            .map(|r| Value::Object(r.to_json()))
-            .collect();
-        let mut m = Map::new();
-        m.insert("rooms".into(), Value::Array(rooms));
-        m
-    }
-}
-
-impl JsonOut for lk::DeleteRoomResponse {
-    fn to_json(&self) -> Map<String, Value> {
-        Map::new()
-    }
-}
 
 /// The room as LiveKit describes it, from our state.
 async fn room_info(handle: &RoomHandle) -> Result<lk::Room, TwirpError> {
