@@ -317,6 +317,15 @@ async fn hidden_grant_makes_the_participant_invisible() {
         ),
         "not_found"
     );
+    // Nor does a mute-all's count give it away (it used to say `changed: 1`)…
+    let r = host
+        .request(json!({"type": "mute_all", "source": "microphone"}))
+        .await
+        .unwrap();
+    assert_eq!(r["changed"], 0, "{r}");
+    // …though its microphone was muted like everyone's (the server API sees that).
+    let p = api_participant(&api, "hide", "ghost").await;
+    assert_eq!(p["tracks"][0]["muted"], true, "{p}");
     // The server API sees it.
     let p = api_participant(&api, "hide", "ghost").await;
     assert_eq!(p["permissions"]["hidden"], true);

@@ -142,6 +142,17 @@ async fn operator_workflow() {
     // Move, kick with ban, bans, lift.
     gavel_ok(&ts, &["participant", "move", "ops", "bob", "--to", "ops-2"]).await;
     expect(&bob, "moved").await;
+    // An identity that is not there: the CLI says so instead of claiming a kick.
+    let out = gavel_ok(
+        &ts,
+        &["participant", "kick", "ops", "nobody", "--ban", "60"],
+    )
+    .await;
+    assert!(
+        out.contains("nobody was not in ops; banned them from it for 60 s"),
+        "{out}"
+    );
+    ts.admin().lift_ban("ops", "nobody").await.unwrap();
     gavel_ok(&ts, &["participant", "kick", "ops", "ann", "--ban", "600"]).await;
     assert!(matches!(
         expect(&ann, "room_left").await,

@@ -34,6 +34,17 @@ impl TestServer {
     pub async fn with_limits(limits: Limits) -> TestServer {
         let mut config = Config::dev("127.0.0.1:0".parse().unwrap());
         config.limits = limits;
+        Self::with_config(config).await
+    }
+
+    /// A development server keeping its state in `dir` (SQLite), so tests can reach the file.
+    pub async fn with_data_dir(dir: &std::path::Path) -> TestServer {
+        let mut config = Config::dev("127.0.0.1:0".parse().unwrap());
+        config.data_dir = Some(dir.to_path_buf());
+        Self::with_config(config).await
+    }
+
+    pub async fn with_config(config: Config) -> TestServer {
         let server = Server::start(config).await.expect("server starts");
         let addr = server.addr;
         TestServer {
