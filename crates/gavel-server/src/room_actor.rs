@@ -341,121 +341,155 @@ impl RoomActor {
         }
     }
 
-    /// Sends every pending output. Events are serialized once and shared by all recipients.
+    /// Sends every pending output, then brings the gauges and the reaping timer up to date.
     fn flush(&mut self) {
         loop {
             let mut slow = Vec::new();
             while let Some(out) = self.core.poll_output() {
-                match out {
-                    Output::Event { to, event } => {
-                        let started = std::time::Instant::now();
-                        let frame = Frame::event(&event);
-                        let sent = self.deliver(&to, &frame, &mut slow);
-                        self.metrics
-                            .fanout_seconds
-                            .observe(started.elapsed().as_secs_f64());
-                        self.metrics.messages_out.inc_by(sent);
-                        self.metrics
-                            .events
-                            .get_or_create(&KindLabel {
-                                kind: event.kind().to_string(),
-                            })
-                            .inc();
-                    }
-                    Output::Disconnect { sid, reason } => {
-                        if let Some(conn) = self.conns.remove(&sid) {
-                            let _ = conn.send(Outgoing::Close(reason));
-                        }
-                    }
-                    Output::RequestResolved {
-                        request_id,
-                        outcome,
-                    } => self.resolved(request_id, outcome),
-                    Output::MovedOut { moving } => {
-                        if let Some(conn) = self.conns.remove(&moving.info.sid) {
-                            self.moved_out.push((moving, conn));
-                        }
-                    }
-                    out @ (Output::BanChanged { .. }
-                    | Output::TokensRevoked { .. }
-                    | Output::SettingsChanged { .. }
-                    | Output::PresetChanged { .. }) => {
-                        // Durable writes come out of `Room::decide`, never here (property-tested).
-                        debug_assert!(false, "an uncommitted durable write: {out:?}");
-                        tracing::error!(room = %self.me.name, "an uncommitted durable write was dropped");
-                    }
-                    Output::SessionEnded {
-                        participant,
-                        reason,
-                    } => self.durable.writer.session(SessionRecord {
-                        id: 0,
-                        room: self.me.name.to_string(),
-                        identity: participant.identity,
-                        sid: participant.sid,
-                        joined_at: participant.joined_at,
-                        left_at: now_ms(),
-                        reason: enum_str(&reason),
-                        speaking_time_ms: participant.speaking_time_ms,
-                    }),
-                    Output::HostAction {
-                        actor,
-                        action,
-                        targets,
-                        command,
-                        outcome,
-                    } => {
-                        self.durable.writer.audit(AuditEntry {
-                            id: 0,
-                            at: now_ms(),
-                            room: self.me.name.to_string(),
-                            actor: actor.clone(),
-                            action: action.to_string(),
-                            targets: targets.clone(),
-                            params: serde_json::to_value(&command).unwrap_or_default(),
-                            outcome: match &outcome {
-                                Ok(()) => "ok".into(),
-                                Err(e) => e.code.as_str().into(),
-                            },
-                            message: outcome.as_ref().err().map(|e| e.message.clone()),
-                        });
-                        let label = match &outcome {
-                            Ok(()) => "ok",
-                            Err(e) => e.code.as_str(),
-                        };
-                        self.metrics
-                            .host_actions
-                            .get_or_create(&ActionLabels {
-                                action: action.to_string(),
-                                outcome: label.to_string(),
-                            })
-                            .inc();
-                        match outcome {
-                            Ok(()) => {
-                                tracing::info!(room = %self.me.name, %actor, action, ?targets, "host action")
-                            }
-                            Err(e) => {
-                                tracing::info!(room = %self.me.name, %actor, action, ?targets, error = %e, "host action refused")
-                            }
-                        }
-                    }
-                }
+                self.route(out, &mut slow);
             }
             if slow.is_empty() {
                 break;
             }
-            for sid in slow {
-                if self.conns.remove(&sid).is_some() {
-                    tracing::warn!(room = %self.me.name, %sid, "disconnecting slow consumer: outgoing queue full");
-                    self.core.disconnected(&sid, LeaveReason::SlowConsumer);
+            // Evicting a slow consumer makes the room announce its leaving: go round again.
+            self.evict(slow);
+        }
+        self.report_counts();
+        self.schedule_reap();
+    }
+
+    /// One output to where it goes.
+    fn route(&mut self, out: Output, slow: &mut Vec<String>) {
+        match out {
+            Output::Event { to, event } => self.fan_out(&to, &event, slow),
+            Output::Disconnect { sid, reason } => {
+                if let Some(conn) = self.conns.remove(&sid) {
+                    let _ = conn.send(Outgoing::Close(reason));
                 }
             }
+            Output::RequestResolved {
+                request_id,
+                outcome,
+            } => self.resolved(request_id, outcome),
+            Output::MovedOut { moving } => {
+                if let Some(conn) = self.conns.remove(&moving.info.sid) {
+                    self.moved_out.push((moving, conn));
+                }
+            }
+            out @ (Output::BanChanged { .. }
+            | Output::TokensRevoked { .. }
+            | Output::SettingsChanged { .. }
+            | Output::PresetChanged { .. }) => {
+                // Durable writes come out of `Room::decide`, never here (property-tested).
+                debug_assert!(false, "an uncommitted durable write: {out:?}");
+                tracing::error!(room = %self.me.name, "an uncommitted durable write was dropped");
+            }
+            Output::SessionEnded {
+                participant,
+                reason,
+            } => self.durable.writer.session(SessionRecord {
+                id: 0,
+                room: self.me.name.to_string(),
+                identity: participant.identity,
+                sid: participant.sid,
+                joined_at: participant.joined_at,
+                left_at: now_ms(),
+                reason: enum_str(&reason),
+                speaking_time_ms: participant.speaking_time_ms,
+            }),
+            Output::HostAction {
+                actor,
+                action,
+                targets,
+                command,
+                outcome,
+            } => self.record_host_action(actor, action, targets, *command, outcome),
         }
+    }
+
+    /// An event, serialized once, to every connection of its audience.
+    fn fan_out(&mut self, to: &Audience, event: &gavel_core::Event, slow: &mut Vec<String>) {
+        let started = std::time::Instant::now();
+        let frame = Frame::event(event);
+        let sent = self.deliver(to, &frame, slow);
+        self.metrics
+            .fanout_seconds
+            .observe(started.elapsed().as_secs_f64());
+        self.metrics.messages_out.inc_by(sent);
+        self.metrics
+            .events
+            .get_or_create(&KindLabel {
+                kind: event.kind().to_string(),
+            })
+            .inc();
+    }
+
+    /// A host action, carried out or refused: the audit log, metrics and the log.
+    fn record_host_action(
+        &mut self,
+        actor: String,
+        action: &'static str,
+        targets: Vec<String>,
+        command: Command,
+        outcome: Result<(), Error>,
+    ) {
+        self.durable.writer.audit(AuditEntry {
+            id: 0,
+            at: now_ms(),
+            room: self.me.name.to_string(),
+            actor: actor.clone(),
+            action: action.to_string(),
+            targets: targets.clone(),
+            params: serde_json::to_value(&command).unwrap_or_default(),
+            outcome: match &outcome {
+                Ok(()) => "ok".into(),
+                Err(e) => e.code.as_str().into(),
+            },
+            message: outcome.as_ref().err().map(|e| e.message.clone()),
+        });
+        let label = match &outcome {
+            Ok(()) => "ok",
+            Err(e) => e.code.as_str(),
+        };
+        self.metrics
+            .host_actions
+            .get_or_create(&ActionLabels {
+                action: action.to_string(),
+                outcome: label.to_string(),
+            })
+            .inc();
+        match outcome {
+            Ok(()) => {
+                tracing::info!(room = %self.me.name, %actor, action, ?targets, "host action")
+            }
+            Err(e) => {
+                tracing::info!(room = %self.me.name, %actor, action, ?targets, error = %e, "host action refused")
+            }
+        }
+    }
+
+    /// Drops connections whose queues are full; the room hears they left.
+    fn evict(&mut self, slow: Vec<String>) {
+        for sid in slow {
+            if self.conns.remove(&sid).is_some() {
+                tracing::warn!(room = %self.me.name, %sid, "disconnecting slow consumer: outgoing queue full");
+                self.core.disconnected(&sid, LeaveReason::SlowConsumer);
+            }
+        }
+    }
+
+    /// The participants gauge follows the room's counts.
+    fn report_counts(&mut self) {
         let now = self.core.counts();
         let was = std::mem::replace(&mut self.reported, now);
         self.metrics.participants_delta(
             i64::from(now.present) - i64::from(was.present),
             i64::from(now.hidden) - i64::from(was.hidden),
         );
+    }
+
+    /// An empty room starts its empty timeout; a room with people in it has none.
+    fn schedule_reap(&mut self) {
         if !self.core.is_empty() {
             self.reap_at = None;
             self.reap_declined = false;
