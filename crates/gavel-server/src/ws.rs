@@ -216,7 +216,8 @@ async fn session(
                             tokio::spawn(run_move(app.clone(), principal, me.clone(), id, identity, destination));
                         }
                         Ok((id, command)) => {
-                            if Box::pin(handle.client(sid.clone(), id, command)).await.is_err() {
+                            let sent = app.service.session_request(&handle, sid.clone(), id, command);
+                            if Box::pin(sent).await.is_err() {
                                 break;
                             }
                         }

@@ -27,7 +27,7 @@ mod rooms;
 pub use authorize::Principal;
 pub use rooms::RoomSummary;
 
-use crate::registry::Registry;
+use crate::registry::{Registry, RoomHandle};
 use gavel_core::command::BanInfo;
 use gavel_core::{Command, Counts, Error, ParticipantInfo, Reply, RequestOutcome, RoomSettings};
 use serde::{Deserialize, Serialize};
@@ -220,6 +220,26 @@ impl Service {
                 Ok(ServiceReply::Outcome { outcome })
             }
         }
+    }
+
+    /// A participant session's request in its own room. The session is its authorization (its
+    /// token was verified when it joined, and the core checks the permissions it holds); the
+    /// response goes out on its connection, after the events the request caused. Moves touch a
+    /// second room and go through [`Service::call`] instead.
+    pub async fn session_request(
+        &self,
+        room: &RoomHandle,
+        sid: String,
+        id: serde_json::Value,
+        command: Command,
+    ) -> Result<(), Error> {
+        if matches!(command, Command::Move { .. }) {
+            return Err(Error::new(
+                gavel_core::ErrorCode::Internal,
+                "a move must go through Service::call",
+            ));
+        }
+        room.client(sid, id, command).await
     }
 
     /// Runs a command in `room` and returns the core's reply.
