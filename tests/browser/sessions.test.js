@@ -50,6 +50,15 @@ describe("sessions", () => {
     const destination = `${room}-breakout`;
     const host = (await joinAs(shared.browser, room, "Ann", "host")).page;
     const guest = (await joinAs(shared.browser, room, "Bob", "participant")).page;
+    // A host moves people into its room's children (breakouts): the backend creates one.
+    const admin = process.env.GAVEL_ADMIN_TOKEN;
+    assert.ok(admin, "GAVEL_ADMIN_TOKEN (a server-API token) is set by the test runner");
+    const created = await fetch(`${HTTP}/v1/rooms`, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${admin}`, "Content-Type": "application/json" },
+      body: JSON.stringify({ name: destination, parent: room }),
+    });
+    assert.equal(created.status, 201);
     await select(host, "Bob");
     await host.getByLabel("Move to room").fill(destination);
     await host.getByRole("button", { name: "Move", exact: true }).click();
@@ -58,6 +67,17 @@ describe("sessions", () => {
     await textMatches(guest.locator("#counts"), "1 present");
     await tile(host, "Bob").waitFor({ state: "detached" });
     await shot(guest, "moved");
+  });
+
+  test("a move into a room the host may not enter is refused, with the reason", async () => {
+    const room = roomName("nomove");
+    const host = (await joinAs(shared.browser, room, "Ann", "host")).page;
+    await joinAs(shared.browser, room, "Bob", "participant");
+    await select(host, "Bob");
+    await host.getByLabel("Move to room").fill(`${room}-elsewhere`);
+    await host.getByRole("button", { name: "Move", exact: true }).click();
+    await textMatches(host.locator("body"), /may not move participants into room/);
+    await tile(host, "Bob").waitFor({ state: "visible" });
   });
 
   test("joining again elsewhere replaces this tab, which says so", async () => {

@@ -259,3 +259,48 @@ impl Service {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What crosses the seam survives a trip through JSON unchanged, so another node could run it.
+    #[test]
+    fn calls_are_plain_values() {
+        let by = Principal::Session {
+            room: "a".into(),
+            sid: "PA_1".into(),
+            claims: gavel_core::Claims {
+                sub: "ann".into(),
+                ..Default::default()
+            },
+        };
+        let request = ServiceRequest::Command {
+            room: "a".into(),
+            command: Command::Kick {
+                identity: Some("troll".into()),
+                identities: None,
+                ban_seconds: Some(60),
+                revoke_tokens: true,
+                revoke_before: None,
+                require_present: false,
+            },
+        };
+        let reply = ServiceReply::Command {
+            reply: Reply::Kicked {
+                removed: true,
+                banned_until: Some(1),
+                tokens_revoked_before: Some(0),
+            },
+        };
+        let b = serde_json::to_value(&by).unwrap();
+        assert_eq!(serde_json::from_value::<Principal>(b).unwrap(), by);
+        let r = serde_json::to_value(&request).unwrap();
+        assert_eq!(
+            serde_json::from_value::<ServiceRequest>(r).unwrap(),
+            request
+        );
+        let r = serde_json::to_value(&reply).unwrap();
+        assert_eq!(serde_json::from_value::<ServiceReply>(r).unwrap(), reply);
+    }
+}
