@@ -245,35 +245,62 @@ impl Registry {
         ids::validate_room_name(name)?;
         let settings = settings.unwrap_or_else(|| self.room_defaults.clone());
         settings.validate()?;
-        let mut rooms = self.rooms.lock().unwrap();
-        if let Some(e) = rooms.get_mut(name) {
-            e.explicit |= explicit;
-            return Ok((e.handle.clone(), false));
-        }
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let (tx, rx) = mpsc::channel(ROOM_INBOX);
-        let handle = RoomHandle {
-            name: Arc::from(name),
-            id,
-            tx,
+        let (handle, rx) = {
+            let mut rooms = self.rooms.lock().unwrap();
+            if let Some(e) = rooms.get_mut(name) {
+                e.explicit |= explicit;
+                return Ok((e.handle.clone(), false));
+            }
+            let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+            let (tx, rx) = mpsc::channel(ROOM_INBOX);
+            let handle = RoomHandle {
+                name: Arc::from(name),
+                id,
+                tx,
+            };
+            rooms.insert(
+                name.to_string(),
+                Entry {
+                    handle: handle.clone(),
+                    explicit,
+                },
+            );
+            (handle, rx)
         };
         let core = Room::new(name, settings, self.roles.clone(), rand::random());
-        RoomActor::spawn(
-            core,
-            handle.clone(),
-            rx,
-            Arc::downgrade(self),
-            self.metrics.clone(),
-            self.durable.clone(),
-        );
-        rooms.insert(
-            name.to_string(),
-            Entry {
-                handle: handle.clone(),
-                explicit,
-            },
-        );
+        self.open(core, handle.clone(), rx);
         Ok((handle, true))
+    }
+
+    /// Starts a new room's actor. The actor loads the room's bans, revocations and presets
+    /// when it starts, so it is started on the store thread (never under the registry's lock,
+    /// never on an async worker); whatever is sent to the room meanwhile waits in its inbox,
+    /// so nothing reaches it before its bans are in force.
+    fn open(self: &Arc<Self>, core: Room, handle: RoomHandle, rx: mpsc::Receiver<RoomMsg>) {
+        let (name, id) = (handle.name.clone(), handle.id);
+        let registry = Arc::downgrade(self);
+        let (metrics, durable) = (self.metrics.clone(), self.durable.clone());
+        let runtime = tokio::runtime::Handle::current();
+        let store = self.durable.store.clone();
+        let this = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let started = store
+                .call(move |_| {
+                    let _in_runtime = runtime.enter();
+                    RoomActor::spawn(core, handle, rx, registry, metrics, durable);
+                    Ok(())
+                })
+                .await;
+            if let Err(e) = started {
+                tracing::error!(room = %name, error = %e, "cannot open the room");
+                if let Some(this) = this.upgrade() {
+                    let mut rooms = this.rooms.lock().unwrap();
+                    if rooms.get(&*name).is_some_and(|e| e.handle.id == id) {
+                        rooms.remove(&*name);
+                    }
+                }
+            }
+        });
     }
 
     /// Called by an idle room actor: removes it if it is still this registry's room of that name,
@@ -292,16 +319,19 @@ impl Registry {
         }
     }
 
-    /// Deletes a room: everyone in it gets `room_left {reason}`.
-    /// Deletes a room, with its stored settings, bans and revocations.
+    /// Deletes a room, with its stored settings, bans, revocations and presets: everyone in
+    /// it gets `room_left {reason}`.
     pub async fn delete(&self, name: &str, reason: LeaveReason) -> Result<(), Error> {
         let entry = self.rooms.lock().unwrap().remove(name);
         match entry {
             Some(e) => {
                 e.handle.close(reason).await;
-                let store = self.durable.store.clone();
                 let name = name.to_string();
-                blocking(move || store.delete_room(&name)).await
+                Ok(self
+                    .durable
+                    .store
+                    .call(move |s| s.delete_room(&name))
+                    .await?)
             }
             None => Err(Error::not_found(format!("room '{name}' does not exist"))),
         }
@@ -309,14 +339,17 @@ impl Registry {
 
     /// Records that `name` was created through the API, so it exists again after a restart.
     pub async fn persist_room(&self, name: &str, settings: RoomSettings) -> Result<(), Error> {
-        let store = self.durable.store.clone();
         let name = name.to_string();
-        blocking(move || store.save_room(&name, &settings)).await
+        Ok(self
+            .durable
+            .store
+            .call(move |s| s.save_room(&name, &settings))
+            .await?)
     }
 
     /// Opens every room kept in the store (empty, with its settings and bans).
-    pub fn restore_rooms(self: &Arc<Self>) -> Result<usize, Error> {
-        let rooms = self.durable.store.rooms()?;
+    pub async fn restore_rooms(self: &Arc<Self>) -> Result<usize, Error> {
+        let rooms = self.durable.store.call(|s| s.rooms()).await?;
         let n = rooms.len();
         for (name, settings) in rooms {
             self.get_or_create(&name, Some(settings), true)?;
@@ -386,18 +419,5 @@ impl Registry {
                 Err(e)
             }
         }
-    }
-}
-
-/// Runs a store call off the async threads.
-async fn blocking(
-    f: impl FnOnce() -> crate::store::StoreResult<()> + Send + 'static,
-) -> Result<(), Error> {
-    match tokio::task::spawn_blocking(f).await {
-        Ok(r) => Ok(r?),
-        Err(e) => Err(Error::new(
-            ErrorCode::Internal,
-            format!("store task failed: {e}"),
-        )),
     }
 }

@@ -5,6 +5,7 @@ use crate::clock::{instant_at, now_ms};
 use crate::fanout::{Conn, Frame, Outgoing, SendError};
 use crate::metrics::{ActionLabels, KindLabel, Metrics};
 use crate::registry::{Reap, Registry, RoomHandle};
+use crate::store::thread::StoreHandle;
 use crate::store::writer::Writer;
 use crate::store::{AuditEntry, SessionRecord, Store, StoreResult, StoredBan};
 use gavel_core::{
@@ -89,10 +90,11 @@ pub struct RoomActor {
     close_ack: Option<oneshot::Sender<()>>,
 }
 
-/// Where a room's durable effects go.
+/// Where a room's durable effects go: `store.call(|s| …).await` runs a store call on the store
+/// thread (`store/thread.rs`); the writer takes audit and session rows.
 #[derive(Clone)]
 pub struct Durable {
-    pub store: Arc<dyn Store>,
+    pub store: StoreHandle,
     pub writer: Writer,
 }
 

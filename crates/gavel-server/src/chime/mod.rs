@@ -67,19 +67,12 @@ impl Ctx {
         Ok(handle.command(self.actor(), command).await?)
     }
 
-    /// A store call, off the async threads.
+    /// A store call, on the store thread.
     async fn db<T: Send + 'static>(
         &self,
         f: impl FnOnce(&dyn Store) -> StoreResult<T> + Send + 'static,
     ) -> Result<T, ChimeError> {
-        let store = self.state.registry.durable.store.clone();
-        match tokio::task::spawn_blocking(move || f(store.as_ref())).await {
-            Ok(r) => Ok(r?),
-            Err(e) => Err(ChimeError::new(
-                Kind::ServiceFailure,
-                format!("store task failed: {e}"),
-            )),
-        }
+        Ok(self.state.registry.durable.store.call(f).await?)
     }
 }
 

@@ -3,11 +3,15 @@
 //! What is kept: rooms created through the API (with settings), bans, token revocations and
 //! presets, the moderation audit log, one row per participant session, and the Chime
 //! front-end's meetings and attendees. The default backend is
-//! SQLite ([`sqlite::SqliteStore`]); audit and session rows are written off the rooms' hot path
-//! by [`writer::Writer`], in batches.
+//! SQLite ([`sqlite::SqliteStore`]).
+//!
+//! Async code never calls the store directly: it goes through a [`thread::StoreHandle`], which
+//! runs the call on the store's own thread. Audit and session rows are written off the rooms'
+//! hot path by [`writer::Writer`], in batches.
 
 pub mod migrations;
 pub mod sqlite;
+pub mod thread;
 pub mod writer;
 
 use gavel_core::{Capabilities, Millis, RoomSettings};
@@ -103,8 +107,8 @@ pub struct ChimeAttendee {
     pub join_token: String,
 }
 
-/// The durable store. Calls are synchronous and quick; the shell calls them where blocking a
-/// moment is acceptable (rare moderation writes) or from the batch writer.
+/// The durable store. Calls are synchronous and quick; async code makes them on the store
+/// thread through a [`thread::StoreHandle`].
 pub trait Store: Send + Sync + 'static {
     fn save_room(&self, name: &str, settings: &RoomSettings) -> StoreResult<()>;
     /// Updates a stored room's settings; a room that is not stored (created by a join) stays so.

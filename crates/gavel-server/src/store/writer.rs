@@ -1,12 +1,13 @@
 //! Writes audit entries and session rows off the rooms' hot path: rooms hand records to a
-//! channel; one task commits them in batches (at most every [`BATCH_INTERVAL`], or sooner when
-//! [`BATCH_MAX`] are waiting). `flush` commits everything handed over so far (shutdown uses it).
+//! channel; one task commits them in batches on the store thread (at most every
+//! [`BATCH_INTERVAL`], or sooner when [`BATCH_MAX`] are waiting). `flush` commits everything
+//! handed over so far (shutdown uses it).
 //!
 //! Loss window: a record is durable once its batch commits, so `kill -9` can lose at most the
 //! records of the last [`BATCH_INTERVAL`] (plus the time of one commit).
 
-use super::{AuditEntry, SessionRecord, Store};
-use std::sync::Arc;
+use super::thread::StoreHandle;
+use super::{AuditEntry, SessionRecord};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
@@ -26,7 +27,7 @@ pub struct Writer {
 }
 
 impl Writer {
-    pub fn spawn(store: Arc<dyn Store>, on_commit: impl Fn(Duration) + Send + 'static) -> Writer {
+    pub fn spawn(store: StoreHandle, on_commit: impl Fn(Duration) + Send + 'static) -> Writer {
         let (tx, rx) = mpsc::unbounded_channel();
         tokio::spawn(run(store, rx, on_commit));
         Writer { tx }
@@ -50,7 +51,7 @@ impl Writer {
 }
 
 async fn run(
-    store: Arc<dyn Store>,
+    store: StoreHandle,
     mut rx: mpsc::UnboundedReceiver<Record>,
     on_commit: impl Fn(Duration),
 ) {
@@ -78,22 +79,21 @@ async fn run(
                 _ => break,
             }
         }
-        let store = store.clone();
         let started = std::time::Instant::now();
-        let result = tokio::task::spawn_blocking(move || {
-            if !audit.is_empty() {
-                store.append_audit(&audit)?;
-            }
-            if !sessions.is_empty() {
-                store.append_sessions(&sessions)?;
-            }
-            Ok::<_, super::StoreError>(())
-        })
-        .await;
+        let result = store
+            .call(move |s| {
+                if !audit.is_empty() {
+                    s.append_audit(&audit)?;
+                }
+                if !sessions.is_empty() {
+                    s.append_sessions(&sessions)?;
+                }
+                Ok(())
+            })
+            .await;
         match result {
-            Ok(Ok(())) => on_commit(started.elapsed()),
-            Ok(Err(e)) => tracing::error!(error = %e, "writing audit/session rows failed"),
-            Err(e) => tracing::error!(error = %e, "audit writer task failed"),
+            Ok(()) => on_commit(started.elapsed()),
+            Err(e) => tracing::error!(error = %e, "writing audit/session rows failed"),
         }
         for done in flushed {
             let _ = done.send(());
