@@ -64,7 +64,8 @@ impl Server {
             None => store::sqlite::SqliteStore::in_memory().map_err(invalid)?,
         });
         let store_thread = store::thread::StoreThread::spawn()?;
-        let store = store_thread.handle::<dyn store::Store>(sqlite);
+        let store = store_thread.handle::<dyn store::Store>(sqlite.clone());
+        let chime_store = store_thread.handle::<dyn chime::store::ChimeStore>(sqlite);
         let metrics = Arc::new(metrics::Metrics::default());
         let m = metrics.clone();
         let writer = store::writer::Writer::spawn(store.clone(), move |took| {
@@ -88,6 +89,7 @@ impl Server {
             registry: registry.clone(),
             verifier: Arc::new(auth::Verifier::new(config.keys.clone())),
             dev_key: config.dev.then(|| dev_signing_key(&config)).flatten(),
+            chime_store,
         };
         let app = http::router(state);
         let (stop, mut stopped) = watch::channel(false);

@@ -1,9 +1,9 @@
 //! Durable state behind a small interface, so another backend can implement it later.
 //!
 //! What is kept: rooms created through the API (with settings), bans, token revocations and
-//! presets, the moderation audit log, one row per participant session, and the Chime
-//! front-end's meetings and attendees. The default backend is
-//! SQLite ([`sqlite::SqliteStore`]).
+//! presets, the moderation audit log and one row per participant session ([`Store`]), and the
+//! Chime front-end's meetings and attendees (`crate::chime::store::ChimeStore`). The default
+//! backend is SQLite ([`sqlite::SqliteStore`], with Chime's part in [`sqlite_chime`]).
 //!
 //! Async code never calls the store directly: it goes through a [`thread::StoreHandle`], which
 //! runs the call on the store's own thread. Audit and session rows are written off the rooms'
@@ -11,6 +11,7 @@
 
 pub mod migrations;
 pub mod sqlite;
+pub mod sqlite_chime;
 pub mod thread;
 pub mod writer;
 
@@ -84,29 +85,6 @@ pub struct SessionRecord {
     pub speaking_time_ms: u64,
 }
 
-/// A meeting created through the Chime front-end; its room has the same name as `meeting_id`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ChimeMeeting {
-    pub meeting_id: String,
-    /// CreateMeeting's idempotency token.
-    pub client_request_token: String,
-    /// The creating request, less its token: a retry must match it.
-    pub fingerprint: String,
-    /// The meeting as the API returns it (without the request-dependent `MediaPlacement`).
-    pub meeting: serde_json::Value,
-}
-
-/// An attendee of a Chime meeting: its identity in the room is `attendee_id`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ChimeAttendee {
-    /// Creation order, for paging.
-    pub seq: i64,
-    pub meeting_id: String,
-    pub attendee_id: String,
-    pub external_user_id: String,
-    pub join_token: String,
-}
-
 /// The durable store. Calls are synchronous and quick; async code makes them on the store
 /// thread through a [`thread::StoreHandle`].
 pub trait Store: Send + Sync + 'static {
@@ -134,39 +112,6 @@ pub trait Store: Send + Sync + 'static {
         capabilities: Option<&Capabilities>,
     ) -> StoreResult<()>;
     fn presets(&self, room: &str) -> StoreResult<Vec<(String, Capabilities)>>;
-
-    /// Records a Chime meeting and its room (with `settings`) in one transaction.
-    fn save_chime_meeting(
-        &self,
-        meeting: &ChimeMeeting,
-        settings: &RoomSettings,
-    ) -> StoreResult<()>;
-    fn chime_meeting(&self, meeting_id: &str) -> StoreResult<Option<ChimeMeeting>>;
-    fn chime_meeting_by_token(
-        &self,
-        client_request_token: &str,
-    ) -> StoreResult<Option<ChimeMeeting>>;
-    /// Records an attendee; returns it with its `seq`.
-    fn save_chime_attendee(&self, attendee: &ChimeAttendee) -> StoreResult<ChimeAttendee>;
-    fn chime_attendee(
-        &self,
-        meeting_id: &str,
-        attendee_id: &str,
-    ) -> StoreResult<Option<ChimeAttendee>>;
-    fn chime_attendee_by_external_id(
-        &self,
-        meeting_id: &str,
-        external_user_id: &str,
-    ) -> StoreResult<Option<ChimeAttendee>>;
-    /// In creation order, those created after `after_seq`, at most `limit`.
-    fn chime_attendees(
-        &self,
-        meeting_id: &str,
-        after_seq: i64,
-        limit: usize,
-    ) -> StoreResult<Vec<ChimeAttendee>>;
-    fn count_chime_attendees(&self, meeting_id: &str) -> StoreResult<usize>;
-    fn delete_chime_attendee(&self, meeting_id: &str, attendee_id: &str) -> StoreResult<()>;
 
     fn append_audit(&self, entries: &[AuditEntry]) -> StoreResult<()>;
     /// Newest first; `before` is an entry id for paging, `since` a time.

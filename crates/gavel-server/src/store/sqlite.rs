@@ -3,10 +3,7 @@
 //! WAL with `synchronous = NORMAL` keeps every committed transaction across a killed process
 //! (`kill -9`); only an operating-system crash can lose the last ones.
 
-use super::{
-    migrations, AuditEntry, ChimeAttendee, ChimeMeeting, SessionRecord, Store, StoreError,
-    StoreResult, StoredBan,
-};
+use super::{migrations, AuditEntry, SessionRecord, Store, StoreError, StoreResult, StoredBan};
 use gavel_core::{Capabilities, Millis, RoomSettings};
 use rusqlite::{params, Connection, OptionalExtension};
 use std::path::Path;
@@ -47,13 +44,16 @@ impl SqliteStore {
         })
     }
 
-    fn with<T>(&self, f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>) -> StoreResult<T> {
+    pub(super) fn with<T>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
+    ) -> StoreResult<T> {
         let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
         Ok(f(&mut conn)?)
     }
 }
 
-fn to_json<T: serde::Serialize>(v: &T) -> String {
+pub(super) fn to_json<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_string(v).unwrap_or_default()
 }
 
@@ -83,12 +83,7 @@ impl Store for SqliteStore {
     fn delete_room(&self, name: &str) -> StoreResult<()> {
         self.with(|c| {
             let tx = c.transaction()?;
-            tx.execute("DELETE FROM rooms WHERE name = ?1", [name])?;
-            tx.execute("DELETE FROM bans WHERE room = ?1", [name])?;
-            tx.execute("DELETE FROM revocations WHERE room = ?1", [name])?;
-            tx.execute("DELETE FROM presets WHERE room = ?1", [name])?;
-            tx.execute("DELETE FROM chime_meetings WHERE meeting_id = ?1", [name])?;
-            tx.execute("DELETE FROM chime_attendees WHERE meeting_id = ?1", [name])?;
+            delete_room_rows(&tx, name)?;
             tx.commit()
         })
     }
@@ -187,111 +182,6 @@ impl Store for SqliteStore {
             [room],
             |identity| format!("stored preset of '{identity}' in room '{room}'"),
         )
-    }
-
-    fn save_chime_meeting(&self, m: &ChimeMeeting, settings: &RoomSettings) -> StoreResult<()> {
-        let now = crate::clock::now_ms() as i64;
-        self.with(|c| {
-            let tx = c.transaction()?;
-            tx.execute(
-                "INSERT INTO rooms (name, settings, created_at) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (name) DO UPDATE SET settings = excluded.settings",
-                params![m.meeting_id, to_json(settings), now],
-            )?;
-            tx.execute(
-                "INSERT INTO chime_meetings
-                     (meeting_id, client_request_token, fingerprint, meeting, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![
-                    m.meeting_id,
-                    m.client_request_token,
-                    m.fingerprint,
-                    m.meeting.to_string(),
-                    now
-                ],
-            )?;
-            tx.commit()
-        })
-    }
-
-    fn chime_meeting(&self, meeting_id: &str) -> StoreResult<Option<ChimeMeeting>> {
-        self.chime_meeting_where("meeting_id", meeting_id)
-    }
-
-    fn chime_meeting_by_token(&self, token: &str) -> StoreResult<Option<ChimeMeeting>> {
-        self.chime_meeting_where("client_request_token", token)
-    }
-
-    fn save_chime_attendee(&self, a: &ChimeAttendee) -> StoreResult<ChimeAttendee> {
-        let now = crate::clock::now_ms() as i64;
-        let seq = self.with(|c| {
-            c.execute(
-                "INSERT INTO chime_attendees
-                     (meeting_id, attendee_id, external_user_id, join_token, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![
-                    a.meeting_id,
-                    a.attendee_id,
-                    a.external_user_id,
-                    a.join_token,
-                    now
-                ],
-            )?;
-            Ok(c.last_insert_rowid())
-        })?;
-        Ok(ChimeAttendee { seq, ..a.clone() })
-    }
-
-    fn chime_attendee(
-        &self,
-        meeting_id: &str,
-        attendee_id: &str,
-    ) -> StoreResult<Option<ChimeAttendee>> {
-        self.chime_attendee_where("attendee_id", meeting_id, attendee_id)
-    }
-
-    fn chime_attendee_by_external_id(
-        &self,
-        meeting_id: &str,
-        external_user_id: &str,
-    ) -> StoreResult<Option<ChimeAttendee>> {
-        self.chime_attendee_where("external_user_id", meeting_id, external_user_id)
-    }
-
-    fn chime_attendees(
-        &self,
-        meeting_id: &str,
-        after_seq: i64,
-        limit: usize,
-    ) -> StoreResult<Vec<ChimeAttendee>> {
-        self.with(|c| {
-            let mut st = c.prepare(&format!(
-                "{ATTENDEE_COLUMNS} WHERE meeting_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3"
-            ))?;
-            let rows = st.query_map(params![meeting_id, after_seq, limit as i64], attendee_row)?;
-            rows.collect()
-        })
-    }
-
-    fn count_chime_attendees(&self, meeting_id: &str) -> StoreResult<usize> {
-        self.with(|c| {
-            c.query_row(
-                "SELECT count(*) FROM chime_attendees WHERE meeting_id = ?1",
-                [meeting_id],
-                |r| r.get::<_, i64>(0),
-            )
-        })
-        .map(|n| n.max(0) as usize)
-    }
-
-    fn delete_chime_attendee(&self, meeting_id: &str, attendee_id: &str) -> StoreResult<()> {
-        self.with(|c| {
-            c.execute(
-                "DELETE FROM chime_attendees WHERE meeting_id = ?1 AND attendee_id = ?2",
-                [meeting_id, attendee_id],
-            )
-            .map(drop)
-        })
     }
 
     fn append_audit(&self, entries: &[AuditEntry]) -> StoreResult<()> {
@@ -413,19 +303,6 @@ impl Store for SqliteStore {
     }
 }
 
-const ATTENDEE_COLUMNS: &str =
-    "SELECT seq, meeting_id, attendee_id, external_user_id, join_token FROM chime_attendees";
-
-fn attendee_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ChimeAttendee> {
-    Ok(ChimeAttendee {
-        seq: r.get(0)?,
-        meeting_id: r.get(1)?,
-        attendee_id: r.get(2)?,
-        external_user_id: r.get(3)?,
-        join_token: r.get(4)?,
-    })
-}
-
 impl SqliteStore {
     /// Rows of (key, JSON document), each document parsed; `what` names a row in errors.
     fn keyed_json<T: serde::de::DeserializeOwned>(
@@ -447,50 +324,17 @@ impl SqliteStore {
             })
             .collect()
     }
+}
 
-    /// The meeting whose `column` (a fixed column name, never input) equals `value`.
-    fn chime_meeting_where(&self, column: &str, value: &str) -> StoreResult<Option<ChimeMeeting>> {
-        let row: Option<(String, String, String, String)> = self.with(|c| {
-            c.query_row(
-                &format!(
-                    "SELECT meeting_id, client_request_token, fingerprint, meeting
-                     FROM chime_meetings WHERE {column} = ?1"
-                ),
-                [value],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-            )
-            .optional()
-        })?;
-        row.map(|(meeting_id, client_request_token, fingerprint, meeting)| {
-            let meeting = serde_json::from_str(&meeting).map_err(|e| {
-                StoreError(format!("stored meeting '{meeting_id}' is unreadable: {e}"))
-            })?;
-            Ok(ChimeMeeting {
-                meeting_id,
-                client_request_token,
-                fingerprint,
-                meeting,
-            })
-        })
-        .transpose()
-    }
-
-    /// The attendee of `meeting_id` whose `column` (a fixed column name) equals `value`.
-    fn chime_attendee_where(
-        &self,
-        column: &str,
-        meeting_id: &str,
-        value: &str,
-    ) -> StoreResult<Option<ChimeAttendee>> {
-        self.with(|c| {
-            c.query_row(
-                &format!("{ATTENDEE_COLUMNS} WHERE meeting_id = ?1 AND {column} = ?2"),
-                [meeting_id, value],
-                attendee_row,
-            )
-            .optional()
-        })
-    }
+/// Deletes the rows of room `name` and of everything kept for it, inside `tx`.
+pub(super) fn delete_room_rows(tx: &rusqlite::Transaction<'_>, name: &str) -> rusqlite::Result<()> {
+    tx.execute("DELETE FROM rooms WHERE name = ?1", [name])?;
+    tx.execute("DELETE FROM bans WHERE room = ?1", [name])?;
+    tx.execute("DELETE FROM revocations WHERE room = ?1", [name])?;
+    tx.execute("DELETE FROM presets WHERE room = ?1", [name])?;
+    tx.execute("DELETE FROM chime_meetings WHERE meeting_id = ?1", [name])?;
+    tx.execute("DELETE FROM chime_attendees WHERE meeting_id = ?1", [name])?;
+    Ok(())
 }
 
 /// The schema version of the database in `dir`, if there is one (for diagnostics and tests).
