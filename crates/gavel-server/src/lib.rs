@@ -67,10 +67,7 @@ impl Server {
         let store = store_thread.handle::<dyn store::Store>(sqlite.clone());
         let chime_store = store_thread.handle::<dyn chime::store::ChimeStore>(sqlite);
         let metrics = Arc::new(metrics::Metrics::default());
-        let m = metrics.clone();
-        let writer = store::writer::Writer::spawn(store.clone(), move |took| {
-            m.store_write_seconds.observe(took.as_secs_f64())
-        });
+        let writer = store::writer::Writer::spawn(store.clone(), metrics.clone());
         let registry = Registry::new(
             config.roles.clone(),
             config.limits.clone(),

@@ -3,11 +3,11 @@
 
 use crate::clock::{instant_at, now_ms};
 use crate::fanout::{Conn, Frame, Outgoing, SendError};
-use crate::metrics::{ActionLabels, KindLabel, Metrics};
+use crate::metrics::{KindLabel, Metrics};
 use crate::registry::{Reap, Registry, RoomHandle};
 use crate::store::thread::StoreHandle;
 use crate::store::writer::Writer;
-use crate::store::{AuditEntry, SessionRecord, Store, StoreResult, StoredBan};
+use crate::store::{audit_policy, SessionRecord, Store, StoreResult, StoredBan};
 use gavel_core::{
     Actor, Audience, Command, Error, JoinRequest, LeaveReason, Millis, MovingParticipant, Output,
     Reply, RequestOutcome, Room,
@@ -374,41 +374,17 @@ impl RoomActor {
                         targets,
                         command,
                         outcome,
-                    } => {
-                        self.durable.writer.audit(AuditEntry {
-                            id: 0,
-                            at: now_ms(),
-                            room: self.me.name.to_string(),
-                            actor: actor.clone(),
-                            action: action.to_string(),
-                            targets: targets.clone(),
-                            params: serde_json::to_value(&command).unwrap_or_default(),
-                            outcome: match &outcome {
-                                Ok(()) => "ok".into(),
-                                Err(e) => e.code.as_str().into(),
-                            },
-                            message: outcome.as_ref().err().map(|e| e.message.clone()),
-                        });
-                        let label = match &outcome {
-                            Ok(()) => "ok",
-                            Err(e) => e.code.as_str(),
-                        };
-                        self.metrics
-                            .host_actions
-                            .get_or_create(&ActionLabels {
-                                action: action.to_string(),
-                                outcome: label.to_string(),
-                            })
-                            .inc();
-                        match outcome {
-                            Ok(()) => {
-                                tracing::info!(room = %self.me.name, %actor, action, ?targets, "host action")
-                            }
-                            Err(e) => {
-                                tracing::info!(room = %self.me.name, %actor, action, ?targets, error = %e, "host action refused")
-                            }
-                        }
-                    }
+                    } => audit_policy::record(
+                        &self.durable.writer,
+                        audit_policy::Attempt {
+                            room: &self.me.name,
+                            actor,
+                            action,
+                            targets,
+                            command,
+                            outcome,
+                        },
+                    ),
                 }
             }
             if slow.is_empty() {

@@ -7,8 +7,10 @@
 //!
 //! Async code never calls the store directly: it goes through a [`thread::StoreHandle`], which
 //! runs the call on the store's own thread. Audit and session rows are written off the rooms'
-//! hot path by [`writer::Writer`], in batches.
+//! hot path by [`writer::Writer`], in batches, after [`audit_policy`] has bounded what a
+//! refused action may cost.
 
+pub mod audit_policy;
 pub mod migrations;
 pub mod sqlite;
 pub mod sqlite_chime;
@@ -63,12 +65,20 @@ pub struct AuditEntry {
     pub actor: String,
     pub action: String,
     pub targets: Vec<String>,
-    /// The command as JSON.
+    /// The command as JSON, cut to a bound (`audit_policy`): a refused command's much shorter.
     pub params: serde_json::Value,
     /// `ok`, or the error code of a refusal.
     pub outcome: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// Refused attempts by the same actor in the same room since its previous entry that were
+    /// not written (over the rate `audit_policy` allows); only refusals carry it.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub suppressed: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// One participant session, written when it ends.

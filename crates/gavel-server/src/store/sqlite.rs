@@ -189,8 +189,9 @@ impl Store for SqliteStore {
             let tx = c.transaction()?;
             {
                 let mut st = tx.prepare_cached(
-                    "INSERT INTO audit (at, room, actor, action, targets, params, outcome, message)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                    "INSERT INTO audit
+                         (at, room, actor, action, targets, params, outcome, message, suppressed)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                 )?;
                 for e in entries {
                     st.execute(params![
@@ -202,6 +203,7 @@ impl Store for SqliteStore {
                         e.params.to_string(),
                         e.outcome,
                         e.message,
+                        e.suppressed as i64,
                     ])?;
                 }
             }
@@ -218,7 +220,8 @@ impl Store for SqliteStore {
     ) -> StoreResult<Vec<AuditEntry>> {
         self.with(|c| {
             let mut st = c.prepare(
-                "SELECT id, at, actor, action, targets, params, outcome, message FROM audit
+                "SELECT id, at, actor, action, targets, params, outcome, message, suppressed
+                 FROM audit
                  WHERE room = ?1 AND at >= ?2 AND id < ?3 ORDER BY id DESC LIMIT ?4",
             )?;
             let rows = st.query_map(
@@ -241,6 +244,7 @@ impl Store for SqliteStore {
                         params: serde_json::from_str(&params).unwrap_or_default(),
                         outcome: r.get(6)?,
                         message: r.get(7)?,
+                        suppressed: r.get::<_, i64>(8)?.max(0) as u64,
                     })
                 },
             )?;
@@ -397,6 +401,7 @@ mod tests {
             params: serde_json::json!({"source": "microphone"}),
             outcome: "ok".into(),
             message: None,
+            suppressed: 0,
         };
         s.append_audit(&(1..=5).map(entry).collect::<Vec<_>>())
             .unwrap();

@@ -32,8 +32,17 @@ impl TestServer {
     }
 
     pub async fn with_limits(limits: Limits) -> TestServer {
-        let mut config = Config::dev("127.0.0.1:0".parse().unwrap());
+        let mut config = Self::config();
         config.limits = limits;
+        Self::with_config(config).await
+    }
+
+    /// The configuration [`TestServer::start`] uses: development keys, a loopback port.
+    pub fn config() -> Config {
+        Config::dev("127.0.0.1:0".parse().unwrap())
+    }
+
+    pub async fn with_config(config: Config) -> TestServer {
         let server = Server::start(config).await.expect("server starts");
         let addr = server.addr;
         TestServer {
