@@ -67,7 +67,8 @@ impl Server {
         let store = store_thread.handle::<dyn store::Store>(sqlite.clone());
         let chime_store = store_thread.handle::<dyn chime::store::ChimeStore>(sqlite);
         let metrics = Arc::new(metrics::Metrics::default());
-        let writer = store::writer::Writer::spawn(store.clone(), metrics.clone());
+        let writer =
+            store::writer::Writer::spawn(store.clone(), metrics.clone(), config.audit.clone());
         let registry = Registry::new(
             config.roles.clone(),
             config.limits.clone(),

@@ -42,6 +42,7 @@ pub struct Metrics {
     pub store_write_seconds: Histogram,
     pub audit_suppressed: Counter,
     pub audit_dropped: Family<KindLabel, Counter>,
+    pub audit_pruned: Counter,
 }
 
 impl Default for Metrics {
@@ -60,6 +61,7 @@ impl Default for Metrics {
             store_write_seconds: Histogram::new(exponential_buckets(0.00001, 2.5, 15)),
             audit_suppressed: Counter::default(),
             audit_dropped: Family::default(),
+            audit_pruned: Counter::default(),
             registry: PromRegistry::default(),
         };
         registry.register("rooms", "Open rooms", m.rooms.clone());
@@ -112,6 +114,11 @@ impl Default for Metrics {
             "audit_dropped",
             "Audit and session records not written because the writer's queue was full, by kind (refused, action, session)",
             m.audit_dropped.clone(),
+        );
+        registry.register(
+            "audit_pruned",
+            "Audit entries deleted by retention (age and row limits)",
+            m.audit_pruned.clone(),
         );
         Metrics { registry, ..m }
     }

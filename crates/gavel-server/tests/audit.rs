@@ -1,6 +1,7 @@
 //! Audit completeness: every host-control path (server API, client-side, batch) leaves an
 //! entry, refused attempts too; every session leaves a history row. And the log's bounds: a
-//! participant sending refused actions cannot grow the database.
+//! participant sending refused actions cannot grow the database, and retention removes old
+//! entries.
 
 mod common;
 use common::*;
@@ -217,4 +218,37 @@ async fn refused_actions_cannot_flood_the_audit_log() {
     assert_eq!(rows[0].suppressed, refused - rows.len() as u64);
     let accounted: u64 = rows.iter().map(|e| 1 + e.suppressed).sum();
     assert_eq!(accounted, refused, "every refusal is written or counted");
+}
+
+#[tokio::test]
+async fn retention_keeps_the_newest_entries() {
+    let mut config = TestServer::config();
+    config.audit.max_rows = 5;
+    let ts = TestServer::with_config(config).await;
+    let api = ts.admin();
+    let _host = ts.join("kept", "host", "host").await;
+    for i in 0..12 {
+        api.update_room_metadata("kept", &format!("m{i}"))
+            .await
+            .unwrap();
+    }
+    // The writer enforces the limits every second.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let kept = loop {
+        let v = api.audit("kept", 100).await.unwrap();
+        let kept: Vec<String> = v["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["params"]["metadata"].as_str().unwrap_or("").to_string())
+            .collect();
+        let settled = kept.len() <= 5 && kept.first().is_some_and(|m| m == "m11");
+        if settled || tokio::time::Instant::now() > deadline {
+            break kept;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(kept, ["m11", "m10", "m9", "m8", "m7"]);
+    assert_eq!(sample(&scrape(&ts).await, "gavel_audit_pruned_total "), 7);
+    ts.stop().await;
 }

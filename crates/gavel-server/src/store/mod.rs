@@ -8,10 +8,11 @@
 //! Async code never calls the store directly: it goes through a [`thread::StoreHandle`], which
 //! runs the call on the store's own thread. Audit and session rows are written off the rooms'
 //! hot path by [`writer::Writer`], in batches, after [`audit_policy`] has bounded what a
-//! refused action may cost.
+//! refused action may cost; [`retention`] says how long the log keeps them.
 
 pub mod audit_policy;
 pub mod migrations;
+pub mod retention;
 pub mod sqlite;
 pub mod sqlite_chime;
 pub mod thread;
@@ -132,6 +133,15 @@ pub trait Store: Send + Sync + 'static {
         before: Option<i64>,
         limit: usize,
     ) -> StoreResult<Vec<AuditEntry>>;
+
+    /// Deletes at most `batch` of the oldest audit entries among those written before
+    /// `older_than` or beyond the newest `keep_rows` (`None`: no such limit); returns how many.
+    fn prune_audit(
+        &self,
+        older_than: Option<Millis>,
+        keep_rows: Option<u64>,
+        batch: usize,
+    ) -> StoreResult<usize>;
 
     fn append_sessions(&self, records: &[SessionRecord]) -> StoreResult<()>;
     /// Newest first; `before` is a row id for paging.

@@ -252,6 +252,29 @@ impl Store for SqliteStore {
         })
     }
 
+    fn prune_audit(
+        &self,
+        older_than: Option<Millis>,
+        keep_rows: Option<u64>,
+        batch: usize,
+    ) -> StoreResult<usize> {
+        // Both look at the oldest rows only, through the primary key: ids grow with time, so
+        // the rows past either limit are a prefix of the table (entries of one batch may be a
+        // few milliseconds out of order; that does not matter at a scale of days). No scan of
+        // the table, however large it has grown.
+        let older_than = older_than.map_or(i64::MIN, |t| t as i64);
+        let keep_rows = keep_rows.map_or(i64::MAX, |n| n.min(i64::MAX as u64) as i64);
+        self.with(|c| {
+            c.execute(
+                "DELETE FROM audit WHERE id IN (
+                     SELECT id FROM (SELECT id, at FROM audit ORDER BY id LIMIT ?3)
+                     WHERE at < ?1 OR id <= (SELECT max(id) FROM audit) - ?2
+                 )",
+                params![older_than, keep_rows, batch as i64],
+            )
+        })
+    }
+
     fn append_sessions(&self, records: &[SessionRecord]) -> StoreResult<()> {
         self.with(|c| {
             let tx = c.transaction()?;
@@ -426,6 +449,46 @@ mod tests {
         assert_eq!(s.sessions("a", None, 10).unwrap()[0].speaking_time_ms, 400);
         s.delete_room("a").unwrap();
         assert!(s.rooms().unwrap().is_empty());
+    }
+
+    #[test]
+    fn pruning_deletes_the_oldest_entries_past_either_limit_in_steps() {
+        let s = SqliteStore::in_memory().unwrap();
+        let entry = |at: u64| AuditEntry {
+            id: 0,
+            at,
+            room: "a".into(),
+            actor: "guest".into(),
+            action: "kick".into(),
+            targets: vec![],
+            params: serde_json::json!({}),
+            outcome: "permission_denied".into(),
+            message: None,
+            suppressed: 3,
+        };
+        s.append_audit(&(1..=100).map(entry).collect::<Vec<_>>())
+            .unwrap();
+        assert_eq!(s.audit("a", None, None, 1).unwrap()[0].suppressed, 3);
+        let ats = |s: &SqliteStore| -> Vec<u64> {
+            let mut v: Vec<u64> = s
+                .audit("a", None, None, 1000)
+                .unwrap()
+                .iter()
+                .map(|e| e.at)
+                .collect();
+            v.reverse();
+            v
+        };
+        // By age: entries written before 31 go, 10 per step.
+        assert_eq!(s.prune_audit(Some(31), None, 10).unwrap(), 10);
+        assert_eq!(s.prune_audit(Some(31), None, 10).unwrap(), 10);
+        assert_eq!(s.prune_audit(Some(31), None, 10).unwrap(), 10);
+        assert_eq!(s.prune_audit(Some(31), None, 10).unwrap(), 0);
+        assert_eq!(ats(&s).first(), Some(&31));
+        // By count: only the newest 25 stay.
+        assert_eq!(s.prune_audit(None, Some(25), 1000).unwrap(), 45);
+        assert_eq!(ats(&s), (76..=100).collect::<Vec<_>>());
+        assert_eq!(s.prune_audit(None, None, 1000).unwrap(), 0);
     }
 
     #[test]

@@ -2,8 +2,8 @@
 //! bounded queue; one task applies the refusal rate limit (`audit_policy`) and commits them in
 //! batches on the store thread (at most every [`BATCH_INTERVAL`], or sooner when [`BATCH_MAX`]
 //! are waiting). Every [`HOUSEKEEPING_INTERVAL`] it also writes the summaries of suppressed
-//! refusals that are due. `flush` commits everything handed over so far, suppressed counts
-//! included (shutdown uses it).
+//! refusals that are due and takes one retention step (`retention`). `flush` commits
+//! everything handed over so far, suppressed counts included (shutdown uses it).
 //!
 //! Loss window: a record is durable once its batch commits, so `kill -9` can lose at most the
 //! records of the last [`BATCH_INTERVAL`] (plus the time of one commit).
@@ -19,8 +19,10 @@
 //! (Rooms cannot wait for the writer: they do not block on anything.)
 
 use super::audit_policy::{Admission, RefusalLimiter};
+use super::retention;
 use super::thread::StoreHandle;
 use super::{AuditEntry, SessionRecord};
+use crate::config::AuditRetention;
 use crate::metrics::{KindLabel, Metrics};
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,7 +35,7 @@ pub const BATCH_MAX: usize = 512;
 pub const QUEUE_RECORDS: usize = 16 * 1024;
 /// A refused action is queued only while fewer records than this wait.
 pub const REFUSED_QUEUED_MAX: usize = QUEUE_RECORDS / 4;
-/// How often suppressed-refusal summaries are looked at.
+/// How often suppressed-refusal summaries and retention are looked at.
 pub const HOUSEKEEPING_INTERVAL: Duration = Duration::from_secs(1);
 
 pub enum Record {
@@ -50,11 +52,12 @@ pub struct Writer {
 }
 
 impl Writer {
-    pub fn spawn(store: StoreHandle, metrics: Arc<Metrics>) -> Writer {
+    pub fn spawn(store: StoreHandle, metrics: Arc<Metrics>, retention: AuditRetention) -> Writer {
         let (tx, rx) = mpsc::channel(QUEUE_RECORDS);
         let task = Task {
             store,
             metrics: metrics.clone(),
+            retention,
             limiter: RefusalLimiter::default(),
             batch: Batch::default(),
         };
@@ -131,6 +134,7 @@ impl Batch {
 struct Task {
     store: StoreHandle,
     metrics: Arc<Metrics>,
+    retention: AuditRetention,
     limiter: RefusalLimiter,
     batch: Batch,
 }
@@ -161,7 +165,14 @@ impl Task {
             if now >= housekeeping {
                 let summaries = self.limiter.due(now, false);
                 self.refusals(summaries);
-                housekeeping = now + HOUSEKEEPING_INTERVAL;
+                let more = self.retention_step().await;
+                // A backlog of old rows is worked off in small steps, a batch interval apart.
+                housekeeping = now
+                    + if more {
+                        BATCH_INTERVAL
+                    } else {
+                        HOUSEKEEPING_INTERVAL
+                    };
             }
             if self.batch.len() > 0 && self.batch.due.is_none() {
                 self.batch.due = Some(now + BATCH_INTERVAL);
@@ -226,6 +237,20 @@ impl Task {
                 .store_write_seconds
                 .observe(started.elapsed().as_secs_f64()),
             Err(e) => tracing::error!(error = %e, "writing audit/session rows failed"),
+        }
+    }
+
+    /// One retention step; `true` when it removed a full step's worth (more may be due).
+    async fn retention_step(&mut self) -> bool {
+        match retention::step(&self.store, &self.retention, crate::clock::now_ms()).await {
+            Ok(removed) => {
+                self.metrics.audit_pruned.inc_by(removed as u64);
+                removed == retention::STEP_ROWS
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "audit retention failed");
+                false
+            }
         }
     }
 }
