@@ -10,6 +10,7 @@ use gavel_core::{
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 
 /// Keeps a session counted (see [`Registry::session_started`]).
@@ -152,9 +153,24 @@ impl RoomHandle {
 struct Entry {
     handle: RoomHandle,
     /// Created through the server API: it stays until deleted. Rooms created by a join close
-    /// when they have been empty for their `empty_timeout_seconds`.
+    /// when they have been empty for their `empty_timeout_seconds`, unless they hold durable
+    /// state (see [`Registry::try_reap`]).
     explicit: bool,
+    /// Whether the store says the room holds durable state, asked when it would close.
+    state: StateCheck,
 }
+
+/// The store's answer to "does this room hold durable state?", asked off the registry's lock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StateCheck {
+    NotAsked,
+    Asking,
+    Answered { holds: bool, at: Instant },
+}
+
+/// An answer older than this is asked again: the room may have been busy since. (The actor
+/// looks again one second after it was told to retry.)
+const STATE_ANSWER_FRESH: Duration = Duration::from_secs(3);
 
 pub struct Registry {
     rooms: Mutex<HashMap<String, Entry>>,
@@ -263,6 +279,7 @@ impl Registry {
                 Entry {
                     handle: handle.clone(),
                     explicit,
+                    state: StateCheck::NotAsked,
                 },
             );
             (handle, rx)
@@ -304,19 +321,78 @@ impl Registry {
     }
 
     /// Called by an idle room actor: removes it if it is still this registry's room of that name,
-    /// not explicit, and nothing is waiting in its inbox.
-    pub(crate) fn try_reap(&self, name: &str, id: u64, inbox_empty: impl Fn() -> bool) -> Reap {
+    /// not explicit, holds no durable state, and nothing is waiting in its inbox.
+    ///
+    /// A join-created room that holds durable state (bans in force, presets, revocations) stays
+    /// listed, so its bans can be read and lifted through the API — as after a restart, which
+    /// reopens such rooms. The room actor keeps a room with bans in force itself; for the rest
+    /// the store is asked here, off the lock (the actor looks again a second later). A preset
+    /// or revocation set on the empty room in that second may be missed: the room then closes,
+    /// and its state waits in the store for the next join or restart.
+    pub(crate) fn try_reap(
+        self: &Arc<Self>,
+        name: &str,
+        id: u64,
+        inbox_empty: impl Fn() -> bool,
+    ) -> Reap {
         let mut rooms = self.rooms.lock().unwrap();
-        match rooms.get(name) {
-            Some(e) if e.handle.id == id && e.explicit => Reap::Keep,
-            Some(e) if e.handle.id == id && !inbox_empty() => Reap::Retry,
-            Some(e) if e.handle.id == id => {
-                rooms.remove(name);
-                Reap::Closed
-            }
+        let entry = match rooms.get_mut(name) {
+            Some(e) if e.handle.id == id => e,
             // Deleted or replaced: this actor is no longer reachable.
-            _ => Reap::Closed,
+            _ => return Reap::Closed,
+        };
+        if entry.explicit {
+            return Reap::Keep;
         }
+        if !inbox_empty() {
+            return Reap::Retry;
+        }
+        match entry.state {
+            StateCheck::Asking => Reap::Retry,
+            StateCheck::Answered { holds, at } if at.elapsed() < STATE_ANSWER_FRESH => {
+                if holds {
+                    // Asked again the next time the room is left empty.
+                    entry.state = StateCheck::NotAsked;
+                    Reap::Keep
+                } else {
+                    rooms.remove(name);
+                    Reap::Closed
+                }
+            }
+            StateCheck::NotAsked | StateCheck::Answered { .. } => {
+                entry.state = StateCheck::Asking;
+                self.ask_holds_state(name, id);
+                Reap::Retry
+            }
+        }
+    }
+
+    fn ask_holds_state(self: &Arc<Self>, name: &str, id: u64) {
+        let this = Arc::downgrade(self);
+        let store = self.durable.store.clone();
+        let name = name.to_string();
+        tokio::spawn(async move {
+            let room = name.clone();
+            let now = crate::clock::now_ms();
+            let holds = store
+                .call(move |s| s.holds_state(&room, now))
+                .await
+                .unwrap_or_else(|e| {
+                    // Unknown: keep the room rather than hide state that may be there.
+                    tracing::error!(room = %name, error = %e, "cannot tell whether the room holds durable state");
+                    true
+                });
+            let Some(this) = this.upgrade() else { return };
+            let mut rooms = this.rooms.lock().unwrap();
+            if let Some(e) = rooms.get_mut(&name) {
+                if e.handle.id == id && e.state == StateCheck::Asking {
+                    e.state = StateCheck::Answered {
+                        holds,
+                        at: Instant::now(),
+                    };
+                }
+            }
+        });
     }
 
     /// Deletes a room, with its stored settings, bans, revocations and presets: everyone in
@@ -347,12 +423,22 @@ impl Registry {
             .await?)
     }
 
-    /// Opens every room kept in the store (empty, with its settings and bans).
+    /// Opens every room kept in the store (empty, with its settings and bans), and every room
+    /// a join created that holds durable state (bans in force, presets, revocations), so their
+    /// bans can be read and lifted. Returns how many were opened.
     pub async fn restore_rooms(self: &Arc<Self>) -> Result<usize, Error> {
-        let rooms = self.durable.store.call(|s| s.rooms()).await?;
-        let n = rooms.len();
-        for (name, settings) in rooms {
+        let now = crate::clock::now_ms();
+        let (stored, holding) = self
+            .durable
+            .store
+            .call(move |s| Ok((s.rooms()?, s.rooms_holding_state(now)?)))
+            .await?;
+        let n = stored.len() + holding.len();
+        for (name, settings) in stored {
             self.get_or_create(&name, Some(settings), true)?;
+        }
+        for name in holding {
+            self.get_or_create(&name, None, false)?;
         }
         Ok(n)
     }

@@ -105,6 +105,12 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes a room with everything kept for it (bans, revocations, presets, Chime records).
     fn delete_room(&self, name: &str) -> StoreResult<()>;
     fn rooms(&self) -> StoreResult<Vec<(String, RoomSettings)>>;
+    /// Rooms not created through the API that hold state to enforce at `now`: bans in force,
+    /// presets, or revocations of an identity. (A revocation of every identity, `*`, is what
+    /// deleting a Chime meeting leaves behind; it marks a deleted room and is not counted.)
+    fn rooms_holding_state(&self, now: Millis) -> StoreResult<Vec<String>>;
+    /// Whether `room` holds such state (see [`Store::rooms_holding_state`]).
+    fn holds_state(&self, room: &str, now: Millis) -> StoreResult<bool>;
 
     fn save_ban(&self, ban: &StoredBan) -> StoreResult<()>;
     fn lift_ban(&self, room: &str, identity: &str) -> StoreResult<()>;

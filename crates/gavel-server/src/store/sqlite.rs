@@ -96,6 +96,29 @@ impl Store for SqliteStore {
         )
     }
 
+    fn rooms_holding_state(&self, now: Millis) -> StoreResult<Vec<String>> {
+        self.with(|c| {
+            let mut st = c.prepare(&format!(
+                "SELECT room FROM ({ROOMS_HOLDING_STATE})
+                 WHERE room NOT IN (SELECT name FROM rooms) ORDER BY room"
+            ))?;
+            let rows = st.query_map(params![now as i64, gavel_core::EVERY_IDENTITY], |r| {
+                r.get(0)
+            })?;
+            rows.collect()
+        })
+    }
+
+    fn holds_state(&self, room: &str, now: Millis) -> StoreResult<bool> {
+        self.with(|c| {
+            c.query_row(
+                &format!("SELECT EXISTS (SELECT 1 FROM ({ROOMS_HOLDING_STATE}) WHERE room = ?3)"),
+                params![now as i64, gavel_core::EVERY_IDENTITY, room],
+                |r| r.get(0),
+            )
+        })
+    }
+
     fn save_ban(&self, ban: &StoredBan) -> StoreResult<()> {
         self.with(|c| {
             c.execute(
@@ -353,6 +376,11 @@ impl SqliteStore {
     }
 }
 
+/// Rows `(room)` of rooms holding state to enforce; `?1` is now, `?2` the every-identity mark.
+const ROOMS_HOLDING_STATE: &str = "SELECT room FROM bans WHERE until > ?1
+     UNION SELECT room FROM presets
+     UNION SELECT room FROM revocations WHERE identity <> ?2";
+
 /// Deletes the rows of room `name` and of everything kept for it, inside `tx`.
 pub(super) fn delete_room_rows(tx: &rusqlite::Transaction<'_>, name: &str) -> rusqlite::Result<()> {
     tx.execute("DELETE FROM rooms WHERE name = ?1", [name])?;
@@ -449,6 +477,39 @@ mod tests {
         assert_eq!(s.sessions("a", None, 10).unwrap()[0].speaking_time_ms, 400);
         s.delete_room("a").unwrap();
         assert!(s.rooms().unwrap().is_empty());
+    }
+
+    #[test]
+    fn rooms_holding_state_are_those_with_bans_in_force_presets_or_revocations() {
+        let s = SqliteStore::in_memory().unwrap();
+        let ban = |room: &str, until| StoredBan {
+            room: room.into(),
+            identity: "troll".into(),
+            until,
+            by: "host".into(),
+        };
+        s.save_ban(&ban("banned", 2_000)).unwrap();
+        s.save_ban(&ban("expired", 500)).unwrap();
+        s.save_preset(
+            "preset",
+            "x",
+            Some(&Capabilities::of(&gavel_core::Permissions::default())),
+        )
+        .unwrap();
+        s.revoke_tokens("revoked", "x", 10).unwrap();
+        s.revoke_tokens("deleted", gavel_core::EVERY_IDENTITY, 10)
+            .unwrap();
+        s.save_room("api", &RoomSettings::default()).unwrap();
+        s.save_ban(&ban("api", 2_000)).unwrap();
+        assert_eq!(
+            s.rooms_holding_state(1_000).unwrap(),
+            ["banned", "preset", "revoked"],
+            "rooms created through the API are restored as such"
+        );
+        assert!(s.holds_state("banned", 1_000).unwrap());
+        assert!(!s.holds_state("banned", 2_000).unwrap(), "the ban expired");
+        assert!(!s.holds_state("deleted", 1_000).unwrap());
+        assert!(s.holds_state("api", 1_000).unwrap());
     }
 
     #[test]

@@ -228,5 +228,9 @@ mod tests {
             [(gavel_core::EVERY_IDENTITY.to_string(), 1_000)],
             "every join token of the meeting stays void"
         );
+        assert!(
+            s.rooms_holding_state(0).unwrap().is_empty(),
+            "an ended meeting is not reopened"
+        );
     }
 }
