@@ -38,6 +38,25 @@ impl Default for Limits {
     }
 }
 
+/// How long the moderation audit log keeps entries (`[audit]`; `store/retention.rs`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuditRetention {
+    /// Entries older than this are deleted; 0 keeps them whatever their age.
+    pub max_age_days: u32,
+    /// Only the newest this many entries are kept; 0 keeps every one.
+    pub max_rows: u64,
+}
+
+impl Default for AuditRetention {
+    fn default() -> Self {
+        AuditRetention {
+            max_age_days: 90,
+            max_rows: 1_000_000,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub bind: SocketAddr,
@@ -50,6 +69,7 @@ pub struct Config {
     pub room_defaults: RoomSettings,
     /// Where the durable store lives; `None` keeps it in memory (tests).
     pub data_dir: Option<std::path::PathBuf>,
+    pub audit: AuditRetention,
     /// Development mode: weak secrets allowed, tokens printed on start-up.
     pub dev: bool,
 }
@@ -63,6 +83,7 @@ impl Config {
             roles: Roles::default(),
             room_defaults: RoomSettings::default(),
             data_dir: None,
+            audit: AuditRetention::default(),
             dev: true,
         }
     }

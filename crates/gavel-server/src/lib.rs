@@ -61,15 +61,16 @@ impl Server {
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
         let listener = TcpListener::bind(config.bind).await?;
         let addr = listener.local_addr()?;
-        let store: Arc<dyn store::Store> = match &config.data_dir {
-            Some(dir) => Arc::new(store::sqlite::SqliteStore::open(dir).map_err(invalid)?),
-            None => Arc::new(store::sqlite::SqliteStore::in_memory().map_err(invalid)?),
-        };
-        let metrics = Arc::new(metrics::Metrics::default());
-        let m = metrics.clone();
-        let writer = store::writer::Writer::spawn(store.clone(), move |took| {
-            m.store_write_seconds.observe(took.as_secs_f64())
+        let sqlite = Arc::new(match &config.data_dir {
+            Some(dir) => store::sqlite::SqliteStore::open(dir).map_err(invalid)?,
+            None => store::sqlite::SqliteStore::in_memory().map_err(invalid)?,
         });
+        let store_thread = store::thread::StoreThread::spawn()?;
+        let store = store_thread.handle::<dyn store::Store>(sqlite.clone());
+        let chime_store = store_thread.handle::<dyn chime::store::ChimeStore>(sqlite);
+        let metrics = Arc::new(metrics::Metrics::default());
+        let writer =
+            store::writer::Writer::spawn(store.clone(), metrics.clone(), config.audit.clone());
         let registry = Registry::new(
             config.roles.clone(),
             config.limits.clone(),
@@ -77,7 +78,10 @@ impl Server {
             metrics,
             room_actor::Durable { store, writer },
         );
-        let restored = registry.restore_rooms().map_err(|e| invalid(e.message))?;
+        let restored = registry
+            .restore_rooms()
+            .await
+            .map_err(|e| invalid(e.message))?;
         if restored > 0 {
             tracing::info!(rooms = restored, "restored rooms from the store");
         }
@@ -86,6 +90,7 @@ impl Server {
             service: service::Service::new(registry.clone()),
             verifier: Arc::new(auth::Verifier::new(config.keys.clone())),
             dev_key: config.dev.then(|| dev_signing_key(&config)).flatten(),
+            chime_store,
         };
         let app = http::router(state);
         let (stop, mut stopped) = watch::channel(false);

@@ -40,6 +40,9 @@ pub struct Metrics {
     pub errors: Family<CodeLabel, Counter>,
     pub fanout_seconds: Histogram,
     pub store_write_seconds: Histogram,
+    pub audit_suppressed: Counter,
+    pub audit_dropped: Family<KindLabel, Counter>,
+    pub audit_pruned: Counter,
 }
 
 impl Default for Metrics {
@@ -56,6 +59,9 @@ impl Default for Metrics {
             // 10 µs … ~5 s
             fanout_seconds: Histogram::new(exponential_buckets(0.00001, 2.5, 15)),
             store_write_seconds: Histogram::new(exponential_buckets(0.00001, 2.5, 15)),
+            audit_suppressed: Counter::default(),
+            audit_dropped: Family::default(),
+            audit_pruned: Counter::default(),
             registry: PromRegistry::default(),
         };
         registry.register("rooms", "Open rooms", m.rooms.clone());
@@ -98,6 +104,21 @@ impl Default for Metrics {
             "store_write_seconds",
             "Time of one durable store commit (a ban, or a batch of audit and session rows)",
             m.store_write_seconds.clone(),
+        );
+        registry.register(
+            "audit_suppressed",
+            "Refused host actions not written to the audit log: over the per-actor rate (counted in the next entry's `suppressed`)",
+            m.audit_suppressed.clone(),
+        );
+        registry.register(
+            "audit_dropped",
+            "Audit and session records not written because the writer's queue was full, by kind (refused, action, session)",
+            m.audit_dropped.clone(),
+        );
+        registry.register(
+            "audit_pruned",
+            "Audit entries deleted by retention (age and row limits)",
+            m.audit_pruned.clone(),
         );
         Metrics { registry, ..m }
     }

@@ -10,6 +10,7 @@ use gavel_core::{
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 
 /// Keeps a session counted (see [`Registry::session_started`]).
@@ -162,9 +163,24 @@ struct Entry {
     /// The room this one is a child of (fixed at creation).
     parent: Option<String>,
     /// Created through the server API: it stays until deleted. Rooms created by a join close
-    /// when they have been empty for their `empty_timeout_seconds`.
+    /// when they have been empty for their `empty_timeout_seconds`, unless they hold durable
+    /// state (see [`Registry::try_reap`]).
     explicit: bool,
+    /// Whether the store says the room holds durable state, asked when it would close.
+    state: StateCheck,
 }
+
+/// The store's answer to "does this room hold durable state?", asked off the registry's lock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StateCheck {
+    NotAsked,
+    Asking,
+    Answered { holds: bool, at: Instant },
+}
+
+/// An answer older than this is asked again: the room may have been busy since. (The actor
+/// looks again one second after it was told to retry.)
+const STATE_ANSWER_FRESH: Duration = Duration::from_secs(3);
 
 pub struct Registry {
     rooms: Mutex<HashMap<String, Entry>>,
@@ -287,65 +303,154 @@ impl Registry {
         ids::validate_room_name(name)?;
         let settings = settings.unwrap_or_else(|| self.room_defaults.clone());
         settings.validate()?;
-        let mut rooms = self.rooms.lock().unwrap();
-        if let Some(e) = rooms.get_mut(name) {
-            e.explicit |= explicit;
-            return Ok((e.handle.clone(), false));
-        }
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let (tx, rx) = mpsc::channel(ROOM_INBOX);
-        let handle = RoomHandle {
-            name: Arc::from(name),
-            id,
-            tx,
+        let (handle, rx) = {
+            let mut rooms = self.rooms.lock().unwrap();
+            if let Some(e) = rooms.get_mut(name) {
+                e.explicit |= explicit;
+                return Ok((e.handle.clone(), false));
+            }
+            let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+            let (tx, rx) = mpsc::channel(ROOM_INBOX);
+            let handle = RoomHandle {
+                name: Arc::from(name),
+                id,
+                tx,
+            };
+            rooms.insert(
+                name.to_string(),
+                Entry {
+                    handle: handle.clone(),
+                    parent: settings.parent.clone(),
+                    explicit,
+                    state: StateCheck::NotAsked,
+                },
+            );
+            (handle, rx)
         };
-        let parent = settings.parent.clone();
         let core = Room::new(name, settings, self.roles.clone(), rand::random());
-        RoomActor::spawn(
-            core,
-            handle.clone(),
-            rx,
-            Arc::downgrade(self),
-            self.metrics.clone(),
-            self.durable.clone(),
-        );
-        rooms.insert(
-            name.to_string(),
-            Entry {
-                handle: handle.clone(),
-                parent,
-                explicit,
-            },
-        );
+        self.open(core, handle.clone(), rx);
         Ok((handle, true))
     }
 
-    /// Called by an idle room actor: removes it if it is still this registry's room of that name,
-    /// not explicit, and nothing is waiting in its inbox.
-    pub(crate) fn try_reap(&self, name: &str, id: u64, inbox_empty: impl Fn() -> bool) -> Reap {
-        let mut rooms = self.rooms.lock().unwrap();
-        match rooms.get(name) {
-            Some(e) if e.handle.id == id && e.explicit => Reap::Keep,
-            Some(e) if e.handle.id == id && !inbox_empty() => Reap::Retry,
-            Some(e) if e.handle.id == id => {
-                rooms.remove(name);
-                Reap::Closed
+    /// Starts a new room's actor. The actor loads the room's bans, revocations and presets
+    /// when it starts, so it is started on the store thread (never under the registry's lock,
+    /// never on an async worker); whatever is sent to the room meanwhile waits in its inbox,
+    /// so nothing reaches it before its bans are in force.
+    fn open(self: &Arc<Self>, core: Room, handle: RoomHandle, rx: mpsc::Receiver<RoomMsg>) {
+        let (name, id) = (handle.name.clone(), handle.id);
+        let registry = Arc::downgrade(self);
+        let (metrics, durable) = (self.metrics.clone(), self.durable.clone());
+        let runtime = tokio::runtime::Handle::current();
+        let store = self.durable.store.clone();
+        let this = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let started = store
+                .call(move |_| {
+                    let _in_runtime = runtime.enter();
+                    RoomActor::spawn(core, handle, rx, registry, metrics, durable);
+                    Ok(())
+                })
+                .await;
+            if let Err(e) = started {
+                tracing::error!(room = %name, error = %e, "cannot open the room");
+                if let Some(this) = this.upgrade() {
+                    let mut rooms = this.rooms.lock().unwrap();
+                    if rooms.get(&*name).is_some_and(|e| e.handle.id == id) {
+                        rooms.remove(&*name);
+                    }
+                }
             }
+        });
+    }
+
+    /// Called by an idle room actor: removes it if it is still this registry's room of that name,
+    /// not explicit, holds no durable state, and nothing is waiting in its inbox.
+    ///
+    /// A join-created room that holds durable state (bans in force, presets, revocations) stays
+    /// listed, so its bans can be read and lifted through the API — as after a restart, which
+    /// reopens such rooms. The room actor keeps a room with bans in force itself; for the rest
+    /// the store is asked here, off the lock (the actor looks again a second later). A preset
+    /// or revocation set on the empty room in that second may be missed: the room then closes,
+    /// and its state waits in the store for the next join or restart.
+    pub(crate) fn try_reap(
+        self: &Arc<Self>,
+        name: &str,
+        id: u64,
+        inbox_empty: impl Fn() -> bool,
+    ) -> Reap {
+        let mut rooms = self.rooms.lock().unwrap();
+        let entry = match rooms.get_mut(name) {
+            Some(e) if e.handle.id == id => e,
             // Deleted or replaced: this actor is no longer reachable.
-            _ => Reap::Closed,
+            _ => return Reap::Closed,
+        };
+        if entry.explicit {
+            return Reap::Keep;
+        }
+        if !inbox_empty() {
+            return Reap::Retry;
+        }
+        match entry.state {
+            StateCheck::Asking => Reap::Retry,
+            StateCheck::Answered { holds, at } if at.elapsed() < STATE_ANSWER_FRESH => {
+                if holds {
+                    // Asked again the next time the room is left empty.
+                    entry.state = StateCheck::NotAsked;
+                    Reap::Keep
+                } else {
+                    rooms.remove(name);
+                    Reap::Closed
+                }
+            }
+            StateCheck::NotAsked | StateCheck::Answered { .. } => {
+                entry.state = StateCheck::Asking;
+                self.ask_holds_state(name, id);
+                Reap::Retry
+            }
         }
     }
 
-    /// Deletes a room: everyone in it gets `room_left {reason}`.
-    /// Deletes a room, with its stored settings, bans and revocations.
+    fn ask_holds_state(self: &Arc<Self>, name: &str, id: u64) {
+        let this = Arc::downgrade(self);
+        let store = self.durable.store.clone();
+        let name = name.to_string();
+        tokio::spawn(async move {
+            let room = name.clone();
+            let now = crate::clock::now_ms();
+            let holds = store
+                .call(move |s| s.holds_state(&room, now))
+                .await
+                .unwrap_or_else(|e| {
+                    // Unknown: keep the room rather than hide state that may be there.
+                    tracing::error!(room = %name, error = %e, "cannot tell whether the room holds durable state");
+                    true
+                });
+            let Some(this) = this.upgrade() else { return };
+            let mut rooms = this.rooms.lock().unwrap();
+            if let Some(e) = rooms.get_mut(&name) {
+                if e.handle.id == id && e.state == StateCheck::Asking {
+                    e.state = StateCheck::Answered {
+                        holds,
+                        at: Instant::now(),
+                    };
+                }
+            }
+        });
+    }
+
+    /// Deletes a room, with its stored settings, bans, revocations and presets: everyone in
+    /// it gets `room_left {reason}`.
     pub async fn delete(&self, name: &str, reason: LeaveReason) -> Result<(), Error> {
         let entry = self.rooms.lock().unwrap().remove(name);
         match entry {
             Some(e) => {
                 e.handle.close(reason).await;
-                let store = self.durable.store.clone();
                 let name = name.to_string();
-                blocking(move || store.delete_room(&name)).await
+                Ok(self
+                    .durable
+                    .store
+                    .call(move |s| s.delete_room(&name))
+                    .await?)
             }
             None => Err(Error::not_found(format!("room '{name}' does not exist"))),
         }
@@ -353,17 +458,30 @@ impl Registry {
 
     /// Records that `name` was created through the API, so it exists again after a restart.
     pub async fn persist_room(&self, name: &str, settings: RoomSettings) -> Result<(), Error> {
-        let store = self.durable.store.clone();
         let name = name.to_string();
-        blocking(move || store.save_room(&name, &settings)).await
+        Ok(self
+            .durable
+            .store
+            .call(move |s| s.save_room(&name, &settings))
+            .await?)
     }
 
-    /// Opens every room kept in the store (empty, with its settings and bans).
-    pub fn restore_rooms(self: &Arc<Self>) -> Result<usize, Error> {
-        let rooms = self.durable.store.rooms()?;
-        let n = rooms.len();
-        for (name, settings) in rooms {
+    /// Opens every room kept in the store (empty, with its settings and bans), and every room
+    /// a join created that holds durable state (bans in force, presets, revocations), so their
+    /// bans can be read and lifted. Returns how many were opened.
+    pub async fn restore_rooms(self: &Arc<Self>) -> Result<usize, Error> {
+        let now = crate::clock::now_ms();
+        let (stored, holding) = self
+            .durable
+            .store
+            .call(move |s| Ok((s.rooms()?, s.rooms_holding_state(now)?)))
+            .await?;
+        let n = stored.len() + holding.len();
+        for (name, settings) in stored {
             self.get_or_create(&name, Some(settings), true)?;
+        }
+        for name in holding {
+            self.get_or_create(&name, None, false)?;
         }
         Ok(n)
     }
@@ -376,18 +494,5 @@ impl Registry {
             e.handle.close_and_wait(LeaveReason::ServerShutdown).await;
         }
         self.durable.writer.flush().await;
-    }
-}
-
-/// Runs a store call off the async threads.
-async fn blocking(
-    f: impl FnOnce() -> crate::store::StoreResult<()> + Send + 'static,
-) -> Result<(), Error> {
-    match tokio::task::spawn_blocking(f).await {
-        Ok(r) => Ok(r?),
-        Err(e) => Err(Error::new(
-            ErrorCode::Internal,
-            format!("store task failed: {e}"),
-        )),
     }
 }

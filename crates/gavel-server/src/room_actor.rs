@@ -3,10 +3,11 @@
 
 use crate::clock::{instant_at, now_ms};
 use crate::fanout::{Conn, Frame, Outgoing, SendError};
-use crate::metrics::{ActionLabels, KindLabel, Metrics};
+use crate::metrics::{KindLabel, Metrics};
 use crate::registry::{Reap, Registry, RoomHandle};
+use crate::store::thread::StoreHandle;
 use crate::store::writer::Writer;
-use crate::store::{AuditEntry, SessionRecord, Store};
+use crate::store::{audit_policy, SessionRecord};
 use gavel_core::{
     Actor, Audience, Command, Decision, DurableWrite, Error, ErrorCode, JoinRequest, LeaveReason,
     Millis, MovingParticipant, Output, Reply, RequestOutcome, Room,
@@ -97,22 +98,22 @@ pub struct RoomActor {
     close_ack: Option<oneshot::Sender<()>>,
 }
 
-/// Where a room's durable effects go.
+/// Where a room's durable effects go: `store.call(|s| …).await` runs a store call on the store
+/// thread (`store/thread.rs`); the writer takes audit and session rows.
 #[derive(Clone)]
 pub struct Durable {
-    pub store: Arc<dyn Store>,
+    pub store: StoreHandle,
     pub writer: Writer,
 }
 
 impl Durable {
-    /// Commits a command's durable writes for `room`, off the async runtime's threads.
+    /// Commits a command's durable writes for `room` in one transaction, on the store's thread.
     pub async fn commit(&self, room: &str, writes: Vec<DurableWrite>) -> Result<(), String> {
-        let store = self.store.clone();
         let room = room.to_string();
-        match tokio::task::spawn_blocking(move || store.commit(&room, &writes)).await {
-            Ok(r) => r.map_err(|e| e.to_string()),
-            Err(e) => Err(format!("store task failed: {e}")),
-        }
+        self.store
+            .call(move |s| s.commit(&room, &writes))
+            .await
+            .map_err(|e| e.to_string())
     }
 }
 
@@ -127,7 +128,9 @@ impl RoomActor {
     ) {
         metrics.rooms.inc();
         let mut core = core;
-        match durable.store.bans(core.name(), now_ms()) {
+        // Runs on the store thread (see `Registry::get_or_create`): synchronous reads are fine.
+        let store = durable.store.blocking().clone();
+        match store.bans(core.name(), now_ms()) {
             Ok(bans) => {
                 for b in bans {
                     core.restore_ban(&b.identity, b.until, &b.by);
@@ -135,7 +138,7 @@ impl RoomActor {
             }
             Err(e) => tracing::error!(room = %core.name(), error = %e, "cannot load bans"),
         }
-        match durable.store.revocations(core.name()) {
+        match store.revocations(core.name()) {
             Ok(list) => {
                 for (identity, before) in list {
                     core.revoke_tokens(&identity, before);
@@ -143,7 +146,7 @@ impl RoomActor {
             }
             Err(e) => tracing::error!(room = %core.name(), error = %e, "cannot load revocations"),
         }
-        match durable.store.presets(core.name()) {
+        match store.presets(core.name()) {
             Ok(list) => {
                 for (identity, caps) in list {
                     core.restore_preset(&identity, caps);
@@ -403,7 +406,7 @@ impl RoomActor {
                 targets,
                 command,
                 outcome,
-            } => self.record_host_action(actor, action, targets, *command, outcome),
+            } => self.record_host_action(actor, action, targets, command, outcome),
         }
     }
 
@@ -424,48 +427,27 @@ impl RoomActor {
             .inc();
     }
 
-    /// A host action, carried out or refused: the audit log, metrics and the log.
+    /// A host action, carried out or refused: metrics, the log and a bounded audit entry
+    /// (`store::audit_policy` decides what it may cost).
     fn record_host_action(
         &mut self,
         actor: String,
         action: &'static str,
         targets: Vec<String>,
-        command: Command,
+        command: Box<Command>,
         outcome: Result<(), Error>,
     ) {
-        self.durable.writer.audit(AuditEntry {
-            id: 0,
-            at: now_ms(),
-            room: self.me.name.to_string(),
-            actor: actor.clone(),
-            action: action.to_string(),
-            targets: targets.clone(),
-            params: serde_json::to_value(&command).unwrap_or_default(),
-            outcome: match &outcome {
-                Ok(()) => "ok".into(),
-                Err(e) => e.code.as_str().into(),
+        audit_policy::record(
+            &self.durable.writer,
+            audit_policy::Attempt {
+                room: &self.me.name,
+                actor,
+                action,
+                targets,
+                command,
+                outcome,
             },
-            message: outcome.as_ref().err().map(|e| e.message.clone()),
-        });
-        let label = match &outcome {
-            Ok(()) => "ok",
-            Err(e) => e.code.as_str(),
-        };
-        self.metrics
-            .host_actions
-            .get_or_create(&ActionLabels {
-                action: action.to_string(),
-                outcome: label.to_string(),
-            })
-            .inc();
-        match outcome {
-            Ok(()) => {
-                tracing::info!(room = %self.me.name, %actor, action, ?targets, "host action")
-            }
-            Err(e) => {
-                tracing::info!(room = %self.me.name, %actor, action, ?targets, error = %e, "host action refused")
-            }
-        }
+        );
     }
 
     /// Drops connections whose queues are full; the room hears they left.

@@ -21,6 +21,7 @@ fn the_example_file_loads() {
     let c = config_file::load(Some(&example), true).expect("example loads");
     assert!(c.roles.get("moderator").is_ok());
     assert_eq!(c.limits.outbox_capacity, 4096);
+    assert_eq!(c.audit, gavel_server::config::AuditRetention::default());
 }
 
 #[test]
@@ -45,6 +46,8 @@ fn bad_files_name_the_offending_key() {
         ),
         ("bad-role", "[roles.x]\nhost = [\"fly\"]\n", "host"),
         ("bad-bind", "bind = \"nowhere\"\n", "bind"),
+        ("bad-retention", "[audit]\nmax_rows = -1\n", "max_rows"),
+        ("unknown-audit", "[audit]\nkeep = 3\n", "keep"),
     ];
     for (name, text, key) in cases {
         let err = config_file::load(Some(&write(name, text)), true).unwrap_err();

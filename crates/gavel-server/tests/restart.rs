@@ -1,5 +1,6 @@
 //! Durability over real processes: rooms, bans, the audit log and session history survive a
-//! `kill -9` and a restart on the same data directory.
+//! `kill -9` and a restart on the same data directory. Rooms a join created stay visible while
+//! they hold durable state, across restarts too.
 
 mod common;
 use common::process::*;
@@ -143,4 +144,99 @@ async fn a_graceful_stop_flushes_every_session_row() {
     let sessions = api.sessions("g", 10).await.unwrap();
     assert_eq!(sessions["sessions"][0]["identity"], "ann");
     assert_eq!(sessions["sessions"][0]["reason"], "server_shutdown");
+}
+
+#[tokio::test]
+async fn a_join_created_room_with_a_ban_is_listed_after_a_restart() {
+    let data = temp_dir("join-created");
+    let port = free_port();
+    let http = format!("http://127.0.0.1:{port}");
+    let ws = format!("ws://127.0.0.1:{port}");
+    let token = |id: &str, role: &str| {
+        AccessToken::new("prod", SECRET32)
+            .join("jr", id)
+            .role(role)
+            .to_jwt()
+    };
+    let mut first = start(&data, port);
+    // No POST /v1/rooms: the host's join creates the room.
+    let host = RtcClient::connect(&ws, &token("host", "host"))
+        .await
+        .unwrap();
+    let troll = RtcClient::connect(&ws, &token("troll", "participant"))
+        .await
+        .unwrap();
+    host.request(json!({"type": "kick", "identity": "troll", "ban_seconds": 3600}))
+        .await
+        .unwrap();
+    expect(&troll, "room_left").await;
+    first.kill9();
+    drop(host);
+
+    let _second = start(&data, port);
+    let api = ApiClient::new(
+        &http,
+        &AccessToken::new("prod", SECRET32).admin(None).to_jwt(),
+    );
+    let rooms = api.list_rooms().await.unwrap();
+    let names: Vec<&str> = rooms["rooms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["jr"], "the room is listed again");
+    let bans = api.list_bans("jr").await.unwrap();
+    assert_eq!(bans["bans"][0]["identity"], "troll");
+    let refused = RtcClient::connect(&ws, &token("troll", "participant"))
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(refused.code.as_str(), "banned");
+    api.lift_ban("jr", "troll").await.unwrap();
+    assert_eq!(api.list_bans("jr").await.unwrap()["bans"], json!([]));
+    RtcClient::connect(&ws, &token("troll", "participant"))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_join_created_room_stays_open_while_it_holds_durable_state() {
+    let mut config = TestServer::config();
+    config.room_defaults.empty_timeout_seconds = 1;
+    let ts = TestServer::with_config(config).await;
+    let api = ts.admin();
+    for room in ["revoked", "plain"] {
+        let host = ts.join(room, "host", "host").await;
+        if room == "revoked" {
+            api.call(
+                "POST",
+                "/v1/rooms/revoked/participants/someone/revoke-tokens",
+                Some(json!({})),
+            )
+            .await
+            .unwrap();
+        }
+        host.request(json!({"type": "leave"})).await.unwrap();
+    }
+    // Empty for their timeout (1 s), then the store is asked (the actor looks again a second
+    // later): the room without durable state closes, the other stays listed.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let names = loop {
+        let rooms = api.list_rooms().await.unwrap();
+        let names: Vec<String> = rooms["rooms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["name"].as_str().unwrap().to_string())
+            .collect();
+        if names.len() < 2 || tokio::time::Instant::now() > deadline {
+            break names;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(names, ["revoked"]);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(api.get_room("revoked").await.is_ok(), "still open");
+    ts.stop().await;
 }

@@ -6,8 +6,8 @@
 
 use super::meetings;
 use super::model::{self, required, CreateAttendeeItem};
+use super::store::{ChimeAttendee, ChimeMeeting};
 use super::{json, no_content, ChimeError, Ctx, Kind, Query};
-use crate::store::{ChimeAttendee, ChimeMeeting};
 use axum::response::Response;
 use gavel_core::{Capabilities, Claims, Command, VideoGrant};
 use serde_json::{json, Value};
@@ -66,14 +66,12 @@ pub async fn find(
 ) -> Result<ChimeAttendee, ChimeError> {
     let id = model::check_guid("AttendeeId", attendee_id)?;
     let (m, a) = (meeting.meeting_id.clone(), id.clone());
-    ctx.db(move |s| s.chime_attendee(&m, &a))
-        .await?
-        .ok_or_else(|| {
-            ChimeError::not_found(format!(
-                "the attendee {id} does not exist in meeting {}",
-                meeting.meeting_id
-            ))
-        })
+    ctx.db(move |s| s.attendee(&m, &a)).await?.ok_or_else(|| {
+        ChimeError::not_found(format!(
+            "the attendee {id} does not exist in meeting {}",
+            meeting.meeting_id
+        ))
+    })
 }
 
 /// A Gavel access token that joins `meeting_id` as `attendee_id`, signed with the caller's key.
@@ -113,10 +111,7 @@ async fn create_one(
     model::check_external_id("ExternalUserId", &external)?;
     let meeting_id = meeting.meeting_id.clone();
     let (m, e) = (meeting_id.clone(), external.clone());
-    if let Some(existing) = ctx
-        .db(move |s| s.chime_attendee_by_external_id(&m, &e))
-        .await?
-    {
+    if let Some(existing) = ctx.db(move |s| s.attendee_by_external_id(&m, &e)).await? {
         let caps = Presets::of(ctx, &meeting_id)
             .await?
             .get(&existing.attendee_id);
@@ -125,7 +120,7 @@ async fn create_one(
     let features: model::MeetingFeatures =
         serde_json::from_value(meeting.meeting["MeetingFeatures"].clone()).unwrap_or_default();
     let m = meeting_id.clone();
-    let count = ctx.db(move |s| s.count_chime_attendees(&m)).await?;
+    let count = ctx.db(move |s| s.count_attendees(&m)).await?;
     if count as i64 >= features.max_count() {
         return Err(ChimeError::new(
             Kind::LimitExceeded,
@@ -147,7 +142,7 @@ async fn create_one(
         attendee_id: attendee_id.clone(),
         external_user_id: external,
     };
-    match ctx.db(move |s| s.save_chime_attendee(&record)).await {
+    match ctx.db(move |s| s.save_attendee(&record)).await {
         Ok(saved) => Ok(view(&saved, caps)),
         Err(e) => {
             let undo = Command::DropPreset {
@@ -234,7 +229,7 @@ pub async fn list(ctx: &Ctx, meeting_id: &str, query: &Query) -> Result<Response
     let meeting = meetings::find(ctx, meeting_id).await?;
     let m = meeting.meeting_id.clone();
     let mut rows = ctx
-        .db(move |s| s.chime_attendees(&m, after, page as usize + 1))
+        .db(move |s| s.attendees(&m, after, page as usize + 1))
         .await?;
     let next = (rows.len() as i64 > page).then(|| {
         rows.truncate(page as usize);
@@ -281,7 +276,6 @@ pub async fn delete(
             return Err(e);
         }
     }
-    ctx.db(move |s| s.delete_chime_attendee(&room, &identity))
-        .await?;
+    ctx.db(move |s| s.delete_attendee(&room, &identity)).await?;
     Ok(no_content())
 }

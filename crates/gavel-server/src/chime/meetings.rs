@@ -4,8 +4,8 @@
 //! `MeetingId`; its `MeetingFeatures` become the room's resolutions and `max_participants`.
 
 use super::model::{self, required, CreateMeetingRequest};
+use super::store::ChimeMeeting;
 use super::{attendees, json, no_content, ChimeError, Ctx, Kind};
-use crate::store::ChimeMeeting;
 use axum::response::Response;
 use gavel_core::{LeaveReason, RoomSettings};
 use serde_json::{json, Value};
@@ -98,7 +98,7 @@ pub async fn create(ctx: &Ctx, body: &[u8], with_attendees: bool) -> Result<Resp
 
     let _writes = ctx.shared.writes.lock().await;
     let lookup = token.clone();
-    let meeting = match ctx.db(move |s| s.chime_meeting_by_token(&lookup)).await? {
+    let meeting = match ctx.db(move |s| s.meeting_by_token(&lookup)).await? {
         Some(m) if m.fingerprint == fingerprint => m,
         Some(_) => {
             return Err(ChimeError::new(
@@ -139,10 +139,7 @@ async fn create_room(
         meeting: doc,
     };
     let record = meeting.clone();
-    if let Err(e) = ctx
-        .db(move |s| s.save_chime_meeting(&record, &settings))
-        .await
-    {
+    if let Err(e) = ctx.db(move |s| s.save_meeting(&record, &settings)).await {
         // Not acknowledged, so not kept: the room goes too.
         let _ = registry.delete(&id, LeaveReason::RoomDeleted).await;
         return Err(e);
@@ -154,7 +151,7 @@ async fn create_room(
 pub async fn find(ctx: &Ctx, meeting_id: &str) -> Result<ChimeMeeting, ChimeError> {
     let id = model::check_guid("MeetingId", meeting_id)?;
     let lookup = id.clone();
-    ctx.db(move |s| s.chime_meeting(&lookup))
+    ctx.db(move |s| s.meeting(&lookup))
         .await?
         .ok_or_else(|| ChimeError::not_found(format!("the meeting {id} does not exist")))
 }
@@ -175,14 +172,11 @@ pub async fn delete(ctx: &Ctx, meeting_id: &str) -> Result<Response, ChimeError>
         // Ending the session first names the caller in `room_left` and in the audit log.
         ctx.command(&id, gavel_core::Command::EndSession).await?;
         registry.delete(&id, LeaveReason::Ended).await?;
-    } else {
-        let gone = id.clone();
-        ctx.db(move |s| s.delete_room(&gone)).await?;
     }
     // The join tokens die with the meeting: a late join would otherwise open a new, empty room
-    // of the same name. Kept in the store, where a room of that name would load it.
+    // of the same name. The revocation is kept in the store, where a room of that name would
+    // load it.
     let now = crate::clock::now_ms();
-    ctx.db(move |s| s.revoke_tokens(&id, gavel_core::EVERY_IDENTITY, now))
-        .await?;
+    ctx.db(move |s| s.end_meeting(&id, now)).await?;
     Ok(no_content())
 }

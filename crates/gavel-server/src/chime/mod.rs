@@ -6,7 +6,8 @@
 //! `MeetingId`; an attendee is the identity `AttendeeId` in it, with its capabilities as the
 //! room's preset for that identity. Handlers only translate: room changes are core commands
 //! sent to the room actor, like the native API's, so authorization, events and audit are the
-//! same; what only Chime needs (ids, external ids, join tokens) is kept in the store.
+//! same; what only Chime needs (ids, external ids, join tokens) is kept behind its own interface,
+//! [`store::ChimeStore`], called on the store thread.
 
 mod attendees;
 mod capabilities;
@@ -14,12 +15,13 @@ mod error;
 mod meetings;
 mod model;
 pub mod sigv4;
+pub mod store;
 
 pub use error::{ChimeError, Kind};
 
 use crate::http::AppState;
 use crate::service::Principal;
-use crate::store::{Store, StoreResult};
+use crate::store::StoreResult;
 use axum::extract::{Request, State};
 use axum::http::{request::Parts, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -28,6 +30,7 @@ use axum::{Extension, Router};
 use gavel_core::{Command, Reply};
 use serde_json::Value;
 use std::sync::Arc;
+use store::ChimeStore;
 
 /// State shared by the Chime handlers of one server.
 #[derive(Default)]
@@ -72,19 +75,12 @@ impl Ctx {
             .await?)
     }
 
-    /// A store call, off the async threads.
+    /// A call to the Chime store, on the store thread.
     async fn db<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&dyn Store) -> StoreResult<T> + Send + 'static,
+        f: impl FnOnce(&dyn ChimeStore) -> StoreResult<T> + Send + 'static,
     ) -> Result<T, ChimeError> {
-        let store = self.state.registry.durable.store.clone();
-        match tokio::task::spawn_blocking(move || f(store.as_ref())).await {
-            Ok(r) => Ok(r?),
-            Err(e) => Err(ChimeError::new(
-                Kind::ServiceFailure,
-                format!("store task failed: {e}"),
-            )),
-        }
+        Ok(self.state.chime_store.call(f).await?)
     }
 }
 

@@ -47,11 +47,12 @@ pub async fn audit(
     caller.principal().require_admin(&state.registry, &room)?;
     let page = query(q)?;
     let limit = page.limit()?;
-    let store = state.registry.durable.store.clone();
-    let entries =
-        tokio::task::spawn_blocking(move || store.audit(&room, page.since, page.before, limit))
-            .await
-            .map_err(|e| ApiError(Error::new(gavel_core::ErrorCode::Internal, e.to_string())))??;
+    let entries = state
+        .registry
+        .durable
+        .store
+        .call(move |s| s.audit(&room, page.since, page.before, limit))
+        .await?;
     let next = (entries.len() == limit)
         .then(|| entries.last().map(|e| e.id))
         .flatten();
@@ -74,10 +75,12 @@ pub async fn sessions(
         )));
     }
     let limit = page.limit()?;
-    let store = state.registry.durable.store.clone();
-    let sessions = tokio::task::spawn_blocking(move || store.sessions(&room, page.before, limit))
-        .await
-        .map_err(|e| ApiError(Error::new(gavel_core::ErrorCode::Internal, e.to_string())))??;
+    let sessions = state
+        .registry
+        .durable
+        .store
+        .call(move |s| s.sessions(&room, page.before, limit))
+        .await?;
     let next = (sessions.len() == limit)
         .then(|| sessions.last().map(|s| s.id))
         .flatten();

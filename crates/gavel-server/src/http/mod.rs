@@ -32,6 +32,8 @@ pub struct AppState {
     pub verifier: Arc<Verifier>,
     /// Development mode only: the API key and secret `/dev/token` signs with.
     pub dev_key: Option<(String, String)>,
+    /// The Chime front-end's meetings and attendees, on the store thread.
+    pub chime_store: crate::store::thread::StoreHandle<dyn crate::chime::store::ChimeStore>,
 }
 
 pub fn router(state: AppState) -> Router {

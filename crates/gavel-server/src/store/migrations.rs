@@ -73,6 +73,8 @@ pub const MIGRATIONS: &[&str] = &[
          UNIQUE (meeting_id, attendee_id),
          UNIQUE (meeting_id, external_user_id)
      );",
+    // 4: how many refused attempts an audit entry stands for beyond itself (audit_policy.rs).
+    "ALTER TABLE audit ADD COLUMN suppressed INTEGER NOT NULL DEFAULT 0;",
 ];
 
 pub fn version(conn: &Connection) -> StoreResult<usize> {

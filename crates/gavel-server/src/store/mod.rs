@@ -1,13 +1,21 @@
 //! Durable state behind a small interface, so another backend can implement it later.
 //!
 //! What is kept: rooms created through the API (with settings), bans, token revocations and
-//! presets, the moderation audit log, one row per participant session, and the Chime
-//! front-end's meetings and attendees. The default backend is
-//! SQLite ([`sqlite::SqliteStore`]); audit and session rows are written off the rooms' hot path
-//! by [`writer::Writer`], in batches.
+//! presets, the moderation audit log and one row per participant session ([`Store`]), and the
+//! Chime front-end's meetings and attendees (`crate::chime::store::ChimeStore`). The default
+//! backend is SQLite ([`sqlite::SqliteStore`], with Chime's part in [`sqlite_chime`]).
+//!
+//! Async code never calls the store directly: it goes through a [`thread::StoreHandle`], which
+//! runs the call on the store's own thread. Audit and session rows are written off the rooms'
+//! hot path by [`writer::Writer`], in batches, after [`audit_policy`] has bounded what a
+//! refused action may cost; [`retention`] says how long the log keeps them.
 
+pub mod audit_policy;
 pub mod migrations;
+pub mod retention;
 pub mod sqlite;
+pub mod sqlite_chime;
+pub mod thread;
 pub mod writer;
 
 use gavel_core::{Capabilities, Millis, RoomSettings};
@@ -58,12 +66,20 @@ pub struct AuditEntry {
     pub actor: String,
     pub action: String,
     pub targets: Vec<String>,
-    /// The command as JSON.
+    /// The command as JSON, cut to a bound (`audit_policy`): a refused command's much shorter.
     pub params: serde_json::Value,
     /// `ok`, or the error code of a refusal.
     pub outcome: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// Refused attempts by the same actor in the same room since its previous entry that were
+    /// not written (over the rate `audit_policy` allows); only refusals carry it.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub suppressed: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// One participant session, written when it ends.
@@ -80,31 +96,8 @@ pub struct SessionRecord {
     pub speaking_time_ms: u64,
 }
 
-/// A meeting created through the Chime front-end; its room has the same name as `meeting_id`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ChimeMeeting {
-    pub meeting_id: String,
-    /// CreateMeeting's idempotency token.
-    pub client_request_token: String,
-    /// The creating request, less its token: a retry must match it.
-    pub fingerprint: String,
-    /// The meeting as the API returns it (without the request-dependent `MediaPlacement`).
-    pub meeting: serde_json::Value,
-}
-
-/// An attendee of a Chime meeting: its identity in the room is `attendee_id`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ChimeAttendee {
-    /// Creation order, for paging.
-    pub seq: i64,
-    pub meeting_id: String,
-    pub attendee_id: String,
-    pub external_user_id: String,
-    pub join_token: String,
-}
-
-/// The durable store. Calls are synchronous and quick; the shell calls them where blocking a
-/// moment is acceptable (rare moderation writes) or from the batch writer.
+/// The durable store. Calls are synchronous and quick; async code makes them on the store
+/// thread through a [`thread::StoreHandle`].
 pub trait Store: Send + Sync + 'static {
     fn save_room(&self, name: &str, settings: &RoomSettings) -> StoreResult<()>;
     /// Updates a stored room's settings; a room that is not stored (created by a join) stays so.
@@ -112,6 +105,12 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes a room with everything kept for it (bans, revocations, presets, Chime records).
     fn delete_room(&self, name: &str) -> StoreResult<()>;
     fn rooms(&self) -> StoreResult<Vec<(String, RoomSettings)>>;
+    /// Rooms not created through the API that hold state to enforce at `now`: bans in force,
+    /// presets, or revocations of an identity. (A revocation of every identity, `*`, is what
+    /// deleting a Chime meeting leaves behind; it marks a deleted room and is not counted.)
+    fn rooms_holding_state(&self, now: Millis) -> StoreResult<Vec<String>>;
+    /// Whether `room` holds such state (see [`Store::rooms_holding_state`]).
+    fn holds_state(&self, room: &str, now: Millis) -> StoreResult<bool>;
 
     fn save_ban(&self, ban: &StoredBan) -> StoreResult<()>;
     fn lift_ban(&self, room: &str, identity: &str) -> StoreResult<()>;
@@ -135,39 +134,6 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<()>;
     fn presets(&self, room: &str) -> StoreResult<Vec<(String, Capabilities)>>;
 
-    /// Records a Chime meeting and its room (with `settings`) in one transaction.
-    fn save_chime_meeting(
-        &self,
-        meeting: &ChimeMeeting,
-        settings: &RoomSettings,
-    ) -> StoreResult<()>;
-    fn chime_meeting(&self, meeting_id: &str) -> StoreResult<Option<ChimeMeeting>>;
-    fn chime_meeting_by_token(
-        &self,
-        client_request_token: &str,
-    ) -> StoreResult<Option<ChimeMeeting>>;
-    /// Records an attendee; returns it with its `seq`.
-    fn save_chime_attendee(&self, attendee: &ChimeAttendee) -> StoreResult<ChimeAttendee>;
-    fn chime_attendee(
-        &self,
-        meeting_id: &str,
-        attendee_id: &str,
-    ) -> StoreResult<Option<ChimeAttendee>>;
-    fn chime_attendee_by_external_id(
-        &self,
-        meeting_id: &str,
-        external_user_id: &str,
-    ) -> StoreResult<Option<ChimeAttendee>>;
-    /// In creation order, those created after `after_seq`, at most `limit`.
-    fn chime_attendees(
-        &self,
-        meeting_id: &str,
-        after_seq: i64,
-        limit: usize,
-    ) -> StoreResult<Vec<ChimeAttendee>>;
-    fn count_chime_attendees(&self, meeting_id: &str) -> StoreResult<usize>;
-    fn delete_chime_attendee(&self, meeting_id: &str, attendee_id: &str) -> StoreResult<()>;
-
     fn append_audit(&self, entries: &[AuditEntry]) -> StoreResult<()>;
     /// Newest first; `before` is an entry id for paging, `since` a time.
     fn audit(
@@ -177,6 +143,15 @@ pub trait Store: Send + Sync + 'static {
         before: Option<i64>,
         limit: usize,
     ) -> StoreResult<Vec<AuditEntry>>;
+
+    /// Deletes at most `batch` of the oldest audit entries among those written before
+    /// `older_than` or beyond the newest `keep_rows` (`None`: no such limit); returns how many.
+    fn prune_audit(
+        &self,
+        older_than: Option<Millis>,
+        keep_rows: Option<u64>,
+        batch: usize,
+    ) -> StoreResult<usize>;
 
     fn append_sessions(&self, records: &[SessionRecord]) -> StoreResult<()>;
     /// Newest first; `before` is a row id for paging.

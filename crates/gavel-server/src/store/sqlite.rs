@@ -3,10 +3,7 @@
 //! WAL with `synchronous = NORMAL` keeps every committed transaction across a killed process
 //! (`kill -9`); only an operating-system crash can lose the last ones.
 
-use super::{
-    migrations, AuditEntry, ChimeAttendee, ChimeMeeting, SessionRecord, Store, StoreError,
-    StoreResult, StoredBan,
-};
+use super::{migrations, AuditEntry, SessionRecord, Store, StoreError, StoreResult, StoredBan};
 use gavel_core::{Capabilities, DurableWrite, Millis, RoomSettings};
 use rusqlite::{params, Connection, OptionalExtension};
 use std::path::Path;
@@ -47,7 +44,10 @@ impl SqliteStore {
         })
     }
 
-    fn with<T>(&self, f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>) -> StoreResult<T> {
+    pub(super) fn with<T>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
+    ) -> StoreResult<T> {
         let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
         Ok(f(&mut conn)?)
     }
@@ -159,7 +159,7 @@ mod sql {
     }
 }
 
-fn to_json<T: serde::Serialize>(v: &T) -> String {
+pub(super) fn to_json<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_string(v).unwrap_or_default()
 }
 
@@ -183,12 +183,7 @@ impl Store for SqliteStore {
     fn delete_room(&self, name: &str) -> StoreResult<()> {
         self.with(|c| {
             let tx = c.transaction()?;
-            tx.execute("DELETE FROM rooms WHERE name = ?1", [name])?;
-            tx.execute("DELETE FROM bans WHERE room = ?1", [name])?;
-            tx.execute("DELETE FROM revocations WHERE room = ?1", [name])?;
-            tx.execute("DELETE FROM presets WHERE room = ?1", [name])?;
-            tx.execute("DELETE FROM chime_meetings WHERE meeting_id = ?1", [name])?;
-            tx.execute("DELETE FROM chime_attendees WHERE meeting_id = ?1", [name])?;
+            delete_room_rows(&tx, name)?;
             tx.commit()
         })
     }
@@ -199,6 +194,29 @@ impl Store for SqliteStore {
             [],
             |name| format!("stored settings of room '{name}'"),
         )
+    }
+
+    fn rooms_holding_state(&self, now: Millis) -> StoreResult<Vec<String>> {
+        self.with(|c| {
+            let mut st = c.prepare(&format!(
+                "SELECT room FROM ({ROOMS_HOLDING_STATE})
+                 WHERE room NOT IN (SELECT name FROM rooms) ORDER BY room"
+            ))?;
+            let rows = st.query_map(params![now as i64, gavel_core::EVERY_IDENTITY], |r| {
+                r.get(0)
+            })?;
+            rows.collect()
+        })
+    }
+
+    fn holds_state(&self, room: &str, now: Millis) -> StoreResult<bool> {
+        self.with(|c| {
+            c.query_row(
+                &format!("SELECT EXISTS (SELECT 1 FROM ({ROOMS_HOLDING_STATE}) WHERE room = ?3)"),
+                params![now as i64, gavel_core::EVERY_IDENTITY, room],
+                |r| r.get(0),
+            )
+        })
     }
 
     fn save_ban(&self, ban: &StoredBan) -> StoreResult<()> {
@@ -266,118 +284,14 @@ impl Store for SqliteStore {
         )
     }
 
-    fn save_chime_meeting(&self, m: &ChimeMeeting, settings: &RoomSettings) -> StoreResult<()> {
-        let now = crate::clock::now_ms() as i64;
-        self.with(|c| {
-            let tx = c.transaction()?;
-            tx.execute(
-                "INSERT INTO rooms (name, settings, created_at) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (name) DO UPDATE SET settings = excluded.settings",
-                params![m.meeting_id, to_json(settings), now],
-            )?;
-            tx.execute(
-                "INSERT INTO chime_meetings
-                     (meeting_id, client_request_token, fingerprint, meeting, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![
-                    m.meeting_id,
-                    m.client_request_token,
-                    m.fingerprint,
-                    m.meeting.to_string(),
-                    now
-                ],
-            )?;
-            tx.commit()
-        })
-    }
-
-    fn chime_meeting(&self, meeting_id: &str) -> StoreResult<Option<ChimeMeeting>> {
-        self.chime_meeting_where("meeting_id", meeting_id)
-    }
-
-    fn chime_meeting_by_token(&self, token: &str) -> StoreResult<Option<ChimeMeeting>> {
-        self.chime_meeting_where("client_request_token", token)
-    }
-
-    fn save_chime_attendee(&self, a: &ChimeAttendee) -> StoreResult<ChimeAttendee> {
-        let now = crate::clock::now_ms() as i64;
-        let seq = self.with(|c| {
-            c.execute(
-                "INSERT INTO chime_attendees
-                     (meeting_id, attendee_id, external_user_id, join_token, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![
-                    a.meeting_id,
-                    a.attendee_id,
-                    a.external_user_id,
-                    a.join_token,
-                    now
-                ],
-            )?;
-            Ok(c.last_insert_rowid())
-        })?;
-        Ok(ChimeAttendee { seq, ..a.clone() })
-    }
-
-    fn chime_attendee(
-        &self,
-        meeting_id: &str,
-        attendee_id: &str,
-    ) -> StoreResult<Option<ChimeAttendee>> {
-        self.chime_attendee_where("attendee_id", meeting_id, attendee_id)
-    }
-
-    fn chime_attendee_by_external_id(
-        &self,
-        meeting_id: &str,
-        external_user_id: &str,
-    ) -> StoreResult<Option<ChimeAttendee>> {
-        self.chime_attendee_where("external_user_id", meeting_id, external_user_id)
-    }
-
-    fn chime_attendees(
-        &self,
-        meeting_id: &str,
-        after_seq: i64,
-        limit: usize,
-    ) -> StoreResult<Vec<ChimeAttendee>> {
-        self.with(|c| {
-            let mut st = c.prepare(&format!(
-                "{ATTENDEE_COLUMNS} WHERE meeting_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3"
-            ))?;
-            let rows = st.query_map(params![meeting_id, after_seq, limit as i64], attendee_row)?;
-            rows.collect()
-        })
-    }
-
-    fn count_chime_attendees(&self, meeting_id: &str) -> StoreResult<usize> {
-        self.with(|c| {
-            c.query_row(
-                "SELECT count(*) FROM chime_attendees WHERE meeting_id = ?1",
-                [meeting_id],
-                |r| r.get::<_, i64>(0),
-            )
-        })
-        .map(|n| n.max(0) as usize)
-    }
-
-    fn delete_chime_attendee(&self, meeting_id: &str, attendee_id: &str) -> StoreResult<()> {
-        self.with(|c| {
-            c.execute(
-                "DELETE FROM chime_attendees WHERE meeting_id = ?1 AND attendee_id = ?2",
-                [meeting_id, attendee_id],
-            )
-            .map(drop)
-        })
-    }
-
     fn append_audit(&self, entries: &[AuditEntry]) -> StoreResult<()> {
         self.with(|c| {
             let tx = c.transaction()?;
             {
                 let mut st = tx.prepare_cached(
-                    "INSERT INTO audit (at, room, actor, action, targets, params, outcome, message)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                    "INSERT INTO audit
+                         (at, room, actor, action, targets, params, outcome, message, suppressed)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                 )?;
                 for e in entries {
                     st.execute(params![
@@ -389,6 +303,7 @@ impl Store for SqliteStore {
                         e.params.to_string(),
                         e.outcome,
                         e.message,
+                        e.suppressed as i64,
                     ])?;
                 }
             }
@@ -405,7 +320,8 @@ impl Store for SqliteStore {
     ) -> StoreResult<Vec<AuditEntry>> {
         self.with(|c| {
             let mut st = c.prepare(
-                "SELECT id, at, actor, action, targets, params, outcome, message FROM audit
+                "SELECT id, at, actor, action, targets, params, outcome, message, suppressed
+                 FROM audit
                  WHERE room = ?1 AND at >= ?2 AND id < ?3 ORDER BY id DESC LIMIT ?4",
             )?;
             let rows = st.query_map(
@@ -428,10 +344,34 @@ impl Store for SqliteStore {
                         params: serde_json::from_str(&params).unwrap_or_default(),
                         outcome: r.get(6)?,
                         message: r.get(7)?,
+                        suppressed: r.get::<_, i64>(8)?.max(0) as u64,
                     })
                 },
             )?;
             rows.collect()
+        })
+    }
+
+    fn prune_audit(
+        &self,
+        older_than: Option<Millis>,
+        keep_rows: Option<u64>,
+        batch: usize,
+    ) -> StoreResult<usize> {
+        // Both look at the oldest rows only, through the primary key: ids grow with time, so
+        // the rows past either limit are a prefix of the table (entries of one batch may be a
+        // few milliseconds out of order; that does not matter at a scale of days). No scan of
+        // the table, however large it has grown.
+        let older_than = older_than.map_or(i64::MIN, |t| t as i64);
+        let keep_rows = keep_rows.map_or(i64::MAX, |n| n.min(i64::MAX as u64) as i64);
+        self.with(|c| {
+            c.execute(
+                "DELETE FROM audit WHERE id IN (
+                     SELECT id FROM (SELECT id, at FROM audit ORDER BY id LIMIT ?3)
+                     WHERE at < ?1 OR id <= (SELECT max(id) FROM audit) - ?2
+                 )",
+                params![older_than, keep_rows, batch as i64],
+            )
         })
     }
 
@@ -490,19 +430,6 @@ impl Store for SqliteStore {
     }
 }
 
-const ATTENDEE_COLUMNS: &str =
-    "SELECT seq, meeting_id, attendee_id, external_user_id, join_token FROM chime_attendees";
-
-fn attendee_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ChimeAttendee> {
-    Ok(ChimeAttendee {
-        seq: r.get(0)?,
-        meeting_id: r.get(1)?,
-        attendee_id: r.get(2)?,
-        external_user_id: r.get(3)?,
-        join_token: r.get(4)?,
-    })
-}
-
 impl SqliteStore {
     /// Rows of (key, JSON document), each document parsed; `what` names a row in errors.
     fn keyed_json<T: serde::de::DeserializeOwned>(
@@ -524,50 +451,22 @@ impl SqliteStore {
             })
             .collect()
     }
+}
 
-    /// The meeting whose `column` (a fixed column name, never input) equals `value`.
-    fn chime_meeting_where(&self, column: &str, value: &str) -> StoreResult<Option<ChimeMeeting>> {
-        let row: Option<(String, String, String, String)> = self.with(|c| {
-            c.query_row(
-                &format!(
-                    "SELECT meeting_id, client_request_token, fingerprint, meeting
-                     FROM chime_meetings WHERE {column} = ?1"
-                ),
-                [value],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-            )
-            .optional()
-        })?;
-        row.map(|(meeting_id, client_request_token, fingerprint, meeting)| {
-            let meeting = serde_json::from_str(&meeting).map_err(|e| {
-                StoreError(format!("stored meeting '{meeting_id}' is unreadable: {e}"))
-            })?;
-            Ok(ChimeMeeting {
-                meeting_id,
-                client_request_token,
-                fingerprint,
-                meeting,
-            })
-        })
-        .transpose()
-    }
+/// Rows `(room)` of rooms holding state to enforce; `?1` is now, `?2` the every-identity mark.
+const ROOMS_HOLDING_STATE: &str = "SELECT room FROM bans WHERE until > ?1
+     UNION SELECT room FROM presets
+     UNION SELECT room FROM revocations WHERE identity <> ?2";
 
-    /// The attendee of `meeting_id` whose `column` (a fixed column name) equals `value`.
-    fn chime_attendee_where(
-        &self,
-        column: &str,
-        meeting_id: &str,
-        value: &str,
-    ) -> StoreResult<Option<ChimeAttendee>> {
-        self.with(|c| {
-            c.query_row(
-                &format!("{ATTENDEE_COLUMNS} WHERE meeting_id = ?1 AND {column} = ?2"),
-                [meeting_id, value],
-                attendee_row,
-            )
-            .optional()
-        })
-    }
+/// Deletes the rows of room `name` and of everything kept for it, inside `tx`.
+pub(super) fn delete_room_rows(tx: &rusqlite::Transaction<'_>, name: &str) -> rusqlite::Result<()> {
+    tx.execute("DELETE FROM rooms WHERE name = ?1", [name])?;
+    tx.execute("DELETE FROM bans WHERE room = ?1", [name])?;
+    tx.execute("DELETE FROM revocations WHERE room = ?1", [name])?;
+    tx.execute("DELETE FROM presets WHERE room = ?1", [name])?;
+    tx.execute("DELETE FROM chime_meetings WHERE meeting_id = ?1", [name])?;
+    tx.execute("DELETE FROM chime_attendees WHERE meeting_id = ?1", [name])?;
+    Ok(())
 }
 
 /// The schema version of the database in `dir`, if there is one (for diagnostics and tests).
@@ -630,6 +529,7 @@ mod tests {
             params: serde_json::json!({"source": "microphone"}),
             outcome: "ok".into(),
             message: None,
+            suppressed: 0,
         };
         s.append_audit(&(1..=5).map(entry).collect::<Vec<_>>())
             .unwrap();
@@ -654,6 +554,79 @@ mod tests {
         assert_eq!(s.sessions("a", None, 10).unwrap()[0].speaking_time_ms, 400);
         s.delete_room("a").unwrap();
         assert!(s.rooms().unwrap().is_empty());
+    }
+
+    #[test]
+    fn rooms_holding_state_are_those_with_bans_in_force_presets_or_revocations() {
+        let s = SqliteStore::in_memory().unwrap();
+        let ban = |room: &str, until| StoredBan {
+            room: room.into(),
+            identity: "troll".into(),
+            until,
+            by: "host".into(),
+        };
+        s.save_ban(&ban("banned", 2_000)).unwrap();
+        s.save_ban(&ban("expired", 500)).unwrap();
+        s.save_preset(
+            "preset",
+            "x",
+            Some(&Capabilities::of(&gavel_core::Permissions::default())),
+        )
+        .unwrap();
+        s.revoke_tokens("revoked", "x", 10).unwrap();
+        s.revoke_tokens("deleted", gavel_core::EVERY_IDENTITY, 10)
+            .unwrap();
+        s.save_room("api", &RoomSettings::default()).unwrap();
+        s.save_ban(&ban("api", 2_000)).unwrap();
+        assert_eq!(
+            s.rooms_holding_state(1_000).unwrap(),
+            ["banned", "preset", "revoked"],
+            "rooms created through the API are restored as such"
+        );
+        assert!(s.holds_state("banned", 1_000).unwrap());
+        assert!(!s.holds_state("banned", 2_000).unwrap(), "the ban expired");
+        assert!(!s.holds_state("deleted", 1_000).unwrap());
+        assert!(s.holds_state("api", 1_000).unwrap());
+    }
+
+    #[test]
+    fn pruning_deletes_the_oldest_entries_past_either_limit_in_steps() {
+        let s = SqliteStore::in_memory().unwrap();
+        let entry = |at: u64| AuditEntry {
+            id: 0,
+            at,
+            room: "a".into(),
+            actor: "guest".into(),
+            action: "kick".into(),
+            targets: vec![],
+            params: serde_json::json!({}),
+            outcome: "permission_denied".into(),
+            message: None,
+            suppressed: 3,
+        };
+        s.append_audit(&(1..=100).map(entry).collect::<Vec<_>>())
+            .unwrap();
+        assert_eq!(s.audit("a", None, None, 1).unwrap()[0].suppressed, 3);
+        let ats = |s: &SqliteStore| -> Vec<u64> {
+            let mut v: Vec<u64> = s
+                .audit("a", None, None, 1000)
+                .unwrap()
+                .iter()
+                .map(|e| e.at)
+                .collect();
+            v.reverse();
+            v
+        };
+        // By age: entries written before 31 go, 10 per step.
+        assert_eq!(s.prune_audit(Some(31), None, 10).unwrap(), 10);
+        assert_eq!(s.prune_audit(Some(31), None, 10).unwrap(), 10);
+        assert_eq!(s.prune_audit(Some(31), None, 10).unwrap(), 10);
+        assert_eq!(s.prune_audit(Some(31), None, 10).unwrap(), 0);
+        assert_eq!(ats(&s).first(), Some(&31));
+        // By count: only the newest 25 stay.
+        assert_eq!(s.prune_audit(None, Some(25), 1000).unwrap(), 45);
+        assert_eq!(ats(&s), (76..=100).collect::<Vec<_>>());
+        assert_eq!(s.prune_audit(None, None, 1000).unwrap(), 0);
     }
 
     #[test]

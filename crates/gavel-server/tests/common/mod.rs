@@ -32,7 +32,7 @@ impl TestServer {
     }
 
     pub async fn with_limits(limits: Limits) -> TestServer {
-        let mut config = Config::dev("127.0.0.1:0".parse().unwrap());
+        let mut config = Self::config();
         config.limits = limits;
         Self::with_config(config).await
     }
@@ -42,6 +42,11 @@ impl TestServer {
         let mut config = Config::dev("127.0.0.1:0".parse().unwrap());
         config.data_dir = Some(dir.to_path_buf());
         Self::with_config(config).await
+    }
+
+    /// The configuration [`TestServer::start`] uses: development keys, a loopback port.
+    pub fn config() -> Config {
+        Config::dev("127.0.0.1:0".parse().unwrap())
     }
 
     pub async fn with_config(config: Config) -> TestServer {
