@@ -42,8 +42,13 @@ async fn list_rooms_in_json_and_protobuf() {
         .collect();
     assert_eq!(names, ["tw-a", "tw-b"]);
     assert_eq!(v["rooms"][0]["num_participants"], 1);
-    // Gavel leaves creation_time at 0, and a field at its default value is left out.
-    assert_eq!(v["rooms"][0].get("creation_time"), None);
+    // Every field is written, at its default value too, as LiveKit's server does.
+    assert_eq!(v["rooms"][0]["creation_time"], "0", "int64 as a string");
+    assert_eq!(v["rooms"][0]["turn_password"], "");
+    assert_eq!(v["rooms"][0]["enabled_codecs"], json!([]));
+    assert_eq!(v["rooms"][0]["active_recording"], false);
+    assert_eq!(v["rooms"][0]["version"], json!(null), "an unset message");
+    assert_eq!(v["rooms"][0].as_object().unwrap().len(), 14);
 
     let req = lk::ListRoomsRequest {
         names: vec!["tw-b".into()],
@@ -135,10 +140,15 @@ async fn list_and_get_participants() {
     assert_eq!(v["identity"], "alice");
     assert_eq!(v["state"], "ACTIVE");
     assert_eq!(v["is_publisher"], true);
-    assert_eq!(v["tracks"][0].get("type"), None, "AUDIO is the default");
+    assert_eq!(v["tracks"][0]["type"], "AUDIO");
     assert_eq!(v["tracks"][0]["source"], "MICROPHONE");
+    assert_eq!(v["tracks"][0]["layers"], json!([]));
+    assert_eq!(v["tracks"][0]["width"], 0);
+    assert!(v["joined_at"].is_string());
     let joined_at_ms = v["joined_at_ms"].as_str().expect("int64 as a string");
     assert!(joined_at_ms.parse::<i64>().unwrap() > 0);
+    assert_eq!(v["kind"], "STANDARD");
+    assert_eq!(v["region"], "");
     assert_eq!(v["permission"]["can_publish"], true);
 
     // Protobuf, and a room-scoped admin token for another room is refused.
@@ -234,6 +244,7 @@ async fn move_and_mute_published_track() {
     assert_eq!(status, 200, "{v}");
     assert_eq!(v["track"]["muted"], true);
     assert_eq!(v["track"]["sid"], sid.as_str());
+    assert_eq!(v["track"]["version"], json!(null), "an unset message");
     let e = expect(&alice, "track_muted").await;
     assert_eq!(serde_json::to_value(&e).unwrap()["muted"], true);
 
@@ -295,12 +306,8 @@ async fn update_participant_permissions_metadata_attributes() {
     )
     .await;
     assert_eq!(status, 200, "{v}");
-    assert_eq!(
-        v["permission"].get("can_publish"),
-        None,
-        "false is the default"
-    );
-    assert_eq!(v.get("tracks"), None, "revoking publish unpublishes");
+    assert_eq!(v["permission"]["can_publish"], false);
+    assert_eq!(v["tracks"], json!([]), "revoking publish unpublishes");
     expect(&alice, "track_unpublished").await;
     expect(&alice, "permissions_changed").await;
 

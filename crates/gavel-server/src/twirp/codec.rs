@@ -2,9 +2,12 @@
 //!
 //! JSON goes through `livekit-protocol`'s own pbjson (de)serializers. Input: snake_case or
 //! camelCase keys, unknown keys ignored, int64 as a string or a number, enums by name or number,
-//! bytes as base64. Output: pbjson's, with the field names turned back into LiveKit's
-//! snake_case (`names.rs`); fields at their default value are left out (docs/compat-livekit.md).
+//! bytes as base64. Output: LiveKit's, which is protojson's with `UseProtoNames` and
+//! `EmitUnpopulated`: pbjson's, with the field names turned back into LiveKit's snake_case
+//! (`names.rs`) and the fields pbjson leaves out at their default value written again
+//! (`unpopulated.rs`).
 
+use super::unpopulated::{self, Proto};
 use super::{names, TwirpError};
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
@@ -45,7 +48,10 @@ impl Format {
         }
     }
 
-    pub fn encode<T: prost::Message + Serialize>(self, msg: &T) -> Result<Response, TwirpError> {
+    pub fn encode<T: prost::Message + Serialize + Proto>(
+        self,
+        msg: &T,
+    ) -> Result<Response, TwirpError> {
         Ok(match self {
             Format::Protobuf => (
                 [(header::CONTENT_TYPE, "application/protobuf")],
@@ -57,6 +63,7 @@ impl Format {
                 let mut v = serde_json::to_value(msg)
                     .map_err(|e| TwirpError::new("internal", format!("cannot encode JSON: {e}")))?;
                 names::to_proto_names(&mut v);
+                unpopulated::fill(&mut v, T::TYPE);
                 axum::Json(v).into_response()
             }
         })

@@ -9,9 +9,11 @@ mod codec;
 mod data;
 mod error;
 mod mapping;
+mod messages;
 mod names;
 mod participants;
 mod rooms;
+mod unpopulated;
 
 pub use error::TwirpError;
 

@@ -29,7 +29,7 @@ pub fn to_proto_names(v: &mut Value) {
 
 /// The inverse of protobuf's json_name for LiveKit's field names, which are lowercase words
 /// joined by `_` (`joinedAtMs` → `joined_at_ms`).
-fn snake_case(camel: &str) -> String {
+pub(super) fn snake_case(camel: &str) -> String {
     let mut out = String::with_capacity(camel.len() + 4);
     for c in camel.chars() {
         if c.is_ascii_uppercase() {
