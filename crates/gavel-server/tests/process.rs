@@ -152,3 +152,26 @@ async fn dev_prints_credentials_and_sigterm_is_graceful() {
     assert!(status.success(), "{status}");
     assert_eq!(status.code(), Some(0));
 }
+
+/// Logs written to a pipe (a file, journald, a log collector) carry no ANSI colour codes.
+#[test]
+fn logs_to_a_pipe_have_no_colour_codes() {
+    let port = free_port();
+    let mut cmd = gavel(&["dev", "--bind", &format!("127.0.0.1:{port}")]);
+    // NO_COLOR would hide the defect: colour must be off because stdout is not a terminal.
+    cmd.env_remove("NO_COLOR");
+    let mut p = Proc(cmd.spawn().expect("spawn gavel"));
+    let lines = p.stdout_lines();
+    let mut log = wait_for_line(&lines, "listening");
+    p.sigterm();
+    assert!(p.wait_exit().success());
+    log.extend(lines.iter());
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(p.0.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    let text = format!("{}\n{stderr}", log.join("\n"));
+    assert!(text.contains("shutting down"), "{text}");
+    assert!(
+        !text.contains('\x1b'),
+        "escape codes in a piped log:\n{text:?}"
+    );
+}
