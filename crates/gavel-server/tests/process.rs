@@ -175,3 +175,33 @@ fn logs_to_a_pipe_have_no_colour_codes() {
         "escape codes in a piped log:\n{text:?}"
     );
 }
+
+/// Every flag of `gavel dev` and `gavel serve` says what it is for in `--help`.
+#[test]
+fn help_describes_every_server_flag() {
+    for (command, flags) in [
+        ("dev", &["--bind", "--config"][..]),
+        (
+            "serve",
+            &["--bind", "--config", "--api-key", "--api-secret"],
+        ),
+    ] {
+        let out = gavel(&[command, "--help"]).output().expect("run gavel");
+        assert!(out.status.success(), "{command} --help: {}", out.status);
+        let help = String::from_utf8(out.stdout).unwrap();
+        for flag in flags {
+            let line = help
+                .lines()
+                .find(|l| l.trim_start().starts_with(flag))
+                .unwrap_or_else(|| panic!("no {flag} in `gavel {command} --help`:\n{help}"));
+            // `--config <CONFIG>  Configuration file … [env: GAVEL_CONFIG=]`: words between the
+            // value placeholder and clap's own `[env: …]` / `[default: …]` notes.
+            let after_value = line.split_once('>').map_or("", |(_, rest)| rest);
+            let description = after_value.split('[').next().unwrap_or("").trim();
+            assert!(
+                description.len() > 10,
+                "`gavel {command} --help` does not describe {flag}:\n{help}"
+            );
+        }
+    }
+}
