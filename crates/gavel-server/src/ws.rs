@@ -164,6 +164,8 @@ async fn session(socket: Socket, app: AppState, room: String, req: JoinRequest) 
         .allow_burst(NonZeroU32::new(limits.request_burst.max(1)).unwrap());
     let limiter = RateLimiter::direct(quota);
     let mut reason = LeaveReason::Disconnected;
+    // Set when the client broke the protocol: the close frame that says how.
+    let mut violation = None;
     loop {
         tokio::select! {
             biased;
@@ -216,11 +218,21 @@ async fn session(socket: Socket, app: AppState, room: String, req: JoinRequest) 
                 }
                 // Pings are answered by the library; raw frames never come out of a read.
                 Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => {}
-                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break,
+                Some(Err(e)) => {
+                    violation = crate::websocket::violation_close(&e);
+                    if violation.is_some() {
+                        tracing::info!(%sid, error = %e, "client broke the WebSocket protocol");
+                    }
+                    break;
+                }
+                Some(Ok(Message::Close(_))) | None => break,
             }
         }
     }
     Box::pin(handle.disconnected(sid, reason)).await;
+    if let Some(frame) = violation {
+        Box::pin(crate::websocket::fail(w.sink, stream, frame, w.timeout)).await;
+    }
 }
 
 /// Joins, retrying once if the room closed between lookup and join.
