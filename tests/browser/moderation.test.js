@@ -44,6 +44,9 @@ describe("console", () => {
     assert.equal(await host.page.locator("#audit").isVisible(), true);
     assert.equal(await guest.page.locator("#host-panel").isVisible(), false);
     assert.equal(await guest.page.locator("#audit").isVisible(), false);
+    // A fresh room's audit trail says so in a plain line, not as a numbered entry.
+    await textMatches(host.page.locator("#audit-status"), "No host actions yet.");
+    assert.equal(await host.page.locator("#audit-list li").count(), 0);
     assert.equal(await viewer.page.locator("#self-microphone").isDisabled(), true);
     // The camera turns on with a local preview, and everyone sees it on.
     await guest.page.getByRole("button", { name: "Turn on camera" }).click();
@@ -144,6 +147,7 @@ describe("console", () => {
     await shot(guest, "banned");
     // The host's audit trail records the kick with its ban.
     await textMatches(host.locator("#audit-list"), /Ann kick → Bob/);
+    assert.equal(await host.locator("#audit-status").isVisible(), false);
     // A fresh browser context with the same name fares no better.
     const again = await shared.browser.newContext();
     const page = await again.newPage();

@@ -1,5 +1,12 @@
 //! A participant's WebSocket session.
+//!
+//! A task reads the socket: responses go to the request waiting for them, events update the
+//! shared [`RoomState`], and every message is queued for the application to read with
+//! [`RtcClient::next`]. That queue is bounded ([`MESSAGE_BUFFER`]): an application that stops
+//! reading ends its session rather than growing the client's memory without limit.
 
+use crate::inbox::{inbox, Inbox};
+use crate::seq::{SeqBreak, SeqOrder};
 use crate::state::RoomState;
 use futures_util::{SinkExt, StreamExt};
 use gavel_core::{Command, Error, ErrorCode, Event};
@@ -9,9 +16,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{self, Message as WsMessage};
 
 type Pending = Arc<Mutex<HashMap<u64, oneshot::Sender<Result<Value, Error>>>>>;
+type SharedSink = Arc<tokio::sync::Mutex<Sink>>;
 type Sink = futures_util::stream::SplitSink<
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
     WsMessage,
@@ -41,13 +50,30 @@ pub enum Message {
 /// How long [`RtcClient::request`] waits for its response.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How many messages an [`RtcClient`] holds for the application to read ([`RtcClient::next`] and
+/// the helpers built on it): as many as the server queues for one connection. When the
+/// application has left this many unread, the client ends the session instead of buffering
+/// more: it closes the connection with code 1008 and reason [`LAGGED`] (the room sees the
+/// participant leave), requests still waiting fail with that reason, and [`RtcClient::next`]
+/// returns the buffered messages, then [`Message::Closed`] with that code and reason.
+/// The room state ([`RtcClient::state`]) stays as it was at that point.
+pub const MESSAGE_BUFFER: usize = 4096;
+
+/// The close reason of a session the client ended because its application stopped reading
+/// messages (see [`MESSAGE_BUFFER`]).
+pub const LAGGED: &str = "lagged";
+
+/// The close code sent with [`LAGGED`]: policy violation, as the server's `slow_consumer`.
+const LAGGED_CODE: u16 = 1008;
+
 pub struct RtcClient {
-    sink: tokio::sync::Mutex<Sink>,
+    /// Shared with the reading task, which closes the connection when the application lags.
+    sink: SharedSink,
     pending: Pending,
-    messages: tokio::sync::Mutex<mpsc::UnboundedReceiver<Message>>,
+    messages: tokio::sync::Mutex<mpsc::Receiver<Message>>,
     state: Arc<Mutex<RoomState>>,
-    /// Every seq received, in order: tests check there are no gaps.
-    seqs: Arc<Mutex<Vec<u64>>>,
+    /// The `seq` order check: the last number and the first break, not every number.
+    order: Arc<Mutex<SeqOrder>>,
     next_id: AtomicU64,
     sid: String,
     identity: String,
@@ -104,22 +130,26 @@ impl RtcClient {
             .ok_or_else(|| err(ErrorCode::Internal, "first message was not joined"))?;
         let state = Arc::new(Mutex::new(state));
         let pending: Pending = Arc::default();
-        let seqs = Arc::new(Mutex::new(vec![seq]));
-        let (tx, rx) = mpsc::unbounded_channel();
-        let _ = tx.send(Message::Event { seq, event: joined });
+        let mut order = SeqOrder::default();
+        order.observe(seq);
+        let order = Arc::new(Mutex::new(order));
+        let sink: SharedSink = Arc::new(tokio::sync::Mutex::new(sink));
+        let (inbox, rx) = inbox(MESSAGE_BUFFER);
+        inbox.push(Message::Event { seq, event: joined });
         tokio::spawn(read_loop(
             stream,
-            tx,
+            inbox,
+            sink.clone(),
             pending.clone(),
             state.clone(),
-            seqs.clone(),
+            order.clone(),
         ));
         Ok(RtcClient {
-            sink: tokio::sync::Mutex::new(sink),
+            sink,
             pending,
             messages: tokio::sync::Mutex::new(rx),
             state,
-            seqs,
+            order,
             next_id: AtomicU64::new(1),
             sid: me.sid,
             identity: me.identity,
@@ -139,9 +169,15 @@ impl RtcClient {
         self.state.lock().unwrap().clone()
     }
 
-    /// Every `seq` received so far.
-    pub fn seqs(&self) -> Vec<u64> {
-        self.seqs.lock().unwrap().clone()
+    /// The `seq` of the last message received.
+    pub fn last_seq(&self) -> u64 {
+        self.order.lock().unwrap().last()
+    }
+
+    /// Where this connection's `seq` numbering first broke (a gap, repeat or reordering), if it
+    /// did; the server promises it never does.
+    pub fn seq_break(&self) -> Option<SeqBreak> {
+        self.order.lock().unwrap().first_break()
     }
 
     /// Sends raw text (for testing how the server treats bad input).
@@ -261,10 +297,11 @@ async fn read_loop(
             tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
         >,
     >,
-    tx: mpsc::UnboundedSender<Message>,
+    inbox: Inbox,
+    sink: SharedSink,
     pending: Pending,
     state: Arc<Mutex<RoomState>>,
-    seqs: Arc<Mutex<Vec<u64>>>,
+    order: Arc<Mutex<SeqOrder>>,
 ) {
     let mut closed = (1006u16, String::from("connection lost"));
     while let Some(msg) = stream.next().await {
@@ -285,8 +322,8 @@ async fn read_loop(
             continue;
         };
         let seq = v["seq"].as_u64().unwrap_or(0);
-        seqs.lock().unwrap().push(seq);
-        if v["type"] == "response" {
+        order.lock().unwrap().observe(seq);
+        let message = if v["type"] == "response" {
             let waiter = v["id"]
                 .as_u64()
                 .and_then(|id| pending.lock().unwrap().remove(&id));
@@ -299,23 +336,34 @@ async fn read_loop(
                             .unwrap_or_else(|_| err(ErrorCode::Internal, "bad error body")))
                     };
                     let _ = w.send(r);
+                    continue;
                 }
-                None => {
-                    let _ = tx.send(Message::Response { seq, body: v });
-                }
+                None => Message::Response { seq, body: v },
             }
-            continue;
-        }
-        if let Some(event) = parse_event(v.clone()) {
+        } else if let Some(event) = parse_event(v.clone()) {
             state.lock().unwrap().apply(&event);
-            let _ = tx.send(Message::Event { seq, event });
+            Message::Event { seq, event }
         } else {
-            let _ = tx.send(Message::Response { seq, body: v });
+            Message::Response { seq, body: v }
+        };
+        if !inbox.push(message) {
+            closed = (LAGGED_CODE, LAGGED.to_string());
+            let frame = CloseFrame {
+                code: LAGGED_CODE.into(),
+                reason: LAGGED.into(),
+            };
+            let close = async { sink.lock().await.send(WsMessage::Close(Some(frame))).await };
+            let _ = tokio::time::timeout(REQUEST_TIMEOUT, close).await;
+            break;
         }
     }
-    let _ = tx.send(Message::Closed {
-        code: closed.0,
-        reason: closed.1,
-    });
-    pending.lock().unwrap().clear();
+    // Requests still waiting learn why no response will come.
+    let why = format!(
+        "connection closed before the response ({} {})",
+        closed.0, closed.1
+    );
+    for (_, waiter) in pending.lock().unwrap().drain() {
+        let _ = waiter.send(Err(err(ErrorCode::Internal, why.clone())));
+    }
+    inbox.close(closed.0, closed.1);
 }

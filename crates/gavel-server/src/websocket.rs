@@ -7,25 +7,40 @@
 //! that buffer was most of a participant's idle memory (docs/benchmarks.md). Writing messages as
 //! fragments of at most [`FRAGMENT`] bytes bounds the buffer; clients reassemble fragments
 //! transparently (RFC 6455 §5.4), so the protocol does not change.
+//!
+//! A client that breaks the protocol (invalid UTF-8 in a text message, a message over the size
+//! limit, an unknown opcode, an unmasked frame) is told why before the connection goes: a close
+//! frame with the RFC's code ([`violation_close`]), then a lingering close ([`fail`]) so the
+//! frame is not lost to a TCP reset.
 
 use axum::body::Body;
 use axum::extract::Request;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::Response;
-use futures_util::stream::SplitSink;
+use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::SinkExt;
 use hyper::upgrade::{OnUpgrade, Upgraded};
 use hyper_util::rt::TokioIo;
 use std::future::Future;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio_tungstenite::tungstenite::error::ProtocolError;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
-use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+use tokio_tungstenite::tungstenite::protocol::frame::coding::{CloseCode, Data, OpCode};
 use tokio_tungstenite::tungstenite::protocol::frame::Frame;
-use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{Error, Message};
 use tokio_tungstenite::WebSocketStream;
 
 pub type Socket = WebSocketStream<TokioIo<Upgraded>>;
 pub type Sink = SplitSink<Socket, Message>;
+pub type Stream = SplitStream<Socket>;
+
+/// How long a failed connection is drained after its close frame, waiting for the client to
+/// close its side. Bounded so a client that keeps sending cannot hold the task.
+const LINGER: Duration = Duration::from_secs(1);
+/// A close frame's reason is at most 123 bytes (RFC 6455 §5.5: 125 minus the code).
+const MAX_CLOSE_REASON: usize = 123;
 
 /// Largest frame written; longer messages go out as several. The library's write buffer keeps
 /// the capacity of the largest frame for the whole connection: at 8 KiB that was 8 KiB of every
@@ -117,4 +132,103 @@ pub async fn send_text(sink: &mut Sink, text: String) -> Result<(), Error> {
         offset = end;
     }
     sink.flush().await
+}
+
+/// The close frame that tells a client which rule its last frame broke (RFC 6455 §7.4.1), for a
+/// read that failed with `error`; `None` when the error is the connection itself going away, so
+/// there is no one left to tell.
+pub fn violation_close(error: &Error) -> Option<CloseFrame> {
+    let (code, reason) = match error {
+        Error::Utf8(_) => (
+            CloseCode::Invalid,
+            "invalid UTF-8 in a text message".to_string(),
+        ),
+        Error::Capacity(e) => (CloseCode::Size, e.to_string()),
+        Error::Protocol(
+            ProtocolError::ResetWithoutClosingHandshake
+            | ProtocolError::SendAfterClosing
+            | ProtocolError::ReceivedAfterClosing,
+        ) => return None,
+        Error::Protocol(e) => (CloseCode::Protocol, e.to_string()),
+        _ => return None,
+    };
+    Some(CloseFrame {
+        code,
+        reason: truncate(reason, MAX_CLOSE_REASON).into(),
+    })
+}
+
+fn truncate(mut text: String, max: usize) -> String {
+    if text.len() > max {
+        let mut end = max;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+    }
+    text
+}
+
+/// Fails the connection after a protocol violation: sends `frame` (within `timeout`), closes
+/// our side, then reads and discards until the client closes its side or [`LINGER`] passes.
+/// Closing at once with unread bytes from the client would answer them with a TCP reset, which
+/// can destroy the close frame before the client reads it.
+pub async fn fail(mut sink: Sink, stream: Stream, frame: CloseFrame, timeout: Duration) {
+    let sent = tokio::time::timeout(timeout, sink.send(Message::Close(Some(frame)))).await;
+    if !matches!(sent, Ok(Ok(()))) {
+        return;
+    }
+    let Ok(socket) = stream.reunite(sink) else {
+        return;
+    };
+    let mut io = socket.into_inner();
+    let drain = async {
+        if io.shutdown().await.is_err() {
+            return;
+        }
+        let mut discard = [0u8; 256];
+        while let Ok(n) = io.read(&mut discard).await {
+            if n == 0 {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(LINGER, drain).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_violation_has_its_close_code() {
+        let code = |e: Error| violation_close(&e).map(|f| f.code);
+        assert_eq!(code(Error::Utf8("bad".into())), Some(CloseCode::Invalid));
+        let too_long = tokio_tungstenite::tungstenite::error::CapacityError::MessageTooLong {
+            size: 2,
+            max_size: 1,
+        };
+        assert_eq!(code(Error::Capacity(too_long)), Some(CloseCode::Size));
+        for p in [
+            ProtocolError::UnmaskedFrameFromClient,
+            ProtocolError::UnknownDataFrameType(3),
+            ProtocolError::UnknownControlFrameType(11),
+            ProtocolError::NonZeroReservedBits,
+            ProtocolError::UnexpectedContinueFrame,
+        ] {
+            assert_eq!(code(Error::Protocol(p)), Some(CloseCode::Protocol));
+        }
+        assert_eq!(
+            code(Error::Protocol(ProtocolError::ResetWithoutClosingHandshake)),
+            None
+        );
+        assert_eq!(code(Error::ConnectionClosed), None);
+    }
+
+    #[test]
+    fn reasons_fit_a_close_frame() {
+        let long = truncate("é".repeat(100), MAX_CLOSE_REASON);
+        assert!(long.len() <= MAX_CLOSE_REASON && long.len() >= MAX_CLOSE_REASON - 1);
+        assert_eq!(truncate("short".into(), MAX_CLOSE_REASON), "short");
+    }
 }

@@ -175,6 +175,8 @@ async fn session(
         .allow_burst(NonZeroU32::new(limits.request_burst.max(1)).unwrap());
     let limiter = RateLimiter::direct(quota);
     let mut reason = LeaveReason::Disconnected;
+    // Set when the client broke the protocol: the close frame that says how.
+    let mut violation = None;
     loop {
         tokio::select! {
             biased;
@@ -237,11 +239,21 @@ async fn session(
                 }
                 // Pings are answered by the library; raw frames never come out of a read.
                 Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => {}
-                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break,
+                Some(Err(e)) => {
+                    violation = crate::websocket::violation_close(&e);
+                    if violation.is_some() {
+                        tracing::info!(%sid, error = %e, "client broke the WebSocket protocol");
+                    }
+                    break;
+                }
+                Some(Ok(Message::Close(_))) | None => break,
             }
         }
     }
     Box::pin(handle.disconnected(sid, reason)).await;
+    if let Some(frame) = violation {
+        Box::pin(crate::websocket::fail(w.sink, stream, frame, w.timeout)).await;
+    }
 }
 
 /// Runs a participant's move through the service; the response is queued on its connection

@@ -152,3 +152,56 @@ async fn dev_prints_credentials_and_sigterm_is_graceful() {
     assert!(status.success(), "{status}");
     assert_eq!(status.code(), Some(0));
 }
+
+/// Logs written to a pipe (a file, journald, a log collector) carry no ANSI colour codes.
+#[test]
+fn logs_to_a_pipe_have_no_colour_codes() {
+    let port = free_port();
+    let mut cmd = gavel(&["dev", "--bind", &format!("127.0.0.1:{port}")]);
+    // NO_COLOR would hide the defect: colour must be off because stdout is not a terminal.
+    cmd.env_remove("NO_COLOR");
+    let mut p = Proc(cmd.spawn().expect("spawn gavel"));
+    let lines = p.stdout_lines();
+    let mut log = wait_for_line(&lines, "listening");
+    p.sigterm();
+    assert!(p.wait_exit().success());
+    log.extend(lines.iter());
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(p.0.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    let text = format!("{}\n{stderr}", log.join("\n"));
+    assert!(text.contains("shutting down"), "{text}");
+    assert!(
+        !text.contains('\x1b'),
+        "escape codes in a piped log:\n{text:?}"
+    );
+}
+
+/// Every flag of `gavel dev` and `gavel serve` says what it is for in `--help`.
+#[test]
+fn help_describes_every_server_flag() {
+    for (command, flags) in [
+        ("dev", &["--bind", "--config"][..]),
+        (
+            "serve",
+            &["--bind", "--config", "--api-key", "--api-secret"],
+        ),
+    ] {
+        let out = gavel(&[command, "--help"]).output().expect("run gavel");
+        assert!(out.status.success(), "{command} --help: {}", out.status);
+        let help = String::from_utf8(out.stdout).unwrap();
+        for flag in flags {
+            let line = help
+                .lines()
+                .find(|l| l.trim_start().starts_with(flag))
+                .unwrap_or_else(|| panic!("no {flag} in `gavel {command} --help`:\n{help}"));
+            // `--config <CONFIG>  Configuration file … [env: GAVEL_CONFIG=]`: words between the
+            // value placeholder and clap's own `[env: …]` / `[default: …]` notes.
+            let after_value = line.split_once('>').map_or("", |(_, rest)| rest);
+            let description = after_value.split('[').next().unwrap_or("").trim();
+            assert!(
+                description.len() > 10,
+                "`gavel {command} --help` does not describe {flag}:\n{help}"
+            );
+        }
+    }
+}

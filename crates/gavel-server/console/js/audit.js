@@ -10,6 +10,8 @@ export class AuditTrail {
     this.token = token;
     this.root = byId("audit");
     this.list = byId("audit-list");
+    // "Nothing yet" and load failures are a plain line beside the list, not a numbered entry.
+    this.status = byId("audit-status");
     this.room = null;
     this.loading = false;
     this.again = false;
@@ -43,9 +45,10 @@ export class AuditTrail {
       const body = await res.json();
       if (!res.ok) throw new Error(body.error?.message ?? res.statusText);
       this.list.replaceChildren(...body.entries.map(entry));
-      if (!body.entries.length) this.list.append(h("li", { class: "hint" }, "No host actions yet."));
+      this.showStatus(body.entries.length ? "" : "No host actions yet.");
     } catch (e) {
-      this.list.replaceChildren(h("li", { class: "hint" }, `Cannot load the audit trail: ${e.message}`));
+      this.list.replaceChildren();
+      this.showStatus(`Cannot load the audit trail: ${e.message}`);
     } finally {
       this.loading = false;
       if (this.again) {
@@ -53,6 +56,12 @@ export class AuditTrail {
         this.refresh();
       }
     }
+  }
+
+  /** Shows `text` under the list, or nothing when it is empty. */
+  showStatus(text) {
+    this.status.textContent = text;
+    this.status.hidden = !text;
   }
 }
 

@@ -71,8 +71,10 @@ enum Cmd {
         /// Listen address (default: the file's `bind`, else 127.0.0.1:7880).
         #[arg(long)]
         bind: Option<SocketAddr>,
+        /// API key: the issuer of the tokens it accepts (or GAVEL_API_KEY; needs --api-secret).
         #[arg(long)]
         api_key: Option<String>,
+        /// Secret for --api-key, at least 32 bytes (or GAVEL_API_SECRET).
         #[arg(long, hide_env_values = true)]
         api_secret: Option<String>,
         /// Configuration file (default: ./gavel.toml when it exists).
@@ -81,8 +83,11 @@ enum Cmd {
     },
     /// Run a development server: key `devkey`, secret `secret`, tokens printed on start-up.
     Dev {
+        /// Listen address (default: the file's `bind`, else 127.0.0.1:7880).
         #[arg(long)]
         bind: Option<SocketAddr>,
+        /// Configuration file (default: ./gavel.toml when it exists); the development key is
+        /// accepted besides any the file lists.
         #[arg(long, env = "GAVEL_CONFIG")]
         config: Option<PathBuf>,
     },

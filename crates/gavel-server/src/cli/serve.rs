@@ -1,6 +1,7 @@
 //! `gavel serve` and `gavel dev`: run the server until SIGTERM or Ctrl-C.
 
 use gavel_server::{config_file, dev, Server};
+use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -30,6 +31,7 @@ pub async fn run(
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
+        .with_ansi(colour_logs())
         .init();
     if let Err(e) = config.validate() {
         eprintln!("gavel: {e}");
@@ -51,6 +53,14 @@ pub async fn run(
     tracing::info!("shutting down");
     server.shutdown(std::time::Duration::from_secs(5)).await;
     0
+}
+
+/// Colour only for a person at a terminal: logs piped to a file, journald or a collector must
+/// not carry escape codes. `NO_COLOR` (no-color.org) turns colour off even then. The logs go to
+/// stdout (the subscriber's default writer), so that is the stream asked.
+fn colour_logs() -> bool {
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    std::io::stdout().is_terminal() && !no_color
 }
 
 fn print_dev_banner(addr: SocketAddr) {
