@@ -45,8 +45,10 @@ pub struct BatchEntry {
     pub metadata: Option<String>,
 }
 
-/// Fields of `update_participant`; every one optional.
+/// Fields of `update_participant`; every one optional. Also the native API's
+/// `PATCH …/participants/{identity}` body, so unknown fields are refused.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
 pub struct ParticipantUpdate {
     pub permissions: Option<PermissionsPatch>,
     pub role: Option<String>,

@@ -4,9 +4,8 @@
 use super::{call, command, untagged, ApiError, Body, Caller, Empty, Json, St};
 use crate::service::{ServiceReply, ServiceRequest};
 use axum::extract::Path;
-use gavel_core::{
-    BatchEntry, Capabilities, Command, Error, Millis, PermissionsPatch, Reply, Source,
-};
+use gavel_core::command::ParticipantUpdate;
+use gavel_core::{BatchEntry, Command, Error, Millis, Reply, Source};
 use serde::Deserialize;
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -32,28 +31,11 @@ pub async fn get(
     Ok(untagged(reply))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct UpdateBody {
-    #[serde(default)]
-    permissions: Option<PermissionsPatch>,
-    #[serde(default)]
-    role: Option<String>,
-    #[serde(default)]
-    name: Option<String>,
-    #[serde(default)]
-    metadata: Option<String>,
-    #[serde(default)]
-    attributes: Option<BTreeMap<String, String>>,
-    #[serde(default)]
-    capabilities: Option<Capabilities>,
-}
-
 pub async fn update(
     state: St,
     caller: Caller,
     Path((room, identity)): RoomAndIdentity,
-    Body(b): Body<UpdateBody>,
+    Body(b): Body<ParticipantUpdate>,
 ) -> Result<Json, ApiError> {
     let cmd = Command::UpdateParticipant {
         identity,
