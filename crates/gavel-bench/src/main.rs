@@ -5,6 +5,8 @@
 //! - `join`: N joins; time until every client holds a consistent view (`present == N`), joins/s.
 //! - `mute-all`: one server-API mute-all; latency from the call to each client's event.
 //! - `mute`, `kick`: one single-target action; latency to each client.
+//! - `kick-ban`: a kick with a ban, the durable path (the room decides on a copy of itself, the
+//!   ban is committed, then the kick applies); latency to each client.
 //! - `speaker`: active-speaker churn, 50 talkers sending levels every 50 ms (`churn.rs`).
 //! - `memory`: server RSS per connected participant (needs `--server-pid`).
 //!
@@ -40,7 +42,7 @@ pub struct Args {
     /// Participants.
     #[arg(short, long, default_value_t = 100)]
     n: usize,
-    /// join | speaker | mute-all | mute | kick | memory | all
+    /// join | speaker | mute-all | mute | kick | kick-ban | memory | all
     #[arg(long, default_value = "all")]
     scenario: String,
     /// gavel, or janus (a Janus VideoRoom at --url, e.g. http://127.0.0.1:8188).
@@ -166,6 +168,25 @@ async fn run(args: Args) -> Result<(), String> {
                 timeout,
                 || async {
                     api.remove(&room, &target, None)
+                        .await
+                        .map(drop)
+                        .map_err(|e| e.to_string())
+                },
+            )
+            .await?;
+        r.print();
+    }
+    if (all || args.scenario == "kick-ban") && args.n >= 3 {
+        // Another speaker, kicked with a ban: what a durable command costs in this room.
+        let target = crowd.identity(clients::PUBLISHERS.min(args.n) - 2);
+        let r = probes
+            .measure(
+                "kick-ban",
+                "\"type\":\"participant_left\"",
+                everyone - 2,
+                timeout,
+                || async {
+                    api.remove(&room, &target, Some(600))
                         .await
                         .map(drop)
                         .map_err(|e| e.to_string())
