@@ -50,12 +50,14 @@ async fn smoke_run_with_200_participants() {
             "active-speaker",
             "mute-all",
             "mute",
-            "kick"
+            "kick",
+            "kick-ban"
         ]
     );
     for l in &lines {
         let expected = match l["scenario"].as_str() {
             Some("kick") => 199,
+            Some("kick-ban") => 198,
             // Every client saw each of the 8 rounds' new loudest talker come first.
             Some("active-speaker") => 8 * 200,
             _ => 200,
