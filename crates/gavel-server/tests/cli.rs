@@ -188,7 +188,17 @@ async fn operator_workflow() {
     ] {
         assert!(audit.contains(action), "{action} missing from:\n{audit}");
     }
-    let sessions = gavel_ok(&ts, &["sessions", "ops"]).await;
+    // Session rows are committed in batches too, and each batch's audit entries and session rows
+    // are two inserts: poll for both.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let sessions = loop {
+        let table = gavel_ok(&ts, &["sessions", "ops"]).await;
+        let both = table.contains("kicked") && table.contains("moved");
+        if both || tokio::time::Instant::now() > deadline {
+            break table;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
     assert!(
         sessions.contains("kicked") && sessions.contains("moved"),
         "{sessions}"
