@@ -35,6 +35,9 @@ pub(crate) enum Reap {
     Retry,
 }
 
+/// How many parent links a walk up from a room follows (child rooms of child rooms are fine).
+const MAX_PARENT_DEPTH: usize = 8;
+
 /// Messages waiting for one room actor; senders wait when it is full (backpressure).
 const ROOM_INBOX: usize = 8192;
 
@@ -248,29 +251,31 @@ impl Registry {
         self.rooms.lock().unwrap().get(name)?.parent.clone()
     }
 
+    /// `room`, then its parent, grandparent, … — bounded, so a chain is never walked without
+    /// end (parents must exist at creation, so there are no cycles; a deleted parent ends it).
+    pub fn ancestry<'a>(&'a self, room: &str) -> impl Iterator<Item = String> + 'a {
+        std::iter::successors(Some(room.to_string()), move |r| self.parent_of(r))
+            .take(MAX_PARENT_DEPTH + 1)
+    }
+
     /// Children inherit their ancestors' bans: refuses `identity` if any ancestor of `room`
     /// bans it.
     pub async fn check_inherited_bans(&self, room: &str, identity: &str) -> Result<(), Error> {
-        let mut next = self.parent_of(room);
-        // Bounded like every walk up the parent chain.
-        for _ in 0..8 {
-            let Some(parent) = next else { break };
-            if let Some(handle) = self.get(&parent) {
-                let who = identity.to_string();
-                let banned = handle
-                    .inspect(move |r, now| r.bans(now).into_iter().find(|b| b.identity == who))
-                    .await?;
-                if let Some(ban) = banned {
-                    return Err(Error::new(
-                        ErrorCode::Banned,
-                        format!(
-                            "'{identity}' is banned from room '{parent}', and so from its child room '{room}', for {} more seconds",
-                            ban.until.saturating_sub(crate::clock::now_ms()).div_ceil(1000)
-                        ),
-                    ));
-                }
+        for parent in self.ancestry(room).skip(1) {
+            let Some(handle) = self.get(&parent) else {
+                continue;
+            };
+            let who = identity.to_string();
+            let banned = handle.inspect(move |r, now| r.ban_of(&who, now)).await?;
+            if let Some(ban) = banned {
+                return Err(Error::new(
+                    ErrorCode::Banned,
+                    format!(
+                        "'{identity}' is banned from room '{parent}', and so from its child room '{room}', for {} more seconds",
+                        ban.until.saturating_sub(crate::clock::now_ms()).div_ceil(1000)
+                    ),
+                ));
             }
-            next = self.parent_of(&parent);
         }
         Ok(())
     }

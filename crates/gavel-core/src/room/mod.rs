@@ -189,6 +189,17 @@ impl Room {
     pub fn active_speakers(&self) -> &[crate::event::Speaker] {
         self.speakers.active()
     }
+    /// `identity`'s ban in force at `now`, if any.
+    pub fn ban_of(&self, identity: &str, now: Millis) -> Option<BanInfo> {
+        self.bans
+            .get(identity)
+            .filter(|b| b.until > now)
+            .map(|b| BanInfo {
+                identity: identity.to_string(),
+                until: b.until,
+                by: b.by.clone(),
+            })
+    }
     pub fn bans(&self, now: Millis) -> Vec<BanInfo> {
         self.bans
             .iter()

@@ -186,13 +186,15 @@ impl<S: Send + Sync, T: DeserializeOwned> axum::extract::FromRequest<S> for Body
         } else {
             &bytes
         };
-        if serde_json::from_slice::<Value>(bytes).is_err_and(|e| e.is_syntax() || e.is_eof()) {
-            let e = serde_json::from_slice::<Value>(bytes).unwrap_err();
-            return Err(ApiError(Error::invalid(format!("malformed JSON: {e}"))));
-        }
-        serde_json::from_slice(bytes)
-            .map(Body)
-            .map_err(|e| ApiError(Error::invalid(format!("invalid request: {e}"))))
+        // One parse: serde tells malformed JSON apart from a well-formed body of the wrong shape.
+        serde_json::from_slice(bytes).map(Body).map_err(|e| {
+            let what = if e.is_syntax() || e.is_eof() {
+                "malformed JSON"
+            } else {
+                "invalid request"
+            };
+            ApiError(Error::invalid(format!("{what}: {e}")))
+        })
     }
 }
 

@@ -10,10 +10,6 @@ use crate::registry::Registry;
 use gavel_core::{Actor, Claims, Error};
 use serde::{Deserialize, Serialize};
 
-/// How many parent links are followed: child rooms of child rooms are allowed, but a chain is
-/// never walked without bound.
-const MAX_PARENT_DEPTH: usize = 8;
-
 /// The caller of a service request.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -134,16 +130,10 @@ impl Principal {
 
 /// `roomAdmin` for `room` or one of its ancestors.
 fn administers(claims: &Claims, registry: &Registry, room: &str) -> bool {
-    ancestry(registry, room).any(|r| claims.is_admin_of(&r))
-}
-
-/// `room`, then its parent, grandparent, … (bounded).
-fn ancestry<'a>(registry: &'a Registry, room: &str) -> impl Iterator<Item = String> + 'a {
-    std::iter::successors(Some(room.to_string()), move |r| registry.parent_of(r))
-        .take(MAX_PARENT_DEPTH + 1)
+    registry.ancestry(room).any(|r| claims.is_admin_of(&r))
 }
 
 /// Whether `room` is a child (or grandchild, …) of `ancestor`.
 pub fn is_descendant(registry: &Registry, room: &str, ancestor: &str) -> bool {
-    ancestry(registry, room).skip(1).any(|r| r == ancestor)
+    registry.ancestry(room).skip(1).any(|r| r == ancestor)
 }
