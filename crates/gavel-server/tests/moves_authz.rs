@@ -242,3 +242,37 @@ async fn http_and_twirp_moves_need_the_destination_too() {
         .unwrap();
     assert!(in_room(&ts, &r.b, "guest").await);
 }
+
+#[tokio::test]
+async fn a_child_room_needs_an_existing_parent_it_administers() {
+    let ts = TestServer::start().await;
+    let api = ts.admin();
+    api.create_room("kids-a", json!({})).await.unwrap();
+    api.create_room("kids-b", json!({})).await.unwrap();
+    let child = |parent: &str| json!({ "parent": parent });
+    // A parent that does not exist, or is no room name at all.
+    assert_eq!(
+        api_code(api.create_room("kids-x", child("nowhere")).await),
+        ("not_found", 404)
+    );
+    assert_eq!(
+        api_code(api.create_room("kids-x", child("bad/name")).await),
+        ("invalid_argument", 400)
+    );
+    // A token scoped to kids-a may not hang a child under kids-b.
+    let scoped = AccessToken::new(KEY, SECRET)
+        .admin(Some("kids-a"))
+        .grant(|g| g.room_create = Some(true))
+        .to_jwt();
+    let scoped = ApiClient::new(&ts.http, &scoped);
+    assert_eq!(
+        api_code(scoped.create_room("kids-x", child("kids-b")).await),
+        ("permission_denied", 403)
+    );
+    // Nothing was created by the refusals.
+    let rooms = api.list_rooms().await.unwrap();
+    assert!(!rooms.to_string().contains("kids-x"), "{rooms}");
+    // Under its own room it may, and then administers the child.
+    scoped.create_room("kids-x", child("kids-a")).await.unwrap();
+    scoped.get_room("kids-x").await.unwrap();
+}
