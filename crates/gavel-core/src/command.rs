@@ -90,7 +90,16 @@ pub enum Command {
         #[serde(default)]
         attributes: Option<BTreeMap<String, String>>,
     },
-    /// RFC 6464 level in -dBov: 0 is loudest, 127 silence.
+    /// What the sender receives from `identity`: `subscribed` true or false overrides the
+    /// room's default (every audio track; cameras of the last-N), absent returns `sources` to it.
+    UpdateSubscription {
+        identity: String,
+        sources: Vec<Source>,
+        #[serde(default)]
+        subscribed: Option<bool>,
+    },
+    /// RFC 6464 level in -dBov: 0 is loudest, 127 silence. Ignored for a participant with a
+    /// media session (its levels come from its packets).
     AudioLevel {
         level: u8,
     },
@@ -238,6 +247,7 @@ impl Command {
             Command::UnpublishTrack { .. } => "unpublish_track",
             Command::SetTrackMuted { .. } => "set_track_muted",
             Command::UpdateSelf { .. } => "update_self",
+            Command::UpdateSubscription { .. } => "update_subscription",
             Command::AudioLevel { .. } => "audio_level",
             Command::RespondRequest { .. } => "respond_request",
             Command::Leave => "leave",
@@ -364,6 +374,8 @@ pub struct MovingParticipant {
     pub by: String,
     /// When its token was issued: the destination's revocations apply to it.
     pub issued_at: Option<Millis>,
+    /// Its media session comes along (the shell carries the engine's session over).
+    pub media_session: bool,
 }
 
 impl MovingParticipant {

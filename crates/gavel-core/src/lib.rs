@@ -63,6 +63,7 @@ pub mod error;
 pub mod event;
 pub mod grant;
 pub mod ids;
+pub mod media_rules;
 pub mod participant;
 pub mod permissions;
 pub mod roles;
@@ -77,10 +78,12 @@ pub use command::{Actor, BatchEntry, Command, MovingParticipant, Reply, TargetRe
 pub use error::{Error, ErrorCode, Result};
 pub use event::{Audience, Counts, DurableWrite, Event, LeaveReason, Output, RequestOutcome};
 pub use grant::{Claims, VideoGrant};
+pub use media_rules::{Layer, MediaRules, ReceiverRule, TrackRule};
 pub use participant::{ParticipantInfo, TrackInfo};
 pub use permissions::{
     Capabilities, Capability, HostControl, Permissions, PermissionsPatch, Source,
 };
 pub use roles::Roles;
+pub use room::MAX_SUBSCRIPTIONS;
 pub use room::{Decision, JoinRequest, Pending, PendingRequest, Room, EVERY_IDENTITY};
 pub use settings::{DuplicateIdentity, RemoteUnmute, RoomSettings};

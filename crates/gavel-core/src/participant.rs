@@ -3,7 +3,7 @@
 use crate::permissions::{Permissions, Source};
 use crate::Millis;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// A published track, as the client reported it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -16,6 +16,10 @@ pub struct TrackInfo {
     pub muted_by: Option<String>,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub name: String,
+    /// Carried by the participant's media session (its packets flow through the server).
+    /// `false`: announced as state by a client without media (a bot, a server-side SDK).
+    #[serde(default)]
+    pub media: bool,
 }
 
 /// The wire view of a participant; also what the server API returns.
@@ -52,6 +56,10 @@ pub struct Participant {
     /// When the token this session joined with was issued (ms): a move into another room is
     /// checked against that room's token revocations with it.
     pub issued_at: Option<Millis>,
+    /// It has an open media session (see `room/forwarding.rs`).
+    pub media_session: bool,
+    /// Explicit subscriptions: publisher identity → source → subscribed.
+    pub subscriptions: HashMap<String, BTreeMap<Source, bool>>,
 }
 
 impl Participant {

@@ -50,6 +50,10 @@ pub struct RoomSettings {
     /// here, and the parent's bans apply here too. Set at creation; the parent must exist.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub parent: Option<String>,
+    /// Cameras every participant receives by default: the pinned participant, the active
+    /// speakers, then the earliest to join, up to this many ("last-N"). Others' cameras are
+    /// received only by explicit subscription, so no one is sent hundreds of videos.
+    pub video_last_n: u32,
 }
 
 impl Default for RoomSettings {
@@ -65,6 +69,7 @@ impl Default for RoomSettings {
             metadata: String::new(),
             listed_limit: DEFAULT_LISTED_LIMIT,
             parent: None,
+            video_last_n: DEFAULT_VIDEO_LAST_N,
         }
     }
 }
@@ -72,6 +77,8 @@ impl Default for RoomSettings {
 pub const MAX_REQUEST_TIMEOUT_SECONDS: u32 = 3600;
 pub const MAX_PARTICIPANTS_LIMIT: u32 = 100_000;
 pub const DEFAULT_LISTED_LIMIT: u32 = 100;
+pub const DEFAULT_VIDEO_LAST_N: u32 = 25;
+pub const MAX_VIDEO_LAST_N: u32 = 100;
 
 impl RoomSettings {
     pub fn validate(&self) -> Result<()> {
@@ -90,6 +97,11 @@ impl RoomSettings {
         if self.listed_limit > MAX_PARTICIPANTS_LIMIT {
             return Err(Error::invalid(format!(
                 "listed_limit must be at most {MAX_PARTICIPANTS_LIMIT}"
+            )));
+        }
+        if self.video_last_n > MAX_VIDEO_LAST_N {
+            return Err(Error::invalid(format!(
+                "video_last_n must be at most {MAX_VIDEO_LAST_N}"
             )));
         }
         if let Some(parent) = &self.parent {

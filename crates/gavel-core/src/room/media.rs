@@ -10,12 +10,31 @@ use crate::settings::RemoteUnmute;
 use crate::Millis;
 
 impl Room {
+    /// `PublishTrack` from the wire: a track announced as state, without media. A participant
+    /// with a media session publishes through it instead (see `forwarding.rs`).
     pub(super) fn publish_track(
         &mut self,
         ctx: &ActorCtx,
         source: Source,
         muted: bool,
         name: Option<String>,
+    ) -> Result<Reply> {
+        let identity = self.own_identity(ctx)?;
+        if self.participants[identity].media_session {
+            return Err(Error::precondition(
+                "this participant has a media session: publish by offering the track in it",
+            ));
+        }
+        self.publish(ctx, source, muted, name, false)
+    }
+
+    pub(super) fn publish(
+        &mut self,
+        ctx: &ActorCtx,
+        source: Source,
+        muted: bool,
+        name: Option<String>,
+        media: bool,
     ) -> Result<Reply> {
         let identity = self.own_identity(ctx)?.to_string();
         let name = name.unwrap_or_default();
@@ -39,6 +58,7 @@ impl Room {
             muted,
             muted_by: None,
             name,
+            media,
         };
         let p = self
             .participants
@@ -312,8 +332,9 @@ impl Room {
             return Err(Error::invalid("level must be 0 (loudest) to 127 (silence)"));
         }
         let p = &self.participants[&identity];
-        // Levels only count from a live, visible microphone.
-        if p.has_live_microphone() && p.announced() {
+        // Levels only count from a live, visible microphone; a media session's levels come
+        // from its packets (`Room::media_level`), never from what the client says.
+        if p.has_live_microphone() && p.announced() && !p.media_session {
             self.speakers.observe(&identity, level, now);
         }
         Ok(Reply::done())

@@ -69,7 +69,7 @@ impl Room {
             joined_at: now,
             speaking_time_ms: 0,
         };
-        self.admit(now, info, req.issued_at, None)?;
+        self.admit(now, info, req.issued_at, None, false)?;
         Ok(sid)
     }
 
@@ -105,6 +105,7 @@ impl Room {
             info,
             moving.issued_at,
             Some((moving.from_room, moving.by)),
+            moving.media_session,
         )?;
         Ok(sid)
     }
@@ -165,6 +166,7 @@ impl Room {
         mut info: ParticipantInfo,
         issued_at: Option<Millis>,
         moved: Option<(String, String)>,
+        media_session: bool,
     ) -> Result<()> {
         self.can_admit(now, &info.identity)?;
         if let Some(old) = self.participants.get(&info.identity) {
@@ -192,6 +194,8 @@ impl Room {
             info,
             listed: true,
             issued_at,
+            media_session,
+            subscriptions: Default::default(),
         };
         p.listed = !p.is_audience() || !self.is_large();
         let hidden = p.hidden();
@@ -248,6 +252,7 @@ impl Room {
     ) -> Option<Participant> {
         let p = self.participants.remove(identity)?;
         self.by_sid.remove(p.sid());
+        self.media_changed = true;
         self.count(p.hidden(), -1);
         self.outputs.push_back(Output::SessionEnded {
             participant: Box::new(p.info.clone()),
@@ -457,6 +462,7 @@ impl Room {
             from_room: self.name.clone(),
             by: ctx.label.clone(),
             issued_at: p.issued_at,
+            media_session: p.media_session,
         };
         self.outputs.push_back(Output::MovedOut {
             moving: Box::new(moving),

@@ -13,6 +13,7 @@
 mod consent;
 mod data;
 mod durable;
+mod forwarding;
 mod listing;
 mod media;
 mod membership;
@@ -35,6 +36,8 @@ use std::sync::Arc;
 
 pub use consent::PendingRequest;
 pub use durable::{Decision, Pending};
+pub use forwarding::MAX_SUBSCRIPTIONS;
+
 pub use membership::JoinRequest;
 
 /// A revocation under this name voids the tokens of every identity (an ended Chime meeting's
@@ -102,6 +105,8 @@ pub struct Room {
     counts_due: Option<Millis>,
     counts_sent_at: Millis,
     outputs: VecDeque<Output>,
+    /// Something that decides forwarding changed (see `forwarding.rs`).
+    media_changed: bool,
 }
 
 /// Large rooms send `counts_updated` at most this often (ms).
@@ -132,6 +137,7 @@ impl Room {
             counts_due: None,
             counts_sent_at: 0,
             outputs: VecDeque::new(),
+            media_changed: false,
         }
     }
 
@@ -313,6 +319,11 @@ impl Room {
                 attributes,
             } => self.update_self(ctx, name, metadata, attributes),
             Command::AudioLevel { level } => self.audio_level(now, ctx, level),
+            Command::UpdateSubscription {
+                identity,
+                sources,
+                subscribed,
+            } => self.update_subscription(ctx, &identity, &sources, subscribed),
             Command::RespondRequest { request_id, accept } => {
                 self.respond_request(ctx, &request_id, accept)
             }
@@ -451,6 +462,7 @@ impl Room {
     }
 
     fn emit(&mut self, to: Audience, event: Event) {
+        self.media_changed |= forwarding::affects_media(&event);
         self.outputs.push_back(Output::Event {
             to,
             event: Box::new(event),

@@ -13,6 +13,7 @@ mod authorization;
 mod batch;
 mod consent;
 mod data;
+mod forwarding;
 mod large_room;
 mod media;
 mod membership;
