@@ -11,7 +11,7 @@
 //! pin) costs no O(N²) work.
 
 use crate::permissions::{Source, SourceSet};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// Which simulcast layer a receiver should get of a video track.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -57,6 +57,8 @@ pub struct MediaRules {
     /// Receivers by session id (participants with a media session). A session missing here
     /// receives nothing.
     pub receivers: HashMap<String, ReceiverRule>,
+    /// Media tracks that are published but muted (so dropped packets are counted as muted).
+    pub muted: HashSet<String>,
 }
 
 impl MediaRules {

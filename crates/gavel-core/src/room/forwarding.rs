@@ -223,6 +223,9 @@ impl Room {
             let featured =
                 self.pinned.as_deref() == Some(p.identity()) || top_speaker == Some(p.identity());
             for t in &p.info.tracks {
+                if t.media && t.muted {
+                    rules.muted.insert(t.sid.clone());
+                }
                 if !t.media || t.muted || !p.permissions().can_send.contains(&t.source) {
                     continue;
                 }

@@ -1,0 +1,776 @@
+//! The engine: every media session of one room, and the forwarding between them.
+//!
+//! Datagrams and time go in ([`MediaEngine::handle_receive`], [`MediaEngine::handle_timeout`]);
+//! datagrams to send and events come out ([`MediaEngine::poll_output`]). The room's
+//! [`MediaRules`] decide what is forwarded: a frame of track `T` is written to receiver `R`
+//! only on a slot the engine assigned from the rules, and every rules change reassigns the
+//! slots before the next datagram is read, so nothing the room stopped (a mute, a revoke, a
+//! kick) is forwarded after the change was given to the engine.
+
+use crate::demux::stun_ufrag;
+use crate::offer::{self, Kind};
+use crate::session::{Published, Session, Slot};
+use crate::stats::{DropReason, Stats};
+use gavel_core::{Layer, MediaRules};
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+use str0m::change::SdpOffer;
+use str0m::media::{KeyframeRequestKind, MediaData, Mid, Rid};
+use str0m::net::{Protocol, Receive, Transmit};
+use str0m::{Candidate, Event, Input, Output, Rtc};
+
+/// Limits and addresses, from the server's configuration.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Host candidates advertised to every session (the media port on each address).
+    pub candidates: Vec<(Protocol, SocketAddr)>,
+    /// Most receive slots a client may offer (audio and video together).
+    pub max_slots: usize,
+    /// Bitrate limits per published track (bits/s); frames beyond are dropped and counted.
+    pub max_audio_bitrate: u64,
+    pub max_video_bitrate: u64,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            candidates: Vec::new(),
+            max_slots: 64,
+            max_audio_bitrate: 512_000,
+            max_video_bitrate: 8_000_000,
+        }
+    }
+}
+
+/// A refused offer or candidate. Nothing changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MediaError(pub String);
+
+impl std::fmt::Display for MediaError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// What one receive slot carries, for the client's track map.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlotInfo {
+    pub mid: String,
+    pub kind: Kind,
+    /// The room's track sid, or `None` when the slot is idle.
+    pub track_sid: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MediaEvent {
+    /// ICE and DTLS are up: media can flow.
+    Connected { session: String },
+    /// The session is gone (ICE timed out, or the client closed it). Already removed.
+    Closed { session: String },
+    /// An RFC 6464 level (0 loudest, 127 silence) measured on a published audio track.
+    Level {
+        session: String,
+        track_sid: String,
+        level: u8,
+    },
+    /// The slots of `session` carry different tracks now. `unserved` counts allowed tracks that
+    /// found no free slot, by kind: the client may offer more slots.
+    Slots {
+        session: String,
+        slots: Vec<SlotInfo>,
+        unserved_audio: usize,
+        unserved_video: usize,
+    },
+}
+
+pub enum EngineOutput {
+    Transmit(Transmit),
+    Event(MediaEvent),
+}
+
+/// The media sessions of one room.
+pub struct MediaEngine {
+    config: EngineConfig,
+    sessions: HashMap<String, Session>,
+    by_ufrag: HashMap<String, String>,
+    by_addr: HashMap<(Protocol, SocketAddr), String>,
+    rules: MediaRules,
+    /// Track sid → (receiver session, slot mid, chosen layer): the forwarding table, rebuilt
+    /// from the rules and the slots.
+    routes: HashMap<String, Vec<(String, Mid, Option<Rid>)>>,
+    /// Sessions written to since they were last polled.
+    dirty: Vec<String>,
+    outputs: VecDeque<EngineOutput>,
+    /// Keyframes to ask publishers for (new video receivers, layer switches).
+    pending_keyframes: Vec<(String, Option<Rid>)>,
+    stats: Stats,
+}
+
+/// A video receiver that asked for a keyframe is answered at most this often per track.
+const KEYFRAME_INTERVAL: Duration = Duration::from_millis(500);
+
+impl MediaEngine {
+    pub fn new(config: EngineConfig) -> MediaEngine {
+        MediaEngine {
+            config,
+            sessions: HashMap::new(),
+            by_ufrag: HashMap::new(),
+            by_addr: HashMap::new(),
+            rules: MediaRules::default(),
+            routes: HashMap::new(),
+            dirty: Vec::new(),
+            outputs: VecDeque::new(),
+            pending_keyframes: Vec::new(),
+            stats: Stats::default(),
+        }
+    }
+
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+    pub fn has_session(&self, session: &str) -> bool {
+        self.sessions.contains_key(session)
+    }
+    pub fn session_count(&self) -> usize {
+        self.sessions.len()
+    }
+    /// The server-side ICE ufrag of `session` (what the shell's router keys datagrams by).
+    pub fn ufrag(&self, session: &str) -> Option<&str> {
+        self.sessions.get(session).map(|s| s.ufrag.as_str())
+    }
+
+    /// Accepts `session`'s SDP offer (creating its session on the first one) and returns the
+    /// answer. Its sending m-lines become tracks to [`MediaEngine::bind`]; its receiving ones
+    /// become slots. A refused offer changes nothing.
+    pub fn accept_offer(
+        &mut self,
+        now: Instant,
+        session: &str,
+        sdp: &str,
+    ) -> Result<String, MediaError> {
+        let lines = offer::inspect(sdp).map_err(MediaError)?;
+        let slots = lines.iter().filter(|m| m.receives).count();
+        if slots > self.config.max_slots {
+            return Err(MediaError(format!(
+                "at most {} receive slots per session",
+                self.config.max_slots
+            )));
+        }
+        let offer = SdpOffer::from_sdp_string(sdp)
+            .map_err(|e| MediaError(format!("malformed SDP offer: {e}")))?;
+        let created = !self.sessions.contains_key(session);
+        if created {
+            let rtc = self.new_rtc(now);
+            self.insert_session(session, rtc);
+        }
+        let s = self.sessions.get_mut(session).expect("just ensured");
+        let answer = match s.rtc.sdp_api().accept_offer(offer) {
+            Ok(answer) => answer,
+            Err(e) => {
+                if created {
+                    self.remove_session(session);
+                }
+                return Err(MediaError(format!("the offer was refused: {e}")));
+            }
+        };
+        // The m-lines as they are now: keep bindings of lines that still send.
+        let mut published = Vec::new();
+        let mut new_slots = Vec::new();
+        for line in &lines {
+            let mid = Mid::from(line.mid.as_str());
+            if line.sends {
+                let previous = s.published.iter().position(|(m, _)| *m == mid);
+                let entry = match previous {
+                    Some(i) => s.published.swap_remove(i).1,
+                    None => Published {
+                        kind: line.kind,
+                        track_sid: None,
+                        rids: Vec::new(),
+                        last_keyframe_request: None,
+                        window_start: None,
+                        window_bytes: 0,
+                    },
+                };
+                published.push((mid, entry));
+            }
+            if line.receives {
+                let previous = s.slots.iter().find(|x| x.mid == mid).cloned();
+                new_slots.push(previous.unwrap_or(Slot {
+                    mid,
+                    kind: line.kind,
+                    track: None,
+                    rid: None,
+                }));
+            }
+        }
+        s.published = published;
+        s.slots = new_slots;
+        s.announced.clear();
+        self.dirty.push(session.to_string());
+        self.reassign();
+        self.drive(now);
+        Ok(answer.to_sdp_string())
+    }
+
+    /// The mids `session` sends on, with their kinds (after [`MediaEngine::accept_offer`]).
+    pub fn sending(&self, session: &str) -> Vec<(String, Kind)> {
+        self.sessions.get(session).map_or(Vec::new(), |s| {
+            s.published
+                .iter()
+                .map(|(m, p)| (m.to_string(), p.kind))
+                .collect()
+        })
+    }
+
+    /// Binds `session`'s sending m-line `mid` to the room's track `track_sid`.
+    pub fn bind(&mut self, session: &str, mid: &str, track_sid: &str) {
+        if let Some(p) = self
+            .sessions
+            .get_mut(session)
+            .and_then(|s| s.published_mut(Mid::from(mid)))
+        {
+            p.track_sid = Some(track_sid.to_string());
+        }
+    }
+
+    /// A trickled remote candidate (`candidate:…` as in SDP, with or without `a=`).
+    pub fn add_remote_candidate(&mut self, session: &str, line: &str) -> Result<(), MediaError> {
+        let s = self
+            .sessions
+            .get_mut(session)
+            .ok_or_else(|| MediaError("no media session: send an offer first".into()))?;
+        if line.len() > 1024 {
+            return Err(MediaError("candidate too long".into()));
+        }
+        let line = line.trim().trim_start_matches("a=");
+        if line.is_empty() {
+            return Ok(()); // end of candidates
+        }
+        let c = Candidate::from_sdp_string(line)
+            .map_err(|e| MediaError(format!("malformed candidate: {e}")))?;
+        s.rtc.add_remote_candidate(c);
+        Ok(())
+    }
+
+    /// New forwarding rules from the room. Takes effect before the next datagram.
+    pub fn set_rules(&mut self, now: Instant, rules: MediaRules) {
+        self.rules = rules;
+        self.reassign();
+        self.drive(now);
+    }
+
+    /// Closes `session` (leave, kick, ban, end). Nothing more is sent to or from it.
+    pub fn close(&mut self, now: Instant, session: &str) {
+        if let Some(mut s) = self.remove_session(session) {
+            s.rtc.disconnect();
+            self.reassign();
+            self.drive(now);
+        }
+    }
+
+    /// Takes `session` out whole, for another room's engine ([`MediaEngine::insert`]).
+    pub fn take(&mut self, now: Instant, session: &str) -> Option<Session> {
+        let s = self.remove_session(session)?;
+        self.reassign();
+        self.drive(now);
+        Some(s)
+    }
+
+    /// Adopts a session taken from another engine (a moved participant).
+    pub fn insert(&mut self, now: Instant, session: &str, mut s: Session) {
+        for slot in &mut s.slots {
+            slot.track = None;
+            slot.rid = None;
+        }
+        s.announced.clear();
+        let ufrag = s.ufrag.clone();
+        for a in &s.addrs {
+            self.by_addr.insert(*a, session.to_string());
+        }
+        self.by_ufrag.insert(ufrag, session.to_string());
+        self.sessions.insert(session.to_string(), s);
+        self.reassign();
+        self.dirty.push(session.to_string());
+        self.drive(now);
+    }
+
+    /// Whether `datagram` from `source` belongs to one of this engine's sessions.
+    pub fn owner_of(&self, proto: Protocol, source: SocketAddr, datagram: &[u8]) -> Option<&str> {
+        if let Some(ufrag) = stun_ufrag(datagram) {
+            return self.by_ufrag.get(ufrag).map(String::as_str);
+        }
+        self.by_addr.get(&(proto, source)).map(String::as_str)
+    }
+
+    /// One datagram from the network. Returns false (and counts it) if no session owns it.
+    pub fn handle_receive(
+        &mut self,
+        now: Instant,
+        proto: Protocol,
+        source: SocketAddr,
+        destination: SocketAddr,
+        datagram: &[u8],
+    ) -> bool {
+        self.stats.datagrams_in += 1;
+        self.stats.bytes_in += datagram.len() as u64;
+        let owner = match stun_ufrag(datagram) {
+            Some(ufrag) => self.by_ufrag.get(ufrag).cloned(),
+            None => self.by_addr.get(&(proto, source)).cloned(),
+        };
+        let Some(id) = owner else {
+            self.stats.drop(DropReason::Unknown);
+            return false;
+        };
+        let Ok(contents) = datagram.try_into() else {
+            self.stats.drop(DropReason::Unknown);
+            return false;
+        };
+        let s = self.sessions.get_mut(&id).expect("indexed sessions exist");
+        let input = Input::Receive(
+            now,
+            Receive {
+                proto,
+                source,
+                destination,
+                contents,
+            },
+        );
+        if !s.rtc.accepts(&input) {
+            self.stats.drop(DropReason::Unknown);
+            return false;
+        }
+        if stun_ufrag(datagram).is_some() && !s.addrs.contains(&(proto, source)) {
+            // Bounded: a session keeps the few addresses its ICE agent checked.
+            if s.addrs.len() >= 8 {
+                let old = s.addrs.remove(0);
+                self.by_addr.remove(&old);
+            }
+            s.addrs.push((proto, source));
+            self.by_addr.insert((proto, source), id.clone());
+        }
+        if s.rtc.handle_input(input).is_err() {
+            s.rtc.disconnect();
+        }
+        self.dirty.push(id);
+        self.drive(now);
+        true
+    }
+
+    /// Time passed: every session whose timer is due runs.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        for (id, s) in &mut self.sessions {
+            if s.next_timeout.is_none_or(|t| t <= now) {
+                if s.rtc.handle_input(Input::Timeout(now)).is_err() {
+                    s.rtc.disconnect();
+                }
+                self.dirty.push(id.clone());
+            }
+        }
+        self.drive(now);
+    }
+
+    /// The earliest time [`MediaEngine::handle_timeout`] has work to do.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.sessions.values().filter_map(|s| s.next_timeout).min()
+    }
+
+    pub fn poll_output(&mut self) -> Option<EngineOutput> {
+        self.outputs.pop_front()
+    }
+
+    // ----- internals -----
+
+    fn new_rtc(&self, now: Instant) -> Rtc {
+        let mut rtc = Rtc::builder()
+            .set_rtp_mode(false)
+            .clear_codecs()
+            .enable_opus(true, false)
+            .enable_vp8(true)
+            .enable_h264(true)
+            .build(now);
+        for (proto, addr) in &self.config.candidates {
+            if let Ok(c) = Candidate::host(*addr, *proto) {
+                rtc.add_local_candidate(c);
+            }
+        }
+        rtc
+    }
+
+    fn insert_session(&mut self, id: &str, mut rtc: Rtc) {
+        let ufrag = rtc.direct_api().local_ice_credentials().ufrag;
+        self.by_ufrag.insert(ufrag.clone(), id.to_string());
+        self.sessions.insert(
+            id.to_string(),
+            Session {
+                rtc,
+                ufrag,
+                published: Vec::new(),
+                slots: Vec::new(),
+                addrs: Vec::new(),
+                connected: false,
+                next_timeout: None,
+                announced: Vec::new(),
+            },
+        );
+    }
+
+    fn remove_session(&mut self, id: &str) -> Option<Session> {
+        let s = self.sessions.remove(id)?;
+        self.by_ufrag.remove(&s.ufrag);
+        for a in &s.addrs {
+            self.by_addr.remove(a);
+        }
+        Some(s)
+    }
+
+    /// Polls every dirty session until it only has a timeout left; forwarding writes into
+    /// other sessions, which are polled in turn.
+    fn drive(&mut self, now: Instant) {
+        for (track, rid) in std::mem::take(&mut self.pending_keyframes) {
+            self.request_keyframe(now, &track, rid);
+        }
+        while let Some(id) = self.dirty.pop() {
+            self.poll_session(now, &id);
+        }
+    }
+
+    fn poll_session(&mut self, now: Instant, id: &str) {
+        loop {
+            let Some(s) = self.sessions.get_mut(id) else {
+                return;
+            };
+            if !s.rtc.is_alive() {
+                self.remove_session(id);
+                self.reassign();
+                self.outputs
+                    .push_back(EngineOutput::Event(MediaEvent::Closed {
+                        session: id.to_string(),
+                    }));
+                return;
+            }
+            let out = match s.rtc.poll_output() {
+                Ok(out) => out,
+                Err(_) => {
+                    s.rtc.disconnect();
+                    continue;
+                }
+            };
+            match out {
+                Output::Timeout(t) => {
+                    s.next_timeout = Some(t);
+                    return;
+                }
+                Output::Transmit(t) => {
+                    self.stats.datagrams_out += 1;
+                    self.stats.bytes_out += t.contents.len() as u64;
+                    self.outputs.push_back(EngineOutput::Transmit(t));
+                }
+                Output::Event(e) => self.on_event(now, id, e),
+            }
+        }
+    }
+
+    fn on_event(&mut self, now: Instant, id: &str, e: Event) {
+        match e {
+            Event::Connected => {
+                if let Some(s) = self.sessions.get_mut(id) {
+                    s.connected = true;
+                }
+                self.outputs
+                    .push_back(EngineOutput::Event(MediaEvent::Connected {
+                        session: id.to_string(),
+                    }));
+                self.request_keyframes_for(now, id);
+            }
+            Event::MediaAdded(added) => {
+                let rids: Vec<Rid> = added
+                    .simulcast
+                    .map(|s| s.recv.iter().map(|l| l.rid).collect())
+                    .unwrap_or_default();
+                if let Some(p) = self
+                    .sessions
+                    .get_mut(id)
+                    .and_then(|s| s.published_mut(added.mid))
+                {
+                    p.rids = rids;
+                }
+                self.reassign();
+            }
+            Event::MediaData(data) => self.forward(now, id, data),
+            Event::KeyframeRequest(req) => {
+                // A receiver asks: pass it on to the publisher of what that slot carries.
+                let Some(track) = self
+                    .sessions
+                    .get(id)
+                    .and_then(|s| s.slots.iter().find(|x| x.mid == req.mid))
+                    .and_then(|x| Some((x.track.clone()?, x.rid)))
+                else {
+                    return;
+                };
+                self.request_keyframe(now, &track.0, track.1);
+            }
+            _ => {}
+        }
+    }
+
+    fn forward(&mut self, now: Instant, from: &str, data: MediaData) {
+        let Some(s) = self.sessions.get_mut(from) else {
+            return;
+        };
+        let Some(p) = s.published_mut(data.mid) else {
+            self.stats.drop(DropReason::NotAllowed);
+            return;
+        };
+        let Some(track_sid) = p.track_sid.clone() else {
+            self.stats.drop(DropReason::NotAllowed);
+            return;
+        };
+        if !self.rules.tracks.contains_key(&track_sid) {
+            let muted = self.rules.muted.contains(&track_sid);
+            self.stats.drop(if muted {
+                DropReason::Muted
+            } else {
+                DropReason::NotAllowed
+            });
+            return;
+        }
+        // Bitrate limit, in one-second windows.
+        let limit = match p.kind {
+            Kind::Audio => self.config.max_audio_bitrate,
+            Kind::Video => self.config.max_video_bitrate,
+        } / 8;
+        if p.window_start
+            .is_none_or(|t| now.duration_since(t) >= Duration::from_secs(1))
+        {
+            p.window_start = Some(now);
+            p.window_bytes = 0;
+        }
+        p.window_bytes += data.data.len() as u64;
+        if p.window_bytes > limit {
+            self.stats.drop(DropReason::OverLimit);
+            return;
+        }
+        if p.kind == Kind::Audio {
+            if let Some(level) = data.ext_vals.audio_level {
+                self.outputs
+                    .push_back(EngineOutput::Event(MediaEvent::Level {
+                        session: from.to_string(),
+                        track_sid: track_sid.clone(),
+                        level: level.unsigned_abs().min(127),
+                    }));
+            }
+        }
+        let Some(routes) = self.routes.get(&track_sid) else {
+            return;
+        };
+        for (rx, mid, rid) in routes {
+            if data.rid.is_some() && data.rid != *rid {
+                continue;
+            }
+            let Some(r) = self.sessions.get_mut(rx) else {
+                continue;
+            };
+            if !r.connected {
+                continue;
+            }
+            let Some(writer) = r.rtc.writer(*mid) else {
+                continue;
+            };
+            let Some(pt) = writer.match_params(data.params) else {
+                continue;
+            };
+            let writer = match data.ext_vals.audio_level {
+                Some(l) => writer.audio_level(l, data.ext_vals.voice_activity.unwrap_or(false)),
+                None => writer,
+            };
+            if writer
+                .write(pt, data.network_time, data.time, data.data.clone())
+                .is_ok()
+            {
+                self.stats.frames_forwarded += 1;
+                if r.rtc.handle_input(Input::Timeout(now)).is_err() {
+                    r.rtc.disconnect();
+                }
+                self.dirty.push(rx.clone());
+            }
+        }
+    }
+
+    /// Rebuilds the slot assignment and the forwarding table from the rules. Tracks keep the
+    /// slot they have while still allowed; free slots take allowed tracks in sid order,
+    /// featured (high-layer) ones first.
+    fn reassign(&mut self) {
+        let mut routes: HashMap<String, Vec<(String, Mid, Option<Rid>)>> = HashMap::new();
+        let mut open: Vec<(&String, &gavel_core::TrackRule)> = self.rules.tracks.iter().collect();
+        open.sort_by(|a, b| (b.1.layer, a.0).cmp(&(a.1.layer, b.0)));
+        // Which kind and layers each open track has, from its publisher's session.
+        let mut shape: HashMap<&str, (Kind, Vec<Rid>)> = HashMap::new();
+        for (sid, rule) in &open {
+            if let Some(p) = self.sessions.get(&rule.publisher).and_then(|s| {
+                s.mid_of(sid)
+                    .and_then(|m| s.published(m))
+                    .map(|p| (p.kind, p.rids.clone()))
+            }) {
+                shape.insert(sid.as_str(), p);
+            }
+        }
+        let mut keyframes = Vec::new();
+        let rules = &self.rules;
+        for (rx, s) in &mut self.sessions {
+            let allowed = |t: &str| rules.allows(t, rx);
+            for slot in &mut s.slots {
+                if slot
+                    .track
+                    .as_deref()
+                    .is_some_and(|t| !allowed(t) || !shape.contains_key(t))
+                {
+                    slot.track = None;
+                    slot.rid = None;
+                }
+            }
+            let mut unserved = [0usize; 2];
+            for (sid, _) in &open {
+                let Some((kind, rids)) = shape.get(sid.as_str()) else {
+                    continue;
+                };
+                if !allowed(sid) {
+                    continue;
+                }
+                let rid = choose_rid(rids, rules.layer(sid, rx));
+                if let Some(slot) = s.slots.iter_mut().find(|x| x.track.as_ref() == Some(*sid)) {
+                    if slot.rid != rid {
+                        slot.rid = rid;
+                        keyframes.push(((*sid).clone(), rid));
+                    }
+                    continue;
+                }
+                match s
+                    .slots
+                    .iter_mut()
+                    .find(|x| x.kind == *kind && x.track.is_none())
+                {
+                    Some(slot) => {
+                        slot.track = Some((*sid).clone());
+                        slot.rid = rid;
+                        if *kind == Kind::Video {
+                            keyframes.push(((*sid).clone(), rid));
+                        }
+                    }
+                    None => unserved[(*kind == Kind::Video) as usize] += 1,
+                }
+            }
+            for slot in &s.slots {
+                if let Some(t) = &slot.track {
+                    routes
+                        .entry(t.clone())
+                        .or_default()
+                        .push((rx.clone(), slot.mid, slot.rid));
+                }
+            }
+            let now_carrying: Vec<Option<String>> =
+                s.slots.iter().map(|x| x.track.clone()).collect();
+            if now_carrying != s.announced {
+                s.announced = now_carrying;
+                self.outputs
+                    .push_back(EngineOutput::Event(MediaEvent::Slots {
+                        session: rx.clone(),
+                        slots: s
+                            .slots
+                            .iter()
+                            .map(|x| SlotInfo {
+                                mid: x.mid.to_string(),
+                                kind: x.kind,
+                                track_sid: x.track.clone(),
+                            })
+                            .collect(),
+                        unserved_audio: unserved[0],
+                        unserved_video: unserved[1],
+                    }));
+            }
+        }
+        self.routes = routes;
+        self.pending_keyframes.extend(keyframes);
+    }
+
+    fn request_keyframes_for(&mut self, now: Instant, receiver: &str) {
+        let wanted: Vec<(String, Option<Rid>)> = self
+            .sessions
+            .get(receiver)
+            .map(|s| {
+                s.slots
+                    .iter()
+                    .filter(|x| x.kind == Kind::Video)
+                    .filter_map(|x| Some((x.track.clone()?, x.rid)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        for (track, rid) in wanted {
+            self.request_keyframe(now, &track, rid);
+        }
+    }
+
+    /// Asks the publisher of `track_sid` for a keyframe (a new receiver, a layer switch, a
+    /// receiver's request), at most once per [`KEYFRAME_INTERVAL`].
+    fn request_keyframe(&mut self, now: Instant, track_sid: &str, rid: Option<Rid>) {
+        let Some(publisher) = self
+            .rules
+            .tracks
+            .get(track_sid)
+            .map(|t| t.publisher.clone())
+        else {
+            return;
+        };
+        let Some(s) = self.sessions.get_mut(&publisher) else {
+            return;
+        };
+        let Some(mid) = s.mid_of(track_sid) else {
+            return;
+        };
+        let p = s.published_mut(mid).expect("mid_of found it");
+        if p.last_keyframe_request
+            .is_some_and(|t| now.duration_since(t) < KEYFRAME_INTERVAL)
+        {
+            return;
+        }
+        p.last_keyframe_request = Some(now);
+        if let Some(mut w) = s.rtc.writer(mid) {
+            if w.request_keyframe(rid, KeyframeRequestKind::Pli).is_ok() {
+                self.dirty.push(publisher);
+            }
+        }
+    }
+}
+
+/// The simulcast layer to forward for `layer`, from the rids a publisher sends. Names the
+/// browsers' usual conventions (`q`/`h`/`f`, `l`/`m`/`h`); otherwise the order offered, lowest
+/// first.
+fn choose_rid(rids: &[Rid], layer: Layer) -> Option<Rid> {
+    if rids.is_empty() {
+        return None;
+    }
+    let names: Vec<&str> = rids.iter().map(|r| &**r).collect();
+    let wanted: &[&str] = if names.iter().all(|n| ["q", "h", "f"].contains(n)) {
+        match layer {
+            Layer::Low => &["q", "h", "f"],
+            Layer::Medium => &["h", "q", "f"],
+            Layer::High => &["f", "h", "q"],
+        }
+    } else if names.iter().all(|n| ["l", "m", "h"].contains(n)) {
+        match layer {
+            Layer::Low => &["l", "m", "h"],
+            Layer::Medium => &["m", "l", "h"],
+            Layer::High => &["h", "m", "l"],
+        }
+    } else {
+        let i = match layer {
+            Layer::Low => 0,
+            Layer::Medium => rids.len() / 2,
+            Layer::High => rids.len() - 1,
+        };
+        return Some(rids[i]);
+    };
+    wanted
+        .iter()
+        .find_map(|w| rids.iter().find(|r| &***r == *w).copied())
+}

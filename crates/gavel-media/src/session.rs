@@ -1,0 +1,81 @@
+//! One participant's media session: its str0m `Rtc`, the tracks it publishes and the slots
+//! it receives on.
+
+use crate::offer::Kind;
+use std::net::SocketAddr;
+use std::time::Instant;
+use str0m::media::{Mid, Rid};
+use str0m::net::Protocol;
+use str0m::Rtc;
+
+/// A track the client sends on one of its m-lines.
+#[derive(Debug)]
+pub(crate) struct Published {
+    pub kind: Kind,
+    /// The room's track sid, once the room published it (packets before that are dropped).
+    pub track_sid: Option<String>,
+    /// Simulcast layers the client sends, as it named them (empty: no simulcast).
+    pub rids: Vec<Rid>,
+    pub last_keyframe_request: Option<Instant>,
+    /// Bitrate limit: bytes seen in the current one-second window.
+    pub window_start: Option<Instant>,
+    pub window_bytes: u64,
+}
+
+/// An m-line the client receives on; the engine decides which track it carries.
+#[derive(Debug, Clone)]
+pub(crate) struct Slot {
+    pub mid: Mid,
+    pub kind: Kind,
+    pub track: Option<String>,
+    /// The simulcast layer chosen for this receiver (`None`: the track has no layers).
+    pub rid: Option<Rid>,
+}
+
+/// Everything the engine holds for one session. Moves between engines whole (a participant
+/// moved to another room keeps its connection).
+pub struct Session {
+    pub(crate) rtc: Rtc,
+    pub(crate) ufrag: String,
+    pub(crate) published: Vec<(Mid, Published)>,
+    pub(crate) slots: Vec<Slot>,
+    /// Remote addresses verified by STUN for this session.
+    pub(crate) addrs: Vec<(Protocol, SocketAddr)>,
+    pub(crate) connected: bool,
+    pub(crate) next_timeout: Option<Instant>,
+    /// What the client was last told about its slots (to send changes only).
+    pub(crate) announced: Vec<Option<String>>,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("ufrag", &self.ufrag)
+            .field("published", &self.published.len())
+            .field("slots", &self.slots.len())
+            .field("connected", &self.connected)
+            .finish()
+    }
+}
+
+impl Session {
+    pub(crate) fn published(&self, mid: Mid) -> Option<&Published> {
+        self.published
+            .iter()
+            .find(|(m, _)| *m == mid)
+            .map(|(_, p)| p)
+    }
+    pub(crate) fn published_mut(&mut self, mid: Mid) -> Option<&mut Published> {
+        self.published
+            .iter_mut()
+            .find(|(m, _)| *m == mid)
+            .map(|(_, p)| p)
+    }
+    /// The mid that carries `track_sid`, if this session publishes it.
+    pub(crate) fn mid_of(&self, track_sid: &str) -> Option<Mid> {
+        self.published
+            .iter()
+            .find(|(_, p)| p.track_sid.as_deref() == Some(track_sid))
+            .map(|(m, _)| *m)
+    }
+}

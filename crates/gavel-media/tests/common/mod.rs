@@ -1,0 +1,430 @@
+//! An in-memory network on virtual time: a real `Room`, one `MediaEngine`, and str0m peers
+//! standing in for clients. Datagrams are delivered at once; time advances in 10 ms steps.
+//!
+//! Every audio frame a peer sends carries `(its identity, a counter)` as payload, so a receiver
+//! can tell whose frame it got. `Net::check` compares every delivered frame against an
+//! independent reading of the room's state (not `MediaRules`), taken when the frame was
+//! forwarded.
+
+#![allow(dead_code)]
+
+use gavel_core::roles::{HOST, PARTICIPANT};
+use gavel_core::{Actor, Command, JoinRequest, Roles, Room, Source};
+use gavel_media::str0m::change::{SdpAnswer, SdpPendingOffer};
+use gavel_media::str0m::format::PayloadParams;
+use gavel_media::str0m::media::{Direction, MediaKind, MediaTime, Mid};
+use gavel_media::str0m::net::{Protocol, Receive};
+use gavel_media::str0m::{Candidate, Event, Input, Output, Rtc};
+use gavel_media::{EngineConfig, EngineOutput, MediaEngine, MediaEvent};
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub const SERVER: &str = "10.0.0.1:5000";
+
+pub struct Peer {
+    pub identity: String,
+    pub sid: String,
+    pub rtc: Rtc,
+    pub addr: SocketAddr,
+    pub send_mid: Option<Mid>,
+    pub connected: bool,
+    /// (slot mid, sender identity, counter) of every frame received.
+    pub received: Vec<(Mid, String, u32)>,
+    pub counter: u32,
+    pending: Option<SdpPendingOffer>,
+}
+
+pub struct Net {
+    pub room: Room,
+    pub engine: MediaEngine,
+    pub peers: BTreeMap<String, Peer>,
+    pub now: Instant,
+    pub start: Instant,
+    pub slots: HashMap<String, Vec<gavel_media::SlotInfo>>,
+    pub levels: Vec<(String, u8)>,
+    pub closed: Vec<String>,
+    /// Frames delivered that the room did not allow when they were forwarded.
+    pub violations: Vec<String>,
+    /// (receiver, publisher) pairs unsubscribed, as the test asked (the model's reading).
+    pub unsubscribed: std::collections::HashSet<(String, String)>,
+    next_port: u16,
+    host_sid: String,
+}
+
+fn ms(t: Instant, start: Instant) -> u64 {
+    1_700_000_000_000 + t.duration_since(start).as_millis() as u64
+}
+
+impl Net {
+    pub fn new() -> Net {
+        let roles = Arc::new(Roles::default());
+        let start = Instant::now();
+        let mut room = Room::new("r", Default::default(), roles.clone(), 7);
+        let host_sid = room
+            .join(ms(start, start), join_req("host", HOST, &roles))
+            .unwrap();
+        let config = EngineConfig {
+            candidates: vec![(Protocol::Udp, SERVER.parse().unwrap())],
+            ..Default::default()
+        };
+        Net {
+            room,
+            engine: MediaEngine::new(config),
+            peers: BTreeMap::new(),
+            now: start,
+            start,
+            slots: HashMap::new(),
+            levels: Vec::new(),
+            closed: Vec::new(),
+            violations: Vec::new(),
+            unsubscribed: Default::default(),
+            next_port: 6000,
+            host_sid,
+        }
+    }
+
+    pub fn millis(&self) -> u64 {
+        ms(self.now, self.start)
+    }
+
+    /// `identity` joins the room, and opens a media session publishing a microphone (if
+    /// `publish`) with `slots` audio receive slots.
+    pub fn join(&mut self, identity: &str, publish: bool, slots: usize) {
+        let roles = Roles::default();
+        let sid = self
+            .room
+            .join(self.millis(), join_req(identity, PARTICIPANT, &roles))
+            .unwrap();
+        self.next_port += 1;
+        let addr: SocketAddr = format!("10.0.0.2:{}", self.next_port).parse().unwrap();
+        let mut rtc = Rtc::builder().build(self.now);
+        rtc.add_local_candidate(Candidate::host(addr, "udp").unwrap());
+        let mut api = rtc.sdp_api();
+        let send_mid =
+            publish.then(|| api.add_media(MediaKind::Audio, Direction::SendOnly, None, None, None));
+        for _ in 0..slots {
+            api.add_media(MediaKind::Audio, Direction::RecvOnly, None, None, None);
+        }
+        let (offer, pending) = api.apply().unwrap();
+        let sdp = offer.to_sdp_string();
+        let answer = self.offer(&sid, &sdp, publish).unwrap();
+        rtc.sdp_api()
+            .accept_answer(pending, SdpAnswer::from_sdp_string(&answer).unwrap())
+            .unwrap();
+        self.peers.insert(
+            identity.to_string(),
+            Peer {
+                identity: identity.into(),
+                sid,
+                rtc,
+                addr,
+                send_mid,
+                connected: false,
+                received: Vec::new(),
+                counter: 0,
+                pending: None,
+            },
+        );
+        self.sync_rules();
+    }
+
+    /// What the server shell does with an offer: the room approves what it sends, the engine
+    /// answers, the room publishes and the engine binds.
+    pub fn offer(&mut self, sid: &str, sdp: &str, publish: bool) -> Result<String, String> {
+        let sources: Vec<Source> = if publish {
+            vec![Source::Microphone]
+        } else {
+            vec![]
+        };
+        self.room
+            .check_media_publish(sid, &sources)
+            .map_err(|e| e.to_string())?;
+        let answer = self
+            .engine
+            .accept_offer(self.now, sid, sdp)
+            .map_err(|e| e.0)?;
+        self.room.media_session_opened(sid).unwrap();
+        for (mid, _) in self.engine.sending(sid) {
+            let track = self
+                .room
+                .publish_media_track(sid, Source::Microphone, false)
+                .unwrap();
+            self.engine.bind(sid, &mid, &track.sid);
+        }
+        Ok(answer)
+    }
+
+    pub fn sync_rules(&mut self) {
+        while self.room.poll_output().is_some() {}
+        if self.room.take_media_changed() {
+            let rules = self.room.media_rules();
+            self.engine.set_rules(self.now, rules);
+        }
+        self.pump();
+    }
+
+    /// A host command; then the rules go to the engine, as the shell does.
+    pub fn host(&mut self, command: Command) -> Result<(), String> {
+        let r = self
+            .room
+            .handle(
+                self.millis(),
+                &Actor::Participant {
+                    sid: self.host_sid.clone(),
+                },
+                command,
+            )
+            .map(|_| ())
+            .map_err(|e| e.to_string());
+        self.sync_rules();
+        r
+    }
+
+    pub fn act(&mut self, identity: &str, command: Command) -> Result<(), String> {
+        let sid = self.peers[identity].sid.clone();
+        let r = self
+            .room
+            .handle(self.millis(), &Actor::Participant { sid }, command)
+            .map(|_| ())
+            .map_err(|e| e.to_string());
+        self.sync_rules();
+        r
+    }
+
+    /// Whether the room, read directly, lets `publisher`'s microphone reach `receiver` now.
+    pub fn model_allows(&self, publisher: &str, receiver: &str) -> bool {
+        let (Some(p), Some(r)) = (
+            self.room.participant(publisher),
+            self.room.participant(receiver),
+        ) else {
+            return false;
+        };
+        let Some(mic) = p.track(Source::Microphone) else {
+            return false;
+        };
+        let r_has_media = self
+            .peers
+            .get(receiver)
+            .is_some_and(|peer| self.engine.has_session(&peer.sid));
+        publisher != receiver
+            && mic.media
+            && !mic.muted
+            && p.permissions.can_send.contains(&Source::Microphone)
+            && !p.permissions.hidden
+            && r.permissions.can_receive.contains(&Source::Microphone)
+            && r_has_media
+            && !self.unsubscribed(receiver, publisher)
+    }
+
+    fn unsubscribed(&self, receiver: &str, publisher: &str) -> bool {
+        self.unsubscribed
+            .contains(&(receiver.to_string(), publisher.to_string()))
+    }
+
+    /// `receiver` stops (or resumes) receiving `publisher`'s microphone.
+    pub fn subscribe(&mut self, receiver: &str, publisher: &str, on: bool) {
+        let key = (receiver.to_string(), publisher.to_string());
+        if on {
+            self.unsubscribed.remove(&key);
+        } else {
+            self.unsubscribed.insert(key);
+        }
+        self.act(
+            receiver,
+            Command::UpdateSubscription {
+                identity: publisher.into(),
+                sources: vec![Source::Microphone],
+                subscribed: Some(on),
+            },
+        )
+        .unwrap();
+    }
+
+    /// Every peer with a microphone sends one 20 ms frame; then 20 ms pass.
+    pub fn talk(&mut self) {
+        let now = self.now;
+        let start = self.start;
+        for p in self.peers.values_mut() {
+            let (Some(mid), true) = (p.send_mid, p.connected) else {
+                continue;
+            };
+            let Some(w) = p.rtc.writer(mid) else { continue };
+            let pt = w.payload_params().next().map(PayloadParams::pt).unwrap();
+            p.counter += 1;
+            let mut payload = format!("{}#{}", p.identity, p.counter).into_bytes();
+            payload.resize(80, b' ');
+            let t = MediaTime::from_millis(now.duration_since(start).as_millis() as u64);
+            w.audio_level(-10, true).write(pt, now, t, payload).unwrap();
+            let _ = p.rtc.handle_input(Input::Timeout(now));
+        }
+        self.pump();
+        self.advance(Duration::from_millis(20));
+    }
+
+    pub fn advance(&mut self, d: Duration) {
+        let end = self.now + d;
+        while self.now < end {
+            self.now += Duration::from_millis(10);
+            let now = self.now;
+            for p in self.peers.values_mut() {
+                let _ = p.rtc.handle_input(Input::Timeout(now));
+            }
+            self.engine.handle_timeout(now);
+            self.room.handle_timeout(self.millis());
+            self.pump();
+            self.sync_rules_quiet();
+        }
+    }
+
+    fn sync_rules_quiet(&mut self) {
+        while self.room.poll_output().is_some() {}
+        if self.room.take_media_changed() {
+            let rules = self.room.media_rules();
+            self.engine.set_rules(self.now, rules);
+        }
+    }
+
+    /// Delivers datagrams until the network is quiet.
+    pub fn pump(&mut self) {
+        for _ in 0..1000 {
+            let mut moved = false;
+            let now = self.now;
+            let mut to_server = Vec::new();
+            for p in self.peers.values_mut() {
+                loop {
+                    match p.rtc.poll_output() {
+                        Ok(Output::Timeout(_)) | Err(_) => break,
+                        Ok(Output::Transmit(t)) => to_server.push(t),
+                        Ok(Output::Event(Event::Connected)) => p.connected = true,
+                        Ok(Output::Event(Event::MediaData(d))) => {
+                            let text = String::from_utf8_lossy(&d.data).trim().to_string();
+                            let (who, n) = text.split_once('#').unwrap();
+                            p.received
+                                .push((d.mid, who.to_string(), n.parse().unwrap()));
+                        }
+                        Ok(Output::Event(_)) => {}
+                    }
+                }
+            }
+            for t in to_server {
+                moved = true;
+                self.engine.handle_receive(
+                    now,
+                    Protocol::Udp,
+                    t.source,
+                    t.destination,
+                    &t.contents,
+                );
+            }
+            while let Some(out) = self.engine.poll_output() {
+                match out {
+                    EngineOutput::Transmit(t) => {
+                        moved = true;
+                        let Some(p) = self.peers.values_mut().find(|p| p.addr == t.destination)
+                        else {
+                            continue;
+                        };
+                        // The frame is forwarded now: judge it against the room as it is now.
+                        let input = Input::Receive(
+                            now,
+                            Receive {
+                                proto: Protocol::Udp,
+                                source: t.source,
+                                destination: t.destination,
+                                contents: (&t.contents[..]).try_into().unwrap(),
+                            },
+                        );
+                        let before = p.received.len();
+                        let _ = p.rtc.handle_input(input);
+                        let receiver = p.identity.clone();
+                        // Drain what this datagram produced at once, to judge it now.
+                        let mut got = Vec::new();
+                        loop {
+                            match p.rtc.poll_output() {
+                                Ok(Output::Timeout(_)) | Err(_) => break,
+                                Ok(Output::Transmit(t)) => {
+                                    self.engine.handle_receive(
+                                        now,
+                                        Protocol::Udp,
+                                        t.source,
+                                        t.destination,
+                                        &t.contents,
+                                    );
+                                }
+                                Ok(Output::Event(Event::Connected)) => p.connected = true,
+                                Ok(Output::Event(Event::MediaData(d))) => {
+                                    let text = String::from_utf8_lossy(&d.data).trim().to_string();
+                                    let (who, n) = text.split_once('#').unwrap();
+                                    got.push((d.mid, who.to_string(), n.parse().unwrap()));
+                                }
+                                Ok(Output::Event(_)) => {}
+                            }
+                        }
+                        let _ = before;
+                        for (mid, who, n) in got {
+                            if !self.model_allows(&who, &receiver) {
+                                self.violations
+                                    .push(format!("{who}#{n} reached {receiver}"));
+                            }
+                            self.peers
+                                .get_mut(&receiver)
+                                .unwrap()
+                                .received
+                                .push((mid, who, n));
+                        }
+                    }
+                    EngineOutput::Event(MediaEvent::Slots { session, slots, .. }) => {
+                        self.slots.insert(session, slots);
+                    }
+                    EngineOutput::Event(MediaEvent::Level { session, level, .. }) => {
+                        self.room.media_level(ms(now, self.start), &session, level);
+                        self.levels.push((session, level));
+                    }
+                    EngineOutput::Event(MediaEvent::Closed { session }) => {
+                        self.room.media_session_closed(&session);
+                        self.closed.push(session);
+                    }
+                    EngineOutput::Event(MediaEvent::Connected { .. }) => {}
+                }
+            }
+            if !moved {
+                return;
+            }
+        }
+        panic!("the network never went quiet");
+    }
+
+    /// Frames `receiver` got from `sender`.
+    pub fn got(&self, receiver: &str, sender: &str) -> usize {
+        self.peers[receiver]
+            .received
+            .iter()
+            .filter(|(_, who, _)| who == sender)
+            .count()
+    }
+
+    /// Talks until every peer is connected (or panics after 5 virtual seconds).
+    pub fn connect(&mut self) {
+        for _ in 0..250 {
+            if self.peers.values().all(|p| p.connected) {
+                return;
+            }
+            self.advance(Duration::from_millis(20));
+        }
+        panic!("peers never connected");
+    }
+}
+
+pub fn join_req(identity: &str, role: &str, roles: &Roles) -> JoinRequest {
+    JoinRequest {
+        identity: identity.into(),
+        name: identity.into(),
+        metadata: String::new(),
+        attributes: BTreeMap::new(),
+        role: role.into(),
+        permissions: roles.get(role).unwrap().clone(),
+        issued_at: None,
+    }
+}
