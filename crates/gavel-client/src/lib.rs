@@ -5,9 +5,12 @@
 //! - [`RtcClient`]: a participant's WebSocket session, with a live [`RoomState`] kept up to date
 //!   from events. It holds at most [`MESSAGE_BUFFER`] unread messages; an application that falls
 //!   further behind has its session ended ([`LAGGED`]).
+//! - `media::MediaPeer` (feature `media`): the participant's WebRTC media session.
 
 mod api;
 mod inbox;
+#[cfg(feature = "media")]
+pub mod media;
 mod rtc;
 mod seq;
 mod state;

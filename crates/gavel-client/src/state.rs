@@ -162,7 +162,8 @@ impl RoomState {
             }
             Event::ActiveSpeakers { speakers } => self.active_speakers = speakers.clone(),
             Event::ActiveSpeakerChanged { identity } => self.active_speaker = identity.clone(),
-            Event::Moved { .. } => {}
+            // Which slot carries whose track concerns the media session, not the room's state.
+            Event::Moved { .. } | Event::MediaSlots { .. } => {}
             Event::RoomLeft { reason, .. } => self.left = Some(*reason),
         }
     }

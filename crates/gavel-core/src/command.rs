@@ -90,6 +90,20 @@ pub enum Command {
         #[serde(default)]
         attributes: Option<BTreeMap<String, String>>,
     },
+    /// Opens or renegotiates the sender's media session (WebRTC): `sdp` is the client's offer;
+    /// its sending m-lines carry the `tracks` named here (each mid and the source it carries),
+    /// its receiving m-lines are slots the server fills (`media_slots` says with what). The
+    /// reply carries the answer. Only the client ever offers: offers never collide.
+    MediaOffer {
+        sdp: String,
+        #[serde(default)]
+        tracks: Vec<OfferedTrack>,
+    },
+    /// A trickled ICE candidate for the sender's media session (`candidate:…` as in SDP; empty
+    /// at the end of candidates).
+    MediaCandidate {
+        candidate: String,
+    },
     /// What the sender receives from `identity`: `subscribed` true or false overrides the
     /// room's default (every audio track; cameras of the last-N), absent returns `sources` to it.
     UpdateSubscription {
@@ -248,6 +262,8 @@ impl Command {
             Command::SetTrackMuted { .. } => "set_track_muted",
             Command::UpdateSelf { .. } => "update_self",
             Command::UpdateSubscription { .. } => "update_subscription",
+            Command::MediaOffer { .. } => "media_offer",
+            Command::MediaCandidate { .. } => "media_candidate",
             Command::AudioLevel { .. } => "audio_level",
             Command::RespondRequest { .. } => "respond_request",
             Command::Leave => "leave",
@@ -390,10 +406,30 @@ impl MovingParticipant {
     }
 }
 
+/// A published track and the m-line of the offer that carries it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MediaTrack {
+    pub mid: String,
+    pub track: TrackInfo,
+}
+
+/// One m-line of a media offer that the client sends on, and what it carries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OfferedTrack {
+    pub mid: String,
+    pub source: Source,
+}
+
 /// A successful command's result. Serialized flat into the response object.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Reply {
+    /// The answer to a `media_offer`, and the tracks its sending m-lines published.
+    MediaAnswer {
+        sdp: String,
+        tracks: Vec<MediaTrack>,
+    },
     Track {
         track: TrackInfo,
     },

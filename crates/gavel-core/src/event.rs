@@ -189,6 +189,14 @@ pub enum Event {
         topic: Option<String>,
         reliable: bool,
     },
+    /// To one participant with a media session: what each of its receive slots (m-lines it
+    /// offered as receiving) carries now. Sent whenever that changes. `unserved_audio` /
+    /// `unserved_video` count tracks it may receive that found no free slot: offer more slots.
+    MediaSlots {
+        slots: Vec<MediaSlot>,
+        unserved_audio: u32,
+        unserved_video: u32,
+    },
     /// The session is over; the connection closes after this.
     RoomLeft {
         reason: LeaveReason,
@@ -218,9 +226,25 @@ impl Event {
             Event::Moved { .. } => "moved",
             Event::RoomUpdated { .. } => "room_updated",
             Event::DataReceived { .. } => "data_received",
+            Event::MediaSlots { .. } => "media_slots",
             Event::RoomLeft { .. } => "room_left",
         }
     }
+}
+
+/// One receive slot of a participant's media session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MediaSlot {
+    pub mid: String,
+    /// `audio` or `video`.
+    pub kind: String,
+    /// Whose track it carries; all absent when the slot is idle.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub track_sid: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<crate::permissions::Source>,
 }
 
 /// Who receives an event, by session id. The shell resolves this against its connections.

@@ -74,9 +74,13 @@ pub mod speaker;
 /// Milliseconds since the Unix epoch, supplied by the shell.
 pub type Millis = u64;
 
-pub use command::{Actor, BatchEntry, Command, MovingParticipant, Reply, TargetResult};
+pub use command::{
+    Actor, BatchEntry, Command, MediaTrack, MovingParticipant, OfferedTrack, Reply, TargetResult,
+};
 pub use error::{Error, ErrorCode, Result};
-pub use event::{Audience, Counts, DurableWrite, Event, LeaveReason, Output, RequestOutcome};
+pub use event::{
+    Audience, Counts, DurableWrite, Event, LeaveReason, MediaSlot, Output, RequestOutcome,
+};
 pub use grant::{Claims, VideoGrant};
 pub use media_rules::{Layer, MediaRules, ReceiverRule, TrackRule};
 pub use participant::{ParticipantInfo, TrackInfo};

@@ -583,7 +583,7 @@ impl View {
                     assert!(self.knows(f), "data from unknown '{f}'");
                 }
             }
-            Event::RoomUpdated { .. } | Event::RoomLeft { .. } => {}
+            Event::RoomUpdated { .. } | Event::RoomLeft { .. } | Event::MediaSlots { .. } => {}
         }
     }
 

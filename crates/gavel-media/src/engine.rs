@@ -58,8 +58,10 @@ impl std::fmt::Display for MediaError {
 pub struct SlotInfo {
     pub mid: String,
     pub kind: Kind,
-    /// The room's track sid, or `None` when the slot is idle.
+    /// The room's track sid, its publisher and source; `None` when the slot is idle.
     pub track_sid: Option<String>,
+    pub identity: Option<String>,
+    pub source: Option<gavel_core::Source>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -678,10 +680,15 @@ impl MediaEngine {
                         slots: s
                             .slots
                             .iter()
-                            .map(|x| SlotInfo {
-                                mid: x.mid.to_string(),
-                                kind: x.kind,
-                                track_sid: x.track.clone(),
+                            .map(|x| {
+                                let rule = x.track.as_ref().and_then(|t| rules.tracks.get(t));
+                                SlotInfo {
+                                    mid: x.mid.to_string(),
+                                    kind: x.kind,
+                                    track_sid: x.track.clone(),
+                                    identity: rule.map(|r| r.publisher_identity.clone()),
+                                    source: rule.map(|r| r.source),
+                                }
                             })
                             .collect(),
                         unserved_audio: unserved[0],

@@ -57,6 +57,38 @@ impl Default for AuditRetention {
     }
 }
 
+/// The media plane (`[media]`): where WebRTC media is received and what it may cost.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MediaConfig {
+    /// The UDP port every participant's media shares, on the IP of `bind`. Unset: 7882, or
+    /// any free port when `bind` asks for one (port 0).
+    pub udp_port: Option<u16>,
+    /// Addresses advertised to clients as candidates (a server behind NAT gives its public
+    /// ones). Empty: the bound address (the `bind` IP must then be a concrete one).
+    pub advertise: Vec<std::net::IpAddr>,
+    /// Most receive slots one client may offer.
+    pub max_slots: usize,
+    /// Bitrate limits per published track, bits/s; frames beyond are dropped and counted.
+    pub max_audio_bitrate: u64,
+    pub max_video_bitrate: u64,
+}
+
+impl Default for MediaConfig {
+    fn default() -> Self {
+        MediaConfig {
+            udp_port: None,
+            advertise: Vec::new(),
+            max_slots: 64,
+            max_audio_bitrate: 512_000,
+            max_video_bitrate: 8_000_000,
+        }
+    }
+}
+
+/// The default media port, beside the HTTP port 7880 (LiveKit uses the same pair).
+pub const DEFAULT_MEDIA_PORT: u16 = 7882;
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub bind: SocketAddr,
@@ -70,6 +102,7 @@ pub struct Config {
     /// Where the durable store lives; `None` keeps it in memory (tests).
     pub data_dir: Option<std::path::PathBuf>,
     pub audit: AuditRetention,
+    pub media: MediaConfig,
     /// Development mode: weak secrets allowed, tokens printed on start-up.
     pub dev: bool,
 }
@@ -84,6 +117,7 @@ impl Config {
             room_defaults: RoomSettings::default(),
             data_dir: None,
             audit: AuditRetention::default(),
+            media: MediaConfig::default(),
             dev: true,
         }
     }

@@ -5,7 +5,7 @@
 //! pair. Every key is documented in `gavel.example.toml`. Unknown keys and bad values fail
 //! start-up with the offending key named.
 
-use crate::config::{AuditRetention, Config, Limits};
+use crate::config::{AuditRetention, Config, Limits, MediaConfig};
 use figment::providers::{Env, Format, Toml};
 use figment::Figment;
 use gavel_core::permissions::{HostControlSet, Permissions, SourceSet};
@@ -46,6 +46,8 @@ struct FileConfig {
     data_dir: std::path::PathBuf,
     #[serde(default)]
     audit: AuditRetention,
+    #[serde(default)]
+    media: MediaConfig,
 }
 
 fn default_data_dir() -> std::path::PathBuf {
@@ -98,6 +100,7 @@ pub fn load(path: Option<&Path>, dev: bool) -> Result<Config, String> {
     config.limits = file.limits;
     config.data_dir = Some(file.data_dir);
     config.audit = file.audit;
+    config.media = file.media;
     file.room_defaults
         .validate()
         .map_err(|e| format!("invalid configuration: room_defaults: {}", e.message))?;

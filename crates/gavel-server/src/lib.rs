@@ -16,6 +16,7 @@ pub mod console;
 pub mod dev;
 pub mod fanout;
 pub mod http;
+pub mod media;
 pub mod metrics;
 pub mod registry;
 pub mod room_actor;
@@ -78,6 +79,10 @@ impl Server {
             metrics,
             room_actor::Durable { store, writer },
         );
+        let plane =
+            media::MediaPlane::bind(&config.media, config.bind, registry.metrics.clone()).await?;
+        plane.spawn_reader();
+        let _ = registry.media.set(plane);
         let restored = registry
             .restore_rooms()
             .await

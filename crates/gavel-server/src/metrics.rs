@@ -43,6 +43,21 @@ pub struct Metrics {
     pub audit_suppressed: Counter,
     pub audit_dropped: Family<KindLabel, Counter>,
     pub audit_pruned: Counter,
+    pub media_sessions: Gauge,
+    pub media_datagrams: Family<DirectionLabel, Counter>,
+    pub media_bytes: Family<DirectionLabel, Counter>,
+    pub media_frames_forwarded: Counter,
+    pub media_dropped: Family<ReasonLabel, Counter>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DirectionLabel {
+    pub direction: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabel {
+    pub reason: &'static str,
 }
 
 impl Default for Metrics {
@@ -62,6 +77,11 @@ impl Default for Metrics {
             audit_suppressed: Counter::default(),
             audit_dropped: Family::default(),
             audit_pruned: Counter::default(),
+            media_sessions: Gauge::default(),
+            media_datagrams: Family::default(),
+            media_bytes: Family::default(),
+            media_frames_forwarded: Counter::default(),
+            media_dropped: Family::default(),
             registry: PromRegistry::default(),
         };
         registry.register("rooms", "Open rooms", m.rooms.clone());
@@ -114,6 +134,31 @@ impl Default for Metrics {
             "audit_dropped",
             "Audit and session records not written because the writer's queue was full, by kind (refused, action, session)",
             m.audit_dropped.clone(),
+        );
+        registry.register(
+            "media_sessions",
+            "Open media (WebRTC) sessions",
+            m.media_sessions.clone(),
+        );
+        registry.register(
+            "media_datagrams",
+            "UDP datagrams of the media plane, by direction (in, out)",
+            m.media_datagrams.clone(),
+        );
+        registry.register(
+            "media_bytes",
+            "Bytes of the media plane, by direction (in, out)",
+            m.media_bytes.clone(),
+        );
+        registry.register(
+            "media_frames_forwarded",
+            "Media frames (audio packets, video frames) written to a receiver",
+            m.media_frames_forwarded.clone(),
+        );
+        registry.register(
+            "media_dropped",
+            "Media not forwarded, by reason (muted, not_allowed, over_limit, unknown)",
+            m.media_dropped.clone(),
         );
         registry.register(
             "audit_pruned",

@@ -72,10 +72,12 @@ impl RoomHandle {
         &self,
         moving: MovingParticipant,
         conn: Conn,
+        media: Option<crate::media::room::Carried>,
     ) -> Result<String, Error> {
         self.call(|reply| RoomMsg::AdmitMoved {
             moving: Box::new(moving),
             conn,
+            media,
             reply,
         })
         .await?
@@ -197,6 +199,8 @@ pub struct Registry {
     pub room_defaults: RoomSettings,
     pub metrics: Arc<crate::metrics::Metrics>,
     pub durable: Durable,
+    /// The media plane every room's engine sends through (set once, at start-up).
+    pub media: std::sync::OnceLock<Arc<crate::media::MediaPlane>>,
 }
 
 impl Registry {
@@ -217,6 +221,7 @@ impl Registry {
             room_defaults,
             metrics,
             durable,
+            media: std::sync::OnceLock::new(),
         })
     }
 

@@ -3,6 +3,7 @@
 
 use crate::clock::{instant_at, now_ms};
 use crate::fanout::{Conn, Frame, Outgoing, SendError};
+use crate::media::room::{Carried, RoomMedia};
 use crate::metrics::{KindLabel, Metrics};
 use crate::registry::{Reap, Registry, RoomHandle};
 use crate::store::thread::StoreHandle;
@@ -28,6 +29,7 @@ pub enum RoomMsg {
     AdmitMoved {
         moving: Box<MovingParticipant>,
         conn: Conn,
+        media: Option<Carried>,
         reply: oneshot::Sender<Result<String, Error>>,
     },
     /// A command from the service layer; the caller gets its outcome once its durable effects
@@ -69,8 +71,16 @@ impl std::fmt::Debug for RoomMsg {
 /// What a command came to, for the service layer.
 pub struct CommandOutcome {
     pub result: Result<Reply, Error>,
-    /// An approved move: the participant taken out, and its connection, for the destination.
-    pub moved: Option<(Box<MovingParticipant>, Conn)>,
+    /// An approved move: the participant taken out, its connection and its media session, for
+    /// the destination.
+    pub moved: Option<Moved>,
+}
+
+/// A participant an approved move took out of its room, on its way to the destination.
+pub struct Moved {
+    pub moving: Box<MovingParticipant>,
+    pub conn: Conn,
+    pub media: Option<Carried>,
 }
 
 /// Outcomes kept for server-API callers that start waiting after a request already resolved.
@@ -94,7 +104,9 @@ pub struct RoomActor {
     reported: gavel_core::Counts,
     durable: Durable,
     /// Participants an approved move took out during the current command.
-    moved_out: Vec<(Box<MovingParticipant>, Conn)>,
+    moved_out: Vec<Moved>,
+    /// The room's media engine (absent when the server runs without a media plane).
+    media: Option<RoomMedia>,
     close_ack: Option<oneshot::Sender<()>>,
 }
 
@@ -154,7 +166,12 @@ impl RoomActor {
             }
             Err(e) => tracing::error!(room = %core.name(), error = %e, "cannot load presets"),
         }
+        let media = registry
+            .upgrade()
+            .and_then(|r| r.media.get().cloned())
+            .map(|plane| RoomMedia::new(plane, metrics.clone()));
         let actor = RoomActor {
+            media,
             core,
             me,
             rx,
@@ -184,11 +201,22 @@ impl RoomActor {
                     Some(msg) => self.on_message(msg).await,
                     None => break,
                 },
+                Some(d) = recv_media(&mut self.media) => {
+                    if let Some(m) = &mut self.media {
+                        m.on_datagram(d);
+                    }
+                }
                 _ = sleep_until(deadline) => {}
+            }
+            if let Some(m) = &mut self.media {
+                m.on_timeout();
             }
             self.core.handle_timeout(now_ms());
             self.flush();
             self.maybe_reap();
+        }
+        if let Some(m) = &mut self.media {
+            m.close_all();
         }
         // Anything still queued is answered with an error by dropping its reply channel.
         self.rx.close();
@@ -205,10 +233,8 @@ impl RoomActor {
 
     fn next_deadline(&self) -> Option<Instant> {
         let core = self.core.poll_timeout().map(instant_at);
-        match (core, self.reap_at) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        let media = self.media.as_ref().and_then(RoomMedia::deadline);
+        [core, self.reap_at, media].into_iter().flatten().min()
     }
 
     async fn on_message(&mut self, msg: RoomMsg) {
@@ -224,6 +250,7 @@ impl RoomActor {
             RoomMsg::AdmitMoved {
                 moving,
                 conn,
+                media,
                 reply,
             } => {
                 let sid = moving.info.sid.clone();
@@ -231,7 +258,10 @@ impl RoomActor {
                 let _ = conn.send(Outgoing::Switch(self.me.clone()));
                 let r = self.core.admit_moved(now, *moving);
                 if r.is_ok() {
-                    self.conns.insert(sid, conn);
+                    self.conns.insert(sid.clone(), conn);
+                    if let (Some(m), Some(carried)) = (&mut self.media, media) {
+                        m.adopt(&sid, carried);
+                    }
                 }
                 let _ = reply.send(r);
             }
@@ -265,6 +295,9 @@ impl RoomActor {
             }
             RoomMsg::Close { reason, done } => {
                 self.core.close_all(reason, None);
+                if let Some(m) = &mut self.media {
+                    m.close_all();
+                }
                 self.closed = true;
                 self.close_ack = done;
             }
@@ -292,7 +325,18 @@ impl RoomActor {
             return;
         }
         let actor = Actor::Participant { sid: sid.clone() };
-        let result = self.run_command(now, &actor, command).await;
+        let result = match command {
+            // Media signalling: the engine answers, with the room's approval (media/room.rs).
+            Command::MediaOffer { sdp, tracks } => match &mut self.media {
+                Some(m) => m.offer(&mut self.core, &sid, &sdp, &tracks),
+                None => Err(crate::media::room::no_media_plane()),
+            },
+            Command::MediaCandidate { candidate } => match &mut self.media {
+                Some(m) => m.candidate(&sid, &candidate),
+                None => Err(crate::media::room::no_media_plane()),
+            },
+            command => self.run_command(now, &actor, command).await,
+        };
         if let Err(e) = &result {
             self.metrics.error(e.code);
         }
@@ -346,6 +390,9 @@ impl RoomActor {
 
     /// Sends every pending output, then brings the gauges and the reaping timer up to date.
     fn flush(&mut self) {
+        if let Some(m) = &mut self.media {
+            m.sync(&mut self.core, &self.conns, now_ms());
+        }
         loop {
             let mut slow = Vec::new();
             while let Some(out) = self.core.poll_output() {
@@ -376,7 +423,12 @@ impl RoomActor {
             } => self.resolved(request_id, outcome),
             Output::MovedOut { moving } => {
                 if let Some(conn) = self.conns.remove(&moving.info.sid) {
-                    self.moved_out.push((moving, conn));
+                    let media = self.media.as_mut().and_then(|m| m.take(&moving.info.sid));
+                    self.moved_out.push(Moved {
+                        moving,
+                        conn,
+                        media,
+                    });
                 }
             }
             out @ (Output::BanChanged { .. }
@@ -547,6 +599,14 @@ impl RoomActor {
             }
             Reap::Retry => self.reap_at = Some(Instant::now() + std::time::Duration::from_secs(1)),
         }
+    }
+}
+
+/// The next datagram for the room's engine; never resolves without a media plane.
+async fn recv_media(media: &mut Option<RoomMedia>) -> Option<crate::media::Datagram> {
+    match media {
+        Some(m) => m.recv().await,
+        None => std::future::pending().await,
     }
 }
 

@@ -30,6 +30,11 @@ impl Room {
         std::mem::take(&mut self.media_changed)
     }
 
+    /// Whether the rules changed since [`Room::take_media_changed`] (without clearing it).
+    pub fn media_changed(&self) -> bool {
+        self.media_changed
+    }
+
     /// The session `sid` opened its media session (the engine accepted its first offer).
     pub fn media_session_opened(&mut self, sid: &str) -> Result<()> {
         let identity = self.identity_for_sid(sid)?;

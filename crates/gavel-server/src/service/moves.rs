@@ -39,7 +39,12 @@ impl Service {
         };
         let outcome = source.command_outcome(actor, command).await?;
         let reply = outcome.result?;
-        let Some((mut moving, conn)) = outcome.moved else {
+        let Some(crate::room_actor::Moved {
+            mut moving,
+            conn,
+            media,
+        }) = outcome.moved
+        else {
             return Ok(ServiceReply::Command { reply });
         };
         let admitted = match self.registry.get_or_create(&destination, None, false) {
@@ -48,7 +53,7 @@ impl Service {
                     let (role, permissions) = dest.inspect(|r, _| r.default_grant()).await?;
                     moving.limit_to(role, permissions);
                 }
-                dest.admit_moved(*moving, conn.clone()).await
+                dest.admit_moved(*moving, conn.clone(), media).await
             }
             Err(e) => Err(e),
         };

@@ -1,0 +1,248 @@
+//! A participant's media session (feature `media`): a WebRTC peer on str0m that publishes
+//! tracks and receives what the server forwards into its receive slots.
+//!
+//! The signalling goes over the participant's [`RtcClient`]: the peer offers (its tracks as
+//! `sendonly` m-lines, plus `recvonly` slots), the server answers, and `media_slots` events say
+//! which slot carries whose track. A task drives the peer on its own UDP socket.
+
+use crate::rtc::RtcClient;
+use gavel_core::{Error, ErrorCode, OfferedTrack, Source};
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+use str0m::change::SdpAnswer;
+use str0m::format::PayloadParams;
+use str0m::media::{Direction, MediaKind, MediaTime, Mid};
+use str0m::net::{Protocol, Receive};
+use str0m::{Candidate, Event, Input, Output, Rtc};
+use tokio::net::UdpSocket;
+use tokio::sync::{mpsc, Mutex};
+
+/// What the peer reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PeerEvent {
+    /// ICE and DTLS are up.
+    Connected,
+    /// A frame arrived on receive slot `mid`.
+    Frame {
+        mid: String,
+        data: Vec<u8>,
+        /// RFC 6464 level the server forwarded with it (negative dBov), if any.
+        audio_level: Option<i8>,
+    },
+}
+
+enum PeerCmd {
+    Write {
+        mid: Mid,
+        data: Vec<u8>,
+        audio_level: Option<i8>,
+    },
+}
+
+/// A track this peer publishes: its m-line and the room's track sid.
+#[derive(Debug, Clone)]
+pub struct PublishedTrack {
+    pub mid: String,
+    pub source: Source,
+    pub sid: String,
+}
+
+pub struct MediaPeer {
+    cmd: mpsc::Sender<PeerCmd>,
+    events: Mutex<mpsc::Receiver<PeerEvent>>,
+    pub tracks: Vec<PublishedTrack>,
+    /// The receive slots this peer offered, in order.
+    pub slots: Vec<String>,
+    pub local: SocketAddr,
+}
+
+fn err(message: impl Into<String>) -> Error {
+    Error::new(ErrorCode::Internal, message)
+}
+
+impl MediaPeer {
+    /// Opens a media session for `rtc`'s participant on a UDP socket bound to `bind_ip`:
+    /// publishes `publish`, and offers `audio_slots` + `video_slots` receive slots.
+    pub async fn open(
+        rtc: &RtcClient,
+        bind_ip: IpAddr,
+        publish: &[Source],
+        audio_slots: usize,
+        video_slots: usize,
+    ) -> Result<MediaPeer, Error> {
+        let socket = UdpSocket::bind(SocketAddr::new(bind_ip, 0))
+            .await
+            .map_err(|e| err(format!("cannot bind a UDP socket: {e}")))?;
+        let local = socket.local_addr().map_err(|e| err(e.to_string()))?;
+        let mut peer = Rtc::builder().build(Instant::now());
+        let candidate = Candidate::host(local, "udp").map_err(|e| err(e.to_string()))?;
+        peer.add_local_candidate(candidate);
+        let mut api = peer.sdp_api();
+        let mut offered = Vec::new();
+        for &source in publish {
+            let kind = match source {
+                Source::Microphone | Source::ScreenAudio => MediaKind::Audio,
+                Source::Camera | Source::ScreenVideo => MediaKind::Video,
+            };
+            let mid = api.add_media(kind, Direction::SendOnly, None, None, None);
+            offered.push(OfferedTrack {
+                mid: mid.to_string(),
+                source,
+            });
+        }
+        let mut slots = Vec::new();
+        for kind in std::iter::repeat_n(MediaKind::Audio, audio_slots)
+            .chain(std::iter::repeat_n(MediaKind::Video, video_slots))
+        {
+            slots.push(
+                api.add_media(kind, Direction::RecvOnly, None, None, None)
+                    .to_string(),
+            );
+        }
+        let (offer, pending) = api.apply().ok_or_else(|| err("nothing to offer"))?;
+        let reply = rtc
+            .command(&gavel_core::Command::MediaOffer {
+                sdp: offer.to_sdp_string(),
+                tracks: offered,
+            })
+            .await?;
+        let sdp = reply["sdp"]
+            .as_str()
+            .ok_or_else(|| err("the answer has no sdp"))?;
+        let answer = SdpAnswer::from_sdp_string(sdp).map_err(|e| err(e.to_string()))?;
+        peer.sdp_api()
+            .accept_answer(pending, answer)
+            .map_err(|e| err(e.to_string()))?;
+        let tracks = reply["tracks"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|t| {
+                Some(PublishedTrack {
+                    mid: t["mid"].as_str()?.to_string(),
+                    source: serde_json::from_value(t["track"]["source"].clone()).ok()?,
+                    sid: t["track"]["sid"].as_str()?.to_string(),
+                })
+            })
+            .collect();
+        let (cmd, cmd_rx) = mpsc::channel(256);
+        let (ev_tx, events) = mpsc::channel(4096);
+        tokio::spawn(drive(peer, socket, local, cmd_rx, ev_tx));
+        Ok(MediaPeer {
+            cmd,
+            events: Mutex::new(events),
+            tracks,
+            slots,
+            local,
+        })
+    }
+
+    /// Sends one frame on the track of `source` (an Opus packet's worth for audio).
+    pub async fn send(&self, source: Source, data: Vec<u8>, audio_level: Option<i8>) -> bool {
+        let Some(t) = self.tracks.iter().find(|t| t.source == source) else {
+            return false;
+        };
+        self.cmd
+            .send(PeerCmd::Write {
+                mid: Mid::from(t.mid.as_str()),
+                data,
+                audio_level,
+            })
+            .await
+            .is_ok()
+    }
+
+    /// The next event, or `None` after `timeout`.
+    pub async fn next(&self, timeout: Duration) -> Option<PeerEvent> {
+        let mut rx = self.events.lock().await;
+        tokio::time::timeout(timeout, rx.recv())
+            .await
+            .ok()
+            .flatten()
+    }
+
+    /// Waits until the session is connected (frames that arrive meanwhile are dropped).
+    pub async fn connected(&self, timeout: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match self.next(left).await {
+                Some(PeerEvent::Connected) => return true,
+                Some(_) => {}
+                None => return false,
+            }
+        }
+    }
+}
+
+/// Runs the peer: socket in, timers, frames to write; events out. Ends when the
+/// [`MediaPeer`] is dropped.
+async fn drive(
+    mut rtc: Rtc,
+    socket: UdpSocket,
+    local: SocketAddr,
+    mut cmds: mpsc::Receiver<PeerCmd>,
+    events: mpsc::Sender<PeerEvent>,
+) {
+    let start = Instant::now();
+    let mut buf = vec![0u8; 2048];
+    loop {
+        let timeout = loop {
+            match rtc.poll_output() {
+                Ok(Output::Timeout(t)) => break t,
+                Ok(Output::Transmit(t)) => {
+                    let _ = socket.send_to(&t.contents, t.destination).await;
+                }
+                Ok(Output::Event(Event::Connected)) => {
+                    let _ = events.try_send(PeerEvent::Connected);
+                }
+                Ok(Output::Event(Event::MediaData(d))) => {
+                    let _ = events.try_send(PeerEvent::Frame {
+                        mid: d.mid.to_string(),
+                        data: d.data.to_vec(),
+                        audio_level: d.ext_vals.audio_level,
+                    });
+                }
+                Ok(Output::Event(_)) => {}
+                Err(_) => return,
+            }
+        };
+        let wait = timeout.saturating_duration_since(Instant::now());
+        tokio::select! {
+            r = socket.recv_from(&mut buf) => {
+                let Ok((n, source)) = r else { continue };
+                let Ok(contents) = buf[..n].try_into() else { continue };
+                let input = Input::Receive(Instant::now(), Receive {
+                    proto: Protocol::Udp,
+                    source,
+                    destination: local,
+                    contents,
+                });
+                if rtc.handle_input(input).is_err() {
+                    return;
+                }
+            }
+            cmd = cmds.recv() => match cmd {
+                Some(PeerCmd::Write { mid, data, audio_level }) => {
+                    let now = Instant::now();
+                    if let Some(w) = rtc.writer(mid) {
+                        let pt = w.payload_params().next().map(PayloadParams::pt);
+                        if let Some(pt) = pt {
+                            let t = MediaTime::from_millis(now.duration_since(start).as_millis() as u64);
+                            let w = match audio_level {
+                                Some(l) => w.audio_level(l, l > -50),
+                                None => w,
+                            };
+                            let _ = w.write(pt, now, t, data);
+                        }
+                    }
+                }
+                None => return,
+            },
+            _ = tokio::time::sleep(wait) => {}
+        }
+        if rtc.handle_input(Input::Timeout(Instant::now())).is_err() {
+            return;
+        }
+    }
+}

@@ -1,0 +1,162 @@
+//! The media plane's shell: the one UDP socket every participant's media shares, the reader
+//! that hands each datagram to the room owning its session ([`router`]), and each room's side
+//! ([`room`]: its `gavel_media::MediaEngine`, driven by the room's actor).
+//!
+//! The engine is per room and lives in the room's actor, next to the room model: a host
+//! control changes the forwarding rules in the same step that changes the room, before the
+//! actor reads the next datagram, so nothing it stopped is forwarded afterwards.
+
+pub mod room;
+pub mod router;
+
+use crate::config::{MediaConfig, DEFAULT_MEDIA_PORT};
+use crate::metrics::{DirectionLabel, Metrics};
+use gavel_media::str0m::net::Protocol;
+use gavel_media::EngineConfig;
+use router::Router;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use tokio::net::UdpSocket;
+
+/// One datagram for a room's engine.
+#[derive(Debug)]
+pub struct Datagram {
+    pub source: SocketAddr,
+    pub destination: SocketAddr,
+    pub bytes: Vec<u8>,
+}
+
+/// Datagrams waiting for one room; beyond this the reader drops them (a room busy with a
+/// durable commit, or a flood, never makes the reader wait).
+pub const ROOM_QUEUE: usize = 2048;
+
+pub struct MediaPlane {
+    socket: UdpSocket,
+    /// The address the socket is bound to.
+    pub local: SocketAddr,
+    /// What clients are told to send to (host candidates).
+    pub advertised: Vec<SocketAddr>,
+    pub router: Router,
+    pub config: MediaConfig,
+    metrics: Arc<Metrics>,
+}
+
+impl MediaPlane {
+    /// Binds the media port on the IP of the HTTP bind address.
+    pub async fn bind(
+        config: &MediaConfig,
+        http_bind: SocketAddr,
+        metrics: Arc<Metrics>,
+    ) -> std::io::Result<Arc<MediaPlane>> {
+        let ip = http_bind.ip();
+        let socket = match config.udp_port {
+            // A configured port is a promise to the firewall: it must be this one.
+            Some(port) => UdpSocket::bind(SocketAddr::new(ip, port)).await?,
+            None if http_bind.port() == 0 => UdpSocket::bind(SocketAddr::new(ip, 0)).await?,
+            // Unset: the usual port if free, else any (clients learn it from the answer's
+            // candidates, so a second server on one machine still works).
+            None => match UdpSocket::bind(SocketAddr::new(ip, DEFAULT_MEDIA_PORT)).await {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!(
+                        port = DEFAULT_MEDIA_PORT,
+                        error = %e,
+                        "media port taken; using any free port (set [media] udp_port to insist)"
+                    );
+                    UdpSocket::bind(SocketAddr::new(ip, 0)).await?
+                }
+            },
+        };
+        let local = socket.local_addr()?;
+        let advertised: Vec<SocketAddr> = if config.advertise.is_empty() {
+            if local.ip().is_unspecified() {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    "media: `bind` is a wildcard address, so set [media] advertise to the \
+                     address(es) clients reach this server on",
+                ));
+            }
+            vec![local]
+        } else {
+            config
+                .advertise
+                .iter()
+                .map(|ip: &IpAddr| SocketAddr::new(*ip, local.port()))
+                .collect()
+        };
+        tracing::info!(%local, ?advertised, "media plane on UDP");
+        Ok(Arc::new(MediaPlane {
+            socket,
+            local,
+            advertised,
+            router: Router::default(),
+            config: config.clone(),
+            metrics,
+        }))
+    }
+
+    /// What every room's engine is built with.
+    pub fn engine_config(&self) -> EngineConfig {
+        EngineConfig {
+            candidates: self
+                .advertised
+                .iter()
+                .map(|a| (Protocol::Udp, *a))
+                .collect(),
+            max_slots: self.config.max_slots,
+            max_audio_bitrate: self.config.max_audio_bitrate,
+            max_video_bitrate: self.config.max_video_bitrate,
+        }
+    }
+
+    /// Sends without waiting: UDP may drop, and a full socket buffer must not stall a room.
+    pub fn send(&self, contents: &[u8], destination: SocketAddr) {
+        if self.socket.try_send_to(contents, destination).is_ok() {
+            self.metrics
+                .media_datagrams
+                .get_or_create(&DirectionLabel { direction: "out" })
+                .inc();
+            self.metrics
+                .media_bytes
+                .get_or_create(&DirectionLabel { direction: "out" })
+                .inc_by(contents.len() as u64);
+        }
+    }
+
+    /// Reads datagrams for as long as the server runs and hands each to its room.
+    pub fn spawn_reader(self: &Arc<Self>) {
+        let p = self.clone();
+        tokio::spawn(async move {
+            let mut buf = vec![0u8; 2048];
+            loop {
+                let (n, source) = match p.socket.recv_from(&mut buf).await {
+                    Ok(x) => x,
+                    // ICMP errors (a peer went away) surface as read errors on some systems.
+                    Err(_) => continue,
+                };
+                p.metrics
+                    .media_datagrams
+                    .get_or_create(&DirectionLabel { direction: "in" })
+                    .inc();
+                p.metrics
+                    .media_bytes
+                    .get_or_create(&DirectionLabel { direction: "in" })
+                    .inc_by(n as u64);
+                let bytes = &buf[..n];
+                // With a wildcard bind the destination is the advertised address clients
+                // used (str0m checks STUN against its candidates).
+                let destination = if p.local.ip().is_unspecified() {
+                    p.advertised[0]
+                } else {
+                    p.local
+                };
+                if !p.router.route(source, destination, bytes) {
+                    p.metrics
+                        .media_dropped
+                        .get_or_create(&crate::metrics::ReasonLabel { reason: "unknown" })
+                        .inc();
+                }
+            }
+        });
+    }
+}

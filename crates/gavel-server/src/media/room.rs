@@ -1,0 +1,316 @@
+//! A room's media: its engine, its datagram queue, and the glue between the engine and the
+//! room model, run by the room's actor (`room_actor.rs`).
+//!
+//! The order the actor keeps: a message (command, datagram, timer) → the room model →
+//! [`RoomMedia::sync`] (new rules to the engine if anything that decides forwarding changed;
+//! levels, slot maps and closed sessions back to the model and the clients) → events out.
+
+use super::router::room_queue;
+use super::{Datagram, MediaPlane};
+use crate::fanout::{Conn, Frame, Outgoing};
+use crate::metrics::{Metrics, ReasonLabel};
+use gavel_core::{
+    Error, ErrorCode, Event, MediaSlot, MediaTrack, OfferedTrack, Reply, Room, Source,
+};
+use gavel_media::offer::{self, Kind};
+use gavel_media::str0m::net::Protocol;
+use gavel_media::{DropReason, EngineOutput, MediaEngine, MediaEvent, Session, Stats};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::sync::mpsc;
+
+pub struct RoomMedia {
+    plane: Arc<MediaPlane>,
+    engine: MediaEngine,
+    tx: mpsc::Sender<Datagram>,
+    rx: mpsc::Receiver<Datagram>,
+    /// Session id → its ufrag, to unregister it from the router when it goes.
+    ufrags: HashMap<String, String>,
+    /// The engine's counters as last reported to the metrics.
+    reported: Stats,
+    metrics: Arc<Metrics>,
+}
+
+/// A media session on its way to another room with its participant.
+pub struct Carried {
+    pub ufrag: String,
+    pub session: Box<Session>,
+}
+
+impl std::fmt::Debug for Carried {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Carried")
+            .field("ufrag", &self.ufrag)
+            .finish()
+    }
+}
+
+fn kind_of(source: Source) -> Kind {
+    match source {
+        Source::Microphone | Source::ScreenAudio => Kind::Audio,
+        Source::Camera | Source::ScreenVideo => Kind::Video,
+    }
+}
+
+impl RoomMedia {
+    pub fn new(plane: Arc<MediaPlane>, metrics: Arc<Metrics>) -> RoomMedia {
+        let (tx, rx) = room_queue();
+        RoomMedia {
+            engine: MediaEngine::new(plane.engine_config()),
+            plane,
+            tx,
+            rx,
+            ufrags: HashMap::new(),
+            reported: Stats::default(),
+            metrics,
+        }
+    }
+
+    /// The next datagram for this room (for the actor's `select!`).
+    pub async fn recv(&mut self) -> Option<Datagram> {
+        self.rx.recv().await
+    }
+
+    pub fn on_datagram(&mut self, d: Datagram) {
+        self.engine.handle_receive(
+            Instant::now(),
+            Protocol::Udp,
+            d.source,
+            d.destination,
+            &d.bytes,
+        );
+    }
+
+    pub fn on_timeout(&mut self) {
+        let now = Instant::now();
+        if self.engine.poll_timeout().is_some_and(|t| t <= now) {
+            self.engine.handle_timeout(now);
+        }
+    }
+
+    pub fn deadline(&self) -> Option<tokio::time::Instant> {
+        self.engine
+            .poll_timeout()
+            .map(tokio::time::Instant::from_std)
+    }
+
+    /// `media_offer` from `sid`: the room approves what it will send, the engine answers,
+    /// then the room publishes those tracks. Refused offers change nothing.
+    pub fn offer(
+        &mut self,
+        core: &mut Room,
+        sid: &str,
+        sdp: &str,
+        tracks: &[OfferedTrack],
+    ) -> Result<Reply, Error> {
+        let lines = offer::inspect(sdp).map_err(Error::invalid)?;
+        let sending: Vec<_> = lines.iter().filter(|m| m.sends).collect();
+        let mut sources = Vec::new();
+        for t in tracks {
+            let Some(line) = sending.iter().find(|m| m.mid == t.mid) else {
+                return Err(Error::invalid(format!(
+                    "tracks names mid '{}', which the offer does not send on",
+                    t.mid
+                )));
+            };
+            if line.kind != kind_of(t.source) {
+                return Err(Error::invalid(format!(
+                    "mid '{}' is {} but {} is {}",
+                    t.mid,
+                    line.kind,
+                    t.source.as_str(),
+                    kind_of(t.source)
+                )));
+            }
+            sources.push(t.source);
+        }
+        if let Some(line) = sending
+            .iter()
+            .find(|m| !tracks.iter().any(|t| t.mid == m.mid))
+        {
+            return Err(Error::invalid(format!(
+                "the offer sends on mid '{}': name its source in `tracks`",
+                line.mid
+            )));
+        }
+        core.check_media_publish(sid, &sources)?;
+        let answer = self
+            .engine
+            .accept_offer(Instant::now(), sid, sdp)
+            .map_err(|e| Error::invalid(e.0))?;
+        if let Some(ufrag) = self.engine.ufrag(sid) {
+            if !self.ufrags.contains_key(sid) {
+                self.plane.router.register(ufrag, self.tx.clone());
+                self.ufrags.insert(sid.to_string(), ufrag.to_string());
+                self.metrics.media_sessions.inc();
+            }
+        }
+        core.media_session_opened(sid)?;
+        core.unpublish_media_tracks_except(sid, &sources);
+        let mut published = Vec::new();
+        for t in tracks {
+            let track = core.publish_media_track(sid, t.source, false)?;
+            self.engine.bind(sid, &t.mid, &track.sid);
+            published.push(MediaTrack {
+                mid: t.mid.clone(),
+                track,
+            });
+        }
+        Ok(Reply::MediaAnswer {
+            sdp: answer,
+            tracks: published,
+        })
+    }
+
+    pub fn candidate(&mut self, sid: &str, candidate: &str) -> Result<Reply, Error> {
+        self.engine
+            .add_remote_candidate(sid, candidate)
+            .map_err(|e| match self.engine.has_session(sid) {
+                true => Error::invalid(e.0),
+                false => Error::precondition(e.0),
+            })?;
+        Ok(Reply::done())
+    }
+
+    /// Takes `sid`'s session out for a move (the destination adopts it).
+    pub fn take(&mut self, sid: &str) -> Option<Carried> {
+        let ufrag = self.ufrags.remove(sid)?;
+        self.plane.router.unregister(&ufrag);
+        self.metrics.media_sessions.dec();
+        let session = self.engine.take(Instant::now(), sid)?;
+        Some(Carried {
+            ufrag,
+            session: Box::new(session),
+        })
+    }
+
+    /// Adopts a moved participant's session.
+    pub fn adopt(&mut self, sid: &str, carried: Carried) {
+        self.plane.router.register(&carried.ufrag, self.tx.clone());
+        self.ufrags.insert(sid.to_string(), carried.ufrag);
+        self.metrics.media_sessions.inc();
+        self.engine.insert(Instant::now(), sid, *carried.session);
+    }
+
+    /// Closes every session (the room is closing).
+    pub fn close_all(&mut self) {
+        let sids: Vec<String> = self.ufrags.keys().cloned().collect();
+        for sid in sids {
+            self.close(&sid);
+        }
+    }
+
+    fn close(&mut self, sid: &str) {
+        if let Some(ufrag) = self.ufrags.remove(sid) {
+            self.plane.router.unregister(&ufrag);
+            self.metrics.media_sessions.dec();
+        }
+        self.engine.close(Instant::now(), sid);
+    }
+
+    /// Brings the engine and the room into step; see the module doc.
+    pub fn sync(&mut self, core: &mut Room, conns: &HashMap<String, Conn>, now_ms: u64) {
+        for _ in 0..4 {
+            if core.take_media_changed() {
+                // Sessions whose participant left (or was kicked, banned, ended) close.
+                let gone: Vec<String> = self
+                    .ufrags
+                    .keys()
+                    .filter(|sid| core.identity_of(sid).is_none())
+                    .cloned()
+                    .collect();
+                for sid in gone {
+                    self.close(&sid);
+                }
+                self.engine.set_rules(Instant::now(), core.media_rules());
+            }
+            self.drain(core, conns, now_ms);
+            if !core.media_changed() {
+                break;
+            }
+        }
+        self.report();
+    }
+
+    fn drain(&mut self, core: &mut Room, conns: &HashMap<String, Conn>, now_ms: u64) {
+        while let Some(out) = self.engine.poll_output() {
+            match out {
+                EngineOutput::Transmit(t) => self.plane.send(&t.contents, t.destination),
+                EngineOutput::Event(MediaEvent::Level { session, level, .. }) => {
+                    core.media_level(now_ms, &session, level)
+                }
+                EngineOutput::Event(MediaEvent::Closed { session }) => {
+                    if let Some(ufrag) = self.ufrags.remove(&session) {
+                        self.plane.router.unregister(&ufrag);
+                        self.metrics.media_sessions.dec();
+                    }
+                    core.media_session_closed(&session);
+                }
+                EngineOutput::Event(MediaEvent::Connected { session }) => {
+                    tracing::debug!(%session, "media connected");
+                }
+                EngineOutput::Event(MediaEvent::Slots {
+                    session,
+                    slots,
+                    unserved_audio,
+                    unserved_video,
+                }) => {
+                    let Some(conn) = conns.get(&session) else {
+                        continue;
+                    };
+                    let slots = slots
+                        .into_iter()
+                        .map(|s| MediaSlot {
+                            mid: s.mid,
+                            kind: s.kind.to_string(),
+                            identity: s.identity,
+                            source: s.source,
+                            track_sid: s.track_sid,
+                        })
+                        .collect();
+                    let event = Event::MediaSlots {
+                        slots,
+                        unserved_audio: unserved_audio as u32,
+                        unserved_video: unserved_video as u32,
+                    };
+                    let _ = conn.send(Outgoing::Frame(Frame::event(&event)));
+                }
+            }
+        }
+    }
+
+    /// The engine's counters into the metrics, as differences since the last report.
+    fn report(&mut self) {
+        let now = self.engine.stats().clone();
+        let was = std::mem::replace(&mut self.reported, now.clone());
+        self.metrics
+            .media_frames_forwarded
+            .inc_by(now.frames_forwarded - was.frames_forwarded);
+        for reason in DropReason::ALL {
+            let d = now.dropped(reason) - was.dropped(reason);
+            if d > 0 {
+                self.metrics
+                    .media_dropped
+                    .get_or_create(&ReasonLabel {
+                        reason: reason.as_str(),
+                    })
+                    .inc_by(d);
+            }
+        }
+    }
+}
+
+impl Drop for RoomMedia {
+    fn drop(&mut self) {
+        self.close_all();
+    }
+}
+
+/// Refusal for media signalling in a room without a media plane.
+pub fn no_media_plane() -> Error {
+    Error::new(
+        ErrorCode::FailedPrecondition,
+        "this server has no media plane",
+    )
+}

@@ -1,0 +1,108 @@
+//! Which room a datagram is for: by the server-side ICE ufrag a STUN request names, then by
+//! the source address such a request came from (see `gavel_media::stun_ufrag`). Rooms
+//! register the ufrags of their sessions and unregister them when a session closes or moves.
+
+use super::{Datagram, ROOM_QUEUE};
+use gavel_media::stun_ufrag;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Mutex;
+use tokio::sync::mpsc;
+
+/// A remote address is remembered for at most this many per session (ICE checks a few).
+const ADDRS_PER_SESSION: usize = 8;
+
+#[derive(Default)]
+pub struct Router {
+    inner: Mutex<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    by_ufrag: HashMap<String, Route>,
+    by_addr: HashMap<SocketAddr, String>,
+}
+
+struct Route {
+    room: mpsc::Sender<Datagram>,
+    addrs: Vec<SocketAddr>,
+}
+
+/// A room's datagram queue.
+pub fn room_queue() -> (mpsc::Sender<Datagram>, mpsc::Receiver<Datagram>) {
+    mpsc::channel(ROOM_QUEUE)
+}
+
+impl Router {
+    /// Datagrams for the session with this ufrag go to `room` (replacing another room's claim:
+    /// a moved session).
+    pub fn register(&self, ufrag: &str, room: mpsc::Sender<Datagram>) {
+        let mut inner = self.inner.lock().expect("router lock");
+        match inner.by_ufrag.get_mut(ufrag) {
+            Some(route) => route.room = room,
+            None => {
+                inner.by_ufrag.insert(
+                    ufrag.to_string(),
+                    Route {
+                        room,
+                        addrs: Vec::new(),
+                    },
+                );
+            }
+        }
+    }
+
+    pub fn unregister(&self, ufrag: &str) {
+        let mut inner = self.inner.lock().expect("router lock");
+        if let Some(route) = inner.by_ufrag.remove(ufrag) {
+            for a in route.addrs {
+                inner.by_addr.remove(&a);
+            }
+        }
+    }
+
+    pub fn sessions(&self) -> usize {
+        self.inner.lock().expect("router lock").by_ufrag.len()
+    }
+
+    /// Hands `bytes` to the room owning it; false when no room does (dropped).
+    pub fn route(&self, source: SocketAddr, destination: SocketAddr, bytes: &[u8]) -> bool {
+        let room = {
+            let mut inner = self.inner.lock().expect("router lock");
+            match stun_ufrag(bytes) {
+                Some(ufrag) => {
+                    let Some(route) = inner.by_ufrag.get_mut(ufrag) else {
+                        return false;
+                    };
+                    let room = route.room.clone();
+                    if !route.addrs.contains(&source) {
+                        let evicted =
+                            (route.addrs.len() >= ADDRS_PER_SESSION).then(|| route.addrs.remove(0));
+                        route.addrs.push(source);
+                        let ufrag = ufrag.to_string();
+                        if let Some(old) = evicted {
+                            inner.by_addr.remove(&old);
+                        }
+                        inner.by_addr.insert(source, ufrag);
+                    }
+                    room
+                }
+                None => {
+                    let Some(ufrag) = inner.by_addr.get(&source) else {
+                        return false;
+                    };
+                    match inner.by_ufrag.get(ufrag) {
+                        Some(route) => route.room.clone(),
+                        None => return false,
+                    }
+                }
+            }
+        };
+        room.try_send(Datagram {
+            source,
+            destination,
+            bytes: bytes.to_vec(),
+        })
+        .is_ok()
+    }
+}

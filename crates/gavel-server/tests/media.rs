@@ -1,0 +1,202 @@
+//! The media plane end to end over real sockets: str0m peers (gavel-client's `MediaPeer`)
+//! publish and receive through the server's UDP port on loopback; host controls act on the
+//! packets while the sending client keeps sending.
+
+mod common;
+
+use common::{ws_code, TestServer, WAIT};
+use gavel_client::core::Source;
+use gavel_client::media::{MediaPeer, PeerEvent};
+use gavel_client::RtcClient;
+use serde_json::json;
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::time::Duration;
+
+const LOOPBACK: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+
+/// A participant with a media session.
+struct Member {
+    ws: RtcClient,
+    media: MediaPeer,
+}
+
+async fn member(s: &TestServer, identity: &str, publish: &[Source]) -> Member {
+    let ws = s.join("m", identity, "participant").await;
+    let media = MediaPeer::open(&ws, LOOPBACK, publish, 2, 0)
+        .await
+        .unwrap_or_else(|e| panic!("{identity} cannot open media: {e}"));
+    assert!(media.connected(WAIT).await, "{identity} never connected");
+    Member { ws, media }
+}
+
+/// Sends `n` audio frames from `from` (20 ms apart), each tagged with its number.
+async fn talk(from: &Member, tag: &str, n: usize) {
+    for i in 0..n {
+        let mut frame = format!("{tag}#{i}").into_bytes();
+        frame.resize(80, b' ');
+        assert!(from.media.send(Source::Microphone, frame, Some(-12)).await);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Frames received within `window`, counted by tag.
+async fn received(m: &Member, window: Duration) -> HashMap<String, usize> {
+    let mut got = HashMap::new();
+    let deadline = tokio::time::Instant::now() + window;
+    loop {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        match m.media.next(left).await {
+            Some(PeerEvent::Frame { data, .. }) => {
+                let text = String::from_utf8_lossy(&data).trim().to_string();
+                let tag = text.split('#').next().unwrap_or_default().to_string();
+                *got.entry(tag).or_default() += 1;
+            }
+            Some(_) => {}
+            None => return got,
+        }
+    }
+}
+
+#[tokio::test]
+async fn audio_flows_and_a_host_mute_silences_a_client_that_keeps_sending() {
+    let s = TestServer::start().await;
+    let host = s.join("m", "host", "host").await;
+    let ann = member(&s, "ann", &[Source::Microphone]).await;
+    let ben = member(&s, "ben", &[]).await;
+    // ben is told which slot carries ann's microphone.
+    let ann_track = &ann.media.tracks[0];
+    let slots = ben
+        .ws
+        .wait_for(WAIT, |e| {
+            serde_json::to_value(e).unwrap()["slots"]
+                .as_array()
+                .is_some_and(|s| s.iter().any(|x| x["track_sid"] == ann_track.sid.as_str()))
+        })
+        .await
+        .expect("a slot map with ann's track");
+    let json = serde_json::to_value(&slots).unwrap();
+    assert!(
+        json["slots"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x["identity"] == "ann" && x["source"] == "microphone" && x["kind"] == "audio"),
+        "{json}"
+    );
+    // Everyone sees the track as carried by media.
+    let info = s.admin().get_participant("m", "ann").await.unwrap();
+    assert_eq!(info["participant"]["tracks"][0]["media"], true, "{info}");
+
+    let (_, got) = tokio::join!(
+        talk(&ann, "before", 25),
+        received(&ben, Duration::from_millis(900))
+    );
+    assert!(
+        got.get("before").copied().unwrap_or(0) >= 15,
+        "ben got {got:?}"
+    );
+
+    host.command(&gavel_client::core::Command::Mute {
+        identity: "ann".into(),
+        source: Source::Microphone,
+        muted: true,
+    })
+    .await
+    .unwrap();
+    // ann's client ignores the mute and keeps sending: nothing reaches ben.
+    let (_, got) = tokio::join!(
+        talk(&ann, "muted", 25),
+        received(&ben, Duration::from_millis(900))
+    );
+    assert_eq!(got.get("muted"), None, "frames after the mute: {got:?}");
+
+    // The participant unmutes itself (a host unmute asks by default): media flows again.
+    ann.ws
+        .request(json!({"type": "set_track_muted", "track_sid": ann_track.sid, "muted": false}))
+        .await
+        .unwrap();
+    let (_, got) = tokio::join!(
+        talk(&ann, "after", 25),
+        received(&ben, Duration::from_millis(900))
+    );
+    assert!(
+        got.get("after").copied().unwrap_or(0) >= 15,
+        "ben got {got:?}"
+    );
+
+    let metrics = reqwest::get(format!("{}/metrics", s.http))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let muted_drops = metrics
+        .lines()
+        .find(|l| l.starts_with("gavel_media_dropped_total{reason=\"muted\"}"))
+        .and_then(|l| l.split_whitespace().last())
+        .and_then(|v| v.parse::<f64>().ok())
+        .unwrap_or(0.0);
+    assert!(muted_drops >= 20.0, "{metrics}");
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn revoking_the_microphone_unpublishes_and_a_kick_closes_the_media_session() {
+    let s = TestServer::start().await;
+    let _host = s.join("m", "host", "host").await;
+    let ann = member(&s, "ann", &[Source::Microphone]).await;
+    let ben = member(&s, "ben", &[Source::Microphone]).await;
+    let (_, got) = tokio::join!(
+        talk(&ann, "ann", 15),
+        received(&ben, Duration::from_millis(600))
+    );
+    assert!(got.get("ann").copied().unwrap_or(0) >= 8, "{got:?}");
+
+    s.admin()
+        .update_participant("m", "ann", json!({"permissions": {"can_send": []}}))
+        .await
+        .unwrap();
+    let (_, got) = tokio::join!(
+        talk(&ann, "ann", 15),
+        received(&ben, Duration::from_millis(600))
+    );
+    assert_eq!(got.get("ann"), None, "{got:?}");
+    let info = s.admin().get_participant("m", "ann").await.unwrap();
+    assert_eq!(info["participant"]["tracks"], json!([]), "{info}");
+
+    // ben is kicked: his media stops reaching ann, and nothing reaches him.
+    s.admin().remove("m", "ben", None).await.unwrap();
+    let (_, got) = tokio::join!(
+        talk(&ben, "ben", 15),
+        received(&ann, Duration::from_millis(600))
+    );
+    assert_eq!(got.get("ben"), None, "{got:?}");
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn offers_for_forbidden_sources_or_malformed_sdp_are_refused_and_change_nothing() {
+    let s = TestServer::start().await;
+    let vic = s.join("m", "vic", "viewer").await;
+    let r = MediaPeer::open(&vic, LOOPBACK, &[Source::Microphone], 1, 0).await;
+    assert_eq!(r.err().map(|e| e.code.as_str()), Some("permission_denied"));
+    let bad = vic
+        .request(json!({"type": "media_offer", "sdp": "v=0\r\ngarbage", "tracks": []}))
+        .await;
+    assert_eq!(ws_code(bad), "invalid_argument");
+    let not_sdp = vic
+        .request(json!({"type": "media_offer", "sdp": "hello", "tracks": []}))
+        .await;
+    assert_eq!(ws_code(not_sdp), "invalid_argument");
+    let early = vic
+        .request(json!({"type": "media_candidate", "candidate": "candidate:1 1 udp 1 127.0.0.1 9 typ host"}))
+        .await;
+    assert_eq!(ws_code(early), "failed_precondition");
+    let info = s.admin().get_participant("m", "vic").await.unwrap();
+    assert_eq!(info["participant"]["tracks"], json!([]));
+    // A viewer may still receive.
+    let ok = MediaPeer::open(&vic, LOOPBACK, &[], 1, 0).await;
+    assert!(ok.is_ok());
+    s.stop().await;
+}
