@@ -25,6 +25,9 @@ const FLAGS = [
   "--disable-sync",
   "--use-fake-device-for-media-stream",
   "--use-fake-ui-for-media-stream",
+  // The server runs on a private address inside the test's network namespace (WebRTC needs a
+  // non-loopback interface); capture needs a secure context, which http:// there is not.
+  `--unsafely-treat-insecure-origin-as-secure=${HTTP}`,
 ];
 
 export async function launch(extraFlags = []) {
@@ -141,4 +144,27 @@ export function useBrowser(extraFlags = []) {
     for (const context of shared.browser?.contexts() ?? []) await context.close();
   });
   return shared;
+}
+
+/** A mono 16-bit PCM WAV file of a sine tone. */
+export function tone(hz, seconds, amplitude) {
+  const rate = 48000;
+  const samples = rate * seconds;
+  const buf = Buffer.alloc(44 + samples * 2);
+  buf.write("RIFF", 0);
+  buf.writeUInt32LE(36 + samples * 2, 4);
+  buf.write("WAVEfmt ", 8);
+  buf.writeUInt32LE(16, 16);
+  buf.writeUInt16LE(1, 20); // PCM
+  buf.writeUInt16LE(1, 22); // mono
+  buf.writeUInt32LE(rate, 24);
+  buf.writeUInt32LE(rate * 2, 28);
+  buf.writeUInt16LE(2, 32);
+  buf.writeUInt16LE(16, 34);
+  buf.write("data", 36);
+  buf.writeUInt32LE(samples * 2, 40);
+  for (let i = 0; i < samples; i++) {
+    buf.writeInt16LE(Math.round(Math.sin((2 * Math.PI * hz * i) / rate) * amplitude * 32767), 44 + i * 2);
+  }
+  return buf;
 }

@@ -7,7 +7,7 @@ import { writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { devToken, endReason, HTTP, joinAs, launch, useBrowser, roomName, select, shot, textMatches, tile, until, WAIT } from "./harness.js";
+import { devToken, endReason, HTTP, joinAs, launch, useBrowser, roomName, select, shot, textMatches, tile, tone, until, WAIT } from "./harness.js";
 
 const shared = useBrowser();
 
@@ -139,26 +139,3 @@ describe("active speaker", () => {
     await listener.locator('#grid .tile-speaking[data-identity="Ann"]').waitFor({ state: "detached", timeout: WAIT });
   });
 });
-
-/** A mono 16-bit PCM WAV file of a sine tone. */
-function tone(hz, seconds, amplitude) {
-  const rate = 48000;
-  const samples = rate * seconds;
-  const buf = Buffer.alloc(44 + samples * 2);
-  buf.write("RIFF", 0);
-  buf.writeUInt32LE(36 + samples * 2, 4);
-  buf.write("WAVEfmt ", 8);
-  buf.writeUInt32LE(16, 16);
-  buf.writeUInt16LE(1, 20); // PCM
-  buf.writeUInt16LE(1, 22); // mono
-  buf.writeUInt32LE(rate, 24);
-  buf.writeUInt32LE(rate * 2, 28);
-  buf.writeUInt16LE(2, 32);
-  buf.writeUInt16LE(16, 34);
-  buf.write("data", 36);
-  buf.writeUInt32LE(samples * 2, 40);
-  for (let i = 0; i < samples; i++) {
-    buf.writeInt16LE(Math.round(Math.sin((2 * Math.PI * hz * i) / rate) * amplitude * 32767), 44 + i * 2);
-  }
-  return buf;
-}

@@ -41,6 +41,7 @@ const ASSETS: &[Asset] = &[
     asset!("js/tiles.js", JS),
     asset!("js/host-panel.js", JS),
     asset!("js/local-media.js", JS),
+    asset!("js/media-session.js", JS),
     asset!("js/consent.js", JS),
     asset!("js/screens.js", JS),
     asset!("js/audit.js", JS),

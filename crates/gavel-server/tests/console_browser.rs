@@ -1,14 +1,15 @@
 //! The web console end to end in Debian's Chromium (tests/browser/, playwright-core): join,
 //! mute and the "muted by" notice, ask-to-unmute accepted and rejected, mute everyone except me,
 //! pin seen by everyone, kick with a ban and the failed rejoin, end session, moves, replaced
-//! tabs, real microphone levels driving the active speaker, and a 1,000-participant room.
+//! tabs, real microphone levels driving the active speaker, a 1,000-participant room, and real
+//! media through the server (audio energy and moving video at the receiver; a host mute silences
+//! a client that keeps sending). Each file runs against the `gavel` binary inside a private
+//! network namespace (Chromium needs a non-loopback interface for WebRTC).
 
 mod common;
 use common::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn console_in_chromium() {
-    let ts = TestServer::start().await;
-    external::node_tests("tests/browser", &ts.http).await;
-    ts.stop().await;
+    external::node_tests("tests/browser").await;
 }

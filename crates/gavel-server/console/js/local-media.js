@@ -1,7 +1,9 @@
-// Our own microphone, camera and screen: capture in the browser, publish as tracks, keep the
-// local capture in step with what the room says (a host mute disables it, a granted request or an
-// unmute enables it, a revoked permission stops it), and measure the microphone so the server's
-// active-speaker detection works for real.
+// Our own microphone, camera and screen: capture in the browser, publish them through our media
+// session (media-session.js: the server forwards the packets, and a host mute stops them there),
+// keep the local capture in step with what the room says (a host mute disables it, a granted
+// request or an unmute enables it, a revoked permission stops it), and show our own level. The
+// server measures levels on our packets; without a media session (none could be opened) the
+// console reports them itself with `audio_level`.
 
 import { byId, toast } from "./dom.js";
 
@@ -11,9 +13,13 @@ const LEVEL_INTERVAL_MS = 50;
 const SILENCE = 127;
 
 export class LocalMedia {
-  constructor(conn, state) {
+  constructor(conn, state, session) {
     this.conn = conn;
     this.state = state;
+    /** The media session, or null when the browser could not open one. */
+    this.session = session;
+    /** Sources captured whose publication the server has not confirmed yet. */
+    this.publishing = new Set();
     /** source → MediaStream captured for it. */
     this.streams = new Map();
     this.audio = null; // {context, analyser, buffer}
@@ -43,23 +49,32 @@ export class LocalMedia {
   async publish(source) {
     const stream = await capture(source);
     this.streams.set(source, stream);
+    this.publishing.add(source);
     if (source === "screen_video") {
       // The browser's own "stop sharing" ends the capture: unpublish with it.
       stream.getVideoTracks()[0]?.addEventListener("ended", () => this.unpublish(source));
     }
     try {
-      await this.conn.request("publish_track", { source, muted: false });
+      if (this.session) {
+        const track = source === "microphone" ? stream.getAudioTracks()[0] : stream.getVideoTracks()[0];
+        await this.session.publish(source, track);
+      } else {
+        await this.conn.request("publish_track", { source, muted: false });
+      }
     } catch (e) {
+      this.publishing.delete(source);
       this.release(source);
       throw e;
     }
+    this.publishing.delete(source);
     this.sync();
   }
 
   async unpublish(source) {
     const track = this.state.myTrack(source);
     this.release(source);
-    if (track) await this.conn.request("unpublish_track", { track_sid: track.sid }).catch(() => {});
+    if (this.session) await this.session.unpublish(source);
+    else if (track) await this.conn.request("unpublish_track", { track_sid: track.sid }).catch(() => {});
   }
 
   release(source) {
@@ -80,8 +95,11 @@ export class LocalMedia {
   sync() {
     for (const source of [...this.streams.keys()]) {
       const track = this.state.myTrack(source);
+      if (!track && this.publishing.has(source)) continue;
       if (!track) {
+        // Unpublished by the server (a revoked permission): stop sending on that m-line too.
         this.release(source);
+        this.session?.unpublish(source);
         continue;
       }
       for (const t of this.streams.get(source).getTracks()) t.enabled = !track.muted;
@@ -101,7 +119,7 @@ export class LocalMedia {
     this.level = live ? levelOf(this.audio) : SILENCE;
     this.meter.value = (SILENCE - this.level) / SILENCE;
     this.meter.textContent = live ? `${SILENCE - this.level} of ${SILENCE}` : "silent";
-    if (live) this.conn.fire("audio_level", { level: this.level });
+    if (live && !this.session) this.conn.fire("audio_level", { level: this.level });
   }
 }
 

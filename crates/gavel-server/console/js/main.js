@@ -7,6 +7,7 @@ import { Connection } from "./connection.js";
 import { announce, byId, SOURCE_LABELS, toast } from "./dom.js";
 import { HostPanel } from "./host-panel.js";
 import { LocalMedia } from "./local-media.js";
+import { MediaSession } from "./media-session.js";
 import { RoomState } from "./room-state.js";
 import { show, showEnd } from "./screens.js";
 import { TileGrid } from "./tiles.js";
@@ -108,8 +109,11 @@ class Session {
   constructor(conn, token, joined) {
     this.conn = conn;
     this.state = new RoomState();
-    this.grid = new TileGrid(byId("grid"), byId("spotlight"), (id) => this.select(id));
-    this.media = new LocalMedia(conn, this.state);
+    this.session = openMediaSession(conn);
+    this.grid = new TileGrid(byId("grid"), byId("spotlight"), (id) => this.select(id), this.session);
+    this.media = new LocalMedia(conn, this.state, this.session);
+    // Tests reach the session through this (a client that ignores a host mute, levels heard).
+    window.gavelSession = this;
     this.consent = new ConsentDialog(conn, this.state, this.media);
     this.panel = new HostPanel(conn, this.state, () => setTimeout(() => this.audit.refresh(), AUDIT_DELAY_MS));
     this.audit = new AuditTrail(token);
@@ -120,9 +124,14 @@ class Session {
     conn.onClose((c) => this.closed(c));
     this.handle(joined);
     show("room-screen");
+    if (this.session) {
+      this.session.onChange = () => this.grid.schedule(this.state);
+      this.session.start().catch((e) => toast(`No audio or video: ${e.message}`, "error"));
+    }
   }
 
   dispose() {
+    this.session?.close();
     this.media.stop();
     this.audit.stop();
     byId("grid").replaceChildren();
@@ -130,11 +139,13 @@ class Session {
 
   handle(ev) {
     const changed = this.state.apply(ev);
+    this.session?.handle(ev);
     this.consent.handle(ev);
     this.notify(ev);
     if (ev.type === "joined") this.audit.setRoom(ev.room.name);
     if (ev.type === "room_left") {
       this.ended = true;
+      this.session?.close();
       this.media.stop();
       this.audit.stop();
       showEnd(ev.reason, ev.by);
@@ -197,9 +208,20 @@ class Session {
 
   closed({ roomLeft, reason }) {
     if (this.ended || roomLeft) return;
+    this.session?.close();
     this.media.stop();
     this.audit.stop();
     showEnd(reason || "disconnected");
+  }
+}
+
+/** A media session, or null where the browser has no WebRTC (the console still moderates). */
+function openMediaSession(conn) {
+  if (typeof RTCPeerConnection === "undefined") return null;
+  try {
+    return new MediaSession(conn);
+  } catch {
+    return null;
   }
 }
 

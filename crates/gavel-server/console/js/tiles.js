@@ -18,7 +18,8 @@ export class TileGrid {
    * @param {HTMLElement} scroller the scrolling container
    * @param {(identity: string) => void} onSelect called when a tile is chosen (click or Enter)
    */
-  constructor(scroller, spotlight, onSelect) {
+  constructor(scroller, spotlight, onSelect, session = null) {
+    this.session = session;
     this.scroller = scroller;
     this.spotlight = spotlight;
     this.onSelect = onSelect;
@@ -76,7 +77,7 @@ export class TileGrid {
       tile.style.transform = `translate(${(i % columns) * (TILE_WIDTH + GAP)}px, ${Math.floor(i / columns) * rowHeight}px)`;
       tile.setAttribute("aria-posinset", String(i + 1));
       tile.setAttribute("aria-setsize", String(people.length));
-      fillTile(tile, p, state, this.selected);
+      fillTile(tile, p, state, this.selected, this.session);
     }
     for (const [identity, tile] of this.mounted) {
       // A focused tile stays mounted (off screen) so keyboard focus is never lost under the user.
@@ -94,7 +95,10 @@ export class TileGrid {
       class: "tile-button",
       onclick: () => this.onSelect(identity),
     });
-    return h("div", { class: "tile", role: "listitem", "data-identity": identity }, button);
+    // The picture and the level meter sit beside the button, which is rewritten on changes: a
+    // <video> element must not be recreated (it would restart).
+    const view = h("div", { class: "tile-view", "aria-hidden": "true" }, h("meter", { class: "tile-level", min: 0, max: 1, value: 0 }));
+    return h("div", { class: "tile", role: "listitem", "data-identity": identity }, button, view);
   }
 
   drawSpotlight(state) {
@@ -110,12 +114,13 @@ export class TileGrid {
       tile.classList.add("tile-spotlight");
       this.spotlight.replaceChildren(h("h2", { class: "visually-hidden" }, "Pinned"), tile);
     }
-    fillTile(tile, p, state, this.selected);
+    fillTile(tile, p, state, this.selected, this.session);
   }
 }
 
 /** Writes a participant's current look into its tile (in place, keeping focus). */
-function fillTile(tile, p, state, selected) {
+function fillTile(tile, p, state, selected, session) {
+  showMedia(tile, p, state, session);
   const me = state.me?.identity === p.identity;
   const pinned = state.pinned === p.identity;
   const speaking = state.isSpeaking(p.identity);
@@ -161,6 +166,24 @@ function fillTile(tile, p, state, selected) {
       ),
     ),
   );
+}
+
+/**
+ * The picture the server forwards for `p` (its camera or screen in one of our video slots), and
+ * its level as the server measured it on the packets (`active_speakers`).
+ */
+function showMedia(tile, p, state, session) {
+  const view = tile.querySelector(".tile-view");
+  if (!view) return;
+  const video = session?.videoOf(p.identity) ?? null;
+  const current = view.querySelector("video");
+  if (current !== video) {
+    current?.remove();
+    if (video) view.prepend(video);
+  }
+  tile.classList.toggle("tile-has-video", Boolean(video));
+  const level = state.speakers.find((s) => s.identity === p.identity)?.level ?? 0;
+  view.querySelector("meter").value = level;
 }
 
 function describe(m) {

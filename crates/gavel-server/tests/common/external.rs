@@ -68,16 +68,23 @@ pub async fn pytest(file: &str, http: &str, ws: &str) {
 }
 
 /// Runs the web console's browser tests (`node --test tests/browser/`: playwright-core driving
-/// Debian's Chromium) against this live server. `GAVEL_SCREENSHOTS`, when set, is passed on: the
-/// tests then save their screenshots there (scripts/screenshots refreshes docs/screenshots/).
-pub async fn node_tests(dir: &str, http: &str) {
+/// Debian's Chromium) against the real `gavel` binary in development mode. Chromium gathers no
+/// ICE candidates on loopback alone, so each test file runs in a private network namespace
+/// (`scripts/netns-run`) with the server bound to 10.77.0.1 inside it — the console's media then
+/// really flows through the server. `GAVEL_SCREENSHOTS`, when set, is passed on: the tests then
+/// save their screenshots there (scripts/screenshots refreshes docs/screenshots/).
+pub async fn node_tests(dir: &str) {
     let node = find_on_path("node").expect("node is not on PATH (Node.js 20 or newer is needed)");
     let admin = gavel_client::AccessToken::new(super::KEY, super::SECRET)
         .admin(None)
         .to_jwt();
+    let http = "http://10.77.0.1:7880";
     let mut env = vec![
         ("GAVEL_HTTP".into(), http.to_string()),
         ("GAVEL_ADMIN_TOKEN".into(), admin),
+        ("SERVER_BIN".into(), super::process::BIN.to_string()),
+        ("NODE".into(), node.display().to_string()),
+        ("RUST_LOG".into(), "warn".to_string()),
     ];
     if let Ok(shots) = std::env::var("GAVEL_SCREENSHOTS") {
         let shots = workspace_root().join(shots);
@@ -96,8 +103,28 @@ pub async fn node_tests(dir: &str, http: &str) {
     files.sort();
     assert!(!files.is_empty(), "no *.test.js in {dir}");
     for file in files {
-        let args = vec!["--test".into(), format!("{dir}/{file}")];
-        run_checked(node.clone(), args, env.clone()).await;
+        let data = super::process::temp_dir("browser-data");
+        let mut env = env.clone();
+        env.push(("GAVEL_DATA_DIR".into(), data.display().to_string()));
+        // Inside the namespace: the server in the background, the tests once it answers, and
+        // the server stopped whatever the tests' outcome.
+        let script = format!(
+            r#"set -u
+# GAVEL_* variables meant for the tests are not configuration keys: keep them from the server.
+env -u GAVEL_HTTP -u GAVEL_ADMIN_TOKEN -u GAVEL_SCREENSHOTS \
+    "$SERVER_BIN" dev --bind 10.77.0.1:7880 >/dev/null 2>server.err.$$ &
+server=$!
+for _ in $(seq 100); do (exec 3<>/dev/tcp/10.77.0.1/7880) 2>/dev/null && break; sleep 0.1; done
+timeout 600 "$NODE" --test {dir}/{file}
+status=$?
+kill $server; wait $server 2>/dev/null
+if [ $status -ne 0 ]; then cat server.err.$$ >&2; fi
+rm -f server.err.$$
+exit $status"#
+        );
+        let program = workspace_root().join("scripts/netns-run");
+        let args = vec!["bash".into(), "-c".into(), script];
+        run_checked(program, args, env).await;
     }
 }
 

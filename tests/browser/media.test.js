@@ -1,0 +1,163 @@
+// Real media through the server, between Chromium contexts: a receiver decodes the sender's
+// audio (Web Audio energy) and video (frames advancing); a host mute silences the sender for
+// everyone even when its client keeps sending; its own unmute brings the sound back.
+
+import assert from "node:assert/strict";
+import { writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { after, before, describe, test } from "node:test";
+import { HTTP, joinAs, launch, roomName, textMatches, tile, tone, until, WAIT } from "./harness.js";
+
+/**
+ * RMS above which a tone counts as heard. The tone plays at -6 dBFS (RMS 0.35); after Opus and
+ * the browser's audio processing it arrives at 0.03–0.2. Silence is below 0.001.
+ */
+const HEARD = 0.01;
+
+/** The receive slot (mid) carrying `identity`'s microphone on `page`, if any. */
+async function audioSlot(page, identity) {
+  return page.evaluate((identity) => window.gavelSession.session.audioOf(identity)?.dataset.mid ?? null, identity);
+}
+
+/**
+ * The loudest RMS heard on `page` over `ms`: of `identity`'s forwarded audio, or of the receive
+ * slot `{mid}` (which keeps playing whatever it carries — silence once nothing is forwarded).
+ */
+async function loudness(page, who, ms = 1500) {
+  return page.evaluate(
+    async ({ who, ms }) => {
+      const session = window.gavelSession.session;
+      const el = typeof who === "string" ? session.audioOf(who) : session.elements.get(who.mid);
+      if (!el) return -1;
+      const ctx = new AudioContext();
+      await ctx.resume();
+      const analyser = ctx.createAnalyser();
+      analyser.fftSize = 2048;
+      ctx.createMediaStreamSource(el.srcObject).connect(analyser);
+      const buf = new Float32Array(analyser.fftSize);
+      let max = 0;
+      const end = performance.now() + ms;
+      while (performance.now() < end) {
+        analyser.getFloatTimeDomainData(buf);
+        let sum = 0;
+        for (const x of buf) sum += x * x;
+        max = Math.max(max, Math.sqrt(sum / buf.length));
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      await ctx.close();
+      return max;
+    },
+    { who, ms },
+  );
+}
+
+/** Frames `identity`'s forwarded video shows on `page` within `ms` (requestVideoFrameCallback). */
+async function framesShown(page, identity, ms = 1500) {
+  return page.evaluate(
+    async ({ identity, ms }) => {
+      const video = window.gavelSession.session.videoOf(identity);
+      if (!video) return -1;
+      let frames = 0;
+      const count = () => {
+        frames++;
+        video.requestVideoFrameCallback(count);
+      };
+      video.requestVideoFrameCallback(count);
+      await new Promise((r) => setTimeout(r, ms));
+      return frames;
+    },
+    { identity, ms },
+  );
+}
+
+/** A server-API call with the admin token the test runner passes in. */
+async function api(pathname, body) {
+  const res = await fetch(`${HTTP}${pathname}`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", Authorization: `Bearer ${process.env.GAVEL_ADMIN_TOKEN}` },
+    body: JSON.stringify(body),
+  });
+  const text = await res.text();
+  assert.ok(res.ok, `${pathname}: ${res.status} ${text}`);
+  return JSON.parse(text);
+}
+
+describe("media through the server", () => {
+  let browser;
+  before(async () => {
+    // A steady tone as the fake microphone, so "heard" and "silent" are far apart.
+    const wav = path.join(tmpdir(), `gavel-media-tone-${process.pid}.wav`);
+    writeFileSync(wav, tone(440, 3, 0.5));
+    browser = await launch([`--use-file-for-fake-audio-capture=${wav}`, "--autoplay-policy=no-user-gesture-required"]);
+  });
+  after(async () => {
+    await browser?.close();
+  });
+
+  test("audio and video reach the others; a host mute silences a client that keeps sending", async () => {
+    const room = roomName("media");
+    await joinAs(browser, room, "Hana", "host");
+    const ann = (await joinAs(browser, room, "Ann", "participant")).page;
+    const ben = (await joinAs(browser, room, "Ben", "participant")).page;
+    await ann.getByRole("button", { name: "Turn on microphone" }).click();
+    await ann.getByRole("button", { name: "Turn on camera" }).click();
+    await textMatches(tile(ben, "Ann").locator('.media[data-source="camera"]'), "on");
+
+    // Ben hears Ann and sees her picture moving, in her tile.
+    await until(async () => (await loudness(ben, "Ann", 500)) > HEARD, "Ann's tone at Ben", WAIT * 2);
+    await until(async () => (await framesShown(ben, "Ann", 500)) > 3, "Ann's video at Ben", WAIT * 2);
+    await tile(ben, "Ann").locator("video").waitFor({ timeout: WAIT });
+    const mid = await audioSlot(ben, "Ann");
+    assert.ok(mid, "a slot carries Ann's microphone");
+
+    // The host mutes Ann. Her client then misbehaves: it puts a live microphone back on the
+    // sender (the console had disabled its own). The server must still drop every packet.
+    await api(`/v1/rooms/${room}/participants/Ann/mute`, { source: "microphone", muted: true });
+    await textMatches(tile(ben, "Ann").locator('.media[data-source="microphone"]'), "muted by");
+    await ann.evaluate(async () => {
+      const stream = await navigator.mediaDevices.getUserMedia({ audio: true });
+      await window.gavelSession.session.senderOf("microphone").replaceTrack(stream.getAudioTracks()[0]);
+    });
+    // Frames already on their way are gone after a moment; then nothing more arrives.
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(await audioSlot(ben, "Ann"), null, "a muted track leaves its slot");
+    const silent = await loudness(ben, { mid }, 2000);
+    assert.ok(silent >= 0 && silent < 0.001, `Ben still hears Ann after the mute (rms ${silent})`);
+    const metrics = await (await fetch(`${HTTP}/metrics`)).text();
+    const dropped = Number(/gavel_media_dropped_total\{reason="muted"\} (\d+)/.exec(metrics)?.[1] ?? 0);
+    assert.ok(dropped > 10, `muted packets were not dropped by the server: ${dropped}`);
+
+    // Ann unmutes herself: Ben hears her again.
+    await ann.getByRole("button", { name: "Unmute microphone" }).click();
+    await until(async () => (await loudness(ben, "Ann", 500)) > HEARD, "Ann's tone at Ben again", WAIT * 2);
+  });
+
+  test("a revoked camera stops the picture and a kicked participant's media ends", async () => {
+    const room = roomName("revoke");
+    await joinAs(browser, room, "Hana", "host");
+    const ann = (await joinAs(browser, room, "Ann", "participant")).page;
+    const ben = (await joinAs(browser, room, "Ben", "participant")).page;
+    await ann.getByRole("button", { name: "Turn on camera" }).click();
+    await ann.getByRole("button", { name: "Turn on microphone" }).click();
+    await until(async () => (await framesShown(ben, "Ann", 500)) > 3, "Ann's video at Ben", WAIT * 2);
+
+    await fetch(`${HTTP}/v1/rooms/${room}/participants/Ann`, {
+      method: "PATCH",
+      headers: { "Content-Type": "application/json", Authorization: `Bearer ${process.env.GAVEL_ADMIN_TOKEN}` },
+      body: JSON.stringify({ permissions: { can_send: ["microphone"] } }),
+    });
+    await textMatches(tile(ben, "Ann").locator('.media[data-source="camera"]'), "not allowed");
+    await tile(ben, "Ann").locator("video").waitFor({ state: "detached", timeout: WAIT });
+    // Her sound still flows.
+    await until(async () => (await loudness(ben, "Ann", 500)) > HEARD, "Ann's tone at Ben", WAIT * 2);
+    const mid = await audioSlot(ben, "Ann");
+
+    await api(`/v1/rooms/${room}/participants/Ann/remove`, {});
+    await ben.locator('#grid .tile[data-identity="Ann"]').waitFor({ state: "detached", timeout: WAIT });
+    await until(async () => {
+      const rms = await loudness(ben, { mid }, 300);
+      return rms >= 0 && rms <= 0.001;
+    }, "silence once Ann is gone", WAIT);
+  });
+});
