@@ -388,11 +388,21 @@ impl RoomActor {
         }
     }
 
-    /// Sends every pending output, then brings the gauges and the reaping timer up to date.
+    /// Sends every pending output, brings the media engine into step with the room (and sends
+    /// what that caused), then brings the gauges and the reaping timer up to date.
     fn flush(&mut self) {
+        // Outputs first: a participant moved out hands its media session over here, before the
+        // engine closes the sessions of everyone no longer in the room.
+        self.drain_outputs();
         if let Some(m) = &mut self.media {
             m.sync(&mut self.core, &self.conns, now_ms());
+            self.drain_outputs();
         }
+        self.report_counts();
+        self.schedule_reap();
+    }
+
+    fn drain_outputs(&mut self) {
         loop {
             let mut slow = Vec::new();
             while let Some(out) = self.core.poll_output() {
@@ -404,8 +414,6 @@ impl RoomActor {
             // Evicting a slow consumer makes the room announce its leaving: go round again.
             self.evict(slow);
         }
-        self.report_counts();
-        self.schedule_reap();
     }
 
     /// One output to where it goes.

@@ -200,3 +200,101 @@ async fn offers_for_forbidden_sources_or_malformed_sdp_are_refused_and_change_no
     assert!(ok.is_ok());
     s.stop().await;
 }
+
+#[tokio::test]
+async fn a_moved_participant_keeps_its_media_session_in_the_destination() {
+    let s = TestServer::start().await;
+    let admin = s.admin();
+    admin.create_room("m", json!({})).await.unwrap();
+    admin
+        .create_room("m-breakout", json!({"parent": "m"}))
+        .await
+        .unwrap();
+    let ann = member(&s, "ann", &[Source::Microphone]).await;
+    let ben = member(&s, "ben", &[]).await;
+    let cy_ws = s.join("m-breakout", "cy", "participant").await;
+    let cy = Member {
+        media: MediaPeer::open(&cy_ws, LOOPBACK, &[], 2, 0).await.unwrap(),
+        ws: cy_ws,
+    };
+    assert!(cy.media.connected(WAIT).await);
+    let (_, got) = tokio::join!(
+        talk(&ann, "main", 15),
+        received(&ben, Duration::from_millis(600))
+    );
+    assert!(got.get("main").copied().unwrap_or(0) >= 8, "{got:?}");
+
+    admin
+        .move_participant("m", "ann", "m-breakout")
+        .await
+        .unwrap();
+    ann.ws.wait_type("moved", WAIT).await.expect("moved");
+    // No new offer: the same session now forwards in the breakout, and no longer in the main room.
+    let (_, at_cy, at_ben) = tokio::join!(
+        talk(&ann, "breakout", 25),
+        received(&cy, Duration::from_millis(900)),
+        received(&ben, Duration::from_millis(900))
+    );
+    assert!(
+        at_cy.get("breakout").copied().unwrap_or(0) >= 10,
+        "{at_cy:?}"
+    );
+    assert_eq!(at_ben.get("breakout"), None, "{at_ben:?}");
+    let info = admin.get_participant("m-breakout", "ann").await.unwrap();
+    assert_eq!(info["participant"]["tracks"][0]["media"], true, "{info}");
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn junk_datagrams_on_the_media_port_disturb_no_session() {
+    let s = TestServer::start().await;
+    let port = s
+        .server
+        .as_ref()
+        .unwrap()
+        .registry
+        .media
+        .get()
+        .expect("a media plane")
+        .local;
+    let ann = member(&s, "ann", &[Source::Microphone]).await;
+    let ben = member(&s, "ben", &[]).await;
+    // 20,000 junk datagrams (STUN-looking, RTP-looking, random) from an unknown address, while
+    // ann talks: bounded in count, sent to loopback only.
+    let flood = tokio::spawn(async move {
+        let sock = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        for i in 0..20_000u32 {
+            let mut junk = vec![(i % 256) as u8; 40 + (i % 900) as usize];
+            if i % 3 == 0 {
+                junk[0] = 0;
+                junk[4..8].copy_from_slice(&[0x21, 0x12, 0xa4, 0x42]);
+            } else if i % 3 == 1 {
+                junk[0] = 0x80;
+            }
+            let _ = sock.send_to(&junk, port).await;
+            if i % 500 == 0 {
+                tokio::task::yield_now().await;
+            }
+        }
+    });
+    let (_, got) = tokio::join!(
+        talk(&ann, "through", 25),
+        received(&ben, Duration::from_millis(900))
+    );
+    flood.await.unwrap();
+    assert!(
+        got.get("through").copied().unwrap_or(0) >= 15,
+        "ben got {got:?}"
+    );
+    let metrics = reqwest::get(format!("{}/metrics", s.http))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("gavel_media_dropped_total{reason=\"unknown\"}"),
+        "junk is counted"
+    );
+    s.stop().await;
+}

@@ -32,10 +32,21 @@ pub struct RoomMedia {
     metrics: Arc<Metrics>,
 }
 
-/// A media session on its way to another room with its participant.
+/// A media session on its way to another room with its participant. Its route stays in the
+/// router (with the addresses ICE verified, so media resumes at once) until the destination
+/// adopts it; dropped without being adopted (the move failed), it is unregistered.
 pub struct Carried {
-    pub ufrag: String,
-    pub session: Box<Session>,
+    ufrag: String,
+    session: Option<Box<Session>>,
+    plane: Arc<MediaPlane>,
+}
+
+impl Drop for Carried {
+    fn drop(&mut self) {
+        if self.session.is_some() {
+            self.plane.router.unregister(&self.ufrag);
+        }
+    }
 }
 
 impl std::fmt::Debug for Carried {
@@ -176,21 +187,27 @@ impl RoomMedia {
     /// Takes `sid`'s session out for a move (the destination adopts it).
     pub fn take(&mut self, sid: &str) -> Option<Carried> {
         let ufrag = self.ufrags.remove(sid)?;
-        self.plane.router.unregister(&ufrag);
         self.metrics.media_sessions.dec();
-        let session = self.engine.take(Instant::now(), sid)?;
+        let Some(session) = self.engine.take(Instant::now(), sid) else {
+            self.plane.router.unregister(&ufrag);
+            return None;
+        };
         Some(Carried {
             ufrag,
-            session: Box::new(session),
+            session: Some(Box::new(session)),
+            plane: self.plane.clone(),
         })
     }
 
-    /// Adopts a moved participant's session.
-    pub fn adopt(&mut self, sid: &str, carried: Carried) {
+    /// Adopts a moved participant's session: its datagrams come here from now on.
+    pub fn adopt(&mut self, sid: &str, mut carried: Carried) {
+        let Some(session) = carried.session.take() else {
+            return;
+        };
         self.plane.router.register(&carried.ufrag, self.tx.clone());
-        self.ufrags.insert(sid.to_string(), carried.ufrag);
+        self.ufrags.insert(sid.to_string(), carried.ufrag.clone());
         self.metrics.media_sessions.inc();
-        self.engine.insert(Instant::now(), sid, *carried.session);
+        self.engine.insert(Instant::now(), sid, *session);
     }
 
     /// Closes every session (the room is closing).
