@@ -12,9 +12,10 @@ use std::time::{Duration, Instant};
 use str0m::change::SdpAnswer;
 use str0m::format::PayloadParams;
 use str0m::media::{Direction, MediaKind, MediaTime, Mid};
-use str0m::net::{Protocol, Receive};
+use str0m::net::{Protocol, Receive, TcpType};
 use str0m::{Candidate, Event, Input, Output, Rtc};
-use tokio::net::UdpSocket;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpStream, UdpSocket};
 use tokio::sync::{mpsc, Mutex};
 
 /// What the peer reports.
@@ -74,8 +75,62 @@ impl MediaPeer {
             .await
             .map_err(|e| err(format!("cannot bind a UDP socket: {e}")))?;
         let local = socket.local_addr().map_err(|e| err(e.to_string()))?;
-        let mut peer = Rtc::builder().build(Instant::now());
         let candidate = Candidate::host(local, "udp").map_err(|e| err(e.to_string()))?;
+        Self::negotiate(
+            rtc,
+            candidate,
+            Net::Udp(socket),
+            local,
+            publish,
+            audio_slots,
+            video_slots,
+        )
+        .await
+    }
+
+    /// Like [`MediaPeer::open`], over ICE-TCP only (an active TCP candidate: the peer connects
+    /// to the server's passive one), as a client on a network that blocks UDP would.
+    pub async fn open_tcp(
+        rtc: &RtcClient,
+        bind_ip: IpAddr,
+        publish: &[Source],
+        audio_slots: usize,
+        video_slots: usize,
+    ) -> Result<MediaPeer, Error> {
+        // Active candidates carry the discard port, as browsers write them.
+        let local = SocketAddr::new(bind_ip, 9);
+        let candidate = Candidate::builder()
+            .tcp()
+            .host(local)
+            .tcptype(TcpType::Active)
+            .build()
+            .map_err(|e| err(e.to_string()))?;
+        let net = Net::Tcp {
+            writer: None,
+            frames: None,
+        };
+        Self::negotiate(
+            rtc,
+            candidate,
+            net,
+            local,
+            publish,
+            audio_slots,
+            video_slots,
+        )
+        .await
+    }
+
+    async fn negotiate(
+        rtc: &RtcClient,
+        candidate: Candidate,
+        net: Net,
+        local: SocketAddr,
+        publish: &[Source],
+        audio_slots: usize,
+        video_slots: usize,
+    ) -> Result<MediaPeer, Error> {
+        let mut peer = Rtc::builder().build(Instant::now());
         peer.add_local_candidate(candidate);
         let mut api = peer.sdp_api();
         let mut offered = Vec::new();
@@ -127,7 +182,7 @@ impl MediaPeer {
             .collect();
         let (cmd, cmd_rx) = mpsc::channel(256);
         let (ev_tx, events) = mpsc::channel(4096);
-        tokio::spawn(drive(peer, socket, local, cmd_rx, ev_tx));
+        tokio::spawn(drive(peer, net, local, cmd_rx, ev_tx));
         Ok(MediaPeer {
             cmd,
             events: Mutex::new(events),
@@ -175,11 +230,88 @@ impl MediaPeer {
     }
 }
 
+/// How the peer reaches the server: its UDP socket, or one ICE-TCP connection (RFC 4571
+/// frames), opened when str0m first sends to the server's passive candidate.
+enum Net {
+    Udp(UdpSocket),
+    Tcp {
+        writer: Option<(SocketAddr, tokio::net::tcp::OwnedWriteHalf)>,
+        frames: Option<mpsc::Receiver<Vec<u8>>>,
+    },
+}
+
+impl Net {
+    async fn send(&mut self, t: &str0m::net::Transmit) {
+        match self {
+            Net::Udp(socket) => {
+                let _ = socket.send_to(&t.contents, t.destination).await;
+            }
+            Net::Tcp { writer, frames } => {
+                if t.proto != Protocol::Tcp {
+                    return;
+                }
+                if writer.is_none() {
+                    let Ok(stream) = TcpStream::connect(t.destination).await else {
+                        return;
+                    };
+                    let _ = stream.set_nodelay(true);
+                    let (mut read, write) = stream.into_split();
+                    let (tx, rx) = mpsc::channel(1024);
+                    tokio::spawn(async move {
+                        let mut buf = vec![0u8; 2048];
+                        loop {
+                            let mut len = [0u8; 2];
+                            if read.read_exact(&mut len).await.is_err() {
+                                return;
+                            }
+                            let n = u16::from_be_bytes(len) as usize;
+                            if n > buf.len() || read.read_exact(&mut buf[..n]).await.is_err() {
+                                return;
+                            }
+                            if tx.send(buf[..n].to_vec()).await.is_err() {
+                                return;
+                            }
+                        }
+                    });
+                    *writer = Some((t.destination, write));
+                    *frames = Some(rx);
+                }
+                if let Some((_, w)) = writer {
+                    let len = (t.contents.len() as u16).to_be_bytes();
+                    let _ = w.write_all(&len).await;
+                    let _ = w.write_all(&t.contents).await;
+                }
+            }
+        }
+    }
+
+    /// The next datagram or frame, with where it came from.
+    async fn recv(&mut self, buf: &mut [u8]) -> Option<(Protocol, SocketAddr, usize)> {
+        match self {
+            Net::Udp(socket) => loop {
+                // Errors here are ICMP reports for earlier sends: keep reading.
+                if let Ok((n, from)) = socket.recv_from(buf).await {
+                    return Some((Protocol::Udp, from, n));
+                }
+            },
+            Net::Tcp { writer, frames } => match (writer, frames) {
+                (Some((remote, _)), Some(rx)) => {
+                    let frame = rx.recv().await?;
+                    let n = frame.len().min(buf.len());
+                    buf[..n].copy_from_slice(&frame[..n]);
+                    Some((Protocol::Tcp, *remote, n))
+                }
+                _ => std::future::pending().await,
+            },
+        }
+    }
+}
+
 /// Runs the peer: socket in, timers, frames to write; events out. Ends when the
 /// [`MediaPeer`] is dropped.
 async fn drive(
     mut rtc: Rtc,
-    socket: UdpSocket,
+    mut net: Net,
     local: SocketAddr,
     mut cmds: mpsc::Receiver<PeerCmd>,
     events: mpsc::Sender<PeerEvent>,
@@ -190,9 +322,7 @@ async fn drive(
         let timeout = loop {
             match rtc.poll_output() {
                 Ok(Output::Timeout(t)) => break t,
-                Ok(Output::Transmit(t)) => {
-                    let _ = socket.send_to(&t.contents, t.destination).await;
-                }
+                Ok(Output::Transmit(t)) => net.send(&t).await,
                 Ok(Output::Event(Event::Connected)) => {
                     let _ = events.try_send(PeerEvent::Connected);
                 }
@@ -209,11 +339,11 @@ async fn drive(
         };
         let wait = timeout.saturating_duration_since(Instant::now());
         tokio::select! {
-            r = socket.recv_from(&mut buf) => {
-                let Ok((n, source)) = r else { continue };
+            r = net.recv(&mut buf) => {
+                let Some((proto, source, n)) = r else { return };
                 let Ok(contents) = buf[..n].try_into() else { continue };
                 let input = Input::Receive(Instant::now(), Receive {
-                    proto: Protocol::Udp,
+                    proto,
                     source,
                     destination: local,
                     contents,

@@ -17,7 +17,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use str0m::change::SdpOffer;
 use str0m::media::{KeyframeRequestKind, MediaData, Mid, Rid};
-use str0m::net::{Protocol, Receive, Transmit};
+use str0m::net::{Protocol, Receive, TcpType, Transmit};
 use str0m::{Candidate, Event, Input, Output, Rtc};
 
 /// Limits and addresses, from the server's configuration.
@@ -392,7 +392,16 @@ impl MediaEngine {
             .enable_h264(true)
             .build(now);
         for (proto, addr) in &self.config.candidates {
-            if let Ok(c) = Candidate::host(*addr, *proto) {
+            // TCP candidates are passive: clients connect to us (RFC 6544).
+            let c = match proto {
+                Protocol::Tcp => Candidate::builder()
+                    .tcp()
+                    .host(*addr)
+                    .tcptype(TcpType::Passive)
+                    .build(),
+                _ => Candidate::host(*addr, *proto),
+            };
+            if let Ok(c) = c {
                 rtc.add_local_candidate(c);
             }
         }

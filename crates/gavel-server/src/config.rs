@@ -64,6 +64,13 @@ pub struct MediaConfig {
     /// The UDP port every participant's media shares, on the IP of `bind`. Unset: 7882, or
     /// any free port when `bind` asks for one (port 0).
     pub udp_port: Option<u16>,
+    /// ICE-TCP (RFC 6544, RFC 4571 framing) for networks that block UDP: one TCP port for every
+    /// participant, same rules as `udp_port` with 7881 as the usual port.
+    pub tcp_port: Option<u16>,
+    /// Whether to offer ICE-TCP at all.
+    pub tcp: bool,
+    /// Most ICE-TCP connections at once (each costs a task and a small queue).
+    pub max_tcp_connections: usize,
     /// Addresses advertised to clients as candidates (a server behind NAT gives its public
     /// ones). Empty: the bound address (the `bind` IP must then be a concrete one).
     pub advertise: Vec<std::net::IpAddr>,
@@ -78,6 +85,9 @@ impl Default for MediaConfig {
     fn default() -> Self {
         MediaConfig {
             udp_port: None,
+            tcp_port: None,
+            tcp: true,
+            max_tcp_connections: 4096,
             advertise: Vec::new(),
             max_slots: 64,
             max_audio_bitrate: 512_000,
@@ -88,6 +98,8 @@ impl Default for MediaConfig {
 
 /// The default media port, beside the HTTP port 7880 (LiveKit uses the same pair).
 pub const DEFAULT_MEDIA_PORT: u16 = 7882;
+/// The default ICE-TCP port (LiveKit's too).
+pub const DEFAULT_MEDIA_TCP_PORT: u16 = 7881;
 
 #[derive(Debug, Clone)]
 pub struct Config {

@@ -298,3 +298,45 @@ async fn junk_datagrams_on_the_media_port_disturb_no_session() {
     );
     s.stop().await;
 }
+
+#[tokio::test]
+async fn a_client_that_cannot_use_udp_sends_and_receives_over_ice_tcp() {
+    let s = TestServer::start().await;
+    let _host = s.join("m", "host", "host").await;
+    let ann_ws = s.join("m", "ann", "participant").await;
+    let ann = Member {
+        media: MediaPeer::open_tcp(&ann_ws, LOOPBACK, &[Source::Microphone], 2, 0)
+            .await
+            .unwrap(),
+        ws: ann_ws,
+    };
+    assert!(ann.media.connected(WAIT).await, "ICE-TCP never connected");
+    let ben = member(&s, "ben", &[Source::Microphone]).await;
+    let (_, got) = tokio::join!(
+        talk(&ann, "tcp", 25),
+        received(&ben, Duration::from_millis(900))
+    );
+    assert!(
+        got.get("tcp").copied().unwrap_or(0) >= 15,
+        "ben got {got:?}"
+    );
+    let (_, got) = tokio::join!(
+        talk(&ben, "udp", 25),
+        received(&ann, Duration::from_millis(900))
+    );
+    assert!(
+        got.get("udp").copied().unwrap_or(0) >= 15,
+        "ann got {got:?}"
+    );
+    // A host mute acts on TCP-borne media like any other.
+    s.admin()
+        .mute("m", "ann", "microphone", true)
+        .await
+        .unwrap();
+    let (_, got) = tokio::join!(
+        talk(&ann, "muted", 20),
+        received(&ben, Duration::from_millis(700))
+    );
+    assert_eq!(got.get("muted"), None, "{got:?}");
+    s.stop().await;
+}

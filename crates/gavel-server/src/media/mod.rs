@@ -8,19 +8,21 @@
 
 pub mod room;
 pub mod router;
+pub mod tcp;
 
-use crate::config::{MediaConfig, DEFAULT_MEDIA_PORT};
+use crate::config::{MediaConfig, DEFAULT_MEDIA_PORT, DEFAULT_MEDIA_TCP_PORT};
 use crate::metrics::{DirectionLabel, Metrics};
 use gavel_media::str0m::net::Protocol;
 use gavel_media::EngineConfig;
 use router::Router;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use tokio::net::UdpSocket;
+use tokio::net::{TcpListener, UdpSocket};
 
 /// One datagram for a room's engine.
 #[derive(Debug)]
 pub struct Datagram {
+    pub proto: Protocol,
     pub source: SocketAddr,
     pub destination: SocketAddr,
     pub bytes: Vec<u8>,
@@ -36,6 +38,9 @@ pub struct MediaPlane {
     pub local: SocketAddr,
     /// What clients are told to send to (host candidates).
     pub advertised: Vec<SocketAddr>,
+    /// The ICE-TCP port (bound) and the open connections on it.
+    pub local_tcp: Option<SocketAddr>,
+    pub tcp: tcp::Connections,
     pub router: Router,
     pub config: MediaConfig,
     metrics: Arc<Metrics>,
@@ -84,15 +89,28 @@ impl MediaPlane {
                 .map(|ip: &IpAddr| SocketAddr::new(*ip, local.port()))
                 .collect()
         };
-        tracing::info!(%local, ?advertised, "media plane on UDP");
-        Ok(Arc::new(MediaPlane {
+        let listener = if config.tcp {
+            let listener = bind_tcp(config.tcp_port, http_bind).await?;
+            Some(listener)
+        } else {
+            None
+        };
+        let local_tcp = listener.as_ref().map(|l| l.local_addr()).transpose()?;
+        tracing::info!(%local, ?local_tcp, ?advertised, "media plane on UDP (and ICE-TCP)");
+        let plane = Arc::new(MediaPlane {
             socket,
             local,
             advertised,
+            local_tcp,
+            tcp: tcp::Connections::default(),
             router: Router::default(),
             config: config.clone(),
             metrics,
-        }))
+        });
+        if let (Some(listener), Some(local)) = (listener, local_tcp) {
+            tcp::spawn_acceptor(plane.clone(), listener, local);
+        }
+        Ok(plane)
     }
 
     /// What every room's engine is built with.
@@ -102,6 +120,11 @@ impl MediaPlane {
                 .advertised
                 .iter()
                 .map(|a| (Protocol::Udp, *a))
+                .chain(self.local_tcp.iter().flat_map(|t| {
+                    self.advertised
+                        .iter()
+                        .map(move |a| (Protocol::Tcp, SocketAddr::new(a.ip(), t.port())))
+                }))
                 .collect(),
             max_slots: self.config.max_slots,
             max_audio_bitrate: self.config.max_audio_bitrate,
@@ -109,9 +132,14 @@ impl MediaPlane {
         }
     }
 
-    /// Sends without waiting: UDP may drop, and a full socket buffer must not stall a room.
-    pub fn send(&self, contents: &[u8], destination: SocketAddr) {
-        if self.socket.try_send_to(contents, destination).is_ok() {
+    /// Sends without waiting: UDP may drop, and a full socket buffer (or a full ICE-TCP queue)
+    /// must not stall a room.
+    pub fn send(&self, proto: Protocol, contents: &[u8], destination: SocketAddr) {
+        let sent = match proto {
+            Protocol::Tcp => self.tcp.send(destination, contents),
+            _ => self.socket.try_send_to(contents, destination).is_ok(),
+        };
+        if sent {
             self.metrics
                 .media_datagrams
                 .get_or_create(&DirectionLabel { direction: "out" })
@@ -150,7 +178,7 @@ impl MediaPlane {
                 } else {
                     p.local
                 };
-                if !p.router.route(source, destination, bytes) {
+                if !p.router.route(Protocol::Udp, source, destination, bytes) {
                     p.metrics
                         .media_dropped
                         .get_or_create(&crate::metrics::ReasonLabel { reason: "unknown" })
@@ -158,5 +186,22 @@ impl MediaPlane {
                 }
             }
         });
+    }
+}
+
+/// The ICE-TCP listener: like the UDP port, a configured port must be free; unset, 7881 if free,
+/// else any.
+async fn bind_tcp(port: Option<u16>, http_bind: SocketAddr) -> std::io::Result<TcpListener> {
+    let ip = http_bind.ip();
+    match port {
+        Some(port) => TcpListener::bind(SocketAddr::new(ip, port)).await,
+        None if http_bind.port() == 0 => TcpListener::bind(SocketAddr::new(ip, 0)).await,
+        None => match TcpListener::bind(SocketAddr::new(ip, DEFAULT_MEDIA_TCP_PORT)).await {
+            Ok(l) => Ok(l),
+            Err(e) => {
+                tracing::warn!(port = DEFAULT_MEDIA_TCP_PORT, error = %e, "ICE-TCP port taken; using any free port");
+                TcpListener::bind(SocketAddr::new(ip, 0)).await
+            }
+        },
     }
 }

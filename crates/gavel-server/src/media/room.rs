@@ -13,7 +13,6 @@ use gavel_core::{
     Error, ErrorCode, Event, MediaSlot, MediaTrack, OfferedTrack, Reply, Room, Source,
 };
 use gavel_media::offer::{self, Kind};
-use gavel_media::str0m::net::Protocol;
 use gavel_media::{DropReason, EngineOutput, MediaEngine, MediaEvent, Session, Stats};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -84,13 +83,8 @@ impl RoomMedia {
     }
 
     pub fn on_datagram(&mut self, d: Datagram) {
-        self.engine.handle_receive(
-            Instant::now(),
-            Protocol::Udp,
-            d.source,
-            d.destination,
-            &d.bytes,
-        );
+        self.engine
+            .handle_receive(Instant::now(), d.proto, d.source, d.destination, &d.bytes);
     }
 
     pub fn on_timeout(&mut self) {
@@ -253,7 +247,7 @@ impl RoomMedia {
     fn drain(&mut self, core: &mut Room, conns: &HashMap<String, Conn>, now_ms: u64) {
         while let Some(out) = self.engine.poll_output() {
             match out {
-                EngineOutput::Transmit(t) => self.plane.send(&t.contents, t.destination),
+                EngineOutput::Transmit(t) => self.plane.send(t.proto, &t.contents, t.destination),
                 EngineOutput::Event(MediaEvent::Level { session, level, .. }) => {
                     core.media_level(now_ms, &session, level)
                 }

@@ -3,6 +3,7 @@
 //! register the ufrags of their sessions and unregister them when a session closes or moves.
 
 use super::{Datagram, ROOM_QUEUE};
+use gavel_media::str0m::net::Protocol;
 use gavel_media::stun_ufrag;
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -20,12 +21,12 @@ pub struct Router {
 #[derive(Default)]
 struct Inner {
     by_ufrag: HashMap<String, Route>,
-    by_addr: HashMap<SocketAddr, String>,
+    by_addr: HashMap<(Protocol, SocketAddr), String>,
 }
 
 struct Route {
     room: mpsc::Sender<Datagram>,
-    addrs: Vec<SocketAddr>,
+    addrs: Vec<(Protocol, SocketAddr)>,
 }
 
 /// A room's datagram queue.
@@ -66,7 +67,14 @@ impl Router {
     }
 
     /// Hands `bytes` to the room owning it; false when no room does (dropped).
-    pub fn route(&self, source: SocketAddr, destination: SocketAddr, bytes: &[u8]) -> bool {
+    pub fn route(
+        &self,
+        proto: Protocol,
+        source: SocketAddr,
+        destination: SocketAddr,
+        bytes: &[u8],
+    ) -> bool {
+        let key = (proto, source);
         let room = {
             let mut inner = self.inner.lock().expect("router lock");
             match stun_ufrag(bytes) {
@@ -75,20 +83,20 @@ impl Router {
                         return false;
                     };
                     let room = route.room.clone();
-                    if !route.addrs.contains(&source) {
+                    if !route.addrs.contains(&key) {
                         let evicted =
                             (route.addrs.len() >= ADDRS_PER_SESSION).then(|| route.addrs.remove(0));
-                        route.addrs.push(source);
+                        route.addrs.push(key);
                         let ufrag = ufrag.to_string();
                         if let Some(old) = evicted {
                             inner.by_addr.remove(&old);
                         }
-                        inner.by_addr.insert(source, ufrag);
+                        inner.by_addr.insert(key, ufrag);
                     }
                     room
                 }
                 None => {
-                    let Some(ufrag) = inner.by_addr.get(&source) else {
+                    let Some(ufrag) = inner.by_addr.get(&key) else {
                         return false;
                     };
                     match inner.by_ufrag.get(ufrag) {
@@ -99,6 +107,7 @@ impl Router {
             }
         };
         room.try_send(Datagram {
+            proto,
             source,
             destination,
             bytes: bytes.to_vec(),
