@@ -112,6 +112,14 @@ pub enum Command {
         #[serde(default)]
         subscribed: Option<bool>,
     },
+    /// The simulcast layer the sender wants of a video track it receives (`low`, `medium`,
+    /// `high`); absent returns it to the default (high for the pinned participant and the
+    /// active speaker, low for the rest).
+    UpdateTrackSettings {
+        track_sid: String,
+        #[serde(default)]
+        layer: Option<crate::media_rules::Layer>,
+    },
     /// RFC 6464 level in -dBov: 0 is loudest, 127 silence. Ignored for a participant with a
     /// media session (its levels come from its packets).
     AudioLevel {
@@ -263,6 +271,7 @@ impl Command {
             Command::UpdateSelf { .. } => "update_self",
             Command::UpdateSubscription { .. } => "update_subscription",
             Command::MediaOffer { .. } => "media_offer",
+            Command::UpdateTrackSettings { .. } => "update_track_settings",
             Command::MediaCandidate { .. } => "media_candidate",
             Command::AudioLevel { .. } => "audio_level",
             Command::RespondRequest { .. } => "respond_request",

@@ -11,10 +11,12 @@
 //! pin) costs no O(N²) work.
 
 use crate::permissions::{Source, SourceSet};
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// Which simulcast layer a receiver should get of a video track.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Layer {
     Low,
     Medium,

@@ -60,6 +60,8 @@ pub struct Participant {
     pub media_session: bool,
     /// Explicit subscriptions: publisher identity → source → subscribed.
     pub subscriptions: HashMap<String, BTreeMap<Source, bool>>,
+    /// Simulcast layers asked for, by track sid.
+    pub layers: BTreeMap<String, crate::media_rules::Layer>,
 }
 
 impl Participant {

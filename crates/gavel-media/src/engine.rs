@@ -64,7 +64,7 @@ pub struct SlotInfo {
     pub source: Option<gavel_core::Source>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum MediaEvent {
     /// ICE and DTLS are up: media can flow.
     Connected { session: String },
@@ -75,6 +75,14 @@ pub enum MediaEvent {
         session: String,
         track_sid: String,
         level: u8,
+    },
+    /// Connection quality, every [`STATS_INTERVAL`] while connected.
+    Quality {
+        session: String,
+        rtt: Option<Duration>,
+        /// Fractions (0–1) of packets lost towards the client and from it.
+        loss_out: Option<f32>,
+        loss_in: Option<f32>,
     },
     /// The slots of `session` carry different tracks now. `unserved` counts allowed tracks that
     /// found no free slot, by kind: the client may offer more slots.
@@ -108,6 +116,9 @@ pub struct MediaEngine {
     pending_keyframes: Vec<(String, Option<Rid>)>,
     stats: Stats,
 }
+
+/// How often each session reports its round-trip time and loss.
+pub const STATS_INTERVAL: Duration = Duration::from_secs(2);
 
 /// A video receiver that asked for a keyframe is answered at most this often per track.
 const KEYFRAME_INTERVAL: Duration = Duration::from_millis(500);
@@ -390,6 +401,7 @@ impl MediaEngine {
             .enable_opus(true, false)
             .enable_vp8(true)
             .enable_h264(true)
+            .set_stats_interval(Some(STATS_INTERVAL))
             .build(now);
         for (proto, addr) in &self.config.candidates {
             // TCP candidates are passive: clients connect to us (RFC 6544).
@@ -509,6 +521,15 @@ impl MediaEngine {
                 self.reassign();
             }
             Event::MediaData(data) => self.forward(now, id, data),
+            Event::PeerStats(stats) => {
+                self.outputs
+                    .push_back(EngineOutput::Event(MediaEvent::Quality {
+                        session: id.to_string(),
+                        rtt: stats.rtt,
+                        loss_out: stats.egress_loss_fraction,
+                        loss_in: stats.ingress_loss_fraction,
+                    }));
+            }
             Event::KeyframeRequest(req) => {
                 // A receiver asks: pass it on to the publisher of what that slot carries.
                 let Some(track) = self

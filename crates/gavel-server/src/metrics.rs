@@ -48,6 +48,8 @@ pub struct Metrics {
     pub media_bytes: Family<DirectionLabel, Counter>,
     pub media_frames_forwarded: Counter,
     pub media_dropped: Family<ReasonLabel, Counter>,
+    pub media_rtt_seconds: Histogram,
+    pub media_loss_ratio: Family<DirectionLabel, Histogram, fn() -> Histogram>,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -82,6 +84,9 @@ impl Default for Metrics {
             media_bytes: Family::default(),
             media_frames_forwarded: Counter::default(),
             media_dropped: Family::default(),
+            // 1 ms … ~4 s
+            media_rtt_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 13)),
+            media_loss_ratio: Family::new_with_constructor(loss_histogram),
             registry: PromRegistry::default(),
         };
         registry.register("rooms", "Open rooms", m.rooms.clone());
@@ -156,6 +161,16 @@ impl Default for Metrics {
             m.media_frames_forwarded.clone(),
         );
         registry.register(
+            "media_rtt_seconds",
+            "Round-trip time of media sessions, one sample per session every 2 s",
+            m.media_rtt_seconds.clone(),
+        );
+        registry.register(
+            "media_loss_ratio",
+            "Packet loss of media sessions (fraction), by direction (in: from the client, out: to it), one sample per session every 2 s",
+            m.media_loss_ratio.clone(),
+        );
+        registry.register(
             "media_dropped",
             "Media not forwarded, by reason (muted, not_allowed, over_limit, unknown)",
             m.media_dropped.clone(),
@@ -197,4 +212,9 @@ impl Metrics {
             .expect("writing to a String cannot fail");
         out
     }
+}
+
+/// Loss fractions: 0.1 % … 50 %.
+fn loss_histogram() -> Histogram {
+    Histogram::new([0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5].into_iter())
 }

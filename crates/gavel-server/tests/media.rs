@@ -138,6 +138,14 @@ async fn audio_flows_and_a_host_mute_silences_a_client_that_keeps_sending() {
         .and_then(|v| v.parse::<f64>().ok())
         .unwrap_or(0.0);
     assert!(muted_drops >= 20.0, "{metrics}");
+    // Every session reports its connection quality (every 2 s).
+    let rtt_samples = metrics
+        .lines()
+        .find(|l| l.starts_with("gavel_media_rtt_seconds_count"))
+        .and_then(|l| l.split_whitespace().last())
+        .and_then(|v| v.parse::<f64>().ok())
+        .unwrap_or(0.0);
+    assert!(rtt_samples > 0.0, "{metrics}");
     s.stop().await;
 }
 

@@ -201,6 +201,37 @@ impl Room {
         Ok(Reply::done())
     }
 
+    /// `UpdateTrackSettings`: the layer the actor wants of a track (kept for tracks that come
+    /// and go; bounded like subscriptions).
+    pub(super) fn update_track_settings(
+        &mut self,
+        ctx: &ActorCtx,
+        track_sid: &str,
+        layer: Option<Layer>,
+    ) -> Result<Reply> {
+        let me = self.own_identity(ctx)?.to_string();
+        if track_sid.is_empty() || track_sid.len() > 64 {
+            return Err(Error::invalid("track_sid must be 1 to 64 bytes"));
+        }
+        let p = self.participants.get_mut(&me).expect("actor is present");
+        match layer {
+            Some(layer) => {
+                if !p.layers.contains_key(track_sid) && p.layers.len() >= MAX_SUBSCRIPTIONS {
+                    return Err(Error::new(
+                        ErrorCode::FailedPrecondition,
+                        format!("at most {MAX_SUBSCRIPTIONS} track settings per participant"),
+                    ));
+                }
+                p.layers.insert(track_sid.to_string(), layer);
+            }
+            None => {
+                p.layers.remove(track_sid);
+            }
+        }
+        self.media_changed = true;
+        Ok(Reply::done())
+    }
+
     /// The forwarding decision for the room as it is now (see [`crate::media_rules`]).
     /// O(participants + tracks), plus sorting the camera publishers for last-N.
     pub fn media_rules(&self) -> MediaRules {
@@ -218,7 +249,7 @@ impl Room {
                             .iter()
                             .map(|(k, v)| (k.clone(), v.clone()))
                             .collect(),
-                        layers: BTreeMap::new(),
+                        layers: p.layers.clone(),
                     },
                 );
             }

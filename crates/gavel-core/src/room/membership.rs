@@ -196,6 +196,7 @@ impl Room {
             issued_at,
             media_session,
             subscriptions: Default::default(),
+            layers: Default::default(),
         };
         p.listed = !p.is_audience() || !self.is_large();
         let hidden = p.hidden();

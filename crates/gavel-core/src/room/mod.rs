@@ -323,6 +323,9 @@ impl Room {
                 ErrorCode::Internal,
                 "media signalling is carried out by the media plane, not the room model",
             )),
+            Command::UpdateTrackSettings { track_sid, layer } => {
+                self.update_track_settings(ctx, &track_sid, layer)
+            }
             Command::UpdateSubscription {
                 identity,
                 sources,

@@ -386,7 +386,9 @@ impl Net {
                         self.room.media_session_closed(&session);
                         self.closed.push(session);
                     }
-                    EngineOutput::Event(MediaEvent::Connected { .. }) => {}
+                    EngineOutput::Event(
+                        MediaEvent::Connected { .. } | MediaEvent::Quality { .. },
+                    ) => {}
                 }
             }
             if !moved {

@@ -258,6 +258,24 @@ impl RoomMedia {
                     }
                     core.media_session_closed(&session);
                 }
+                EngineOutput::Event(MediaEvent::Quality {
+                    rtt,
+                    loss_out,
+                    loss_in,
+                    ..
+                }) => {
+                    if let Some(rtt) = rtt {
+                        self.metrics.media_rtt_seconds.observe(rtt.as_secs_f64());
+                    }
+                    for (direction, loss) in [("out", loss_out), ("in", loss_in)] {
+                        if let Some(loss) = loss {
+                            self.metrics
+                                .media_loss_ratio
+                                .get_or_create(&crate::metrics::DirectionLabel { direction })
+                                .observe(f64::from(loss));
+                        }
+                    }
+                }
                 EngineOutput::Event(MediaEvent::Connected { session }) => {
                     tracing::debug!(%session, "media connected");
                 }

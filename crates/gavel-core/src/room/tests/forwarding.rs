@@ -258,3 +258,31 @@ fn leaving_removes_the_receiver_and_its_tracks_from_the_rules() {
     assert_eq!(rules.receivers.len(), 1);
     assert_eq!(rules.tracks.len(), 1);
 }
+
+#[test]
+fn a_receiver_chooses_the_layer_it_gets_of_a_track() {
+    let mut h = Harness::new();
+    h.join("ada", HOST);
+    h.join("bob", PARTICIPANT);
+    h.media("ada", &[]);
+    let cam = h.media("bob", &[Source::Camera]).remove(0);
+    let ada = h.sid("ada");
+    assert_eq!(h.room.media_rules().layer(&cam.sid, &ada), Layer::Low);
+    let set = |layer| Command::UpdateTrackSettings {
+        track_sid: cam.sid.clone(),
+        layer,
+    };
+    h.act("ada", set(Some(Layer::High))).unwrap();
+    assert!(h.room.take_media_changed());
+    assert_eq!(h.room.media_rules().layer(&cam.sid, &ada), Layer::High);
+    h.act("ada", set(None)).unwrap();
+    assert_eq!(h.room.media_rules().layer(&cam.sid, &ada), Layer::Low);
+    let r = h.act(
+        "ada",
+        Command::UpdateTrackSettings {
+            track_sid: String::new(),
+            layer: Some(Layer::High),
+        },
+    );
+    assert_eq!(err_code(r), ErrorCode::InvalidArgument);
+}
