@@ -216,5 +216,5 @@ impl Metrics {
 
 /// Loss fractions: 0.1 % … 50 %.
 fn loss_histogram() -> Histogram {
-    Histogram::new([0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5].into_iter())
+    Histogram::new([0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5])
 }
