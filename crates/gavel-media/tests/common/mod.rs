@@ -12,7 +12,9 @@ use gavel_core::roles::{HOST, PARTICIPANT};
 use gavel_core::{Actor, Command, JoinRequest, Roles, Room, Source};
 use gavel_media::str0m::change::{SdpAnswer, SdpPendingOffer};
 use gavel_media::str0m::format::PayloadParams;
-use gavel_media::str0m::media::{Direction, MediaKind, MediaTime, Mid};
+use gavel_media::str0m::media::{
+    Direction, MediaKind, MediaTime, Mid, Rid, Simulcast, SimulcastLayer,
+};
 use gavel_media::str0m::net::{Protocol, Receive};
 use gavel_media::str0m::{Candidate, Event, Input, Output, Rtc};
 use gavel_media::{EngineConfig, EngineOutput, MediaEngine, MediaEvent};
@@ -130,6 +132,88 @@ impl Net {
         self.sync_rules();
     }
 
+    /// `identity` joins and publishes a camera in two simulcast layers, `l` and `h` (if
+    /// `publish`), with `slots` video receive slots.
+    pub fn join_video(&mut self, identity: &str, publish: bool, slots: usize) {
+        let roles = Roles::default();
+        let sid = self
+            .room
+            .join(self.millis(), join_req(identity, PARTICIPANT, &roles))
+            .unwrap();
+        self.next_port += 1;
+        let addr: SocketAddr = format!("10.0.0.2:{}", self.next_port).parse().unwrap();
+        let mut rtc = Rtc::builder().build(self.now);
+        rtc.add_local_candidate(Candidate::host(addr, "udp").unwrap());
+        let mut api = rtc.sdp_api();
+        let send_mid = publish.then(|| {
+            let mut layers = Simulcast::new();
+            layers.add_send_layer(SimulcastLayer::new("l"));
+            layers.add_send_layer(SimulcastLayer::new("h"));
+            api.add_media(
+                MediaKind::Video,
+                Direction::SendOnly,
+                None,
+                None,
+                Some(layers),
+            )
+        });
+        for _ in 0..slots {
+            api.add_media(MediaKind::Video, Direction::RecvOnly, None, None, None);
+        }
+        let (offer, pending) = api.apply().unwrap();
+        let sources: &[Source] = if publish { &[Source::Camera] } else { &[] };
+        let answer = self
+            .offer_sources(&sid, &offer.to_sdp_string(), sources)
+            .unwrap();
+        rtc.sdp_api()
+            .accept_answer(pending, SdpAnswer::from_sdp_string(&answer).unwrap())
+            .unwrap();
+        self.peers.insert(
+            identity.to_string(),
+            Peer {
+                identity: identity.into(),
+                sid,
+                rtc,
+                addr,
+                send_mid,
+                connected: false,
+                received: Vec::new(),
+                counter: 0,
+                pending: None,
+            },
+        );
+        self.sync_rules();
+    }
+
+    /// Every video publisher sends one frame in each layer; then 40 ms pass.
+    pub fn film(&mut self) {
+        let now = self.now;
+        let start = self.start;
+        for p in self.peers.values_mut() {
+            let (Some(mid), true) = (p.send_mid, p.connected) else {
+                continue;
+            };
+            p.counter += 1;
+            for rid in ["l", "h"] {
+                let Some(w) = p.rtc.writer(mid) else { continue };
+                if w.payload_params().next().is_none() {
+                    continue;
+                }
+                let pt = w.payload_params().next().map(PayloadParams::pt).unwrap();
+                // A VP8 key frame's first byte (P bit clear), then the tag.
+                let mut payload = vec![0x10];
+                payload.extend(format!("{}/{rid}#{}", p.identity, p.counter).into_bytes());
+                payload.resize(120, b' ');
+                let t =
+                    MediaTime::from_90khz(now.duration_since(start).as_micros() as u64 * 9 / 100);
+                let _ = w.rid(Rid::from(rid)).write(pt, now, t, payload);
+            }
+            let _ = p.rtc.handle_input(Input::Timeout(now));
+        }
+        self.pump();
+        self.advance(Duration::from_millis(40));
+    }
+
     /// What the server shell does with an offer: the room approves what it sends, the engine
     /// answers, the room publishes and the engine binds.
     pub fn offer(&mut self, sid: &str, sdp: &str, publish: bool) -> Result<String, String> {
@@ -138,6 +222,17 @@ impl Net {
         } else {
             vec![]
         };
+        self.offer_sources(sid, sdp, &sources)
+    }
+
+    /// An offer whose sending m-lines carry `sources`, in order.
+    pub fn offer_sources(
+        &mut self,
+        sid: &str,
+        sdp: &str,
+        sources: &[Source],
+    ) -> Result<String, String> {
+        let sources = sources.to_vec();
         self.room
             .check_media_publish(sid, &sources)
             .map_err(|e| e.to_string())?;
@@ -146,11 +241,8 @@ impl Net {
             .accept_offer(self.now, sid, sdp)
             .map_err(|e| e.0)?;
         self.room.media_session_opened(sid).unwrap();
-        for (mid, _) in self.engine.sending(sid) {
-            let track = self
-                .room
-                .publish_media_track(sid, Source::Microphone, false)
-                .unwrap();
+        for ((mid, _), source) in self.engine.sending(sid).into_iter().zip(sources) {
+            let track = self.room.publish_media_track(sid, source, false).unwrap();
             self.engine.bind(sid, &mid, &track.sid);
         }
         Ok(answer)
@@ -299,7 +391,7 @@ impl Net {
                         Ok(Output::Transmit(t)) => to_server.push(t),
                         Ok(Output::Event(Event::Connected)) => p.connected = true,
                         Ok(Output::Event(Event::MediaData(d))) => {
-                            let text = String::from_utf8_lossy(&d.data).trim().to_string();
+                            let text = tag_of(&d.data);
                             let (who, n) = text.split_once('#').unwrap();
                             p.received
                                 .push((d.mid, who.to_string(), n.parse().unwrap()));
@@ -355,7 +447,7 @@ impl Net {
                                 }
                                 Ok(Output::Event(Event::Connected)) => p.connected = true,
                                 Ok(Output::Event(Event::MediaData(d))) => {
-                                    let text = String::from_utf8_lossy(&d.data).trim().to_string();
+                                    let text = tag_of(&d.data);
                                     let (who, n) = text.split_once('#').unwrap();
                                     got.push((d.mid, who.to_string(), n.parse().unwrap()));
                                 }
@@ -364,7 +456,8 @@ impl Net {
                         }
                         let _ = before;
                         for (mid, who, n) in got {
-                            if !self.model_allows(&who, &receiver) {
+                            let identity = who.split('/').next().unwrap_or_default();
+                            if !identity_is_video(&who) && !self.model_allows(identity, &receiver) {
                                 self.violations
                                     .push(format!("{who}#{n} reached {receiver}"));
                             }
@@ -429,4 +522,19 @@ pub fn join_req(identity: &str, role: &str, roles: &Roles) -> JoinRequest {
         permissions: roles.get(role).unwrap().clone(),
         issued_at: None,
     }
+}
+
+/// Video frames are tagged `identity/layer`; the audio model above does not judge them.
+fn identity_is_video(tag: &str) -> bool {
+    tag.contains('/')
+}
+
+/// The `who#n` tag of a frame (video frames start with a VP8 header byte).
+fn tag_of(data: &[u8]) -> String {
+    let data = if data.first() == Some(&0x10) {
+        &data[1..]
+    } else {
+        data
+    };
+    String::from_utf8_lossy(data).trim().to_string()
 }
