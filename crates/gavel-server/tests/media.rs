@@ -348,3 +348,34 @@ async fn a_client_that_cannot_use_udp_sends_and_receives_over_ice_tcp() {
     assert_eq!(got.get("muted"), None, "{got:?}");
     s.stop().await;
 }
+
+#[tokio::test]
+async fn media_flows_over_ipv6_when_the_server_binds_an_ipv6_address() {
+    let Ok(probe) = std::net::UdpSocket::bind("[::1]:0") else {
+        panic!("this machine has no IPv6 loopback; the test needs one");
+    };
+    drop(probe);
+    let mut config = TestServer::config();
+    config.bind = "[::1]:0".parse().unwrap();
+    let s = TestServer::with_config(config).await;
+    let v6: IpAddr = "::1".parse().unwrap();
+    let ann_ws = s.join("m", "ann", "participant").await;
+    let ann = Member {
+        media: MediaPeer::open(&ann_ws, v6, &[Source::Microphone], 1, 0)
+            .await
+            .unwrap(),
+        ws: ann_ws,
+    };
+    let ben_ws = s.join("m", "ben", "participant").await;
+    let ben = Member {
+        media: MediaPeer::open(&ben_ws, v6, &[], 1, 0).await.unwrap(),
+        ws: ben_ws,
+    };
+    assert!(ann.media.connected(WAIT).await && ben.media.connected(WAIT).await);
+    let (_, got) = tokio::join!(
+        talk(&ann, "v6", 25),
+        received(&ben, Duration::from_millis(900))
+    );
+    assert!(got.get("v6").copied().unwrap_or(0) >= 15, "ben got {got:?}");
+    s.stop().await;
+}

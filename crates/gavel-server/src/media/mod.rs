@@ -113,6 +113,24 @@ impl MediaPlane {
         Ok(plane)
     }
 
+    /// The address a datagram from `source` was sent to. str0m checks STUN against its own
+    /// candidates, so with a wildcard bind (where the socket does not say) it is the advertised
+    /// address of the sender's family: IPv4 and IPv6 clients each reach theirs.
+    fn destination_for(&self, source: SocketAddr) -> SocketAddr {
+        if !self.local.ip().is_unspecified() {
+            return self.local;
+        }
+        let v4 = match source.ip() {
+            IpAddr::V4(_) => true,
+            IpAddr::V6(ip) => ip.to_ipv4_mapped().is_some(),
+        };
+        self.advertised
+            .iter()
+            .find(|a| a.is_ipv4() == v4)
+            .copied()
+            .unwrap_or(self.advertised[0])
+    }
+
     /// What every room's engine is built with.
     pub fn engine_config(&self) -> EngineConfig {
         EngineConfig {
@@ -171,13 +189,7 @@ impl MediaPlane {
                     .get_or_create(&DirectionLabel { direction: "in" })
                     .inc_by(n as u64);
                 let bytes = &buf[..n];
-                // With a wildcard bind the destination is the advertised address clients
-                // used (str0m checks STUN against its candidates).
-                let destination = if p.local.ip().is_unspecified() {
-                    p.advertised[0]
-                } else {
-                    p.local
-                };
+                let destination = p.destination_for(source);
                 if !p.router.route(Protocol::Udp, source, destination, bytes) {
                     p.metrics
                         .media_dropped
