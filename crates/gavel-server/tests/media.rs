@@ -379,3 +379,43 @@ async fn media_flows_over_ipv6_when_the_server_binds_an_ipv6_address() {
     assert!(got.get("v6").copied().unwrap_or(0) >= 15, "ben got {got:?}");
     s.stop().await;
 }
+
+/// Seed 004: an attendee's capability lowered to `Receive` stops its audio at the server; raised
+/// back to `SendReceive`, "audio will flow from the attendee to the other meeting participants"
+/// — on the same m-line, without a new offer from the client.
+#[tokio::test]
+async fn chime_capabilities_stop_and_restart_an_attendees_audio() {
+    let s = TestServer::start().await;
+    let api = s.admin();
+    let caps = |audio: &str| json!({"capabilities": {"Audio": audio, "Video": "SendReceive", "Content": "SendReceive"}});
+    let ann = member(&s, "ann", &[Source::Microphone]).await;
+    let ben = member(&s, "ben", &[]).await;
+    let (_, got) = tokio::join!(
+        talk(&ann, "before", 15),
+        received(&ben, Duration::from_millis(600))
+    );
+    assert!(got.get("before").copied().unwrap_or(0) >= 8, "{got:?}");
+
+    api.update_participant("m", "ann", caps("Receive"))
+        .await
+        .unwrap();
+    let (_, got) = tokio::join!(
+        talk(&ann, "receive", 20),
+        received(&ben, Duration::from_millis(700))
+    );
+    assert_eq!(got.get("receive"), None, "{got:?}");
+    let p = api.get_participant("m", "ann").await.unwrap();
+    assert_eq!(p["participant"]["tracks"], json!([]), "{p}");
+
+    api.update_participant("m", "ann", caps("SendReceive"))
+        .await
+        .unwrap();
+    let (_, got) = tokio::join!(
+        talk(&ann, "again", 25),
+        received(&ben, Duration::from_millis(900))
+    );
+    assert!(got.get("again").copied().unwrap_or(0) >= 15, "{got:?}");
+    let p = api.get_participant("m", "ann").await.unwrap();
+    assert_eq!(p["participant"]["tracks"][0]["media"], true, "{p}");
+    s.stop().await;
+}

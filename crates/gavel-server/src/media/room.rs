@@ -26,9 +26,31 @@ pub struct RoomMedia {
     rx: mpsc::Receiver<Datagram>,
     /// Session id → its ufrag, to unregister it from the router when it goes.
     ufrags: HashMap<String, String>,
+    /// Session id → the m-lines its last offer sends on, and what became of their tracks.
+    lines: HashMap<String, Vec<Line>>,
     /// The engine's counters as last reported to the metrics.
     reported: Stats,
     metrics: Arc<Metrics>,
+}
+
+/// An m-line a client sends on.
+#[derive(Debug, Clone)]
+struct Line {
+    mid: String,
+    source: Source,
+    state: LineState,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LineState {
+    /// Its track is published.
+    Live,
+    /// Its track was unpublished because the source was revoked (a role change, a Chime
+    /// capability set to `None`/`Receive`): it is published again, on the same m-line, as soon
+    /// as the source is allowed again — "audio will flow from the attendee" (seed 004).
+    Suspended,
+    /// Unpublished by the participant itself: it stays off until the client offers again.
+    Dropped,
 }
 
 /// A media session on its way to another room with its participant. Its route stays in the
@@ -36,6 +58,7 @@ pub struct RoomMedia {
 /// adopts it; dropped without being adopted (the move failed), it is unregistered.
 pub struct Carried {
     ufrag: String,
+    lines: Vec<Line>,
     session: Option<Box<Session>>,
     plane: Arc<MediaPlane>,
 }
@@ -72,6 +95,7 @@ impl RoomMedia {
             tx,
             rx,
             ufrags: HashMap::new(),
+            lines: HashMap::new(),
             reported: Stats::default(),
             metrics,
         }
@@ -162,6 +186,15 @@ impl RoomMedia {
                 track,
             });
         }
+        let lines = tracks
+            .iter()
+            .map(|t| Line {
+                mid: t.mid.clone(),
+                source: t.source,
+                state: LineState::Live,
+            })
+            .collect();
+        self.lines.insert(sid.to_string(), lines);
         Ok(Reply::MediaAnswer {
             sdp: answer,
             tracks: published,
@@ -188,6 +221,7 @@ impl RoomMedia {
         };
         Some(Carried {
             ufrag,
+            lines: self.lines.remove(sid).unwrap_or_default(),
             session: Some(Box::new(session)),
             plane: self.plane.clone(),
         })
@@ -200,6 +234,8 @@ impl RoomMedia {
         };
         self.plane.router.register(&carried.ufrag, self.tx.clone());
         self.ufrags.insert(sid.to_string(), carried.ufrag.clone());
+        self.lines
+            .insert(sid.to_string(), std::mem::take(&mut carried.lines));
         self.metrics.media_sessions.inc();
         self.engine.insert(Instant::now(), sid, *session);
     }
@@ -213,6 +249,7 @@ impl RoomMedia {
     }
 
     fn close(&mut self, sid: &str) {
+        self.lines.remove(sid);
         if let Some(ufrag) = self.ufrags.remove(sid) {
             self.plane.router.unregister(&ufrag);
             self.metrics.media_sessions.dec();
@@ -234,6 +271,7 @@ impl RoomMedia {
                 for sid in gone {
                     self.close(&sid);
                 }
+                self.follow_permissions(core);
                 self.engine.set_rules(Instant::now(), core.media_rules());
             }
             self.drain(core, conns, now_ms);
@@ -244,6 +282,42 @@ impl RoomMedia {
         self.report();
     }
 
+    /// Tracks unpublished by a revoked source come back on their m-line once it is allowed
+    /// again; ones the participant dropped itself stay off. O(sessions) per change.
+    fn follow_permissions(&mut self, core: &mut Room) {
+        for (sid, lines) in &mut self.lines {
+            let Some(p) = core.identity_of(sid).and_then(|i| core.participant(i)) else {
+                continue;
+            };
+            let can_send = p.permissions.can_send.clone();
+            let live: Vec<Source> = p
+                .tracks
+                .iter()
+                .filter(|t| t.media)
+                .map(|t| t.source)
+                .collect();
+            for line in lines.iter_mut() {
+                let allowed = can_send.contains(&line.source);
+                match line.state {
+                    LineState::Live if !live.contains(&line.source) => {
+                        line.state = if allowed {
+                            LineState::Dropped
+                        } else {
+                            LineState::Suspended
+                        };
+                    }
+                    LineState::Suspended if allowed => {
+                        if let Ok(track) = core.publish_media_track(sid, line.source, false) {
+                            self.engine.bind(sid, &line.mid, &track.sid);
+                            line.state = LineState::Live;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+
     fn drain(&mut self, core: &mut Room, conns: &HashMap<String, Conn>, now_ms: u64) {
         while let Some(out) = self.engine.poll_output() {
             match out {
@@ -252,6 +326,7 @@ impl RoomMedia {
                     core.media_level(now_ms, &session, level)
                 }
                 EngineOutput::Event(MediaEvent::Closed { session }) => {
+                    self.lines.remove(&session);
                     if let Some(ufrag) = self.ufrags.remove(&session) {
                         self.plane.router.unregister(&ufrag);
                         self.metrics.media_sessions.dec();
