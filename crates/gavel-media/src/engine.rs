@@ -12,7 +12,8 @@ use crate::offer::{self, Kind};
 use crate::session::{Published, Session, Slot};
 use crate::stats::{DropReason, Stats};
 use gavel_core::{Layer, MediaRules};
-use std::collections::{HashMap, VecDeque};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use str0m::change::SdpOffer;
@@ -111,6 +112,8 @@ pub struct MediaEngine {
     routes: HashMap<String, Vec<(String, Mid, Option<Rid>)>>,
     /// Sessions written to since they were last polled.
     dirty: Vec<String>,
+    /// Session timers, earliest first; entries a session has since moved are skipped.
+    timers: BinaryHeap<Reverse<(Instant, String)>>,
     outputs: VecDeque<EngineOutput>,
     /// Keyframes to ask publishers for (new video receivers, layer switches).
     pending_keyframes: Vec<(String, Option<Rid>)>,
@@ -133,6 +136,7 @@ impl MediaEngine {
             rules: MediaRules::default(),
             routes: HashMap::new(),
             dirty: Vec::new(),
+            timers: BinaryHeap::new(),
             outputs: VecDeque::new(),
             pending_keyframes: Vec::new(),
             stats: Stats::default(),
@@ -297,6 +301,8 @@ impl MediaEngine {
             slot.rid = None;
         }
         s.announced.clear();
+        // Its timer lives in the other engine's heap: re-arm it here.
+        s.next_timeout = None;
         let ufrag = s.ufrag.clone();
         for a in &s.addrs {
             self.by_addr.insert(*a, session.to_string());
@@ -370,22 +376,36 @@ impl MediaEngine {
         true
     }
 
-    /// Time passed: every session whose timer is due runs.
+    /// Time passed: every session whose timer is due runs. Costs O(due sessions · log), not
+    /// O(sessions): timers wait in a heap.
     pub fn handle_timeout(&mut self, now: Instant) {
-        for (id, s) in &mut self.sessions {
-            if s.next_timeout.is_none_or(|t| t <= now) {
-                if s.rtc.handle_input(Input::Timeout(now)).is_err() {
-                    s.rtc.disconnect();
-                }
-                self.dirty.push(id.clone());
+        while let Some(Reverse((t, _))) = self.timers.peek() {
+            if *t > now {
+                break;
             }
+            let Some(Reverse((t, id))) = self.timers.pop() else {
+                break;
+            };
+            // An entry whose session moved its timer (or is gone) is stale: skip it.
+            let Some(s) = self.sessions.get_mut(&id) else {
+                continue;
+            };
+            if s.next_timeout != Some(t) {
+                continue;
+            }
+            s.next_timeout = None;
+            if s.rtc.handle_input(Input::Timeout(now)).is_err() {
+                s.rtc.disconnect();
+            }
+            self.dirty.push(id);
         }
         self.drive(now);
     }
 
-    /// The earliest time [`MediaEngine::handle_timeout`] has work to do.
+    /// The earliest time [`MediaEngine::handle_timeout`] may have work to do (possibly a stale
+    /// timer: then the call finds nothing due and costs little).
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.sessions.values().filter_map(|s| s.next_timeout).min()
+        self.timers.peek().map(|Reverse((t, _))| *t)
     }
 
     pub fn poll_output(&mut self) -> Option<EngineOutput> {
@@ -481,7 +501,10 @@ impl MediaEngine {
             };
             match out {
                 Output::Timeout(t) => {
-                    s.next_timeout = Some(t);
+                    if s.next_timeout != Some(t) {
+                        s.next_timeout = Some(t);
+                        self.timers.push(Reverse((t, id.to_string())));
+                    }
                     return;
                 }
                 Output::Transmit(t) => {
