@@ -224,6 +224,13 @@ impl MediaEngine {
         s.published = published;
         s.slots = new_slots;
         s.announced.clear();
+        // Start the clock of a new session: str0m's ICE agent schedules its first checks only
+        // after a timeout input, and a receive-only offer creates no stream that would ask for
+        // one — without this, a client that waits for our checks (ICE-lite style, aiortc with
+        // bundled candidates) would never connect.
+        if s.rtc.handle_input(Input::Timeout(now)).is_err() {
+            s.rtc.disconnect();
+        }
         self.dirty.push(session.to_string());
         self.reassign();
         self.drive(now);

@@ -259,3 +259,47 @@ proptest! {
         prop_assert!(net.violations.is_empty(), "{:?}", net.violations);
     }
 }
+
+/// A receive-only session whose client never speaks first still gets the server's ICE checks.
+#[test]
+fn a_receive_only_session_starts_its_own_connectivity_checks() {
+    use gavel_media::str0m::media::{Direction, MediaKind};
+    use gavel_media::str0m::{Candidate, Rtc};
+    use gavel_media::{EngineConfig, EngineOutput, MediaEngine};
+    use std::time::{Duration, Instant};
+    let start = Instant::now();
+    let server: std::net::SocketAddr = common::SERVER.parse().unwrap();
+    let client: std::net::SocketAddr = "10.0.0.9:4000".parse().unwrap();
+    let mut engine = MediaEngine::new(EngineConfig {
+        candidates: vec![(gavel_media::str0m::net::Protocol::Udp, server)],
+        ..Default::default()
+    });
+    let mut peer = Rtc::builder().build(start);
+    peer.add_local_candidate(Candidate::host(client, "udp").unwrap());
+    let mut api = peer.sdp_api();
+    api.add_media(MediaKind::Audio, Direction::RecvOnly, None, None, None);
+    api.add_media(MediaKind::Audio, Direction::RecvOnly, None, None, None);
+    let (offer, _pending) = api.apply().unwrap();
+    engine
+        .accept_offer(start, "PA_x", &offer.to_sdp_string())
+        .unwrap();
+    // The client stays silent; time alone must make the server check the client's candidate.
+    let mut now = start;
+    let mut checked = false;
+    for _ in 0..100 {
+        now += Duration::from_millis(20);
+        engine.handle_timeout(now);
+        while let Some(out) = engine.poll_output() {
+            if let EngineOutput::Transmit(t) = out {
+                checked |= t.destination == client;
+            }
+        }
+        if checked {
+            break;
+        }
+    }
+    assert!(
+        checked,
+        "no connectivity check towards a silent receive-only client"
+    );
+}
