@@ -9,6 +9,10 @@
 //!   ban is committed, then the kick applies); latency to each client.
 //! - `speaker`: active-speaker churn, 50 talkers sending levels every 50 ms (`churn.rs`).
 //! - `memory`: server RSS per connected participant (needs `--server-pid`).
+//! - `media` (not part of `all`): an audio room on the media plane, `--publishers` talkers and
+//!   `-n` receive-only subscribers, each a str0m peer in this process; server CPU per forwarded
+//!   packet, join-to-first-audio, memory per media session, mute-to-silence (`media.rs`; needs
+//!   `--server-pid`).
 //!
 //! `--target janus` runs the join storm, memory and a kick against Janus's VideoRoom instead
 //! (`janus.rs`), for the side-by-side comparison.
@@ -18,8 +22,10 @@
 mod churn;
 mod clients;
 mod janus;
+mod media;
 mod probe;
 mod report;
+mod sink;
 
 use clap::Parser;
 use gavel_client::{AccessToken, ApiClient};
@@ -39,10 +45,10 @@ pub struct Args {
     key: String,
     #[arg(long, default_value = "secret")]
     secret: String,
-    /// Participants.
+    /// Participants (for `media`: subscribers).
     #[arg(short, long, default_value_t = 100)]
     n: usize,
-    /// join | speaker | mute-all | mute | kick | kick-ban | memory | all
+    /// join | speaker | mute-all | mute | kick | kick-ban | memory | all, or media (run alone)
     #[arg(long, default_value = "all")]
     scenario: String,
     /// gavel, or janus (a Janus VideoRoom at --url, e.g. http://127.0.0.1:8188).
@@ -63,6 +69,19 @@ pub struct Args {
     /// Give up on a scenario after this many seconds.
     #[arg(long, default_value_t = 120)]
     timeout: u64,
+    /// media: talking publishers (each also the size of every subscriber's slot budget).
+    #[arg(long, default_value_t = 10)]
+    publishers: usize,
+    /// media: seconds of the measured interval.
+    #[arg(long, default_value_t = 10)]
+    interval: u64,
+    /// media: the local IP of the generator's UDP sockets (must reach the server's media port).
+    #[arg(long, default_value = "127.0.0.1")]
+    media_ip: std::net::IpAddr,
+    /// media: subscribers that decrypt and check every frame (full `MediaPeer`s); the others
+    /// only count packets, so the generator stays cheaper than the server it measures.
+    #[arg(long, default_value_t = 20)]
+    verifying: usize,
 }
 
 #[tokio::main]
@@ -75,6 +94,11 @@ async fn main() {
 }
 
 async fn run(args: Args) -> Result<(), String> {
+    if args.scenario == "media" {
+        // Each media participant holds a TCP and a UDP socket here.
+        raise_fd_limit(2 * (args.n + args.publishers));
+        return media::run(&args).await;
+    }
     raise_fd_limit(args.n);
     if args.target == "janus" {
         return janus::run(&args, Duration::from_secs(args.timeout)).await;

@@ -24,6 +24,17 @@ impl Report {
         }
     }
 
+    /// From samples already in milliseconds, each with its own start (e.g. one per client's
+    /// join, whose joins did not all start at once).
+    pub fn from_millis(name: &str, mut samples: Vec<f64>) -> Report {
+        samples.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+        Report {
+            name: name.to_string(),
+            samples,
+            extra: Map::new(),
+        }
+    }
+
     /// One report from the samples of several.
     pub fn merge(name: &str, parts: &[Report]) -> Report {
         let mut samples: Vec<f64> = parts.iter().flat_map(|r| r.samples.clone()).collect();
@@ -37,6 +48,11 @@ impl Report {
 
     pub fn extra(&mut self, key: &str, value: f64) {
         self.extra.insert(key.into(), json!(round(value)));
+    }
+
+    /// A field that is not a number (a flag, a breakdown), kept as given.
+    pub fn set(&mut self, key: &str, value: Value) {
+        self.extra.insert(key.into(), value);
     }
 
     /// Nearest-rank percentile.
@@ -75,6 +91,23 @@ pub fn cpu_ms(pid: u32) -> Option<f64> {
     let fields: Vec<&str> = rest.split_whitespace().collect();
     let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
     Some(ticks * 10.0)
+}
+
+/// CPU time the whole machine has been busy (every core, every process: user, nice, system,
+/// interrupts, steal), in milliseconds, from /proc/stat: what else ran beside the processes
+/// measured.
+pub fn machine_busy_ms() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let ticks: Vec<f64> = stat
+        .lines()
+        .next()?
+        .strip_prefix("cpu ")?
+        .split_whitespace()
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal (guest time is already in user).
+    let busy: f64 = ticks.iter().take(8).sum::<f64>() - ticks.get(3)? - ticks.get(4)?;
+    Some(busy * 10.0)
 }
 
 /// Resident memory of a process, from /proc (KiB).

@@ -1,0 +1,72 @@
+//! Keeps the media scenario working: a small audio room (2 talkers, 6 subscribers of which 2
+//! verify every frame) against an in-process server, checking that every line is reported,
+//! every subscriber received, and nothing sent after the mute got through. Timing is not
+//! asserted.
+
+use gavel_server::config::Config;
+use gavel_server::Server;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_small_audio_room_reports_every_line() {
+    let server = Server::start(Config::dev("127.0.0.1:0".parse().unwrap()))
+        .await
+        .unwrap();
+    let url = format!("http://{}", server.addr);
+    // The server runs in this process: its CPU and RSS are this process's.
+    let pid = std::process::id().to_string();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_gavel-bench"))
+            .args([
+                "--url",
+                &url,
+                "--scenario",
+                "media",
+                "-n",
+                "6",
+                "--publishers",
+                "2",
+                "--verifying",
+                "2",
+                "--interval",
+                "1",
+                "--timeout",
+                "60",
+                "--server-pid",
+                &pid,
+            ])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let scenarios: Vec<&str> = lines
+        .iter()
+        .map(|l| l["scenario"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        scenarios,
+        ["media-join", "media-memory", "media-forward", "media-mute"]
+    );
+    let (join, forward, mute) = (&lines[0], &lines[2], &lines[3]);
+    assert_eq!(join["n"], 6, "{join}");
+    assert_eq!(join["failed_joins"], 0.0, "{join}");
+    assert!(
+        forward["frames_received"].as_f64().unwrap() > 0.0,
+        "{forward}"
+    );
+    // Every subscriber had heard the muted talker before the mute.
+    assert_eq!(mute["n"], 6, "{mute}");
+    assert_eq!(mute["sent_after_mute_delivered"], 0.0, "{mute}");
+    assert_eq!(mute["late_frames"], 0.0, "{mute}");
+    server.shutdown(std::time::Duration::from_secs(5)).await;
+}
