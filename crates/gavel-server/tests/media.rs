@@ -58,6 +58,21 @@ async fn received(m: &Member, window: Duration) -> HashMap<String, usize> {
     }
 }
 
+/// The value of the Prometheus series `series` (0 when absent).
+async fn metric(s: &TestServer, series: &str) -> f64 {
+    let text = reqwest::get(format!("{}/metrics", s.http))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find(|l| l.starts_with(series))
+        .and_then(|l| l.split_whitespace().last())
+        .and_then(|v| v.parse::<f64>().ok())
+        .unwrap_or(0.0)
+}
+
 #[tokio::test]
 async fn audio_flows_and_a_host_mute_silences_a_client_that_keeps_sending() {
     let s = TestServer::start().await;
@@ -125,27 +140,11 @@ async fn audio_flows_and_a_host_mute_silences_a_client_that_keeps_sending() {
         "ben got {got:?}"
     );
 
-    let metrics = reqwest::get(format!("{}/metrics", s.http))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let muted_drops = metrics
-        .lines()
-        .find(|l| l.starts_with("gavel_media_dropped_total{reason=\"muted\"}"))
-        .and_then(|l| l.split_whitespace().last())
-        .and_then(|v| v.parse::<f64>().ok())
-        .unwrap_or(0.0);
-    assert!(muted_drops >= 20.0, "{metrics}");
+    let muted_drops = metric(&s, "gavel_media_dropped_total{reason=\"muted\"}").await;
+    assert!(muted_drops >= 20.0, "muted drops: {muted_drops}");
     // Every session reports its connection quality (every 2 s).
-    let rtt_samples = metrics
-        .lines()
-        .find(|l| l.starts_with("gavel_media_rtt_seconds_count"))
-        .and_then(|l| l.split_whitespace().last())
-        .and_then(|v| v.parse::<f64>().ok())
-        .unwrap_or(0.0);
-    assert!(rtt_samples > 0.0, "{metrics}");
+    let rtt_samples = metric(&s, "gavel_media_rtt_seconds_count").await;
+    assert!(rtt_samples > 0.0, "rtt samples: {rtt_samples}");
     s.stop().await;
 }
 
@@ -206,6 +205,11 @@ async fn offers_for_forbidden_sources_or_malformed_sdp_are_refused_and_change_no
     // A viewer may still receive.
     let ok = MediaPeer::open(&vic, LOOPBACK, &[], 1, 0).await;
     assert!(ok.is_ok());
+    // Once a session exists, a malformed candidate is invalid_argument.
+    let junk = vic
+        .request(json!({"type": "media_candidate", "candidate": "candidate:not a candidate"}))
+        .await;
+    assert_eq!(ws_code(junk), "invalid_argument");
     s.stop().await;
 }
 
@@ -294,16 +298,8 @@ async fn junk_datagrams_on_the_media_port_disturb_no_session() {
         got.get("through").copied().unwrap_or(0) >= 15,
         "ben got {got:?}"
     );
-    let metrics = reqwest::get(format!("{}/metrics", s.http))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(
-        metrics.contains("gavel_media_dropped_total{reason=\"unknown\"}"),
-        "junk is counted"
-    );
+    let junk = metric(&s, "gavel_media_dropped_total{reason=\"unknown\"}").await;
+    assert!(junk > 0.0, "junk is counted");
     s.stop().await;
 }
 
