@@ -94,47 +94,32 @@ impl Net {
     /// `identity` joins the room, and opens a media session publishing a microphone (if
     /// `publish`) with `slots` audio receive slots.
     pub fn join(&mut self, identity: &str, publish: bool, slots: usize) {
-        let roles = Roles::default();
-        let sid = self
-            .room
-            .join(self.millis(), join_req(identity, PARTICIPANT, &roles))
-            .unwrap();
-        self.next_port += 1;
-        let addr: SocketAddr = format!("10.0.0.2:{}", self.next_port).parse().unwrap();
-        let mut rtc = Rtc::builder().build(self.now);
-        rtc.add_local_candidate(Candidate::host(addr, "udp").unwrap());
-        let mut api = rtc.sdp_api();
-        let send_mid =
-            publish.then(|| api.add_media(MediaKind::Audio, Direction::SendOnly, None, None, None));
-        for _ in 0..slots {
-            api.add_media(MediaKind::Audio, Direction::RecvOnly, None, None, None);
-        }
-        let (offer, pending) = api.apply().unwrap();
-        let sdp = offer.to_sdp_string();
-        let answer = self.offer(&sid, &sdp, publish).unwrap();
-        rtc.sdp_api()
-            .accept_answer(pending, SdpAnswer::from_sdp_string(&answer).unwrap())
-            .unwrap();
-        self.peers.insert(
-            identity.to_string(),
-            Peer {
-                identity: identity.into(),
-                sid,
-                rtc,
-                addr,
-                send_mid,
-                connected: false,
-                received: Vec::new(),
-                counter: 0,
-                pending: None,
-            },
-        );
-        self.sync_rules();
+        self.join_with(identity, MediaKind::Audio, publish.then_some(None), slots);
     }
 
     /// `identity` joins and publishes a camera in two simulcast layers, `l` and `h` (if
     /// `publish`), with `slots` video receive slots.
     pub fn join_video(&mut self, identity: &str, publish: bool, slots: usize) {
+        let mut layers = Simulcast::new();
+        layers.add_send_layer(SimulcastLayer::new("l"));
+        layers.add_send_layer(SimulcastLayer::new("h"));
+        self.join_with(
+            identity,
+            MediaKind::Video,
+            publish.then_some(Some(layers)),
+            slots,
+        );
+    }
+
+    /// Joins, then offers one sending m-line of `kind` (with `publish`'s simulcast layers, when
+    /// `Some`) and `slots` receive slots of that kind.
+    fn join_with(
+        &mut self,
+        identity: &str,
+        kind: MediaKind,
+        publish: Option<Option<Simulcast>>,
+        slots: usize,
+    ) {
         let roles = Roles::default();
         let sid = self
             .room
@@ -145,23 +130,18 @@ impl Net {
         let mut rtc = Rtc::builder().build(self.now);
         rtc.add_local_candidate(Candidate::host(addr, "udp").unwrap());
         let mut api = rtc.sdp_api();
-        let send_mid = publish.then(|| {
-            let mut layers = Simulcast::new();
-            layers.add_send_layer(SimulcastLayer::new("l"));
-            layers.add_send_layer(SimulcastLayer::new("h"));
-            api.add_media(
-                MediaKind::Video,
-                Direction::SendOnly,
-                None,
-                None,
-                Some(layers),
-            )
-        });
+        let publishes = publish.is_some();
+        let send_mid =
+            publish.map(|layers| api.add_media(kind, Direction::SendOnly, None, None, layers));
         for _ in 0..slots {
-            api.add_media(MediaKind::Video, Direction::RecvOnly, None, None, None);
+            api.add_media(kind, Direction::RecvOnly, None, None, None);
         }
         let (offer, pending) = api.apply().unwrap();
-        let sources: &[Source] = if publish { &[Source::Camera] } else { &[] };
+        let source = match kind {
+            MediaKind::Audio => Source::Microphone,
+            MediaKind::Video => Source::Camera,
+        };
+        let sources: &[Source] = if publishes { &[source] } else { &[] };
         let answer = self
             .offer_sources(&sid, &offer.to_sdp_string(), sources)
             .unwrap();
