@@ -224,14 +224,12 @@ impl MediaEngine {
         s.published = published;
         s.slots = new_slots;
         s.announced.clear();
-        // Start the clock of a new session: str0m's ICE agent schedules its first checks only
-        // after a timeout input, and a receive-only offer creates no stream that would ask for
-        // one — without this, a client that waits for our checks (ICE-lite style, aiortc with
-        // bundled candidates) would never connect.
+        // Start the new session's clock: str0m arms its timers (ICE consent, DTLS) on a timeout
+        // input, and a receive-only offer creates no stream that would ask for one.
         if s.rtc.handle_input(Input::Timeout(now)).is_err() {
             s.rtc.disconnect();
         }
-        self.dirty.push(session.to_string());
+        self.enqueue(session);
         self.reassign();
         self.drive(now);
         Ok(answer.to_sdp_string())
@@ -310,6 +308,7 @@ impl MediaEngine {
         s.announced.clear();
         // Its timer lives in the other engine's heap: re-arm it here.
         s.next_timeout = None;
+        s.queued = false;
         let ufrag = s.ufrag.clone();
         for a in &s.addrs {
             self.by_addr.insert(*a, session.to_string());
@@ -317,7 +316,7 @@ impl MediaEngine {
         self.by_ufrag.insert(ufrag, session.to_string());
         self.sessions.insert(session.to_string(), s);
         self.reassign();
-        self.dirty.push(session.to_string());
+        self.enqueue(session);
         self.drive(now);
     }
 
@@ -329,8 +328,11 @@ impl MediaEngine {
         self.by_addr.get(&(proto, source)).map(String::as_str)
     }
 
-    /// One datagram from the network. Returns false (and counts it) if no session owns it.
-    pub fn handle_receive(
+    /// One datagram from the network, as part of a batch that [`MediaEngine::flush`] ends
+    /// (the receivers it writes to are polled then). Returns false (and counts it) if no
+    /// session owns it. Under load the shell reads several queued datagrams per batch, so a
+    /// receiver's timer pass, str0m's costliest per-write step, is shared by all of them.
+    pub fn receive(
         &mut self,
         now: Instant,
         proto: Protocol,
@@ -378,9 +380,31 @@ impl MediaEngine {
         if s.rtc.handle_input(input).is_err() {
             s.rtc.disconnect();
         }
-        self.dirty.push(id);
-        self.drive(now);
+        // The sender's own outputs now (its frames are forwarded as they come out); the
+        // receivers written to are polled in `drive`, once per batch.
+        self.poll_session(now, &id);
         true
+    }
+
+    /// One datagram from the network, and everything it caused sent. Returns false (and
+    /// counts it) if no session owns it.
+    pub fn handle_receive(
+        &mut self,
+        now: Instant,
+        proto: Protocol,
+        source: SocketAddr,
+        destination: SocketAddr,
+        datagram: &[u8],
+    ) -> bool {
+        let owned = self.receive(now, proto, source, destination, datagram);
+        self.drive(now);
+        owned
+    }
+
+    /// Ends a batch of [`MediaEngine::receive`]s: polls every session written to, running
+    /// each one's due timers once however many frames the batch wrote into it.
+    pub fn flush(&mut self, now: Instant) {
+        self.drive(now);
     }
 
     /// Time passed: every session whose timer is due runs. Costs O(due sessions · log), not
@@ -404,7 +428,7 @@ impl MediaEngine {
             if s.rtc.handle_input(Input::Timeout(now)).is_err() {
                 s.rtc.disconnect();
             }
-            self.dirty.push(id);
+            self.enqueue(&id);
         }
         self.drive(now);
     }
@@ -422,7 +446,13 @@ impl MediaEngine {
     // ----- internals -----
 
     fn new_rtc(&self, now: Instant) -> Rtc {
+        // ICE-lite: the server only answers checks, never starts them. Every datagram a client
+        // sends then follows its own authenticated check from the same address, which is what
+        // the shell's router learns addresses from; a full agent's first checks drew replies
+        // (no USERNAME) from addresses not yet learned, and a join waited for the client's
+        // 1 s DTLS retransmission.
         let mut rtc = Rtc::builder()
+            .set_ice_lite(true)
             .set_rtp_mode(false)
             .clear_codecs()
             .enable_opus(true, false)
@@ -460,6 +490,7 @@ impl MediaEngine {
                 addrs: Vec::new(),
                 connected: false,
                 next_timeout: None,
+                queued: false,
                 announced: Vec::new(),
             },
         );
@@ -485,7 +516,24 @@ impl MediaEngine {
         }
     }
 
+    /// Puts `id` on the list of sessions to poll, once.
+    fn enqueue(&mut self, id: &str) {
+        if let Some(s) = self.sessions.get_mut(id) {
+            if !s.queued {
+                s.queued = true;
+                self.dirty.push(id.to_string());
+            }
+        }
+    }
+
+    /// Runs `id` until it only has a future timeout left. A write asks for a timeout at once
+    /// (str0m packetizes and paces queued frames in its timer pass): that one runs here, so
+    /// the frame leaves now rather than on the next wake-up.
     fn poll_session(&mut self, now: Instant, id: &str) {
+        let mut ticked = false;
+        if let Some(s) = self.sessions.get_mut(id) {
+            s.queued = false;
+        }
         loop {
             let Some(s) = self.sessions.get_mut(id) else {
                 return;
@@ -507,6 +555,12 @@ impl MediaEngine {
                 }
             };
             match out {
+                Output::Timeout(t) if t <= now && !ticked => {
+                    ticked = true;
+                    if s.rtc.handle_input(Input::Timeout(now)).is_err() {
+                        s.rtc.disconnect();
+                    }
+                }
                 Output::Timeout(t) => {
                     if s.next_timeout != Some(t) {
                         s.next_timeout = Some(t);
@@ -651,10 +705,10 @@ impl MediaEngine {
                 .is_ok()
             {
                 self.stats.frames_forwarded += 1;
-                if r.rtc.handle_input(Input::Timeout(now)).is_err() {
-                    r.rtc.disconnect();
+                if !r.queued {
+                    r.queued = true;
+                    self.dirty.push(rx.clone());
                 }
-                self.dirty.push(rx.clone());
             }
         }
     }
@@ -803,7 +857,7 @@ impl MediaEngine {
         p.last_keyframe_request = Some(now);
         if let Some(mut w) = s.rtc.writer(mid) {
             if w.request_keyframe(rid, KeyframeRequestKind::Pli).is_ok() {
-                self.dirty.push(publisher);
+                self.enqueue(&publisher);
             }
         }
     }

@@ -43,6 +43,9 @@ pub struct Session {
     pub(crate) addrs: Vec<(Protocol, SocketAddr)>,
     pub(crate) connected: bool,
     pub(crate) next_timeout: Option<Instant>,
+    /// In the engine's list of sessions to poll (so a receiver written to by many packets of
+    /// one batch is polled, and its timers run, once).
+    pub(crate) queued: bool,
     /// What the client was last told about its slots (to send changes only).
     pub(crate) announced: Vec<Option<String>>,
 }
