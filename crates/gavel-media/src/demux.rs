@@ -19,6 +19,12 @@ pub fn stun_ufrag(datagram: &[u8]) -> Option<&str> {
     Some(username.split(':').next().unwrap_or(username))
 }
 
+/// Whether `datagram` is a handshake (STUN or DTLS) rather than media (RTP, RTCP), by its
+/// first byte (RFC 7983: STUN 0–3, DTLS 20–63, RTP/RTCP 128–191).
+pub fn is_handshake(datagram: &[u8]) -> bool {
+    matches!(datagram.first(), Some(0..=3 | 20..=63))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -32,5 +38,14 @@ mod tests {
         fake[4..8].copy_from_slice(&[0x21, 0x12, 0xa4, 0x42]);
         fake[2] = 0xff; // claims a length it does not have
         assert_eq!(stun_ufrag(&fake), None);
+    }
+
+    #[test]
+    fn handshakes_are_told_from_media_by_the_first_byte() {
+        assert!(is_handshake(&[0x00, 0x01]), "STUN binding request");
+        assert!(is_handshake(&[22, 0xfe, 0xfd]), "DTLS handshake record");
+        assert!(!is_handshake(&[0x80, 0x6f]), "RTP");
+        assert!(!is_handshake(&[0x81, 0xc8]), "RTCP sender report");
+        assert!(!is_handshake(&[]));
     }
 }

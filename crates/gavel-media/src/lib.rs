@@ -41,7 +41,7 @@ pub mod offer;
 mod session;
 mod stats;
 
-pub use demux::stun_ufrag;
+pub use demux::{is_handshake, stun_ufrag};
 pub use engine::{EngineConfig, EngineOutput, MediaEngine, MediaError, MediaEvent, SlotInfo};
 pub use offer::Kind;
 pub use session::Session;

@@ -196,7 +196,10 @@ impl RoomActor {
         tracing::debug!(%room, "room opened");
         while !self.closed {
             let deadline = self.next_deadline();
+            // Commands first, then datagrams (handshakes before media): a host's mute never
+            // waits behind more than one batch of media.
             tokio::select! {
+                biased;
                 msg = self.rx.recv() => match msg {
                     Some(msg) => self.on_message(msg).await,
                     None => break,
@@ -205,6 +208,10 @@ impl RoomActor {
                     if let Some(m) = &mut self.media {
                         m.on_datagram(d);
                     }
+                    // A busy room always has a datagram ready, so it would otherwise run until
+                    // tokio's budget forces a yield (~128 batches): the HTTP and WebSocket
+                    // tasks waiting on this worker — a host's mute among them — go first.
+                    tokio::task::yield_now().await;
                 }
                 _ = sleep_until(deadline) => {}
             }

@@ -8,13 +8,14 @@
 
 pub mod room;
 pub mod router;
+pub mod sender;
 pub mod tcp;
 
 use crate::config::{MediaConfig, DEFAULT_MEDIA_PORT, DEFAULT_MEDIA_TCP_PORT};
-use crate::metrics::{DirectionLabel, Metrics};
+use crate::metrics::{DirectionLabel, Metrics, ReasonLabel};
 use gavel_media::str0m::net::Protocol;
 use gavel_media::EngineConfig;
-use router::Router;
+use router::{Routed, Router};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use tokio::net::{TcpListener, UdpSocket};
@@ -26,11 +27,19 @@ pub struct Datagram {
     pub source: SocketAddr,
     pub destination: SocketAddr,
     pub bytes: Vec<u8>,
+    /// When the reader queued it (media older than [`MAX_MEDIA_AGE`] is dropped unread).
+    pub received: std::time::Instant,
 }
 
-/// Datagrams waiting for one room; beyond this the reader drops them (a room busy with a
-/// durable commit, or a flood, never makes the reader wait).
+/// Media datagrams waiting for one room; beyond this the reader drops them (a room busy with
+/// a durable commit, or a flood, never makes the reader wait).
 pub const ROOM_QUEUE: usize = 2048;
+/// Handshake datagrams (STUN, DTLS) waiting for one room, read before its media.
+pub const HANDSHAKE_QUEUE: usize = 256;
+/// A room that has fallen this far behind drops media it has not read yet instead of
+/// forwarding it late: audio a quarter-second stale is worse than lost, and the room catches
+/// up instead of staying seconds behind.
+pub const MAX_MEDIA_AGE: std::time::Duration = std::time::Duration::from_millis(250);
 
 pub struct MediaPlane {
     socket: UdpSocket,
@@ -42,6 +51,8 @@ pub struct MediaPlane {
     pub local_tcp: Option<SocketAddr>,
     pub tcp: tcp::Connections,
     pub router: Router,
+    /// The thread that sends UDP datagrams, in batches.
+    pub sender: sender::UdpSender,
     pub config: MediaConfig,
     metrics: Arc<Metrics>,
 }
@@ -97,6 +108,7 @@ impl MediaPlane {
         };
         let local_tcp = listener.as_ref().map(|l| l.local_addr()).transpose()?;
         tracing::info!(%local, ?local_tcp, ?advertised, "media plane on UDP (and ICE-TCP)");
+        let sender = sender::UdpSender::spawn(&socket, metrics.clone())?;
         let plane = Arc::new(MediaPlane {
             socket,
             local,
@@ -104,6 +116,7 @@ impl MediaPlane {
             local_tcp,
             tcp: tcp::Connections::default(),
             router: Router::default(),
+            sender,
             config: config.clone(),
             metrics,
         });
@@ -188,16 +201,30 @@ impl MediaPlane {
                     .media_bytes
                     .get_or_create(&DirectionLabel { direction: "in" })
                     .inc_by(n as u64);
-                let bytes = &buf[..n];
                 let destination = p.destination_for(source);
-                if !p.router.route(Protocol::Udp, source, destination, bytes) {
-                    p.metrics
-                        .media_dropped
-                        .get_or_create(&crate::metrics::ReasonLabel { reason: "unknown" })
-                        .inc();
-                }
+                p.deliver(Protocol::Udp, source, destination, &buf[..n]);
             }
         });
+    }
+
+    /// Routes one datagram (UDP, or a frame from an ICE-TCP connection) to its room, counting
+    /// what is dropped and why.
+    pub fn deliver(
+        &self,
+        proto: Protocol,
+        source: SocketAddr,
+        destination: SocketAddr,
+        bytes: &[u8],
+    ) {
+        let reason = match self.router.route(proto, source, destination, bytes) {
+            Routed::Queued => return,
+            Routed::Unknown => "unknown",
+            Routed::Full => "overloaded",
+        };
+        self.metrics
+            .media_dropped
+            .get_or_create(&ReasonLabel { reason })
+            .inc();
     }
 }
 

@@ -5,30 +5,32 @@
 //! [`RoomMedia::sync`] (new rules to the engine if anything that decides forwarding changed;
 //! levels, slot maps and closed sessions back to the model and the clients) → events out.
 
-use super::router::room_queue;
-use super::{Datagram, MediaPlane};
+use super::router::{room_queues, RoomInbox, RoomQueues};
+use super::sender::Outbound;
+use super::{Datagram, MediaPlane, MAX_MEDIA_AGE};
 use crate::fanout::{Conn, Frame, Outgoing};
 use crate::metrics::{Metrics, ReasonLabel};
 use gavel_core::{
     Error, ErrorCode, Event, MediaSlot, MediaTrack, OfferedTrack, Reply, Room, Source,
 };
 use gavel_media::offer::{self, Kind};
+use gavel_media::str0m::net::Protocol;
 use gavel_media::{DropReason, EngineOutput, MediaEngine, MediaEvent, Session, Stats};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
-use tokio::sync::mpsc;
 
-/// Most datagrams handled between two looks at the room's other work (commands, timers): big
-/// enough to share receivers' timer passes under load, small enough that a host's mute waits
-/// for at most this many frames.
+/// Most datagrams, and most time, spent on one batch before the room looks at its other work
+/// (commands, timers): big enough to share receivers' timer passes under load, small enough
+/// that a host's mute waits a few milliseconds at most, however large the room's fan-out.
 const BATCH: usize = 32;
+const BATCH_TIME: std::time::Duration = std::time::Duration::from_millis(4);
 
 pub struct RoomMedia {
     plane: Arc<MediaPlane>,
     engine: MediaEngine,
-    tx: mpsc::Sender<Datagram>,
-    rx: mpsc::Receiver<Datagram>,
+    queues: RoomQueues,
+    inbox: RoomInbox,
     /// Session id → its ufrag, to unregister it from the router when it goes.
     ufrags: HashMap<String, String>,
     /// Session id → the m-lines its last offer sends on, and what became of their tracks.
@@ -93,12 +95,12 @@ fn kind_of(source: Source) -> Kind {
 
 impl RoomMedia {
     pub fn new(plane: Arc<MediaPlane>, metrics: Arc<Metrics>) -> RoomMedia {
-        let (tx, rx) = room_queue();
+        let (queues, inbox) = room_queues();
         RoomMedia {
             engine: MediaEngine::new(plane.engine_config()),
             plane,
-            tx,
-            rx,
+            queues,
+            inbox,
             ufrags: HashMap::new(),
             lines: HashMap::new(),
             reported: Stats::default(),
@@ -106,24 +108,51 @@ impl RoomMedia {
         }
     }
 
-    /// The next datagram for this room (for the actor's `select!`).
+    /// The next datagram for this room (for the actor's `select!`): handshakes first.
     pub async fn recv(&mut self) -> Option<Datagram> {
-        self.rx.recv().await
+        tokio::select! {
+            biased;
+            Some(d) = self.inbox.handshake.recv() => Some(d),
+            Some(d) = self.inbox.media.recv() => Some(d),
+            else => None,
+        }
     }
 
-    /// `d` and whatever else is already queued, up to [`BATCH`] datagrams, as one batch: a
-    /// busy room's receivers run their timers once per batch instead of once per frame.
+    /// `d` and whatever else is already queued (handshakes first), up to [`BATCH`] datagrams
+    /// or [`BATCH_TIME`], as one batch: a busy room's receivers run their timers once per
+    /// batch instead of once per frame. Media that waited longer than [`MAX_MEDIA_AGE`] is
+    /// dropped unread.
     pub fn on_datagram(&mut self, d: Datagram) {
         let now = Instant::now();
         let mut next = Some(d);
         let mut count = 0;
+        let mut stale = 0;
         while let Some(d) = next.take() {
-            self.engine
-                .receive(now, d.proto, d.source, d.destination, &d.bytes);
-            count += 1;
-            if count < BATCH {
-                next = self.rx.try_recv().ok();
+            if now.saturating_duration_since(d.received) > MAX_MEDIA_AGE
+                && !gavel_media::is_handshake(&d.bytes)
+            {
+                stale += 1;
+            } else {
+                self.engine
+                    .receive(now, d.proto, d.source, d.destination, &d.bytes);
+                count += 1;
             }
+            if count < BATCH && now.elapsed() < BATCH_TIME {
+                next = self
+                    .inbox
+                    .handshake
+                    .try_recv()
+                    .or_else(|_| self.inbox.media.try_recv())
+                    .ok();
+            }
+        }
+        if stale > 0 {
+            self.metrics
+                .media_dropped
+                .get_or_create(&ReasonLabel {
+                    reason: "overloaded",
+                })
+                .inc_by(stale);
         }
         self.engine.flush(now);
     }
@@ -187,7 +216,7 @@ impl RoomMedia {
             .map_err(|e| Error::invalid(e.0))?;
         if let Some(ufrag) = self.engine.ufrag(sid) {
             if !self.ufrags.contains_key(sid) {
-                self.plane.router.register(ufrag, self.tx.clone());
+                self.plane.router.register(ufrag, self.queues.clone());
                 self.ufrags.insert(sid.to_string(), ufrag.to_string());
                 self.metrics.media_sessions.inc();
             }
@@ -249,7 +278,9 @@ impl RoomMedia {
         let Some(session) = carried.session.take() else {
             return;
         };
-        self.plane.router.register(&carried.ufrag, self.tx.clone());
+        self.plane
+            .router
+            .register(&carried.ufrag, self.queues.clone());
         self.ufrags.insert(sid.to_string(), carried.ufrag.clone());
         self.lines
             .insert(sid.to_string(), std::mem::take(&mut carried.lines));
@@ -336,8 +367,14 @@ impl RoomMedia {
     }
 
     fn drain(&mut self, core: &mut Room, conns: &HashMap<String, Conn>, now_ms: u64) {
+        // UDP datagrams leave as one batch, sent from the media plane's sender thread.
+        let mut udp = Vec::new();
         while let Some(out) = self.engine.poll_output() {
             match out {
+                EngineOutput::Transmit(t) if t.proto == Protocol::Udp => udp.push(Outbound {
+                    to: t.destination,
+                    bytes: t.contents.into(),
+                }),
                 EngineOutput::Transmit(t) => self.plane.send(t.proto, &t.contents, t.destination),
                 EngineOutput::Event(MediaEvent::Level { session, level, .. }) => {
                     core.media_level(now_ms, &session, level)
@@ -399,6 +436,7 @@ impl RoomMedia {
                 }
             }
         }
+        self.plane.sender.send(udp);
     }
 
     /// The engine's counters into the metrics, as differences since the last report.

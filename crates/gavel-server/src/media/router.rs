@@ -1,13 +1,18 @@
 //! Which room a datagram is for: by the server-side ICE ufrag a STUN request names, then by
 //! the source address such a request came from (see `gavel_media::stun_ufrag`). Rooms
 //! register the ufrags of their sessions and unregister them when a session closes or moves.
+//!
+//! Each room has two queues: handshakes (STUN, DTLS) and media (RTP, RTCP). The room reads
+//! handshakes first, so a room that has fallen behind on media still connects new sessions
+//! (and answers consent checks) at once.
 
-use super::{Datagram, ROOM_QUEUE};
+use super::{Datagram, HANDSHAKE_QUEUE, ROOM_QUEUE};
 use gavel_media::str0m::net::Protocol;
-use gavel_media::stun_ufrag;
+use gavel_media::{is_handshake, stun_ufrag};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Mutex;
+use std::time::Instant;
 use tokio::sync::mpsc;
 
 /// A remote address is remembered for at most this many per session (ICE checks a few).
@@ -25,19 +30,49 @@ struct Inner {
 }
 
 struct Route {
-    room: mpsc::Sender<Datagram>,
+    room: RoomQueues,
     addrs: Vec<(Protocol, SocketAddr)>,
 }
 
-/// A room's datagram queue.
-pub fn room_queue() -> (mpsc::Sender<Datagram>, mpsc::Receiver<Datagram>) {
-    mpsc::channel(ROOM_QUEUE)
+/// Where the router puts a room's datagrams.
+#[derive(Clone)]
+pub struct RoomQueues {
+    handshake: mpsc::Sender<Datagram>,
+    media: mpsc::Sender<Datagram>,
+}
+
+/// The room's ends of its queues.
+pub struct RoomInbox {
+    pub handshake: mpsc::Receiver<Datagram>,
+    pub media: mpsc::Receiver<Datagram>,
+}
+
+pub fn room_queues() -> (RoomQueues, RoomInbox) {
+    let (handshake, handshake_rx) = mpsc::channel(HANDSHAKE_QUEUE);
+    let (media, media_rx) = mpsc::channel(ROOM_QUEUE);
+    (
+        RoomQueues { handshake, media },
+        RoomInbox {
+            handshake: handshake_rx,
+            media: media_rx,
+        },
+    )
+}
+
+/// What became of a datagram.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Routed {
+    Queued,
+    /// No session owns it (dropped).
+    Unknown,
+    /// Its room's queue is full (dropped): the room has fallen behind.
+    Full,
 }
 
 impl Router {
     /// Datagrams for the session with this ufrag go to `room` (replacing another room's claim:
     /// a moved session).
-    pub fn register(&self, ufrag: &str, room: mpsc::Sender<Datagram>) {
+    pub fn register(&self, ufrag: &str, room: RoomQueues) {
         let mut inner = self.inner.lock().expect("router lock");
         match inner.by_ufrag.get_mut(ufrag) {
             Some(route) => route.room = room,
@@ -66,21 +101,21 @@ impl Router {
         self.inner.lock().expect("router lock").by_ufrag.len()
     }
 
-    /// Hands `bytes` to the room owning it; false when no room does (dropped).
+    /// Hands `bytes` to the room owning it.
     pub fn route(
         &self,
         proto: Protocol,
         source: SocketAddr,
         destination: SocketAddr,
         bytes: &[u8],
-    ) -> bool {
+    ) -> Routed {
         let key = (proto, source);
         let room = {
             let mut inner = self.inner.lock().expect("router lock");
             match stun_ufrag(bytes) {
                 Some(ufrag) => {
                     let Some(route) = inner.by_ufrag.get_mut(ufrag) else {
-                        return false;
+                        return Routed::Unknown;
                     };
                     let room = route.room.clone();
                     if !route.addrs.contains(&key) {
@@ -97,21 +132,30 @@ impl Router {
                 }
                 None => {
                     let Some(ufrag) = inner.by_addr.get(&key) else {
-                        return false;
+                        return Routed::Unknown;
                     };
                     match inner.by_ufrag.get(ufrag) {
                         Some(route) => route.room.clone(),
-                        None => return false,
+                        None => return Routed::Unknown,
                     }
                 }
             }
         };
-        room.try_send(Datagram {
+        let queue = if is_handshake(bytes) {
+            &room.handshake
+        } else {
+            &room.media
+        };
+        let datagram = Datagram {
             proto,
             source,
             destination,
             bytes: bytes.to_vec(),
-        })
-        .is_ok()
+            received: Instant::now(),
+        };
+        match queue.try_send(datagram) {
+            Ok(()) => Routed::Queued,
+            Err(_) => Routed::Full,
+        }
     }
 }

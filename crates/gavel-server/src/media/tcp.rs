@@ -7,7 +7,6 @@
 //! str0m leaves the framing to the application; it is a few lines, so it is written here.
 
 use super::MediaPlane;
-use crate::metrics::ReasonLabel;
 use gavel_media::str0m::net::Protocol;
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -102,13 +101,7 @@ async fn serve(
             if reader.read_exact(&mut buf[..n]).await.is_err() {
                 return;
             }
-            if !plane.router.route(Protocol::Tcp, remote, local, &buf[..n]) {
-                plane
-                    .metrics
-                    .media_dropped
-                    .get_or_create(&ReasonLabel { reason: "unknown" })
-                    .inc();
-            }
+            plane.deliver(Protocol::Tcp, remote, local, &buf[..n]);
         }
     };
     tokio::select! {
