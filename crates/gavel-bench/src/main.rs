@@ -13,6 +13,9 @@
 //!   `-n` receive-only subscribers, each a str0m peer in this process; server CPU per forwarded
 //!   packet, join-to-first-audio, memory per media session, mute-to-silence (`media.rs`; needs
 //!   `--server-pid`).
+//! - `media-video` (run alone): one simulcast camera and `-n` subscribers with one video slot
+//!   each; server CPU per sent datagram on the low layer, then on the high one after a pin
+//!   (`media_video.rs`; needs `--server-pid`).
 //!
 //! `--target janus` runs the join storm, memory and a kick against Janus's VideoRoom instead
 //! (`janus.rs`), for the side-by-side comparison.
@@ -23,6 +26,7 @@ mod churn;
 mod clients;
 mod janus;
 mod media;
+mod media_video;
 mod probe;
 mod report;
 mod sink;
@@ -94,6 +98,10 @@ async fn main() {
 }
 
 async fn run(args: Args) -> Result<(), String> {
+    if args.scenario == "media-video" {
+        raise_fd_limit(2 * (args.n + 1));
+        return media_video::run(&args).await;
+    }
     if args.scenario == "media" {
         // Each media participant holds a TCP and a UDP socket here.
         raise_fd_limit(2 * (args.n + args.publishers));

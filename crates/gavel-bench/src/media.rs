@@ -538,7 +538,7 @@ pub async fn run(args: &Args) -> Result<(), String> {
 
 /// Runs `count` jobs, at most `concurrency` at a time, all within `timeout`; their results in
 /// index order, or the first error.
-async fn bounded<T, F, Fut>(
+pub(crate) async fn bounded<T, F, Fut>(
     count: usize,
     concurrency: usize,
     timeout: Duration,
@@ -848,7 +848,7 @@ fn interval_report(
 
 /// The server's Prometheus exposition (`/metrics`; `ApiClient::call` hands back non-JSON
 /// bodies as a string).
-async fn metrics(api: &ApiClient) -> Result<String, String> {
+pub(crate) async fn metrics(api: &ApiClient) -> Result<String, String> {
     match api.call("GET", "/metrics", None).await {
         Ok(Value::String(text)) => Ok(text),
         Ok(other) => Err(format!("/metrics: unexpected body {other}")),
@@ -858,7 +858,7 @@ async fn metrics(api: &ApiClient) -> Result<String, String> {
 
 /// The value of the sample named exactly `name` (labels included), 0 when absent (a labelled
 /// counter appears on first use).
-fn metric(text: &str, name: &str) -> f64 {
+pub(crate) fn metric(text: &str, name: &str) -> f64 {
     text.lines()
         .filter_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
         .find_map(|v| v.split_whitespace().next()?.parse().ok())
@@ -886,7 +886,7 @@ async fn muted_drops(api: &ApiClient) -> Result<f64, String> {
         .unwrap_or(0.0))
 }
 
-fn round(x: f64) -> f64 {
+pub(crate) fn round(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
 }
 

@@ -52,6 +52,17 @@ impl Sink {
         slots: usize,
         recorder: impl Recorder,
     ) -> Result<Sink, String> {
+        Self::open_kind(rtc, ip, MediaKind::Audio, slots, recorder).await
+    }
+
+    /// Offers `slots` receive slots of `kind`.
+    pub async fn open_kind(
+        rtc: &RtcClient,
+        ip: IpAddr,
+        kind: MediaKind,
+        slots: usize,
+        recorder: impl Recorder,
+    ) -> Result<Sink, String> {
         let socket = UdpSocket::bind(SocketAddr::new(ip, 0))
             .await
             .map_err(|e| format!("cannot bind a UDP socket: {e}"))?;
@@ -60,7 +71,7 @@ impl Sink {
         peer.add_local_candidate(Candidate::host(local, "udp").map_err(|e| e.to_string())?);
         let mut api = peer.sdp_api();
         for _ in 0..slots {
-            api.add_media(MediaKind::Audio, Direction::RecvOnly, None, None, None);
+            api.add_media(kind, Direction::RecvOnly, None, None, None);
         }
         let (offer, pending) = api.apply().ok_or("nothing to offer")?;
         let reply = rtc

@@ -70,3 +70,64 @@ async fn a_small_audio_room_reports_every_line() {
     assert_eq!(mute["late_frames"], 0.0, "{mute}");
     server.shutdown(std::time::Duration::from_secs(5)).await;
 }
+
+/// The video scenario: one simulcast camera, 4 subscribers; both layers are forwarded, and the
+/// high layer (after the pin) carries more packets than the low one. Rates are not asserted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_small_video_room_reports_both_layers() {
+    let server = Server::start(Config::dev("127.0.0.1:0".parse().unwrap()))
+        .await
+        .unwrap();
+    let url = format!("http://{}", server.addr);
+    let pid = std::process::id().to_string();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_gavel-bench"))
+            .args([
+                "--url",
+                &url,
+                "--scenario",
+                "media-video",
+                "-n",
+                "4",
+                "--interval",
+                "1",
+                "--timeout",
+                "60",
+                "--server-pid",
+                &pid,
+            ])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let layers: Vec<&str> = lines
+        .iter()
+        .map(|l| {
+            l["layer"]
+                .as_str()
+                .unwrap_or(l["scenario"].as_str().unwrap())
+        })
+        .collect();
+    assert_eq!(layers, ["media-video-join", "low", "high"]);
+    assert_eq!(lines[0]["n"], 4, "{}", lines[0]);
+    let received = |l: &serde_json::Value| l["received_per_second"].as_f64().unwrap();
+    assert!(received(&lines[1]) > 0.0, "{}", lines[1]);
+    assert!(
+        received(&lines[2]) > received(&lines[1]),
+        "the high layer carries more: {} vs {}",
+        lines[2],
+        lines[1]
+    );
+    server.shutdown(std::time::Duration::from_secs(5)).await;
+}
