@@ -23,10 +23,11 @@ use std::time::Duration;
 const CHUNK: usize = 64;
 /// Batches waiting for the thread; each is one room's output of one step.
 const QUEUE: usize = 1024;
-/// Datagrams waiting for the thread, all batches together. Past this, new batches are dropped:
-/// at ~100k datagrams/s per core this is under 100 ms of output, so an overloaded server
-/// drops media rather than delivering it ever later.
-const MAX_QUEUED: usize = 8192;
+/// Datagrams waiting for the thread, all batches together. Past this, new batches are dropped,
+/// so an overloaded server drops media rather than delivering it ever later. It must hold a
+/// burst: one batch of 32 frames for 250 receivers is 8,000 datagrams. At the ~130k
+/// datagrams/s one sender thread manages here, this is a quarter second of output.
+const MAX_QUEUED: usize = 32_768;
 /// A full socket buffer is waited out this many times, a millisecond each, before the rest of
 /// a batch is dropped.
 const FULL_RETRIES: u32 = 3;
