@@ -4,8 +4,9 @@
 //! sending, and the participant's own unmute.
 //!
 //! aiortc gathers no ICE candidates on loopback alone, so the server and the script run in a
-//! private network namespace (`scripts/netns-run`: 10.77.0.1 and 10.77.0.2 on a veth pair) with
-//! the server bound to 10.77.0.1; nothing leaves the namespace.
+//! private network namespace (`scripts/netns-run`: 10.77.0.1 and 10.77.0.2 on a veth pair);
+//! nothing leaves the namespace. The server binds the wildcard address with no `[media]
+//! advertise`, so its candidates are the addresses it discovers on the namespace's interfaces.
 
 mod common;
 
@@ -25,7 +26,7 @@ const GLOBAL_TIMEOUT: Duration = Duration::from_secs(70);
 /// its log is shown when the script fails.
 const SCRIPT: &str = r#"set -u
 log=$(mktemp)
-"$SERVER_BIN" dev --bind 10.77.0.1:7880 >"$log" 2>&1 &
+"$SERVER_BIN" dev --bind 0.0.0.0:7880 >"$log" 2>&1 &
 server=$!
 for _ in $(seq 100); do (exec 3<>/dev/tcp/10.77.0.1/7880) 2>/dev/null && break; sleep 0.1; done
 GAVEL_WS=ws://10.77.0.1:7880 timeout 55 .venv/bin/python tests/python/media_aiortc.py

@@ -6,6 +6,7 @@
 //! control changes the forwarding rules in the same step that changes the room, before the
 //! actor reads the next datagram, so nothing it stopped is forwarded afterwards.
 
+pub mod interfaces;
 pub mod room;
 pub mod router;
 pub mod sender;
@@ -86,13 +87,23 @@ impl MediaPlane {
         let local = socket.local_addr()?;
         let advertised: Vec<SocketAddr> = if config.advertise.is_empty() {
             if local.ip().is_unspecified() {
-                return Err(std::io::Error::new(
-                    std::io::ErrorKind::InvalidInput,
-                    "media: `bind` is a wildcard address, so set [media] advertise to the \
-                     address(es) clients reach this server on",
-                ));
+                let found = interfaces::discover(local.ip());
+                if found.is_empty() {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::InvalidInput,
+                        "media: `bind` is a wildcard address and no interface has a usable \
+                         address of its family: set [media] advertise to the address(es) \
+                         clients reach this server on",
+                    ));
+                }
+                tracing::info!(addresses = ?found, "media: advertising the interfaces' addresses (set [media] advertise to choose)");
+                found
+                    .into_iter()
+                    .map(|ip| SocketAddr::new(ip, local.port()))
+                    .collect()
+            } else {
+                vec![local]
             }
-            vec![local]
         } else {
             config
                 .advertise
