@@ -16,6 +16,7 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
+use str0m::bwe::{Bitrate, BweKind};
 use str0m::change::SdpOffer;
 use str0m::media::{KeyframeRequestKind, MediaData, Mid, Rid};
 use str0m::net::{Protocol, Receive, TcpType, Transmit};
@@ -31,6 +32,9 @@ pub struct EngineConfig {
     /// Bitrate limits per published track (bits/s); frames beyond are dropped and counted.
     pub max_audio_bitrate: u64,
     pub max_video_bitrate: u64,
+    /// Where a video receiver's bandwidth estimate starts (bits/s), before its congestion
+    /// feedback says more.
+    pub initial_bandwidth: u64,
 }
 
 impl Default for EngineConfig {
@@ -40,6 +44,7 @@ impl Default for EngineConfig {
             max_slots: 64,
             max_audio_bitrate: 512_000,
             max_video_bitrate: 8_000_000,
+            initial_bandwidth: 2_500_000,
         }
     }
 }
@@ -115,6 +120,9 @@ pub struct MediaEngine {
     /// Session timers, earliest first; entries a session has since moved are skipped.
     timers: BinaryHeap<Reverse<(Instant, String)>>,
     outputs: VecDeque<EngineOutput>,
+    /// When constrained video receivers try their wanted layers again (see
+    /// [`MediaEngine::retry_constrained`]).
+    retries: BinaryHeap<Reverse<(Instant, String)>>,
     /// Keyframes to ask publishers for (new video receivers, layer switches).
     pending_keyframes: Vec<(String, Option<Rid>)>,
     stats: Stats,
@@ -125,6 +133,12 @@ pub const STATS_INTERVAL: Duration = Duration::from_secs(2);
 
 /// A video receiver that asked for a keyframe is answered at most this often per track.
 const KEYFRAME_INTERVAL: Duration = Duration::from_millis(500);
+
+/// A receiver its bandwidth estimate moved to the low layer tries its wanted layers again after
+/// this long, doubling (up to the maximum) each time a retry fails within [`RETRY_HOLD`].
+const MIN_RETRY_BACKOFF: Duration = Duration::from_secs(10);
+const MAX_RETRY_BACKOFF: Duration = Duration::from_secs(40);
+const RETRY_HOLD: Duration = Duration::from_secs(10);
 
 impl MediaEngine {
     pub fn new(config: EngineConfig) -> MediaEngine {
@@ -137,6 +151,7 @@ impl MediaEngine {
             routes: HashMap::new(),
             dirty: Vec::new(),
             timers: BinaryHeap::new(),
+            retries: BinaryHeap::new(),
             outputs: VecDeque::new(),
             pending_keyframes: Vec::new(),
             stats: Stats::default(),
@@ -178,7 +193,8 @@ impl MediaEngine {
             .map_err(|e| MediaError(format!("malformed SDP offer: {e}")))?;
         let created = !self.sessions.contains_key(session);
         if created {
-            let rtc = self.new_rtc(now);
+            let receives_video = lines.iter().any(|m| m.receives && m.kind == Kind::Video);
+            let rtc = self.new_rtc(now, receives_video);
             self.insert_session(session, rtc);
         }
         let s = self.sessions.get_mut(session).expect("just ensured");
@@ -207,6 +223,7 @@ impl MediaEngine {
                         last_keyframe_request: None,
                         window_start: None,
                         window_bytes: 0,
+                        layer_rates: Vec::new(),
                     },
                 };
                 published.push((mid, entry));
@@ -410,6 +427,7 @@ impl MediaEngine {
     /// Time passed: every session whose timer is due runs. Costs O(due sessions · log), not
     /// O(sessions): timers wait in a heap.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.retry_constrained(now);
         while let Some(Reverse((t, _))) = self.timers.peek() {
             if *t > now {
                 break;
@@ -436,7 +454,9 @@ impl MediaEngine {
     /// The earliest time [`MediaEngine::handle_timeout`] may have work to do (possibly a stale
     /// timer: then the call finds nothing due and costs little).
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.timers.peek().map(|Reverse((t, _))| *t)
+        let timer = self.timers.peek().map(|Reverse((t, _))| *t);
+        let retry = self.retries.peek().map(|Reverse((t, _))| *t);
+        timer.into_iter().chain(retry).min()
     }
 
     pub fn poll_output(&mut self) -> Option<EngineOutput> {
@@ -445,7 +465,10 @@ impl MediaEngine {
 
     // ----- internals -----
 
-    fn new_rtc(&self, now: Instant) -> Rtc {
+    /// A session's `Rtc`. One that receives video estimates its downlink from the client's
+    /// congestion feedback (TWCC), which picks its simulcast layers (see
+    /// [`MediaEngine::on_bandwidth`]); audio-only sessions skip the estimator and its pacer.
+    fn new_rtc(&self, now: Instant, receives_video: bool) -> Rtc {
         // ICE-lite: the server only answers checks, never starts them. Every datagram a client
         // sends then follows its own authenticated check from the same address, which is what
         // the shell's router learns addresses from; a full agent's first checks drew replies
@@ -459,6 +482,7 @@ impl MediaEngine {
             .enable_vp8(true)
             .enable_h264(true)
             .set_stats_interval(Some(STATS_INTERVAL))
+            .enable_bwe(receives_video.then(|| Bitrate::bps(self.config.initial_bandwidth)))
             .build(now);
         for (proto, addr) in &self.config.candidates {
             // TCP candidates are passive: clients connect to us (RFC 6544).
@@ -491,6 +515,9 @@ impl MediaEngine {
                 connected: false,
                 next_timeout: None,
                 queued: false,
+                constrained: false,
+                retried_at: None,
+                retry_backoff: Duration::ZERO,
                 announced: Vec::new(),
             },
         );
@@ -605,6 +632,9 @@ impl MediaEngine {
                 self.reassign();
             }
             Event::MediaData(data) => self.forward(now, id, data),
+            Event::EgressBitrateEstimate(BweKind::Twcc { estimate, .. }) => {
+                self.on_bandwidth(now, id, estimate.as_u64())
+            }
             Event::PeerStats(stats) => {
                 self.outputs
                     .push_back(EngineOutput::Event(MediaEvent::Quality {
@@ -667,6 +697,9 @@ impl MediaEngine {
             self.stats.drop(DropReason::OverLimit);
             return;
         }
+        if p.kind == Kind::Video {
+            p.measure_layer(now, data.rid, data.data.len());
+        }
         if p.kind == Kind::Audio {
             if let Some(level) = data.ext_vals.audio_level {
                 self.outputs
@@ -713,6 +746,90 @@ impl MediaEngine {
         }
     }
 
+    /// A video receiver's downlink estimate changed. If it cannot carry the layers the rules
+    /// want for it (pinned or speaking: high), the receiver gets the low layer of everything.
+    /// Switches reassign the room's slots (which asks publishers for keyframes); they are
+    /// rare, estimates are not, so an estimate that changes nothing costs O(the receiver's
+    /// slots).
+    fn on_bandwidth(&mut self, now: Instant, id: &str, estimate: u64) {
+        let wanted = self.wanted_bitrate(id);
+        let Some(s) = self.sessions.get_mut(id) else {
+            return;
+        };
+        if s.constrained || estimate >= wanted {
+            return;
+        }
+        // A retry that fails soon after it began doubles the wait before the next one.
+        s.retry_backoff = match s.retried_at {
+            Some(t) if now.saturating_duration_since(t) < RETRY_HOLD => {
+                (s.retry_backoff * 2).min(MAX_RETRY_BACKOFF)
+            }
+            _ => MIN_RETRY_BACKOFF,
+        };
+        s.constrained = true;
+        let at = now + s.retry_backoff;
+        self.retries.push(Reverse((at, id.to_string())));
+        self.reassign();
+    }
+
+    /// Constrained receivers whose wait is over try the layers they want again. Their
+    /// estimator restarts from what those layers need: a link that can carry them keeps the
+    /// estimate up, one that cannot brings it down within a second or two (delay, then loss)
+    /// and the receiver goes back to the low layer for twice as long (up to
+    /// [`MAX_RETRY_BACKOFF`]). An estimator that only probes from a low estimate can stay
+    /// below the layer's rate long after the link has recovered; a retry cannot.
+    fn retry_constrained(&mut self, now: Instant) {
+        let mut changed = false;
+        while let Some(Reverse((t, _))) = self.retries.peek() {
+            if *t > now {
+                break;
+            }
+            let Some(Reverse((_, id))) = self.retries.pop() else {
+                break;
+            };
+            let wanted = self.wanted_bitrate(&id);
+            let Some(s) = self.sessions.get_mut(&id) else {
+                continue;
+            };
+            if !s.constrained {
+                continue;
+            }
+            s.constrained = false;
+            s.retried_at = Some(now);
+            s.rtc.bwe().reset(Bitrate::bps(
+                (wanted + wanted / 4).max(self.config.initial_bandwidth / 4),
+            ));
+            if !s.queued {
+                s.queued = true;
+                self.dirty.push(id);
+            }
+            changed = true;
+        }
+        if changed {
+            self.reassign();
+        }
+    }
+
+    /// What `id`'s video slots would carry at the layers the rules want for it (bits/s, from
+    /// each layer's measured rate; unmeasured layers count 0).
+    fn wanted_bitrate(&self, id: &str) -> u64 {
+        let Some(s) = self.sessions.get(id) else {
+            return 0;
+        };
+        s.slots
+            .iter()
+            .filter(|slot| slot.kind == Kind::Video)
+            .filter_map(|slot| {
+                let track = slot.track.as_deref()?;
+                let rule = self.rules.tracks.get(track)?;
+                let publisher = self.sessions.get(&rule.publisher)?;
+                let p = publisher.published(publisher.mid_of(track)?)?;
+                let rid = choose_rid(&p.rids, self.rules.layer(track, id));
+                Some(p.layer_rate(rid))
+            })
+            .sum()
+    }
+
     /// Rebuilds the slot assignment and the forwarding table from the rules. Tracks keep the
     /// slot they have while still allowed; free slots take allowed tracks in sid order,
     /// featured (high-layer) ones first.
@@ -753,7 +870,11 @@ impl MediaEngine {
                 if !allowed(sid) {
                     continue;
                 }
-                let rid = choose_rid(rids, rules.layer(sid, rx));
+                let layer = match s.constrained {
+                    true => Layer::Low,
+                    false => rules.layer(sid, rx),
+                };
+                let rid = choose_rid(rids, layer);
                 if let Some(slot) = s.slots.iter_mut().find(|x| x.track.as_ref() == Some(*sid)) {
                     if slot.rid != rid {
                         slot.rid = rid;

@@ -20,6 +20,52 @@ pub(crate) struct Published {
     /// Bitrate limit: bytes seen in the current one-second window.
     pub window_start: Option<Instant>,
     pub window_bytes: u64,
+    /// Video: each simulcast layer's measured rate, for receivers' bandwidth decisions.
+    pub layer_rates: Vec<LayerRate>,
+}
+
+/// One layer's rate over one-second windows.
+#[derive(Debug)]
+pub(crate) struct LayerRate {
+    rid: Option<Rid>,
+    window_start: Instant,
+    window_bytes: u64,
+    /// Bits/s over the last complete window.
+    bps: u64,
+}
+
+impl Published {
+    /// Counts a frame of layer `rid`.
+    pub(crate) fn measure_layer(&mut self, now: Instant, rid: Option<Rid>, bytes: usize) {
+        let i = match self.layer_rates.iter().position(|r| r.rid == rid) {
+            Some(i) => i,
+            None => {
+                self.layer_rates.push(LayerRate {
+                    rid,
+                    window_start: now,
+                    window_bytes: 0,
+                    bps: 0,
+                });
+                self.layer_rates.len() - 1
+            }
+        };
+        let r = &mut self.layer_rates[i];
+        let elapsed = now.saturating_duration_since(r.window_start);
+        if elapsed >= std::time::Duration::from_secs(1) {
+            r.bps = r.window_bytes * 8 * 1000 / (elapsed.as_millis() as u64).max(1);
+            r.window_start = now;
+            r.window_bytes = 0;
+        }
+        r.window_bytes += bytes as u64;
+    }
+
+    /// The measured rate of layer `rid` (bits/s; 0 before a full window).
+    pub(crate) fn layer_rate(&self, rid: Option<Rid>) -> u64 {
+        self.layer_rates
+            .iter()
+            .find(|r| r.rid == rid)
+            .map_or(0, |r| r.bps)
+    }
 }
 
 /// An m-line the client receives on; the engine decides which track it carries.
@@ -43,6 +89,12 @@ pub struct Session {
     pub(crate) addrs: Vec<(Protocol, SocketAddr)>,
     pub(crate) connected: bool,
     pub(crate) next_timeout: Option<Instant>,
+    /// Its downlink estimate could not carry the layers the rules want for it: it receives
+    /// the low layer of every track until it tries them again.
+    pub(crate) constrained: bool,
+    /// When it last tried its wanted layers again, and how long it waits before the next try.
+    pub(crate) retried_at: Option<Instant>,
+    pub(crate) retry_backoff: std::time::Duration,
     /// In the engine's list of sessions to poll (so a receiver written to by many packets of
     /// one batch is polled, and its timers run, once).
     pub(crate) queued: bool,

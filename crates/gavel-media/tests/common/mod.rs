@@ -1,5 +1,7 @@
 //! An in-memory network on virtual time: a real `Room`, one `MediaEngine`, and str0m peers
-//! standing in for clients. Datagrams are delivered at once; time advances in 10 ms steps.
+//! standing in for clients. Datagrams are delivered at once, except to a peer given a limited
+//! downlink (`Net::limit`): a bottleneck queue that delays and, past 300 ms, drops; time
+//! advances in 10 ms steps.
 //!
 //! Every audio frame a peer sends carries `(its identity, a counter)` as payload, so a receiver
 //! can tell whose frame it got. `Net::check` compares every delivered frame against an
@@ -18,7 +20,7 @@ use gavel_media::str0m::media::{
 use gavel_media::str0m::net::{Protocol, Receive};
 use gavel_media::str0m::{Candidate, Event, Input, Output, Rtc};
 use gavel_media::{EngineConfig, EngineOutput, MediaEngine, MediaEvent};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -36,7 +38,19 @@ pub struct Peer {
     pub received: Vec<(Mid, String, u32)>,
     pub counter: u32,
     pending: Option<SdpPendingOffer>,
+    /// A limited downlink from the server, if any.
+    link: Option<Link>,
 }
+
+/// A bottleneck: `bps` of capacity, a queue that delays what exceeds it, and drops past
+/// [`MAX_QUEUE_DELAY`].
+struct Link {
+    bps: u64,
+    free_at: Instant,
+    queue: VecDeque<(Instant, gavel_media::str0m::net::Transmit)>,
+}
+
+const MAX_QUEUE_DELAY: Duration = Duration::from_millis(300);
 
 pub struct Net {
     pub room: Room,
@@ -160,6 +174,7 @@ impl Net {
                 received: Vec::new(),
                 counter: 0,
                 pending: None,
+                link: None,
             },
         );
         self.sync_rules();
@@ -167,6 +182,36 @@ impl Net {
 
     /// Every video publisher sends one frame in each layer; then 40 ms pass.
     pub fn film(&mut self) {
+        self.film_sized(120, 120);
+    }
+
+    /// Gives `identity`'s downlink from the server `bps` of capacity (`None`: unlimited; what
+    /// is queued still arrives).
+    pub fn limit(&mut self, identity: &str, bps: Option<u64>) {
+        let now = self.now;
+        let p = self.peers.get_mut(identity).expect("a peer");
+        match bps {
+            Some(bps) => match &mut p.link {
+                Some(link) => link.bps = bps,
+                None => {
+                    p.link = Some(Link {
+                        bps,
+                        free_at: now,
+                        queue: VecDeque::new(),
+                    })
+                }
+            },
+            None => {
+                if let Some(link) = &mut p.link {
+                    // Unlimited from now on: drain what is queued as it falls due.
+                    link.bps = u64::MAX / 8_000_000;
+                }
+            }
+        }
+    }
+
+    /// Like [`Net::film`], with frames of these sizes in the low and the high layer.
+    pub fn film_sized(&mut self, low_bytes: usize, high_bytes: usize) {
         let now = self.now;
         let start = self.start;
         for p in self.peers.values_mut() {
@@ -183,7 +228,7 @@ impl Net {
                 // A VP8 key frame's first byte (P bit clear), then the tag.
                 let mut payload = vec![0x10];
                 payload.extend(format!("{}/{rid}#{}", p.identity, p.counter).into_bytes());
-                payload.resize(120, b' ');
+                payload.resize(if rid == "h" { high_bytes } else { low_bytes }, b' ');
                 let t =
                     MediaTime::from_90khz(now.duration_since(start).as_micros() as u64 * 9 / 100);
                 let _ = w.rid(Rid::from(rid)).write(pt, now, t, payload);
@@ -341,6 +386,22 @@ impl Net {
             self.now += Duration::from_millis(10);
             let now = self.now;
             for p in self.peers.values_mut() {
+                while let Some(link) = &mut p.link {
+                    if link.queue.front().is_none_or(|(at, _)| *at > now) {
+                        break;
+                    }
+                    let (_, t) = link.queue.pop_front().unwrap();
+                    let input = Input::Receive(
+                        now,
+                        Receive {
+                            proto: Protocol::Udp,
+                            source: t.source,
+                            destination: t.destination,
+                            contents: (&t.contents[..]).try_into().unwrap(),
+                        },
+                    );
+                    let _ = p.rtc.handle_input(input);
+                }
                 let _ = p.rtc.handle_input(Input::Timeout(now));
             }
             self.engine.handle_timeout(now);
@@ -398,6 +459,17 @@ impl Net {
                         else {
                             continue;
                         };
+                        if let Some(link) = &mut p.link {
+                            // Through the bottleneck: delivered later by `advance`, or lost.
+                            let start = link.free_at.max(now);
+                            if start.duration_since(now) <= MAX_QUEUE_DELAY {
+                                let bits = t.contents.len() as u64 * 8;
+                                link.free_at =
+                                    start + Duration::from_micros(bits * 1_000_000 / link.bps);
+                                link.queue.push_back((link.free_at, t));
+                            }
+                            continue;
+                        }
                         // The frame is forwarded now: judge it against the room as it is now.
                         let input = Input::Receive(
                             now,

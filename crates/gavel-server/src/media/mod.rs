@@ -171,6 +171,7 @@ impl MediaPlane {
             max_slots: self.config.max_slots,
             max_audio_bitrate: self.config.max_audio_bitrate,
             max_video_bitrate: self.config.max_video_bitrate,
+            ..EngineConfig::default()
         }
     }
 
