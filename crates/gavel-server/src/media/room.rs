@@ -473,3 +473,64 @@ pub fn no_media_plane() -> Error {
         "this server has no media plane",
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::MediaConfig;
+    use std::time::Duration;
+
+    fn datagram(first_byte: u8, age: Duration) -> Datagram {
+        Datagram {
+            proto: Protocol::Udp,
+            source: "127.0.0.1:40000".parse().unwrap(),
+            destination: "127.0.0.1:40001".parse().unwrap(),
+            bytes: vec![first_byte; 40],
+            received: Instant::now() - age,
+        }
+    }
+
+    fn overloaded(metrics: &Metrics) -> u64 {
+        metrics
+            .media_dropped
+            .get_or_create(&ReasonLabel {
+                reason: "overloaded",
+            })
+            .get()
+    }
+
+    /// A room that fell behind drops the media it had queued for too long, unread, but never a
+    /// handshake, however old; what it reads goes to the engine.
+    #[tokio::test]
+    async fn stale_media_is_dropped_unread_and_handshakes_never_are() {
+        let metrics = Arc::new(Metrics::default());
+        let config = MediaConfig {
+            tcp: false,
+            ..MediaConfig::default()
+        };
+        let plane = MediaPlane::bind(&config, "127.0.0.1:0".parse().unwrap(), metrics.clone())
+            .await
+            .unwrap();
+        let mut room = RoomMedia::new(plane, metrics.clone());
+        let stale = MAX_MEDIA_AGE + Duration::from_millis(50);
+        // Queued behind the first: two stale RTP datagrams, one fresh, one stale STUN.
+        room.queues.media.try_send(datagram(0x80, stale)).unwrap();
+        room.queues
+            .media
+            .try_send(datagram(0x80, Duration::ZERO))
+            .unwrap();
+        room.queues
+            .handshake
+            .try_send(datagram(0x00, stale))
+            .unwrap();
+        room.on_datagram(datagram(0x80, stale));
+        assert_eq!(overloaded(&metrics), 2, "the two stale media datagrams");
+        // The fresh one and the old handshake reached the engine (which knows no session for
+        // them: counted in, then dropped as unknown).
+        assert_eq!(room.engine.stats().datagrams_in, 2);
+        assert!(
+            room.inbox.media.try_recv().is_err(),
+            "the queue was drained"
+        );
+    }
+}

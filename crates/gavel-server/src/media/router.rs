@@ -37,8 +37,8 @@ struct Route {
 /// Where the router puts a room's datagrams.
 #[derive(Clone)]
 pub struct RoomQueues {
-    handshake: mpsc::Sender<Datagram>,
-    media: mpsc::Sender<Datagram>,
+    pub(super) handshake: mpsc::Sender<Datagram>,
+    pub(super) media: mpsc::Sender<Datagram>,
 }
 
 /// The room's ends of its queues.
