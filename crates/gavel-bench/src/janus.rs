@@ -24,10 +24,10 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
-const ROOM_SECRET: &str = "bench";
+pub(crate) const ROOM_SECRET: &str = "bench";
 
 /// One Janus session with the VideoRoom plugin attached.
-struct Handle {
+pub(crate) struct Handle {
     sink: SplitSink<Ws, Message>,
     stream: SplitStream<Ws>,
     session: u64,
@@ -36,7 +36,7 @@ struct Handle {
 }
 
 impl Handle {
-    async fn open(url: &str) -> Result<Handle, String> {
+    pub(crate) async fn open(url: &str) -> Result<Handle, String> {
         let mut request = url.into_client_request().map_err(|e| e.to_string())?;
         request.headers_mut().insert(
             "Sec-WebSocket-Protocol",
@@ -89,13 +89,62 @@ impl Handle {
     }
 
     /// A VideoRoom request on this handle; returns the plugin's data.
-    async fn videoroom(&mut self, body: Value) -> Result<Value, String> {
-        let msg = json!({"janus": "message", "session_id": self.session, "handle_id": self.handle, "body": body});
-        let data = self.call(msg).await?["plugindata"]["data"].clone();
+    pub(crate) async fn videoroom(&mut self, body: Value) -> Result<Value, String> {
+        Ok(self.videoroom_jsep(body, None).await?.0)
+    }
+
+    /// A VideoRoom request with an optional JSEP (an offer or an answer); returns the plugin's
+    /// data and the JSEP of the answer, if it carries one.
+    pub(crate) async fn videoroom_jsep(
+        &mut self,
+        body: Value,
+        jsep: Option<Value>,
+    ) -> Result<(Value, Option<Value>), String> {
+        let mut msg = json!({"janus": "message", "session_id": self.session, "handle_id": self.handle, "body": body});
+        if let Some(jsep) = jsep {
+            msg["jsep"] = jsep;
+        }
+        let mut reply = self.call(msg).await?;
+        let data = reply["plugindata"]["data"].take();
         if let Some(error) = data.get("error") {
             return Err(format!("videoroom: {error}"));
         }
-        Ok(data)
+        Ok((data, reply.get_mut("jsep").map(Value::take)))
+    }
+
+    /// Reads what Janus sends on this session until a message satisfies `wanted`, for at most
+    /// `timeout`.
+    pub(crate) async fn wait_for(
+        &mut self,
+        timeout: Duration,
+        wanted: impl Fn(&Value) -> bool,
+    ) -> Result<(), String> {
+        let read = async {
+            while let Some(frame) = self.stream.next().await {
+                let Ok(Message::Text(text)) = frame else {
+                    continue;
+                };
+                if serde_json::from_str(&text).is_ok_and(|v| wanted(&v)) {
+                    return Ok(());
+                }
+            }
+            Err("janus closed the connection".to_string())
+        };
+        tokio::time::timeout(timeout, read)
+            .await
+            .map_err(|_| format!("no such message from Janus within {timeout:?}"))?
+    }
+
+    /// From here on only reads (and drops) what Janus sends, so its queue for this session
+    /// never grows; the session lives until the returned task is aborted or Janus closes it.
+    pub(crate) fn keep_open(self) -> tokio::task::JoinHandle<()> {
+        let Handle {
+            sink, mut stream, ..
+        } = self;
+        tokio::spawn(async move {
+            let _sink = sink;
+            while let Some(Ok(_)) = stream.next().await {}
+        })
     }
 }
 

@@ -18,18 +18,23 @@
 //!   (`media_video.rs`; needs `--server-pid`).
 //!
 //! `--target janus` runs the join storm, memory and a kick against Janus's VideoRoom instead
-//! (`janus.rs`), for the side-by-side comparison.
+//! (`janus.rs`), for the side-by-side comparison; with `--scenario media`, the audio room
+//! against Janus's VideoRoom forwarding (`janus_media.rs`; `--url` is Janus's WebSocket).
 //!
 //! Each scenario prints one JSON line: count, p50/p95/p99/max in milliseconds, and rates.
 
 mod churn;
 mod clients;
 mod janus;
+mod janus_media;
 mod media;
+mod media_report;
 mod media_video;
 mod probe;
 mod report;
 mod sink;
+mod talker;
+mod udp_peer;
 
 use clap::Parser;
 use gavel_client::{AccessToken, ApiClient};
@@ -55,7 +60,8 @@ pub struct Args {
     /// join | speaker | mute-all | mute | kick | kick-ban | memory | all, or media (run alone)
     #[arg(long, default_value = "all")]
     scenario: String,
-    /// gavel, or janus (a Janus VideoRoom at --url, e.g. http://127.0.0.1:8188).
+    /// gavel, or janus (a Janus VideoRoom at --url, e.g. http://127.0.0.1:8188; with
+    /// `--scenario media`, Janus's media forwarding).
     #[arg(long, default_value = "gavel")]
     target: String,
     /// Room name (a fresh one per run by default).
@@ -105,6 +111,9 @@ async fn run(args: Args) -> Result<(), String> {
     if args.scenario == "media" {
         // Each media participant holds a TCP and a UDP socket here.
         raise_fd_limit(2 * (args.n + args.publishers));
+        if args.target == "janus" {
+            return janus_media::run(&args).await;
+        }
         return media::run(&args).await;
     }
     raise_fd_limit(args.n);

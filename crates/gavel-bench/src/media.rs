@@ -37,6 +37,7 @@
 //! server forwarded less than every frame to every subscriber; the script stops stepping S
 //! after either.
 
+use crate::media_report::{self, Counters, Subscriber};
 use crate::report::{self, Report};
 use crate::sink::{self, Sink};
 use crate::Args;
@@ -52,43 +53,43 @@ use std::time::{Duration, Instant};
 use tokio::sync::{oneshot, Semaphore};
 
 /// One Opus frame every 20 ms: 50 packets/s per publisher.
-const FRAME_INTERVAL: Duration = Duration::from_millis(20);
-const FRAMES_PER_SECOND: f64 = 50.0;
+pub(crate) const FRAME_INTERVAL: Duration = Duration::from_millis(20);
+pub(crate) const FRAMES_PER_SECOND: f64 = 50.0;
 /// An Opus packet at ~32 kbit/s.
 const FRAME_BYTES: usize = 80;
 const MAGIC: [u8; 2] = *b"GB";
 /// After everyone receives, before measuring: joins' control traffic (slot maps, counts,
 /// active-speaker changes) dies down, and RSS settles.
-const SETTLE: Duration = Duration::from_secs(2);
+pub(crate) const SETTLE: Duration = Duration::from_secs(2);
 /// A frame forwarded just before the mute may still be on its way (loopback, the generator's
 /// queues): arrivals this long after the call returned are not counted as late.
-const GRACE: Duration = Duration::from_millis(100);
+pub(crate) const GRACE: Duration = Duration::from_millis(100);
 /// How long the muted publisher keeps sending, and the subscribers keep listening, after the
 /// mute.
-const MUTE_WATCH: Duration = Duration::from_secs(2);
+pub(crate) const MUTE_WATCH: Duration = Duration::from_secs(2);
 /// One frame in this many is timed for one-way latency (keeps the per-frame cost flat).
-const LATENCY_SAMPLE_EVERY: u32 = 8;
+pub(crate) const LATENCY_SAMPLE_EVERY: u32 = 8;
 /// The publisher the host mutes.
-const TARGET: u16 = 0;
+pub(crate) const TARGET: u16 = 0;
 /// A sink watches no SSRC yet.
-const NO_SSRC: u64 = u64::MAX;
+pub(crate) const NO_SSRC: u64 = u64::MAX;
 /// Saturation thresholds (see the module doc).
-const MIN_SEND_RATIO: f64 = 0.95;
-const MIN_DELIVERY_RATIO: f64 = 0.98;
-const MAX_CPU_SHARE: f64 = 0.95;
+pub(crate) const MIN_SEND_RATIO: f64 = 0.95;
+pub(crate) const MIN_DELIVERY_RATIO: f64 = 0.98;
+pub(crate) const MAX_CPU_SHARE: f64 = 0.95;
 
 /// A frame's tag: `[magic 2][publisher u16][seq u32][sent µs u64]` (little-endian), padded
 /// with zeros to [`FRAME_BYTES`]. str0m's Opus path carries the payload unchanged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Tag {
-    publisher: u16,
-    seq: u32,
+pub(crate) struct Tag {
+    pub(crate) publisher: u16,
+    pub(crate) seq: u32,
     /// Microseconds since the run's epoch, when the publisher handed the frame to its peer.
-    sent_us: u64,
+    pub(crate) sent_us: u64,
 }
 
 impl Tag {
-    fn encode(self) -> Vec<u8> {
+    pub(crate) fn encode(self) -> Vec<u8> {
         let mut f = Vec::with_capacity(FRAME_BYTES);
         f.extend_from_slice(&MAGIC);
         f.extend_from_slice(&self.publisher.to_le_bytes());
@@ -98,7 +99,7 @@ impl Tag {
         f
     }
 
-    fn decode(data: &[u8]) -> Option<Tag> {
+    pub(crate) fn decode(data: &[u8]) -> Option<Tag> {
         if data.len() < 16 || data[..2] != MAGIC {
             return None;
         }
@@ -111,32 +112,43 @@ impl Tag {
 }
 
 /// What the phases switch, read by every subscriber on each frame.
-struct Shared {
-    epoch: Instant,
+pub(crate) struct Shared {
+    pub(crate) epoch: Instant,
     /// The measured interval is running: sample latencies.
-    measuring: AtomicBool,
+    pub(crate) measuring: AtomicBool,
     /// The mute is under way: log each of the target's frames.
-    muting: AtomicBool,
+    pub(crate) muting: AtomicBool,
     /// WebSocket sessions the server closed (a slow consumer, a kick): must stay 0.
-    ws_closed: AtomicUsize,
+    pub(crate) ws_closed: AtomicUsize,
+}
+
+impl Shared {
+    pub(crate) fn new() -> Shared {
+        Shared {
+            epoch: Instant::now(),
+            measuring: AtomicBool::new(false),
+            muting: AtomicBool::new(false),
+            ws_closed: AtomicUsize::new(0),
+        }
+    }
 }
 
 /// One subscriber's count, updated by its receiving task on every frame.
 #[derive(Default)]
-struct Tally {
-    received: u64,
+pub(crate) struct Tally {
+    pub(crate) received: u64,
     /// The mute target's frames: the last arrival, and each one (with its sequence number when
     /// the subscriber decrypts) once the mute is under way.
-    target_last: Option<Instant>,
-    target_after: Vec<(Option<u32>, Instant)>,
+    pub(crate) target_last: Option<Instant>,
+    pub(crate) target_after: Vec<(Option<u32>, Instant)>,
     /// One-way latencies (µs), sampled during the measured interval (verifying subscribers).
-    latencies: Vec<u32>,
+    pub(crate) latencies: Vec<u32>,
     /// Why its media session ended, if it did (sinks).
-    ended: Option<String>,
+    pub(crate) ended: Option<String>,
 }
 
 impl Tally {
-    fn record(&mut self, at: Instant, target: bool, seq: Option<u32>, muting: bool) {
+    pub(crate) fn record(&mut self, at: Instant, target: bool, seq: Option<u32>, muting: bool) {
         self.received += 1;
         if target {
             self.target_last = Some(at);
@@ -148,13 +160,13 @@ impl Tally {
 }
 
 /// A talking publisher.
-struct Publisher {
+pub(crate) struct Publisher {
     /// The next sequence number: frames sent so far. Taken *before* a frame is handed to the
     /// peer, so a frame numbered at or above the value read when the mute returned was sent
     /// after it.
-    next_seq: Arc<AtomicU32>,
-    stop: Arc<AtomicBool>,
-    task: tokio::task::JoinHandle<()>,
+    pub(crate) next_seq: Arc<AtomicU32>,
+    pub(crate) stop: Arc<AtomicBool>,
+    pub(crate) task: tokio::task::JoinHandle<()>,
 }
 
 /// A subscriber's media session, kept alive here.
@@ -168,43 +180,99 @@ enum Peer {
     },
 }
 
-struct Subscriber {
+/// What a subscriber keeps (its join is timed from its `media_offer`).
+struct Kept {
     peer: Peer,
-    tally: Arc<Mutex<Tally>>,
     /// mid → publisher identity, from the room's `media_slots` events.
     slots: Arc<Mutex<HashMap<String, String>>>,
-    /// From its `media_offer` to its first frame.
-    join_ms: f64,
-    /// The steps of that join, from the same start: the answer, ICE + DTLS up.
-    answer_ms: f64,
-    connected_ms: f64,
 }
 
 /// When a subscriber's peer first reported each step.
-struct Firsts {
-    connected: Option<oneshot::Sender<Instant>>,
-    frame: Option<oneshot::Sender<Instant>>,
+pub(crate) struct Firsts {
+    pub(crate) connected: Option<oneshot::Sender<Instant>>,
+    pub(crate) frame: Option<oneshot::Sender<Instant>>,
+}
+
+/// The other ends of a [`Firsts`].
+pub(crate) struct Arrivals {
+    connected: oneshot::Receiver<Instant>,
+    frame: oneshot::Receiver<Instant>,
 }
 
 impl Firsts {
-    fn connected(&mut self, at: Instant) {
+    pub(crate) fn new() -> (Firsts, Arrivals) {
+        let (connected_tx, connected) = oneshot::channel();
+        let (frame_tx, frame) = oneshot::channel();
+        let firsts = Firsts {
+            connected: Some(connected_tx),
+            frame: Some(frame_tx),
+        };
+        (firsts, Arrivals { connected, frame })
+    }
+
+    pub(crate) fn connected(&mut self, at: Instant) {
         if let Some(f) = self.connected.take() {
             let _ = f.send(at);
         }
     }
-    fn frame(&mut self, at: Instant) {
+    pub(crate) fn frame(&mut self, at: Instant) {
         if let Some(f) = self.frame.take() {
             let _ = f.send(at);
         }
     }
 }
 
+impl Arrivals {
+    /// Subscriber `i`, once its first frame arrived (or why none did), its join timed from
+    /// `start`, its answer at `answered`.
+    pub(crate) async fn wait<K>(
+        self,
+        i: usize,
+        start: Instant,
+        answered: Instant,
+        tally: Arc<Mutex<Tally>>,
+        kept: K,
+    ) -> Result<Subscriber<K>, String> {
+        let first = self.frame.await.map_err(|_| {
+            let why = tally.lock().expect("tally").ended.take();
+            format!("subscriber {i}: media ended before any audio ({why:?})")
+        })?;
+        let connected = self.connected.await.unwrap_or(first);
+        let ms = |at: Instant| at.duration_since(start).as_secs_f64() * 1000.0;
+        Ok(Subscriber {
+            kept,
+            tally,
+            join_ms: ms(first),
+            answer_ms: ms(answered),
+            connected_ms: ms(connected),
+        })
+    }
+}
+
 /// A sink's reports into its subscriber's tally.
-struct Counted {
-    tally: Arc<Mutex<Tally>>,
-    shared: Arc<Shared>,
-    firsts: Firsts,
-    watch: Arc<AtomicU64>,
+pub(crate) struct Counted {
+    pub(crate) tally: Arc<Mutex<Tally>>,
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) firsts: Firsts,
+    pub(crate) watch: Arc<AtomicU64>,
+}
+
+impl Counted {
+    /// A sink's recorder watching no SSRC yet, and the handle that sets the one it watches.
+    pub(crate) fn new(
+        tally: Arc<Mutex<Tally>>,
+        shared: Arc<Shared>,
+        firsts: Firsts,
+    ) -> (Counted, Arc<AtomicU64>) {
+        let watch = Arc::new(AtomicU64::new(NO_SSRC));
+        let counted = Counted {
+            tally,
+            shared,
+            firsts,
+            watch: watch.clone(),
+        };
+        (counted, watch)
+    }
 }
 
 impl sink::Recorder for Counted {
@@ -233,13 +301,7 @@ struct Joined {
 }
 
 pub async fn run(args: &Args) -> Result<(), String> {
-    let (p, s) = (args.publishers, args.n);
-    if p == 0 || p > usize::from(u16::MAX) || s == 0 {
-        return Err("the media scenario needs 1 ≤ --publishers ≤ 65535 and -n ≥ 1".into());
-    }
-    let pid = args
-        .server_pid
-        .ok_or("the media scenario needs --server-pid (it measures the server's CPU)")?;
+    let (p, s, pid) = room_args(args, "the server's")?;
     let timeout = Duration::from_secs(args.timeout);
     let room = args
         .room
@@ -252,12 +314,7 @@ pub async fn run(args: &Args) -> Result<(), String> {
             .to_jwt(),
     );
     let ws = args.url.replacen("http", "ws", 1);
-    let shared = Arc::new(Shared {
-        epoch: Instant::now(),
-        measuring: AtomicBool::new(false),
-        muting: AtomicBool::new(false),
-        ws_closed: AtomicUsize::new(0),
-    });
+    let shared = Arc::new(Shared::new());
     api.create_room(&room, json!({"max_participants": 0}))
         .await
         .map_err(|e| e.to_string())?;
@@ -329,12 +386,7 @@ pub async fn run(args: &Args) -> Result<(), String> {
         async move {
             let t = Instant::now();
             let tally = Arc::new(Mutex::new(Tally::default()));
-            let (connected_tx, connected_rx) = oneshot::channel();
-            let (frame_tx, frame_rx) = oneshot::channel();
-            let firsts = Firsts {
-                connected: Some(connected_tx),
-                frame: Some(frame_tx),
-            };
+            let (firsts, arrivals) = Firsts::new();
             let peer = if i < verifying {
                 let peer = MediaPeer::open(&rtc, ip, &[], p, 0)
                     .await
@@ -343,13 +395,7 @@ pub async fn run(args: &Args) -> Result<(), String> {
                 tokio::spawn(listen(peer.clone(), tally.clone(), shared, firsts));
                 Peer::Verifying(peer)
             } else {
-                let watch = Arc::new(AtomicU64::new(NO_SSRC));
-                let counted = Counted {
-                    tally: tally.clone(),
-                    shared,
-                    firsts,
-                    watch: watch.clone(),
-                };
+                let (counted, watch) = Counted::new(tally.clone(), shared, firsts);
                 let sink = Sink::open(&rtc, ip, p, counted)
                     .await
                     .map_err(|e| format!("subscriber {i}: {e}"))?;
@@ -358,78 +404,31 @@ pub async fn run(args: &Args) -> Result<(), String> {
             let answered = Instant::now();
             // The join slot is held until audio arrives: `--concurrency` bounds joins in
             // progress, ICE and DTLS included.
-            let first = frame_rx.await.map_err(|_| {
-                let why = tally.lock().expect("tally").ended.take();
-                format!("subscriber {i}: media ended before any audio ({why:?})")
-            })?;
-            let connected = connected_rx.await.unwrap_or(first);
-            let ms = |at: Instant| at.duration_since(t).as_secs_f64() * 1000.0;
-            Ok(Subscriber {
-                peer,
-                tally,
-                slots,
-                join_ms: ms(first),
-                answer_ms: ms(answered),
-                connected_ms: ms(connected),
-            })
+            arrivals
+                .wait(i, t, answered, tally, Kept { peer, slots })
+                .await
         }
     })
     .await?;
     let media_seconds = media_started.elapsed().as_secs_f64();
-    // A join that fails is counted, not fatal: under load that is the result (the server
-    // dropping new sessions' handshakes), and the rest of the room is still measured.
-    let mut failures: Vec<String> = Vec::new();
-    let subscribers: Vec<Subscriber> = attempts
-        .into_iter()
-        .filter_map(|r| r.map_err(|e| failures.push(e)).ok())
-        .collect();
-    if subscribers.is_empty() {
-        return Err(format!(
-            "no subscriber received audio; first failure: {}",
-            failures.first().map_or("none", String::as_str)
-        ));
-    }
+    let (subscribers, failures) = media_report::subscribed(attempts)?;
     let s = subscribers.len();
-    let mut join = Report::from_millis(
-        "media-join",
-        subscribers.iter().map(|x| x.join_ms).collect(),
+    let join = media_report::join_report(
+        &subscribers,
+        &failures,
+        p,
+        media_seconds,
+        &ws_join,
+        ws_seconds,
     );
-    join.extra("publishers", p as f64);
-    join.extra("subscribers", s as f64);
-    join.extra("failed_joins", failures.len() as f64);
-    if let Some(first) = failures.first() {
-        join.set("first_failure", json!(first));
-    }
-    join.extra("media_joins_per_second", s as f64 / media_seconds.max(1e-9));
-    for (name, step) in [
-        (
-            "answer",
-            Report::from_millis("", subscribers.iter().map(|x| x.answer_ms).collect()),
-        ),
-        (
-            "connected",
-            Report::from_millis("", subscribers.iter().map(|x| x.connected_ms).collect()),
-        ),
-    ] {
-        join.extra(&format!("{name}_p50_ms"), step.percentile(50.0));
-        join.extra(&format!("{name}_p99_ms"), step.percentile(99.0));
-    }
-    join.extra("ws_join_p50_ms", ws_join.percentile(50.0));
-    join.extra("ws_join_p99_ms", ws_join.percentile(99.0));
-    join.extra("ws_joins_per_second", (p + s) as f64 / ws_seconds.max(1e-9));
     println!("{}", join.to_json());
 
     // Phase 3: memory, then the measured interval.
     tokio::time::sleep(SETTLE).await;
     let rss_media = report::rss_kib(pid).ok_or("cannot read the server's RSS")?;
-    let sessions = (p + s) as f64;
     println!(
         "{}",
-        json!({"scenario": "media-memory", "n": s, "publishers": p,
-            "server_rss_kib_before": rss_before, "server_rss_kib_websockets": rss_ws,
-            "server_rss_kib_media": rss_media,
-            "kib_per_ws_participant": round(rss_ws.saturating_sub(rss_before) as f64 / sessions),
-            "kib_per_media_session": round(rss_media.saturating_sub(rss_ws) as f64 / sessions)})
+        media_report::memory_report(s, p, rss_before, rss_ws, rss_media)
     );
 
     // Sinks learn which of the server's streams carries the mute target (their slot map and
@@ -437,8 +436,8 @@ pub async fn run(args: &Args) -> Result<(), String> {
     let target = format!("{prefix}pub{TARGET}");
     let mut unmapped = 0;
     for x in &subscribers {
-        if let Peer::Counting { sink, watch } = &x.peer {
-            let slots = x.slots.lock().expect("slots");
+        if let Peer::Counting { sink, watch } = &x.kept.peer {
+            let slots = x.kept.slots.lock().expect("slots");
             let ssrc = slots
                 .iter()
                 .find(|(_, who)| **who == target)
@@ -460,64 +459,10 @@ pub async fn run(args: &Args) -> Result<(), String> {
 
     // Phase 4: the host mutes publisher 0; its client keeps sending.
     let muted_before = muted_drops(&api).await?;
-    shared.muting.store(true, Ordering::Relaxed);
-    let call = Instant::now();
-    let call_seq = publishers[usize::from(TARGET)]
-        .next_seq
-        .load(Ordering::SeqCst);
-    api.mute(&room, &target, "microphone", true)
-        .await
-        .map_err(|e| format!("mute: {e}"))?;
-    let returned = Instant::now();
-    let cutoff = publishers[usize::from(TARGET)]
-        .next_seq
-        .load(Ordering::SeqCst);
-    tokio::time::sleep(MUTE_WATCH).await;
-    for x in &publishers {
-        x.stop.store(true, Ordering::Relaxed);
-    }
+    let call = mute_call(&api, &room, &target);
+    let m = media_report::mute(&shared, &publishers, call).await?;
     let muted_after = muted_drops(&api).await?;
-    let mut lasts = Vec::with_capacity(s);
-    let (mut late, mut target_frames) = (0usize, 0usize);
-    let (mut sent_after, mut sent_during) = (0usize, 0usize);
-    for x in &subscribers {
-        let t = x.tally.lock().expect("tally");
-        if let Some(last) = t.target_last {
-            lasts.push(last);
-        }
-        target_frames += t.target_after.len();
-        for (seq, at) in &t.target_after {
-            if *at > returned + GRACE {
-                late += 1;
-            }
-            match seq {
-                Some(seq) if *seq >= cutoff => sent_after += 1,
-                Some(seq) if *seq >= call_seq => sent_during += 1,
-                _ => {}
-            }
-        }
-    }
-    // Time from the call to the target's last frame at each subscriber (0 for one whose last
-    // frame came before the call).
-    let mut mute = Report::from_instants("media-mute", call, &lasts);
-    mute.extra("api_ms", (returned - call).as_secs_f64() * 1000.0);
-    mute.extra("grace_ms", GRACE.as_secs_f64() * 1000.0);
-    mute.extra("frames_after_call", target_frames as f64);
-    mute.extra("late_frames", late as f64);
-    mute.extra("verifying_subscribers", verifying as f64);
-    mute.extra("sent_after_mute_delivered", sent_after as f64);
-    // Frames handed to the peer while the call was in flight: a race the mute may lose.
-    mute.extra("target_sent_during_call", f64::from(cutoff - call_seq));
-    mute.extra("sent_during_call_delivered", sent_during as f64);
-    mute.extra(
-        "target_sent_after_mute",
-        f64::from(
-            publishers[usize::from(TARGET)]
-                .next_seq
-                .load(Ordering::SeqCst)
-                .saturating_sub(cutoff),
-        ),
-    );
+    let mut mute = media_report::mute_report(&m, &publishers, &subscribers, verifying);
     mute.extra("server_muted_drops", muted_after - muted_before);
     mute.extra("sinks_without_target_slot", unmapped as f64);
     mute.extra(
@@ -534,6 +479,19 @@ pub async fn run(args: &Args) -> Result<(), String> {
         eprintln!("gavel-bench: media: saturated at S = {s} (see `saturation`)");
     }
     Ok(())
+}
+
+/// The room's size (P, S) and the server's process, checked; `server` names it in errors
+/// ("the server's").
+pub(crate) fn room_args(args: &Args, server: &str) -> Result<(usize, usize, u32), String> {
+    let (p, s) = (args.publishers, args.n);
+    if p == 0 || p > usize::from(u16::MAX) || s == 0 {
+        return Err("the media scenario needs 1 ≤ --publishers ≤ 65535 and -n ≥ 1".into());
+    }
+    let pid = args.server_pid.ok_or_else(|| {
+        format!("the media scenario needs --server-pid (it measures {server} CPU)")
+    })?;
+    Ok((p, s, pid))
 }
 
 /// Runs `count` jobs, at most `concurrency` at a time, all within `timeout`; their results in
@@ -559,7 +517,7 @@ where
 
 /// Like [`bounded`], but one job's failure does not stop the others: every job's result, in
 /// index order. Only running out of time is an error.
-async fn bounded_each<T, F, Fut>(
+pub(crate) async fn bounded_each<T, F, Fut>(
     count: usize,
     concurrency: usize,
     timeout: Duration,
@@ -629,9 +587,21 @@ fn drain(rtc: Arc<RtcClient>, shared: Arc<Shared>, slots: Arc<Mutex<HashMap<Stri
     });
 }
 
+/// A publisher's media session, as [`talk`] drives it.
+pub(crate) trait Voice: Send + Sync + 'static {
+    /// Hands one audio frame at `level` dBov to the peer; `false` once the peer is gone.
+    fn speak(&self, frame: Vec<u8>, level: i8) -> impl Future<Output = bool> + Send;
+}
+
+impl Voice for MediaPeer {
+    fn speak(&self, frame: Vec<u8>, level: i8) -> impl Future<Output = bool> + Send {
+        self.send(Source::Microphone, frame, Some(level))
+    }
+}
+
 /// Starts publisher `i` talking: one tagged frame every 20 ms with a steady loud level (so the
 /// active-speaker list settles and its events stop), until told to stop.
-fn talk(i: u16, peer: Arc<MediaPeer>, epoch: Instant) -> Publisher {
+pub(crate) fn talk<V: Voice>(i: u16, peer: Arc<V>, epoch: Instant) -> Publisher {
     let next_seq = Arc::new(AtomicU32::new(0));
     let stop = Arc::new(AtomicBool::new(false));
     // -20 … -35 dBov: all above the server's speaking threshold, publisher 0 the loudest.
@@ -651,10 +621,7 @@ fn talk(i: u16, peer: Arc<MediaPeer>, epoch: Instant) -> Publisher {
                     seq,
                     sent_us: epoch.elapsed().as_micros() as u64,
                 };
-                if !peer
-                    .send(Source::Microphone, tag.encode(), Some(level))
-                    .await
-                {
+                if !peer.speak(tag.encode(), level).await {
                     return;
                 }
             }
@@ -664,6 +631,29 @@ fn talk(i: u16, peer: Arc<MediaPeer>, epoch: Instant) -> Publisher {
         next_seq,
         stop,
         task,
+    }
+}
+
+/// Tallies a frame by its tag, if it carries one (a verifying subscriber's): the first is its
+/// join's end; one in [`LATENCY_SAMPLE_EVERY`] is timed during the measured interval.
+pub(crate) fn tally_tagged(
+    tally: &Mutex<Tally>,
+    shared: &Shared,
+    firsts: &mut Firsts,
+    at: Instant,
+    data: &[u8],
+) {
+    let Some(tag) = Tag::decode(data) else {
+        return;
+    };
+    firsts.frame(at);
+    let muting = shared.muting.load(Ordering::Relaxed);
+    let mut t = tally.lock().expect("tally");
+    t.record(at, tag.publisher == TARGET, Some(tag.seq), muting);
+    if tag.seq % LATENCY_SAMPLE_EVERY == 0 && shared.measuring.load(Ordering::Relaxed) {
+        let now = at.duration_since(shared.epoch).as_micros() as u64;
+        t.latencies
+            .push(now.saturating_sub(tag.sent_us).min(u64::from(u32::MAX)) as u32);
     }
 }
 
@@ -684,166 +674,67 @@ async fn listen(
                 continue;
             }
         };
-        let Some(tag) = Tag::decode(&data) else {
-            continue;
-        };
-        firsts.frame(now);
-        let muting = shared.muting.load(Ordering::Relaxed);
-        let mut t = tally.lock().expect("tally");
-        t.record(now, tag.publisher == TARGET, Some(tag.seq), muting);
-        if tag.seq % LATENCY_SAMPLE_EVERY == 0 && shared.measuring.load(Ordering::Relaxed) {
-            let at = now.duration_since(shared.epoch).as_micros() as u64;
-            t.latencies
-                .push(at.saturating_sub(tag.sent_us).min(u64::from(u32::MAX)) as u32);
-        }
+        tally_tagged(&tally, &shared, &mut firsts, now, &data);
     }
 }
 
-/// Counters at one moment: both processes' CPU, the server's media metrics, frames here.
+/// Counters at one moment: both processes' CPU and frames here, the server's media metrics.
 struct Snapshot {
-    at: Instant,
-    server_cpu_ms: f64,
-    generator_cpu_ms: f64,
-    machine_busy_ms: f64,
+    counters: Counters,
     forwarded: f64,
     datagrams_in: f64,
     datagrams_out: f64,
     dropped: BTreeMap<String, f64>,
-    sent: u64,
-    received: u64,
 }
 
 async fn snapshot(
     api: &ApiClient,
     pid: u32,
     publishers: &[Publisher],
-    subscribers: &[Subscriber],
+    subscribers: &[Subscriber<Kept>],
 ) -> Result<Snapshot, String> {
     // CPU first and last around the scrape, so the scrape itself is in both intervals alike.
-    let server_cpu_ms = report::cpu_ms(pid).ok_or("cannot read the server's CPU time")?;
-    let generator_cpu_ms =
-        report::cpu_ms(std::process::id()).ok_or("cannot read this process's CPU time")?;
-    let machine_busy_ms = report::machine_busy_ms().ok_or("cannot read /proc/stat")?;
-    let sent = publishers
-        .iter()
-        .map(|x| u64::from(x.next_seq.load(Ordering::Relaxed)))
-        .sum();
-    let received = subscribers
-        .iter()
-        .map(|x| x.tally.lock().expect("tally").received)
-        .sum();
-    let at = Instant::now();
+    let counters = media_report::counters(pid, "the server's", publishers, subscribers)?;
     let text = metrics(api).await?;
     Ok(Snapshot {
-        at,
-        server_cpu_ms,
-        generator_cpu_ms,
-        machine_busy_ms,
+        counters,
         forwarded: metric(&text, "gavel_media_frames_forwarded_total"),
         datagrams_in: metric(&text, "gavel_media_datagrams_total{direction=\"in\"}"),
         datagrams_out: metric(&text, "gavel_media_datagrams_total{direction=\"out\"}"),
         dropped: labelled(&text, "gavel_media_dropped_total", "reason"),
-        sent,
-        received,
     })
 }
 
-/// The measured interval's JSON line (its samples: one-way latency), and whether either side
+/// The measured interval's JSON line, with the server's own counts, and whether either side
 /// saturated.
 fn interval_report(
     a: &Snapshot,
     b: &Snapshot,
-    subscribers: &[Subscriber],
+    subscribers: &[Subscriber<Kept>],
     p: usize,
     s: usize,
 ) -> (Report, bool) {
-    let secs = (b.at - a.at).as_secs_f64().max(1e-9);
-    let server_cpu_ms = b.server_cpu_ms - a.server_cpu_ms;
-    let generator_cpu_ms = b.generator_cpu_ms - a.generator_cpu_ms;
     let forwarded = b.forwarded - a.forwarded;
-    let sent = (b.sent - a.sent) as f64;
-    let received = (b.received - a.received) as f64;
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
-    let server_cores = server_cpu_ms / 1000.0 / secs;
-    let generator_cores = generator_cpu_ms / 1000.0 / secs;
-    let machine_cores = (b.machine_busy_ms - a.machine_busy_ms) / 1000.0 / secs;
-    // Anything else that ran (another build on a shared machine) took CPU from both sides:
-    // the run is then not clean, whatever its numbers.
-    let other_cores = (machine_cores - server_cores - generator_cores).max(0.0);
-    // Publishers meant to send 50 frames/s each; every frame sent is due to every subscriber.
-    let send_ratio = sent / (p as f64 * FRAMES_PER_SECOND * secs);
-    let forward_ratio = forwarded / (sent * s as f64).max(1.0);
-    let delivery_ratio = received / forwarded.max(1.0);
-    let mut saturation = Vec::new();
-    if send_ratio < MIN_SEND_RATIO {
-        saturation.push("generator: publishers fell behind 50 frames/s");
-    }
-    if delivery_ratio < MIN_DELIVERY_RATIO {
-        saturation.push("generator: subscribers processed fewer frames than the server forwarded");
-    }
-    if machine_cores > MAX_CPU_SHARE * cores {
-        saturation.push("machine: every core was busy");
-    }
-    let generator_saturated = !saturation.is_empty();
-    // The server forwarding less than it was sent (its room's queue overflowing, counted in
-    // `server_dropped`) is a result, not a fault of the generator; stepping S further only
-    // measures a deeper overload.
-    let server_saturated = forward_ratio < MIN_DELIVERY_RATIO;
-    if server_saturated {
-        saturation.push("server: forwarded less than every frame to every subscriber");
-    }
-    let latencies: Vec<f64> = subscribers
-        .iter()
-        .flat_map(|x| {
-            let t = x.tally.lock().expect("tally");
-            t.latencies
-                .iter()
-                .map(|us| f64::from(*us) / 1000.0)
-                .collect::<Vec<_>>()
-        })
-        .collect();
+    let (mut r, saturated) =
+        media_report::interval_report(&a.counters, &b.counters, Some(forwarded), subscribers, p, s);
     let dropped: BTreeMap<&String, f64> = b
         .dropped
         .iter()
         .map(|(k, v)| (k, v - a.dropped.get(k).copied().unwrap_or(0.0)))
         .filter(|(_, d)| *d > 0.0)
         .collect();
-    let mut r = Report::from_millis("media-forward", latencies);
-    r.extra("publishers", p as f64);
-    r.extra("subscribers", s as f64);
-    r.extra("interval_s", secs);
-    r.extra("frames_sent", sent);
-    r.extra("frames_received", received);
-    r.extra("frames_forwarded", forwarded);
-    r.extra("forwarded_per_second", forwarded / secs);
-    r.extra("server_cpu_ms", server_cpu_ms);
-    r.extra(
-        "server_cpu_us_per_packet",
-        server_cpu_ms * 1000.0 / forwarded.max(1.0),
-    );
-    // The same figure as LiveKit quotes it: packets forwarded per second of one CPU.
-    r.extra(
-        "packets_per_server_cpu_second",
-        forwarded / (server_cpu_ms / 1000.0).max(1e-9),
-    );
-    r.extra("server_cpu_cores", server_cores);
-    r.extra("generator_cpu_cores", generator_cores);
-    r.extra("machine_cpu_cores", machine_cores);
-    r.extra("other_cpu_cores", other_cores);
-    r.extra(
-        "generator_cpu_us_per_packet",
-        generator_cpu_ms * 1000.0 / received.max(1.0),
-    );
-    r.extra("send_ratio", send_ratio);
-    r.extra("forward_ratio", forward_ratio);
-    r.extra("delivery_ratio", delivery_ratio);
     r.extra("server_datagrams_in", b.datagrams_in - a.datagrams_in);
     r.extra("server_datagrams_out", b.datagrams_out - a.datagrams_out);
     r.set("server_dropped", json!(dropped));
-    r.set("generator_saturated", json!(generator_saturated));
-    r.set("server_saturated", json!(server_saturated));
-    r.set("saturation", json!(saturation));
-    (r, generator_saturated || server_saturated)
+    (r, saturated)
+}
+
+/// The host's call muting `target`'s microphone.
+async fn mute_call(api: &ApiClient, room: &str, target: &str) -> Result<(), String> {
+    api.mute(room, target, "microphone", true)
+        .await
+        .map(|_| ())
+        .map_err(|e| format!("mute: {e}"))
 }
 
 /// The server's Prometheus exposition (`/metrics`; `ApiClient::call` hands back non-JSON

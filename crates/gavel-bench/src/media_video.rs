@@ -18,20 +18,19 @@
 use crate::media::{bounded, metric, metrics, round};
 use crate::report::{self, Report};
 use crate::sink::{Recorder, Sink};
+use crate::udp_peer;
 use crate::Args;
 use gavel_client::core::{Command, OfferedTrack, Source};
 use gavel_client::{AccessToken, ApiClient, RtcClient};
 use serde_json::json;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use str0m::change::SdpAnswer;
 use str0m::format::PayloadParams;
 use str0m::media::{Direction, MediaKind, MediaTime, Rid, Simulcast, SimulcastLayer};
-use str0m::net::{Protocol, Receive};
-use str0m::{Candidate, Event, Input, Output, Rtc};
-use tokio::net::UdpSocket;
+use str0m::{Event, Input, Output, Rtc};
 use tokio::sync::oneshot;
 
 /// The high layer: 30 frames/s of this size (~1.2 Mbit/s).
@@ -230,12 +229,7 @@ struct Filming {
 
 /// Opens `rtc`'s media session with a simulcast camera (`l`, `h`) and starts filming.
 async fn film(rtc: &RtcClient, ip: IpAddr) -> Result<Filming, String> {
-    let socket = UdpSocket::bind(SocketAddr::new(ip, 0))
-        .await
-        .map_err(|e| format!("cannot bind a UDP socket: {e}"))?;
-    let local = socket.local_addr().map_err(|e| e.to_string())?;
-    let mut peer = Rtc::builder().build(Instant::now());
-    peer.add_local_candidate(Candidate::host(local, "udp").map_err(|e| e.to_string())?);
+    let (mut peer, socket, local) = udp_peer::bind(ip).await?;
     let mut layers = Simulcast::new();
     layers.add_send_layer(SimulcastLayer::new("l"));
     layers.add_send_layer(SimulcastLayer::new("h"));
@@ -297,10 +291,7 @@ async fn film(rtc: &RtcClient, ip: IpAddr) -> Result<Filming, String> {
             tokio::select! {
                 r = socket.recv_from(&mut buf) => {
                     let Ok((n, source)) = r else { continue };
-                    let Ok(contents) = buf[..n].try_into() else { continue };
-                    let input = Input::Receive(Instant::now(), Receive {
-                        proto: Protocol::Udp, source, destination: local, contents,
-                    });
+                    let Some(input) = udp_peer::received(local, source, &buf[..n]) else { continue };
                     if peer.handle_input(input).is_err() {
                         return;
                     }

@@ -9,16 +9,20 @@
 //! for the server), but RTP datagrams never reach it: each is counted by its SSRC (the RTP
 //! header is not encrypted), then dropped. The server does the same work either way; what a
 //! sink cannot check (payload tags) the scenario checks on a few full `MediaPeer`s.
+//!
+//! Against a server that offers instead of answering (Janus's VideoRoom), a sink answers the
+//! server's offer ([`Sink::answer`]); there it may also decrypt, standing in for the checking
+//! `MediaPeer`s, which only speak Gavel's signalling.
 
+use crate::udp_peer;
 use gavel_client::core::Command;
 use gavel_client::RtcClient;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
-use str0m::change::SdpAnswer;
+use str0m::change::{SdpAnswer, SdpOffer};
 use str0m::media::{Direction, MediaKind};
-use str0m::net::{Protocol, Receive};
-use str0m::{Candidate, Event, Input, Output, Rtc};
+use str0m::{Event, Input, Rtc};
 use tokio::net::UdpSocket;
 
 /// What a sink reports, called from its task.
@@ -29,6 +33,9 @@ pub trait Recorder: Send + 'static {
     fn rtp(&mut self, at: Instant, ssrc: u32);
     /// The session ended (str0m gave up on it): why.
     fn ended(&mut self, why: String);
+    /// A decrypted frame on receive slot `mid`: only from a sink that decrypts (see
+    /// [`Sink::answer`]), whose RTP goes through str0m instead of [`Recorder::rtp`].
+    fn frame(&mut self, _at: Instant, _mid: &str, _data: &[u8]) {}
 }
 
 pub struct Sink {
@@ -63,12 +70,7 @@ impl Sink {
         slots: usize,
         recorder: impl Recorder,
     ) -> Result<Sink, String> {
-        let socket = UdpSocket::bind(SocketAddr::new(ip, 0))
-            .await
-            .map_err(|e| format!("cannot bind a UDP socket: {e}"))?;
-        let local = socket.local_addr().map_err(|e| e.to_string())?;
-        let mut peer = Rtc::builder().build(Instant::now());
-        peer.add_local_candidate(Candidate::host(local, "udp").map_err(|e| e.to_string())?);
+        let (mut peer, socket, local) = udp_peer::bind(ip).await?;
         let mut api = peer.sdp_api();
         for _ in 0..slots {
             api.add_media(kind, Direction::RecvOnly, None, None, None);
@@ -87,26 +89,57 @@ impl Sink {
         peer.sdp_api()
             .accept_answer(pending, answer)
             .map_err(|e| e.to_string())?;
-        let task = tokio::spawn(drive(peer, socket, local, recorder));
+        let task = tokio::spawn(drive(peer, socket, local, false, recorder));
         Ok(Sink { ssrc_of_mid, task })
+    }
+
+    /// Answers a server's `offer` instead of making one (a server that offers its subscribers
+    /// what they receive, as Janus's VideoRoom does); the answer's SDP goes back to the server
+    /// by its own signalling. `ssrc_of_mid` then comes from the offer, where such a server names
+    /// its streams. With `decrypt`, RTP goes through str0m and arrives as [`Recorder::frame`]
+    /// (a checking subscriber, as a full `MediaPeer` is for Gavel); without, it is only counted.
+    pub async fn answer(
+        offer: &str,
+        ip: IpAddr,
+        decrypt: bool,
+        recorder: impl Recorder,
+    ) -> Result<(Sink, String), String> {
+        let (mut peer, socket, local) = udp_peer::bind(ip).await?;
+        let ssrc_of_mid = ssrcs_by_mid(offer);
+        let offer = SdpOffer::from_sdp_string(offer).map_err(|e| e.to_string())?;
+        let answer = peer
+            .sdp_api()
+            .accept_offer(offer)
+            .map_err(|e| e.to_string())?;
+        // A first tick starts str0m's timers (its ICE checks among them) before any datagram.
+        peer.handle_input(Input::Timeout(Instant::now()))
+            .map_err(|e| e.to_string())?;
+        let task = tokio::spawn(drive(peer, socket, local, decrypt, recorder));
+        Ok((Sink { ssrc_of_mid, task }, answer.to_sdp_string()))
     }
 }
 
 /// Runs the peer until it fails or the [`Sink`] is dropped. str0m is polled only for its own
-/// traffic and timers; RTP is counted without waking it (and without re-arming the timer).
-async fn drive(mut rtc: Rtc, socket: UdpSocket, local: SocketAddr, mut recorder: impl Recorder) {
+/// traffic and timers; RTP is counted without waking it (and without re-arming the timer),
+/// unless the sink `decrypt`s.
+async fn drive(
+    mut rtc: Rtc,
+    socket: UdpSocket,
+    local: SocketAddr,
+    decrypt: bool,
+    mut recorder: impl Recorder,
+) {
     let mut buf = vec![0u8; 2048];
     loop {
-        let deadline = loop {
-            match rtc.poll_output() {
-                Ok(Output::Timeout(t)) => break t,
-                Ok(Output::Transmit(t)) => {
-                    let _ = socket.send_to(&t.contents, t.destination).await;
-                }
-                Ok(Output::Event(Event::Connected)) => recorder.connected(Instant::now()),
-                Ok(Output::Event(_)) => {}
-                Err(e) => return recorder.ended(e.to_string()),
-            }
+        let polled = udp_peer::poll(&mut rtc, &socket, |event| match event {
+            Event::Connected => recorder.connected(Instant::now()),
+            Event::MediaData(d) => recorder.frame(Instant::now(), &d.mid.to_string(), &d.data),
+            _ => {}
+        })
+        .await;
+        let deadline = match polled {
+            Ok(t) => t,
+            Err(e) => return recorder.ended(e.to_string()),
         };
         let sleep = tokio::time::sleep_until(tokio::time::Instant::from_std(deadline));
         tokio::pin!(sleep);
@@ -114,17 +147,11 @@ async fn drive(mut rtc: Rtc, socket: UdpSocket, local: SocketAddr, mut recorder:
             tokio::select! {
                 r = socket.recv_from(&mut buf) => {
                     let Ok((n, source)) = r else { continue };
-                    if let Some(ssrc) = rtp_ssrc(&buf[..n]) {
+                    if let Some(ssrc) = rtp_ssrc(&buf[..n]).filter(|_| !decrypt) {
                         recorder.rtp(Instant::now(), ssrc);
                         continue;
                     }
-                    let Ok(contents) = buf[..n].try_into() else { continue };
-                    let input = Input::Receive(Instant::now(), Receive {
-                        proto: Protocol::Udp,
-                        source,
-                        destination: local,
-                        contents,
-                    });
+                    let Some(input) = udp_peer::received(local, source, &buf[..n]) else { continue };
                     if let Err(e) = rtc.handle_input(input) {
                         return recorder.ended(e.to_string());
                     }
