@@ -323,9 +323,12 @@ impl MediaEngine {
             slot.rid = None;
         }
         s.announced.clear();
-        // Its timer lives in the other engine's heap: re-arm it here.
+        // Its timer lives in the other engine's heap: re-arm it here. So does a constrained
+        // receiver's retry: it starts unconstrained, and its next estimate decides again.
         s.next_timeout = None;
         s.queued = false;
+        s.constrained = false;
+        s.retried_at = None;
         let ufrag = s.ufrag.clone();
         for a in &s.addrs {
             self.by_addr.insert(*a, session.to_string());
