@@ -6,34 +6,19 @@
 use gavel_server::config::Config;
 use gavel_server::Server;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_small_audio_room_reports_every_line() {
+/// Runs `gavel-bench` with `args` against a fresh in-process server; its JSON lines.
+async fn run_bench(args: &[&str]) -> Vec<serde_json::Value> {
     let server = Server::start(Config::dev("127.0.0.1:0".parse().unwrap()))
         .await
         .unwrap();
     let url = format!("http://{}", server.addr);
     // The server runs in this process: its CPU and RSS are this process's.
     let pid = std::process::id().to_string();
+    let mut all: Vec<String> = vec!["--url".into(), url, "--server-pid".into(), pid];
+    all.extend(args.iter().map(|a| a.to_string()));
     let out = tokio::task::spawn_blocking(move || {
         std::process::Command::new(env!("CARGO_BIN_EXE_gavel-bench"))
-            .args([
-                "--url",
-                &url,
-                "--scenario",
-                "media",
-                "-n",
-                "6",
-                "--publishers",
-                "2",
-                "--verifying",
-                "2",
-                "--interval",
-                "1",
-                "--timeout",
-                "60",
-                "--server-pid",
-                &pid,
-            ])
+            .args(&all)
             .output()
             .unwrap()
     })
@@ -45,10 +30,31 @@ async fn a_small_audio_room_reports_every_line() {
         "{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let lines: Vec<serde_json::Value> = stdout
+    let lines = stdout
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
+    server.shutdown(std::time::Duration::from_secs(5)).await;
+    lines
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_small_audio_room_reports_every_line() {
+    let lines = run_bench(&[
+        "--scenario",
+        "media",
+        "-n",
+        "6",
+        "--publishers",
+        "2",
+        "--verifying",
+        "2",
+        "--interval",
+        "1",
+        "--timeout",
+        "60",
+    ])
+    .await;
     let scenarios: Vec<&str> = lines
         .iter()
         .map(|l| l["scenario"].as_str().unwrap())
@@ -68,49 +74,23 @@ async fn a_small_audio_room_reports_every_line() {
     assert_eq!(mute["n"], 6, "{mute}");
     assert_eq!(mute["sent_after_mute_delivered"], 0.0, "{mute}");
     assert_eq!(mute["late_frames"], 0.0, "{mute}");
-    server.shutdown(std::time::Duration::from_secs(5)).await;
 }
 
 /// The video scenario: one simulcast camera, 4 subscribers; both layers are forwarded, and the
 /// high layer (after the pin) carries more packets than the low one. Rates are not asserted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_small_video_room_reports_both_layers() {
-    let server = Server::start(Config::dev("127.0.0.1:0".parse().unwrap()))
-        .await
-        .unwrap();
-    let url = format!("http://{}", server.addr);
-    let pid = std::process::id().to_string();
-    let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_gavel-bench"))
-            .args([
-                "--url",
-                &url,
-                "--scenario",
-                "media-video",
-                "-n",
-                "4",
-                "--interval",
-                "1",
-                "--timeout",
-                "60",
-                "--server-pid",
-                &pid,
-            ])
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let lines: Vec<serde_json::Value> = stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines = run_bench(&[
+        "--scenario",
+        "media-video",
+        "-n",
+        "4",
+        "--interval",
+        "1",
+        "--timeout",
+        "60",
+    ])
+    .await;
     let layers: Vec<&str> = lines
         .iter()
         .map(|l| {
@@ -129,5 +109,4 @@ async fn a_small_video_room_reports_both_layers() {
         lines[2],
         lines[1]
     );
-    server.shutdown(std::time::Duration::from_secs(5)).await;
 }

@@ -391,16 +391,7 @@ impl Net {
                         break;
                     }
                     let (_, t) = link.queue.pop_front().unwrap();
-                    let input = Input::Receive(
-                        now,
-                        Receive {
-                            proto: Protocol::Udp,
-                            source: t.source,
-                            destination: t.destination,
-                            contents: (&t.contents[..]).try_into().unwrap(),
-                        },
-                    );
-                    let _ = p.rtc.handle_input(input);
+                    let _ = p.rtc.handle_input(arrival(now, &t));
                 }
                 let _ = p.rtc.handle_input(Input::Timeout(now));
             }
@@ -471,17 +462,8 @@ impl Net {
                             continue;
                         }
                         // The frame is forwarded now: judge it against the room as it is now.
-                        let input = Input::Receive(
-                            now,
-                            Receive {
-                                proto: Protocol::Udp,
-                                source: t.source,
-                                destination: t.destination,
-                                contents: (&t.contents[..]).try_into().unwrap(),
-                            },
-                        );
                         let before = p.received.len();
-                        let _ = p.rtc.handle_input(input);
+                        let _ = p.rtc.handle_input(arrival(now, &t));
                         let receiver = p.identity.clone();
                         // Drain what this datagram produced at once, to judge it now.
                         let mut got = Vec::new();
@@ -582,6 +564,19 @@ fn identity_is_video(tag: &str) -> bool {
 }
 
 /// The `who#n` tag of a frame (video frames start with a VP8 header byte).
+/// A datagram the server sent, as its peer receives it at `now`.
+fn arrival(now: Instant, t: &gavel_media::str0m::net::Transmit) -> Input<'_> {
+    Input::Receive(
+        now,
+        Receive {
+            proto: Protocol::Udp,
+            source: t.source,
+            destination: t.destination,
+            contents: (&t.contents[..]).try_into().unwrap(),
+        },
+    )
+}
+
 fn tag_of(data: &[u8]) -> String {
     let data = if data.first() == Some(&0x10) {
         &data[1..]
