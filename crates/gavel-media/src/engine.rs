@@ -12,6 +12,7 @@ use crate::offer::{self, Kind};
 use crate::session::{Published, Session, Slot};
 use crate::stats::{DropReason, Stats};
 use gavel_core::{Layer, MediaRules};
+use rustc_hash::FxHashMap;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -108,17 +109,22 @@ pub enum EngineOutput {
 /// The media sessions of one room.
 pub struct MediaEngine {
     config: EngineConfig,
-    sessions: HashMap<String, Session>,
+    /// Keyed by the room's session ids, which the server makes (never a client): a fast
+    /// hash is safe here, and it is looked up once per receiver per forwarded frame.
+    sessions: FxHashMap<String, Session>,
     by_ufrag: HashMap<String, String>,
     by_addr: HashMap<(Protocol, SocketAddr), String>,
     rules: MediaRules,
     /// Track sid → (receiver session, slot mid, chosen layer): the forwarding table, rebuilt
     /// from the rules and the slots.
-    routes: HashMap<String, Vec<(String, Mid, Option<Rid>)>>,
+    routes: FxHashMap<String, Vec<(String, Mid, Option<Rid>)>>,
     /// Sessions written to since they were last polled.
     dirty: Vec<String>,
-    /// Session timers, earliest first; entries a session has since moved are skipped.
-    timers: BinaryHeap<Reverse<(Instant, String)>>,
+    /// Session timers, earliest first; entries a session has since moved are skipped. The
+    /// sequence number orders equal instants (sessions written by one frame) without comparing
+    /// session ids.
+    timers: BinaryHeap<Reverse<(Instant, u64, String)>>,
+    timer_seq: u64,
     outputs: VecDeque<EngineOutput>,
     /// When constrained video receivers try their wanted layers again (see
     /// [`MediaEngine::retry_constrained`]).
@@ -144,13 +150,14 @@ impl MediaEngine {
     pub fn new(config: EngineConfig) -> MediaEngine {
         MediaEngine {
             config,
-            sessions: HashMap::new(),
+            sessions: FxHashMap::default(),
             by_ufrag: HashMap::new(),
             by_addr: HashMap::new(),
             rules: MediaRules::default(),
-            routes: HashMap::new(),
+            routes: FxHashMap::default(),
             dirty: Vec::new(),
             timers: BinaryHeap::new(),
+            timer_seq: 0,
             retries: BinaryHeap::new(),
             outputs: VecDeque::new(),
             pending_keyframes: Vec::new(),
@@ -431,11 +438,11 @@ impl MediaEngine {
     /// O(sessions): timers wait in a heap.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.retry_constrained(now);
-        while let Some(Reverse((t, _))) = self.timers.peek() {
+        while let Some(Reverse((t, _, _))) = self.timers.peek() {
             if *t > now {
                 break;
             }
-            let Some(Reverse((t, id))) = self.timers.pop() else {
+            let Some(Reverse((t, _, id))) = self.timers.pop() else {
                 break;
             };
             // An entry whose session moved its timer (or is gone) is stale: skip it.
@@ -446,6 +453,7 @@ impl MediaEngine {
                 continue;
             }
             s.next_timeout = None;
+            self.stats.timer_passes += 1;
             if s.rtc.handle_input(Input::Timeout(now)).is_err() {
                 s.rtc.disconnect();
             }
@@ -457,7 +465,7 @@ impl MediaEngine {
     /// The earliest time [`MediaEngine::handle_timeout`] may have work to do (possibly a stale
     /// timer: then the call finds nothing due and costs little).
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let timer = self.timers.peek().map(|Reverse((t, _))| *t);
+        let timer = self.timers.peek().map(|Reverse((t, _, _))| *t);
         let retry = self.retries.peek().map(|Reverse((t, _))| *t);
         timer.into_iter().chain(retry).min()
     }
@@ -577,38 +585,41 @@ impl MediaEngine {
                     }));
                 return;
             }
-            let out = match s.rtc.poll_output() {
-                Ok(out) => out,
-                Err(_) => {
-                    s.rtc.disconnect();
-                    continue;
+            // Transmits and timers without looking the session up again; an event may touch
+            // other sessions, so it is handled outside this borrow.
+            let event = loop {
+                match s.rtc.poll_output() {
+                    Err(_) => {
+                        s.rtc.disconnect();
+                        break None;
+                    }
+                    Ok(Output::Transmit(t)) => {
+                        self.stats.datagrams_out += 1;
+                        self.stats.bytes_out += t.contents.len() as u64;
+                        self.outputs.push_back(EngineOutput::Transmit(t));
+                    }
+                    Ok(Output::Timeout(t)) if t <= now && !ticked => {
+                        ticked = true;
+                        self.stats.timer_passes += 1;
+                        if s.rtc.handle_input(Input::Timeout(now)).is_err() {
+                            s.rtc.disconnect();
+                            break None;
+                        }
+                    }
+                    Ok(Output::Timeout(t)) => {
+                        arm(&mut self.timers, &mut self.timer_seq, s, t, id);
+                        return;
+                    }
+                    Ok(Output::Event(e)) => break Some(e),
                 }
             };
-            match out {
-                Output::Timeout(t) if t <= now && !ticked => {
-                    ticked = true;
-                    if s.rtc.handle_input(Input::Timeout(now)).is_err() {
-                        s.rtc.disconnect();
-                    }
-                }
-                Output::Timeout(t) => {
-                    if s.next_timeout != Some(t) {
-                        s.next_timeout = Some(t);
-                        self.timers.push(Reverse((t, id.to_string())));
-                    }
-                    return;
-                }
-                Output::Transmit(t) => {
-                    self.stats.datagrams_out += 1;
-                    self.stats.bytes_out += t.contents.len() as u64;
-                    self.outputs.push_back(EngineOutput::Transmit(t));
-                }
-                Output::Event(e) => self.on_event(now, id, e),
+            if let Some(e) = event {
+                self.on_event(now, id, &e);
             }
         }
     }
 
-    fn on_event(&mut self, now: Instant, id: &str, e: Event) {
+    fn on_event(&mut self, now: Instant, id: &str, e: &Event) {
         match e {
             Event::Connected => {
                 if let Some(s) = self.sessions.get_mut(id) {
@@ -623,6 +634,7 @@ impl MediaEngine {
             Event::MediaAdded(added) => {
                 let rids: Vec<Rid> = added
                     .simulcast
+                    .as_ref()
                     .map(|s| s.recv.iter().map(|l| l.rid).collect())
                     .unwrap_or_default();
                 if let Some(p) = self
@@ -663,7 +675,7 @@ impl MediaEngine {
         }
     }
 
-    fn forward(&mut self, now: Instant, from: &str, data: MediaData) {
+    fn forward(&mut self, now: Instant, from: &str, data: &MediaData) {
         let Some(s) = self.sessions.get_mut(from) else {
             return;
         };
@@ -837,7 +849,7 @@ impl MediaEngine {
     /// slot they have while still allowed; free slots take allowed tracks in sid order,
     /// featured (high-layer) ones first.
     fn reassign(&mut self) {
-        let mut routes: HashMap<String, Vec<(String, Mid, Option<Rid>)>> = HashMap::new();
+        let mut routes: FxHashMap<String, Vec<(String, Mid, Option<Rid>)>> = FxHashMap::default();
         let mut open: Vec<(&String, &gavel_core::TrackRule)> = self.rules.tracks.iter().collect();
         open.sort_by(|a, b| (b.1.layer, a.0).cmp(&(a.1.layer, b.0)));
         // Which kind and layers each open track has, from its publisher's session.
@@ -984,6 +996,21 @@ impl MediaEngine {
                 self.enqueue(&publisher);
             }
         }
+    }
+}
+
+/// Sets `s`'s timer to `at` (a heap entry per change; the old one goes stale).
+fn arm(
+    timers: &mut BinaryHeap<Reverse<(Instant, u64, String)>>,
+    seq: &mut u64,
+    s: &mut Session,
+    at: Instant,
+    id: &str,
+) {
+    if s.next_timeout != Some(at) {
+        s.next_timeout = Some(at);
+        *seq += 1;
+        timers.push(Reverse((at, *seq, id.to_string())));
     }
 }
 
