@@ -607,7 +607,12 @@ impl MediaEngine {
                         }
                     }
                     Ok(Output::Timeout(t)) => {
-                        arm(&mut self.timers, &mut self.timer_seq, s, t, id);
+                        if s.next_timeout != Some(t) {
+                            s.next_timeout = Some(t);
+                            self.timer_seq += 1;
+                            self.timers
+                                .push(Reverse((t, self.timer_seq, id.to_string())));
+                        }
                         return;
                     }
                     Ok(Output::Event(e)) => break Some(e),
@@ -996,21 +1001,6 @@ impl MediaEngine {
                 self.enqueue(&publisher);
             }
         }
-    }
-}
-
-/// Sets `s`'s timer to `at` (a heap entry per change; the old one goes stale).
-fn arm(
-    timers: &mut BinaryHeap<Reverse<(Instant, u64, String)>>,
-    seq: &mut u64,
-    s: &mut Session,
-    at: Instant,
-    id: &str,
-) {
-    if s.next_timeout != Some(at) {
-        s.next_timeout = Some(at);
-        *seq += 1;
-        timers.push(Reverse((at, *seq, id.to_string())));
     }
 }
 

@@ -33,15 +33,7 @@ fn each_receiver_gets_one_layer_and_can_switch() {
         "the low layer by default"
     );
 
-    let track = net.room.participant("ann").unwrap().tracks[0].sid.clone();
-    net.act(
-        "ben",
-        Command::UpdateTrackSettings {
-            track_sid: track,
-            layer: Some(Layer::High),
-        },
-    )
-    .unwrap();
+    ask_for_high(&mut net, "ben", "ann");
     let from = net.peers["ben"].received.len();
     for _ in 0..25 {
         net.film();
@@ -77,15 +69,7 @@ fn a_receiver_whose_link_cannot_carry_the_high_layer_gets_the_low_one_until_it_r
     net.join_video("ann", true, 0);
     net.join_video("ben", false, 1);
     net.connect();
-    let track = net.room.participant("ann").unwrap().tracks[0].sid.clone();
-    net.act(
-        "ben",
-        Command::UpdateTrackSettings {
-            track_sid: track,
-            layer: Some(Layer::High),
-        },
-    )
-    .unwrap();
+    ask_for_high(&mut net, "ben", "ann");
     // High: 25 frames/s of 4,000 bytes (800 kbit/s); low: 300 bytes (60 kbit/s).
     let second = |net: &mut Net| {
         let from = net.peers["ben"].received.len();
@@ -140,4 +124,19 @@ fn a_receiver_whose_link_cannot_carry_the_high_layer_gets_the_low_one_until_it_r
         switched_up,
         "the high layer never came back after the link recovered"
     );
+}
+
+/// `receiver` asks for the high layer of `publisher`'s camera.
+fn ask_for_high(net: &mut Net, receiver: &str, publisher: &str) {
+    let track = net.room.participant(publisher).unwrap().tracks[0]
+        .sid
+        .clone();
+    net.act(
+        receiver,
+        Command::UpdateTrackSettings {
+            track_sid: track,
+            layer: Some(Layer::High),
+        },
+    )
+    .unwrap();
 }

@@ -361,13 +361,6 @@ impl Net {
 
     /// Every peer with a microphone sends one 20 ms frame; then 20 ms pass.
     pub fn talk(&mut self) {
-        self.speak();
-        self.advance(Duration::from_millis(20));
-    }
-
-    /// Every peer with a microphone sends one frame, all at this instant, and whatever the
-    /// engine sends at once is delivered; time does not move.
-    pub fn speak(&mut self) {
         let now = self.now;
         let start = self.start;
         for p in self.peers.values_mut() {
@@ -384,6 +377,7 @@ impl Net {
             let _ = p.rtc.handle_input(Input::Timeout(now));
         }
         self.pump();
+        self.advance(Duration::from_millis(20));
     }
 
     pub fn advance(&mut self, d: Duration) {
