@@ -50,8 +50,18 @@ export async function joinAs(browser, room, name, role) {
   });
   const page = await context.newPage();
   page.on("dialog", (d) => d.accept()); // "End the session for everyone?"
+  // What the page saw go wrong, so a failure to join explains itself.
+  const trouble = [];
+  page.on("requestfailed", (r) => trouble.push(`${r.method()} ${r.url()}: ${r.failure()?.errorText}`));
+  page.on("pageerror", (e) => trouble.push(`page error: ${e.message}`));
+  page.on("console", (m) => m.type() === "error" && trouble.push(`console: ${m.text()}`));
   await page.goto(HTTP);
-  await fillJoinForm(page, room, name, role);
+  try {
+    await fillJoinForm(page, room, name, role);
+  } catch (e) {
+    e.message += `\n${name}'s page: ${trouble.join("; ") || "no failed request or error"}`;
+    throw e;
+  }
   await page.locator("#room-screen").waitFor({ state: "visible", timeout: WAIT });
   return { context, page };
 }
