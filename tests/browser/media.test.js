@@ -72,9 +72,9 @@ async function framesShown(page, identity, ms = 1500) {
 }
 
 /** A server-API call with the admin token the test runner passes in. */
-async function api(pathname, body) {
+async function api(pathname, body, method = "POST") {
   const res = await fetch(`${HTTP}${pathname}`, {
-    method: "POST",
+    method,
     headers: { "Content-Type": "application/json", Authorization: `Bearer ${process.env.GAVEL_ADMIN_TOKEN}` },
     body: JSON.stringify(body),
   });
@@ -131,6 +131,33 @@ describe("media through the server", () => {
     // Ann unmutes herself: Ben hears her again.
     await ann.getByRole("button", { name: "Unmute microphone" }).click();
     await until(async () => (await loudness(ben, "Ann", 500)) > HEARD, "Ann's tone at Ben again", WAIT * 2);
+  });
+
+  test("a camera is seen in its small layer, and in its full one once pinned", async () => {
+    const room = roomName("layers");
+    await joinAs(browser, room, "Hana", "host");
+    const ann = (await joinAs(browser, room, "Ann", "participant")).page;
+    const ben = (await joinAs(browser, room, "Ben", "participant")).page;
+    // Camera only: a speaking Ann would get the full layer anyway.
+    await ann.getByRole("button", { name: "Turn on camera" }).click();
+    await until(async () => (await framesShown(ben, "Ann", 500)) > 3, "Ann's video at Ben", WAIT * 2);
+    const sent = await ann.evaluate(() => window.gavelSession.session.senderOf("camera").getParameters().encodings.length);
+    assert.equal(sent, 2, "the console sends its camera in two layers");
+    const width = () => ben.evaluate(() => window.gavelSession.session.videoOf("Ann")?.videoWidth ?? 0);
+    await until(async () => (await width()) > 0, "Ann's picture has a size at Ben", WAIT);
+    const small = await width();
+
+    // Pinned: Ben's slot switches to the full layer (a new source for the same slot, which the
+    // server renumbers), and the picture keeps moving at the larger size.
+    await api(`/v1/rooms/${room}/participants/Ann/pin`, {});
+    await until(async () => (await width()) > small, `Ann's full layer at Ben (small: ${small} px)`, WAIT * 3);
+    await until(async () => (await framesShown(ben, "Ann", 500)) > 3, "Ann's full layer moving at Ben", WAIT * 2);
+
+    // Unpinned: back to the small layer, still moving.
+    const full = await width();
+    await api(`/v1/rooms/${room}/participants/Ann/pin`, {}, "DELETE");
+    await until(async () => (await width()) < full, "Ann's small layer at Ben again", WAIT * 3);
+    await until(async () => (await framesShown(ben, "Ann", 500)) > 3, "Ann's small layer moving at Ben", WAIT * 2);
   });
 
   test("a revoked camera stops the picture and a kicked participant's media ends", async () => {

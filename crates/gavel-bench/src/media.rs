@@ -20,7 +20,7 @@
 //!    (the WebSocket join before it is reported apart).
 //! 3. once every subscriber receives: the server's RSS again (memory per media session), then
 //!    a measured interval (`--interval` seconds): frames sent and received here, the server's
-//!    `gavel_media_frames_forwarded_total`, and both processes' CPU time from /proc, which give
+//!    `gavel_media_packets_forwarded_total`, and both processes' CPU time from /proc, which give
 //!    the server's CPU per forwarded packet (the generator shares the machine, so wall-clock
 //!    throughput alone would mostly measure the generator).
 //! 4. the host mutes publisher 0 through the HTTP API while its client keeps sending: the time
@@ -698,7 +698,7 @@ async fn snapshot(
     let text = metrics(api).await?;
     Ok(Snapshot {
         counters,
-        forwarded: metric(&text, "gavel_media_frames_forwarded_total"),
+        forwarded: metric(&text, "gavel_media_packets_forwarded_total"),
         datagrams_in: metric(&text, "gavel_media_datagrams_total{direction=\"in\"}"),
         datagrams_out: metric(&text, "gavel_media_datagrams_total{direction=\"out\"}"),
         dropped: labelled(&text, "gavel_media_dropped_total", "reason"),
@@ -801,12 +801,12 @@ mod tests {
     #[test]
     fn metrics_are_read_by_exact_name_and_by_label() {
         let text = "# HELP x\n\
-            gavel_media_frames_forwarded_total 1234\n\
-            gavel_media_frames_forwarded_total_created 1.7e9\n\
+            gavel_media_packets_forwarded_total 1234\n\
+            gavel_media_packets_forwarded_total_created 1.7e9\n\
             gavel_media_datagrams_total{direction=\"out\"} 99\n\
             gavel_media_dropped_total{reason=\"muted\"} 5\n\
             gavel_media_dropped_total{reason=\"unknown\"} 2\n";
-        assert_eq!(metric(text, "gavel_media_frames_forwarded_total"), 1234.0);
+        assert_eq!(metric(text, "gavel_media_packets_forwarded_total"), 1234.0);
         assert_eq!(
             metric(text, "gavel_media_datagrams_total{direction=\"out\"}"),
             99.0

@@ -148,7 +148,7 @@ async fn measure(
         "interval_s": round(secs),
         "publisher_packets_per_second": round((b.published - a.published) as f64 / secs),
         "server_datagrams_out_per_second": round(out / secs),
-        "frames_forwarded_per_second": round((b.forwarded - a.forwarded) / secs),
+        "packets_forwarded_per_second": round((b.forwarded - a.forwarded) / secs),
         "received_per_second": round((b.received - a.received) as f64 / secs),
         "delivery_ratio": round((b.received - a.received) as f64 / out.max(1.0)),
         "server_cpu_cores": round(cpu_ms / 1000.0 / secs),
@@ -188,7 +188,7 @@ impl Snapshot {
             server_cpu_ms,
             generator_cpu_ms,
             datagrams_out: metric(&text, "gavel_media_datagrams_total{direction=\"out\"}"),
-            forwarded: metric(&text, "gavel_media_frames_forwarded_total"),
+            forwarded: metric(&text, "gavel_media_packets_forwarded_total"),
             received,
             published,
         })

@@ -9,6 +9,7 @@
 
 use crate::demux::stun_ufrag;
 use crate::offer::{self, Kind};
+use crate::rewrite::{self, Incoming, SlotStream};
 use crate::session::{Published, Session, Slot};
 use crate::stats::{DropReason, Stats};
 use gavel_core::{Layer, MediaRules};
@@ -19,8 +20,9 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use str0m::bwe::{Bitrate, BweKind};
 use str0m::change::SdpOffer;
-use str0m::media::{KeyframeRequestKind, MediaData, Mid, Rid};
+use str0m::media::{KeyframeRequestKind, Mid, Rid};
 use str0m::net::{Protocol, Receive, TcpType, Transmit};
+use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite, Vp8Descriptor};
 use str0m::{Candidate, Event, Input, Output, Rtc};
 
 /// Limits and addresses, from the server's configuration.
@@ -115,9 +117,9 @@ pub struct MediaEngine {
     by_ufrag: HashMap<String, String>,
     by_addr: HashMap<(Protocol, SocketAddr), String>,
     rules: MediaRules,
-    /// Track sid → (receiver session, slot mid, chosen layer): the forwarding table, rebuilt
-    /// from the rules and the slots.
-    routes: FxHashMap<String, Vec<(String, Mid, Option<Rid>)>>,
+    /// Track sid → (receiver session, index of its slot, chosen layer): the forwarding
+    /// table, rebuilt from the rules and the slots (and so whenever a session's slots change).
+    routes: FxHashMap<String, Vec<(String, usize, Option<Rid>)>>,
     /// Sessions written to since they were last polled.
     dirty: Vec<String>,
     /// Session timers, earliest first; entries a session has since moved are skipped. The
@@ -242,6 +244,7 @@ impl MediaEngine {
                     kind: line.kind,
                     track: None,
                     rid: None,
+                    out: SlotStream::default(),
                 }));
             }
         }
@@ -328,6 +331,7 @@ impl MediaEngine {
         for slot in &mut s.slots {
             slot.track = None;
             slot.rid = None;
+            slot.out.switch();
         }
         s.announced.clear();
         // Its timer lives in the other engine's heap: re-arm it here. So does a constrained
@@ -487,7 +491,10 @@ impl MediaEngine {
         // 1 s DTLS retransmission.
         let mut rtc = Rtc::builder()
             .set_ice_lite(true)
-            .set_rtp_mode(false)
+            // RTP mode: packets are forwarded as they came (one shared payload for every
+            // receiver), renumbered per slot (`rewrite`), instead of depacketized into frames
+            // and packetized again for each receiver.
+            .set_rtp_mode(true)
             .clear_codecs()
             .enable_opus(true, false)
             .enable_vp8(true)
@@ -651,7 +658,7 @@ impl MediaEngine {
                 }
                 self.reassign();
             }
-            Event::MediaData(data) => self.forward(now, id, data),
+            Event::RtpPacket(packet) => self.forward(now, id, packet),
             Event::EgressBitrateEstimate(BweKind::Twcc { estimate, .. }) => {
                 self.on_bandwidth(now, id, estimate.as_u64())
             }
@@ -680,11 +687,28 @@ impl MediaEngine {
         }
     }
 
-    fn forward(&mut self, now: Instant, from: &str, data: &MediaData) {
+    /// One RTP packet from a publisher: checked against the rules and limits once, then
+    /// written to every slot the forwarding table names, renumbered for each slot's stream.
+    /// The payload is shared, never copied per receiver.
+    fn forward(&mut self, now: Instant, from: &str, packet: &RtpPacket) {
         let Some(s) = self.sessions.get_mut(from) else {
             return;
         };
-        let Some(p) = s.published_mut(data.mid) else {
+        let ssrc = packet.header.ssrc;
+        let Some((mid, rid)) = s
+            .rtc
+            .direct_api()
+            .stream_rx(&ssrc)
+            .map(|rx| (rx.mid(), rx.rid()))
+        else {
+            return;
+        };
+        let pt = packet.header.payload_type;
+        let Some(params) = s.rtc.codec_config().find(|p| p.pt() == pt).copied() else {
+            self.stats.drop(DropReason::NotAllowed);
+            return;
+        };
+        let Some(p) = s.published_mut(mid) else {
             self.stats.drop(DropReason::NotAllowed);
             return;
         };
@@ -701,6 +725,10 @@ impl MediaEngine {
             });
             return;
         }
+        // Padding only (bandwidth probes): nothing to forward.
+        if packet.payload.is_empty() {
+            return;
+        }
         // Bitrate limit, in one-second windows.
         let limit = match p.kind {
             Kind::Audio => self.config.max_audio_bitrate,
@@ -712,16 +740,18 @@ impl MediaEngine {
             p.window_start = Some(now);
             p.window_bytes = 0;
         }
-        p.window_bytes += data.data.len() as u64;
+        p.window_bytes += packet.payload.len() as u64;
         if p.window_bytes > limit {
             self.stats.drop(DropReason::OverLimit);
             return;
         }
-        if p.kind == Kind::Video {
-            p.measure_layer(now, data.rid, data.data.len());
+        let kind = p.kind;
+        if kind == Kind::Video {
+            p.measure_layer(now, rid, packet.payload.len());
         }
-        if p.kind == Kind::Audio {
-            if let Some(level) = data.ext_vals.audio_level {
+        let ext = &packet.header.ext_vals;
+        if kind == Kind::Audio {
+            if let Some(level) = ext.audio_level {
                 self.outputs
                     .push_back(EngineOutput::Event(MediaEvent::Level {
                         session: from.to_string(),
@@ -733,8 +763,31 @@ impl MediaEngine {
         let Some(routes) = self.routes.get(&track_sid) else {
             return;
         };
-        for (rx, mid, rid) in routes {
-            if data.rid.is_some() && data.rid != *rid {
+        // What every receiver's copy shares, worked out once.
+        let codec = params.spec().codec;
+        let vp8 = match codec {
+            str0m::format::Codec::Vp8 => Vp8Descriptor::parse(&packet.payload).ok(),
+            _ => None,
+        };
+        let incoming = Incoming {
+            ssrc: *ssrc,
+            seq: *packet.seq_no,
+            time: packet.header.timestamp,
+            clock_rate: packet.time.frequency().get(),
+            starts: rewrite::starts_stream(codec, &packet.payload, vp8.as_ref()),
+            vp8: vp8.as_ref(),
+        };
+        // Only what the receiver should see of the publisher's header extensions; str0m adds
+        // the transport ones (mid, congestion sequence numbers) itself.
+        let ext_vals = ExtensionValues {
+            audio_level: ext.audio_level,
+            voice_activity: ext.voice_activity,
+            video_orientation: ext.video_orientation,
+            ..Default::default()
+        };
+        let mut waiting = false;
+        for (rx, slot, wanted) in routes {
+            if rid.is_some() && rid != *wanted {
                 continue;
             }
             let Some(r) = self.sessions.get_mut(rx) else {
@@ -743,26 +796,52 @@ impl MediaEngine {
             if !r.connected {
                 continue;
             }
-            let Some(writer) = r.rtc.writer(*mid) else {
+            let Some(slot) = r.slots.get_mut(*slot) else {
                 continue;
             };
-            let Some(pt) = writer.match_params(data.params) else {
+            let rtc = &mut r.rtc;
+            let Some(out_pt) = slot.out.payload_type(pt, || {
+                rtc.codec_config().match_params(params).map(|p| p.pt())
+            }) else {
                 continue;
             };
-            let writer = match data.ext_vals.audio_level {
-                Some(l) => writer.audio_level(l, data.ext_vals.voice_activity.unwrap_or(false)),
-                None => writer,
+            let Some(out) = slot.out.map(now, &incoming) else {
+                // A video slot waiting for a keyframe of its new source.
+                waiting = true;
+                continue;
             };
-            if writer
-                .write(pt, data.network_time, data.time, data.data.clone())
-                .is_ok()
-            {
-                self.stats.frames_forwarded += 1;
-                if !r.queued {
-                    r.queued = true;
-                    self.dirty.push(rx.clone());
-                }
+            let mut api = r.rtc.direct_api();
+            let Some(tx) = api.stream_tx_by_mid(slot.mid, None) else {
+                continue;
+            };
+            let mut write = RtpWrite::new(
+                out_pt,
+                out.seq,
+                out.time,
+                packet.timestamp,
+                packet.payload.clone(),
+            )
+            .marker(packet.header.marker)
+            .ext_vals(ext_vals.clone())
+            .nackable(kind == Kind::Video);
+            if let Some(patch) = out.vp8 {
+                write = write.vp8_patch(patch);
             }
+            tx.write_rtp(write);
+            self.stats.packets_forwarded += 1;
+            if !r.queued {
+                r.queued = true;
+                self.dirty.push(rx.clone());
+            }
+        }
+        // Ask again (at most once per [`KEYFRAME_INTERVAL`]) until the waiting slots start.
+        if waiting
+            && !self
+                .pending_keyframes
+                .iter()
+                .any(|(t, r)| *t == track_sid && *r == rid)
+        {
+            self.pending_keyframes.push((track_sid, rid));
         }
     }
 
@@ -854,7 +933,7 @@ impl MediaEngine {
     /// slot they have while still allowed; free slots take allowed tracks in sid order,
     /// featured (high-layer) ones first.
     fn reassign(&mut self) {
-        let mut routes: FxHashMap<String, Vec<(String, Mid, Option<Rid>)>> = FxHashMap::default();
+        let mut routes: FxHashMap<String, Vec<(String, usize, Option<Rid>)>> = FxHashMap::default();
         let mut open: Vec<(&String, &gavel_core::TrackRule)> = self.rules.tracks.iter().collect();
         open.sort_by(|a, b| (b.1.layer, a.0).cmp(&(a.1.layer, b.0)));
         // Which kind and layers each open track has, from its publisher's session.
@@ -880,6 +959,7 @@ impl MediaEngine {
                 {
                     slot.track = None;
                     slot.rid = None;
+                    slot.out.switch();
                 }
             }
             let mut unserved = [0usize; 2];
@@ -898,6 +978,7 @@ impl MediaEngine {
                 if let Some(slot) = s.slots.iter_mut().find(|x| x.track.as_ref() == Some(*sid)) {
                     if slot.rid != rid {
                         slot.rid = rid;
+                        slot.out.switch();
                         keyframes.push(((*sid).clone(), rid));
                     }
                     continue;
@@ -910,6 +991,7 @@ impl MediaEngine {
                     Some(slot) => {
                         slot.track = Some((*sid).clone());
                         slot.rid = rid;
+                        slot.out.switch();
                         if *kind == Kind::Video {
                             keyframes.push(((*sid).clone(), rid));
                         }
@@ -917,12 +999,12 @@ impl MediaEngine {
                     None => unserved[(*kind == Kind::Video) as usize] += 1,
                 }
             }
-            for slot in &s.slots {
+            for (i, slot) in s.slots.iter().enumerate() {
                 if let Some(t) = &slot.track {
                     routes
                         .entry(t.clone())
                         .or_default()
-                        .push((rx.clone(), slot.mid, slot.rid));
+                        .push((rx.clone(), i, slot.rid));
                 }
             }
             let now_carrying: Vec<Option<String>> =
@@ -996,10 +1078,9 @@ impl MediaEngine {
             return;
         }
         p.last_keyframe_request = Some(now);
-        if let Some(mut w) = s.rtc.writer(mid) {
-            if w.request_keyframe(rid, KeyframeRequestKind::Pli).is_ok() {
-                self.enqueue(&publisher);
-            }
+        if let Some(rx) = s.rtc.direct_api().stream_rx_by_mid(mid, rid) {
+            rx.request_keyframe(KeyframeRequestKind::Pli);
+            self.enqueue(&publisher);
         }
     }
 }

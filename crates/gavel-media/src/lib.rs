@@ -32,12 +32,14 @@
 //!
 //! Modules: `engine` (sessions, forwarding, slot assignment), `session` (one participant's
 //! `Rtc`, its published tracks and receive slots), `offer` (what an offer publishes and
-//! receives, read before anything changes), `demux` (which session a datagram belongs to),
-//! `stats` (counters for metrics).
+//! receives, read before anything changes), `rewrite` (a receive slot as one continuous
+//! outgoing RTP stream: sequence numbers, RTP time and VP8 fields across source switches),
+//! `demux` (which session a datagram belongs to), `stats` (counters for metrics).
 
 mod demux;
 mod engine;
 pub mod offer;
+mod rewrite;
 mod session;
 mod stats;
 

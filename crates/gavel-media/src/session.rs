@@ -2,6 +2,7 @@
 //! it receives on.
 
 use crate::offer::Kind;
+use crate::rewrite::SlotStream;
 use std::net::SocketAddr;
 use std::time::Instant;
 use str0m::media::{Mid, Rid};
@@ -76,6 +77,8 @@ pub(crate) struct Slot {
     pub track: Option<String>,
     /// The simulcast layer chosen for this receiver (`None`: the track has no layers).
     pub rid: Option<Rid>,
+    /// The slot's outgoing numbering, continuous across what it carries.
+    pub out: SlotStream,
 }
 
 /// Everything the engine holds for one session. Moves between engines whole (a participant

@@ -37,8 +37,8 @@ pub struct Stats {
     pub bytes_in: u64,
     pub datagrams_out: u64,
     pub bytes_out: u64,
-    /// Media frames (audio packets, video frames) written to a receiver.
-    pub frames_forwarded: u64,
+    /// RTP media packets written to a receiver.
+    pub packets_forwarded: u64,
     /// str0m timer passes run (each sends whatever a session has queued; a batch of datagrams
     /// shares one per receiver among the frames it wrote there).
     pub timer_passes: u64,

@@ -68,7 +68,7 @@ fn engine_cost_per_forwarded_audio_packet() {
         }
     }
     let stats = net.engine.stats();
-    let frames = stats.frames_forwarded - stats_before.frames_forwarded;
+    let frames = stats.packets_forwarded - stats_before.packets_forwarded;
     let passes = stats.timer_passes - stats_before.timer_passes;
     println!(
         "engine: {subs} receivers, {sent} datagrams out in {:.2} s of engine time: \

@@ -46,7 +46,7 @@ pub struct Metrics {
     pub media_sessions: Gauge,
     pub media_datagrams: Family<DirectionLabel, Counter>,
     pub media_bytes: Family<DirectionLabel, Counter>,
-    pub media_frames_forwarded: Counter,
+    pub media_packets_forwarded: Counter,
     pub media_dropped: Family<ReasonLabel, Counter>,
     pub media_rtt_seconds: Histogram,
     pub media_loss_ratio: Family<DirectionLabel, Histogram, fn() -> Histogram>,
@@ -82,7 +82,7 @@ impl Default for Metrics {
             media_sessions: Gauge::default(),
             media_datagrams: Family::default(),
             media_bytes: Family::default(),
-            media_frames_forwarded: Counter::default(),
+            media_packets_forwarded: Counter::default(),
             media_dropped: Family::default(),
             // 1 ms … ~4 s
             media_rtt_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 13)),
@@ -156,9 +156,9 @@ impl Default for Metrics {
             m.media_bytes.clone(),
         );
         registry.register(
-            "media_frames_forwarded",
-            "Media frames (audio packets, video frames) written to a receiver",
-            m.media_frames_forwarded.clone(),
+            "media_packets_forwarded",
+            "RTP media packets written to a receiver",
+            m.media_packets_forwarded.clone(),
         );
         registry.register(
             "media_rtt_seconds",

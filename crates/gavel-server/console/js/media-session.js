@@ -9,6 +9,11 @@ import { h } from "./dom.js";
 const AUDIO_SLOTS = 4;
 const VIDEO_SLOTS = 6;
 const MAX_SLOTS = 32;
+/** The camera's simulcast layers, lowest first (names the server knows: `l`, `m`, `h`). */
+const CAMERA_LAYERS = [
+  { rid: "l", scaleResolutionDownBy: 2, maxBitrate: 200_000 },
+  { rid: "h", maxBitrate: 1_200_000 },
+];
 /** How long to wait for our ICE candidates before offering without the rest. */
 const GATHER_MS = 2000;
 
@@ -52,7 +57,11 @@ export class MediaSession {
       await old.sender.replaceTrack(track);
       return;
     }
-    const t = this.pc.addTransceiver(track, { direction: "sendonly" });
+    const init = { direction: "sendonly" };
+    // The camera goes out in two simulcast layers: the server forwards the small one to most
+    // receivers and the full one to whoever has us pinned or speaking (docs/media.md).
+    if (source === "camera") init.sendEncodings = CAMERA_LAYERS;
+    const t = this.pc.addTransceiver(track, init);
     this.sending.set(source, t);
     try {
       await this.negotiate();

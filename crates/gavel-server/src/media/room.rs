@@ -444,8 +444,8 @@ impl RoomMedia {
         let now = self.engine.stats().clone();
         let was = std::mem::replace(&mut self.reported, now.clone());
         self.metrics
-            .media_frames_forwarded
-            .inc_by(now.frames_forwarded - was.frames_forwarded);
+            .media_packets_forwarded
+            .inc_by(now.packets_forwarded - was.packets_forwarded);
         for reason in DropReason::ALL {
             let d = now.dropped(reason) - was.dropped(reason);
             if d > 0 {
