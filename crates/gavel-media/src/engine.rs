@@ -19,8 +19,9 @@ use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use str0m::bwe::{Bitrate, BweKind};
-use str0m::change::SdpOffer;
-use str0m::media::{KeyframeRequestKind, Mid, Rid};
+use str0m::change::{SdpAnswer, SdpOffer};
+use str0m::channel::{ChannelConfig, Reliability};
+use str0m::media::{Direction, KeyframeRequestKind, MediaKind, Mid, Rid};
 use str0m::net::{Protocol, Receive, TcpType, Transmit};
 use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite, Vp8Descriptor};
 use str0m::{Candidate, Event, Input, Output, Rtc};
@@ -93,6 +94,17 @@ pub enum MediaEvent {
         loss_out: Option<f32>,
         loss_in: Option<f32>,
     },
+    /// An offer for the client of a session the server offers to
+    /// ([`MediaEngine::open_offering`]); its answer goes to [`MediaEngine::accept_answer`].
+    /// One at a time: changes made meanwhile wait for the answer.
+    Offer { session: String, sdp: String },
+    /// A message on one of the session's data channels (at most [`MAX_DATA_BYTES`]).
+    Data {
+        session: String,
+        label: String,
+        binary: bool,
+        data: Vec<u8>,
+    },
     /// The slots of `session` carry different tracks now. `unserved` counts allowed tracks that
     /// found no free slot, by kind: the client may offer more slots.
     Slots {
@@ -135,6 +147,17 @@ pub struct MediaEngine {
     pending_keyframes: Vec<(String, Option<Rid>)>,
     stats: Stats,
 }
+
+/// Data channels a session may have open at once.
+const MAX_CHANNELS: usize = 8;
+
+/// Data channel messages larger than this are dropped (LiveKit's clients keep theirs under
+/// 15 KiB; a client cannot make the room hold more per message).
+pub const MAX_DATA_BYTES: usize = 15 * 1024;
+
+/// The data channels the server opens on a session it offers to: LiveKit's names, one reliable
+/// and ordered, one that never retransmits.
+const DATA_CHANNELS: [(&str, bool); 2] = [("_reliable", true), ("_lossy", false)];
 
 /// How often each session reports its round-trip time and loss.
 pub const STATS_INTERVAL: Duration = Duration::from_secs(2);
@@ -204,9 +227,14 @@ impl MediaEngine {
         if created {
             let receives_video = lines.iter().any(|m| m.receives && m.kind == Kind::Video);
             let rtc = self.new_rtc(now, receives_video);
-            self.insert_session(session, rtc);
+            self.insert_session(session, session, rtc);
         }
         let s = self.sessions.get_mut(session).expect("just ensured");
+        if s.offering.is_some() {
+            return Err(MediaError(
+                "the server makes the offers on this connection: answer them".into(),
+            ));
+        }
         let answer = match s.rtc.sdp_api().accept_offer(offer) {
             Ok(answer) => answer,
             Err(e) => {
@@ -260,6 +288,114 @@ impl MediaEngine {
         self.reassign();
         self.drive(now);
         Ok(answer.to_sdp_string())
+    }
+
+    /// Opens a session whose client the server offers to (LiveKit's subscriber connection),
+    /// for the room session `participant`: one send-only m-line per track it may receive,
+    /// added and retired as the rules change, and the data channels `_reliable` and `_lossy`.
+    /// The first offer comes out at once as [`MediaEvent::Offer`].
+    pub fn open_offering(
+        &mut self,
+        now: Instant,
+        session: &str,
+        participant: &str,
+    ) -> Result<(), MediaError> {
+        if self.sessions.contains_key(session) {
+            return Err(MediaError(format!(
+                "media session {session} exists already"
+            )));
+        }
+        let rtc = self.new_rtc(now, true);
+        self.insert_session(session, participant, rtc);
+        let s = self.sessions.get_mut(session).expect("just inserted");
+        s.offering = Some(Box::default());
+        if s.rtc.handle_input(Input::Timeout(now)).is_err() {
+            s.rtc.disconnect();
+        }
+        self.reassign();
+        self.offer_changes(session);
+        self.enqueue(session);
+        self.drive(now);
+        Ok(())
+    }
+
+    /// The client's answer to the last [`MediaEvent::Offer`] for `session`. A malformed answer
+    /// changes nothing (the offer stays outstanding). One str0m refuses ends that offer: the
+    /// lines it added are dropped and offered again in a new one.
+    pub fn accept_answer(
+        &mut self,
+        now: Instant,
+        session: &str,
+        sdp: &str,
+    ) -> Result<(), MediaError> {
+        if sdp.len() > offer::MAX_OFFER_BYTES {
+            return Err(MediaError(format!(
+                "the answer is larger than {} bytes",
+                offer::MAX_OFFER_BYTES
+            )));
+        }
+        let s = self
+            .sessions
+            .get_mut(session)
+            .ok_or_else(|| MediaError("no media session".into()))?;
+        let Some(o) = s.offering.as_mut() else {
+            return Err(MediaError(
+                "this connection's client makes the offers: there is nothing to answer".into(),
+            ));
+        };
+        let answer = SdpAnswer::from_sdp_string(sdp)
+            .map_err(|e| MediaError(format!("malformed SDP answer: {e}")))?;
+        let Some(pending) = o.pending.take() else {
+            return Err(MediaError("no offer is waiting for an answer".into()));
+        };
+        let in_flight = std::mem::take(&mut o.in_flight);
+        let accepted = s.rtc.sdp_api().accept_answer(pending, answer);
+        let channels_in_flight = std::mem::take(&mut o.channels_in_flight);
+        if let Err(e) = accepted {
+            s.slots.retain(|x| !in_flight.contains(&x.mid));
+            if channels_in_flight {
+                o.opened = false;
+            }
+            self.reassign();
+            self.offer_changes(session);
+            self.drive(now);
+            return Err(MediaError(format!("the answer was refused: {e}")));
+        }
+        // What changed while the offer was out goes in the next one.
+        self.reassign();
+        self.offer_changes(session);
+        self.request_keyframes_for(now, session);
+        self.enqueue(session);
+        self.drive(now);
+        Ok(())
+    }
+
+    /// Sends `data` on `session`'s open data channel `label`. False if there is no such open
+    /// channel or the message is larger than [`MAX_DATA_BYTES`].
+    pub fn send_data(&mut self, now: Instant, session: &str, label: &str, data: &[u8]) -> bool {
+        if data.len() > MAX_DATA_BYTES {
+            return false;
+        }
+        let Some(s) = self.sessions.get_mut(session) else {
+            return false;
+        };
+        let Some(id) = s
+            .channels
+            .iter()
+            .find(|(l, _)| l == label)
+            .map(|(_, id)| *id)
+        else {
+            return false;
+        };
+        let sent = s
+            .rtc
+            .channel(id)
+            .is_some_and(|mut c| c.write(true, data).is_ok());
+        if sent {
+            self.enqueue(session);
+            self.drive(now);
+        }
+        sent
     }
 
     /// The mids `session` sends on, with their kinds (after [`MediaEngine::accept_offer`]).
@@ -519,13 +655,16 @@ impl MediaEngine {
         rtc
     }
 
-    fn insert_session(&mut self, id: &str, mut rtc: Rtc) {
+    fn insert_session(&mut self, id: &str, participant: &str, mut rtc: Rtc) {
         let ufrag = rtc.direct_api().local_ice_credentials().ufrag;
         self.by_ufrag.insert(ufrag.clone(), id.to_string());
         self.sessions.insert(
             id.to_string(),
             Session {
                 rtc,
+                participant: participant.to_string(),
+                offering: None,
+                channels: Vec::new(),
                 ufrag,
                 published: Vec::new(),
                 slots: Vec::new(),
@@ -659,6 +798,39 @@ impl MediaEngine {
                 self.reassign();
             }
             Event::RtpPacket(packet) => self.forward(now, id, packet),
+            Event::ChannelOpen(channel, label) => {
+                if let Some(s) = self.sessions.get_mut(id) {
+                    // Bounded: a client could open channels without end.
+                    if s.channels.len() < MAX_CHANNELS {
+                        s.channels.push((label.clone(), *channel));
+                    }
+                }
+            }
+            Event::ChannelClose(channel) => {
+                if let Some(s) = self.sessions.get_mut(id) {
+                    s.channels.retain(|(_, c)| c != channel);
+                }
+            }
+            Event::ChannelData(data) => {
+                let label = self.sessions.get(id).and_then(|s| {
+                    s.channels
+                        .iter()
+                        .find(|(_, c)| *c == data.id)
+                        .map(|(l, _)| l.clone())
+                });
+                match label {
+                    Some(label) if data.data.len() <= MAX_DATA_BYTES => {
+                        self.outputs
+                            .push_back(EngineOutput::Event(MediaEvent::Data {
+                                session: id.to_string(),
+                                label,
+                                binary: data.binary,
+                                data: data.data.clone(),
+                            }));
+                    }
+                    _ => self.stats.drop(DropReason::OverLimit),
+                }
+            }
             Event::EgressBitrateEstimate(BweKind::Twcc { estimate, .. }) => {
                 self.on_bandwidth(now, id, estimate.as_u64())
             }
@@ -923,7 +1095,7 @@ impl MediaEngine {
                 let rule = self.rules.tracks.get(track)?;
                 let publisher = self.sessions.get(&rule.publisher)?;
                 let p = publisher.published(publisher.mid_of(track)?)?;
-                let rid = choose_rid(&p.rids, self.rules.layer(track, id));
+                let rid = choose_rid(&p.rids, self.rules.layer(track, &s.participant));
                 Some(p.layer_rate(rid))
             })
             .sum()
@@ -948,9 +1120,11 @@ impl MediaEngine {
             }
         }
         let mut keyframes = Vec::new();
+        let mut offers = Vec::new();
         let rules = &self.rules;
         for (rx, s) in &mut self.sessions {
-            let allowed = |t: &str| rules.allows(t, rx);
+            let participant = s.participant.as_str();
+            let allowed = |t: &str| rules.allows(t, participant);
             for slot in &mut s.slots {
                 if slot
                     .track
@@ -962,6 +1136,17 @@ impl MediaEngine {
                     slot.out.switch();
                 }
             }
+            if let Some(o) = s.offering.as_mut() {
+                // An offered m-line belongs to its track (its msid names it): when the track
+                // goes, the line goes inactive, and a track that comes back gets a new one.
+                o.wanted.clear();
+                s.slots.retain(|slot| {
+                    if slot.track.is_none() {
+                        o.retired.push(slot.mid);
+                    }
+                    slot.track.is_some()
+                });
+            }
             let mut unserved = [0usize; 2];
             for (sid, _) in &open {
                 let Some((kind, rids)) = shape.get(sid.as_str()) else {
@@ -972,7 +1157,7 @@ impl MediaEngine {
                 }
                 let layer = match s.constrained {
                     true => Layer::Low,
-                    false => rules.layer(sid, rx),
+                    false => rules.layer(sid, participant),
                 };
                 let rid = choose_rid(rids, layer);
                 if let Some(slot) = s.slots.iter_mut().find(|x| x.track.as_ref() == Some(*sid)) {
@@ -981,6 +1166,11 @@ impl MediaEngine {
                         slot.out.switch();
                         keyframes.push(((*sid).clone(), rid));
                     }
+                    continue;
+                }
+                if let Some(o) = s.offering.as_mut() {
+                    let publisher = rules.tracks[sid.as_str()].publisher.clone();
+                    o.wanted.push(((*sid).clone(), *kind, publisher, rid));
                     continue;
                 }
                 match s
@@ -1006,6 +1196,11 @@ impl MediaEngine {
                         .or_default()
                         .push((rx.clone(), i, slot.rid));
                 }
+            }
+            if s.offering.as_ref().is_some_and(|o| {
+                o.pending.is_none() && (!o.wanted.is_empty() || !o.retired.is_empty())
+            }) {
+                offers.push(rx.clone());
             }
             let now_carrying: Vec<Option<String>> =
                 s.slots.iter().map(|x| x.track.clone()).collect();
@@ -1035,6 +1230,91 @@ impl MediaEngine {
         }
         self.routes = routes;
         self.pending_keyframes.extend(keyframes);
+        for id in offers {
+            self.offer_changes(&id);
+        }
+    }
+
+    /// Offers what changed for an offering session (new m-lines for wanted tracks, inactive
+    /// ones for tracks gone, the data channels the first time), unless an offer is still
+    /// waiting for its answer: then [`MediaEngine::accept_answer`] calls this again. A new
+    /// m-line joins the forwarding table at once; str0m sends on it once the answer came.
+    fn offer_changes(&mut self, id: &str) {
+        let Some(s) = self.sessions.get_mut(id) else {
+            return;
+        };
+        let Session {
+            rtc,
+            offering: Some(o),
+            slots,
+            ..
+        } = s
+        else {
+            return;
+        };
+        if o.pending.is_some() || (o.opened && o.wanted.is_empty() && o.retired.is_empty()) {
+            return;
+        }
+        let mut api = rtc.sdp_api();
+        if !o.opened {
+            o.opened = true;
+            o.channels_in_flight = true;
+            for (label, reliable) in DATA_CHANNELS {
+                api.add_channel_with_config(ChannelConfig {
+                    label: label.to_string(),
+                    ordered: reliable,
+                    reliability: match reliable {
+                        true => Reliability::Reliable,
+                        false => Reliability::MaxRetransmits { retransmits: 0 },
+                    },
+                    ..Default::default()
+                });
+            }
+        }
+        for mid in o.retired.drain(..) {
+            api.set_direction(mid, Direction::Inactive);
+        }
+        let mut added = Vec::new();
+        for (track, kind, publisher, rid) in o.wanted.drain(..) {
+            let media = match kind {
+                Kind::Audio => MediaKind::Audio,
+                Kind::Video => MediaKind::Video,
+            };
+            // LiveKit's clients find the track and its participant in the msid.
+            let stream = format!("{publisher}|{track}");
+            let mid = api.add_media(
+                media,
+                Direction::SendOnly,
+                Some(stream),
+                Some(track.clone()),
+                None,
+            );
+            added.push(Slot {
+                mid,
+                kind,
+                track: Some(track),
+                rid,
+                out: SlotStream::default(),
+            });
+        }
+        let offer = api.apply();
+        o.in_flight = added.iter().map(|x| x.mid).collect();
+        for slot in added {
+            let track = slot.track.clone().expect("added with a track");
+            self.routes
+                .entry(track)
+                .or_default()
+                .push((id.to_string(), slots.len(), slot.rid));
+            slots.push(slot);
+        }
+        if let Some((offer, pending)) = offer {
+            o.pending = Some(pending);
+            self.outputs
+                .push_back(EngineOutput::Event(MediaEvent::Offer {
+                    session: id.to_string(),
+                    sdp: offer.to_sdp_string(),
+                }));
+        }
     }
 
     fn request_keyframes_for(&mut self, now: Instant, receiver: &str) {

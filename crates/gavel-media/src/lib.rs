@@ -44,7 +44,9 @@ mod session;
 mod stats;
 
 pub use demux::{is_handshake, stun_ufrag};
-pub use engine::{EngineConfig, EngineOutput, MediaEngine, MediaError, MediaEvent, SlotInfo};
+pub use engine::{
+    EngineConfig, EngineOutput, MediaEngine, MediaError, MediaEvent, SlotInfo, MAX_DATA_BYTES,
+};
 pub use offer::Kind;
 pub use session::Session;
 pub use stats::{DropReason, Stats};

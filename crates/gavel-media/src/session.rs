@@ -5,6 +5,8 @@ use crate::offer::Kind;
 use crate::rewrite::SlotStream;
 use std::net::SocketAddr;
 use std::time::Instant;
+use str0m::change::SdpPendingOffer;
+use str0m::channel::ChannelId;
 use str0m::media::{Mid, Rid};
 use str0m::net::Protocol;
 use str0m::Rtc;
@@ -81,10 +83,37 @@ pub(crate) struct Slot {
     pub out: SlotStream,
 }
 
+/// A session the server offers to (LiveKit's subscriber connection): the engine adds a
+/// send-only m-line for each track it forwards there, named after the track, and negotiates
+/// each change itself, one offer at a time.
+#[derive(Default)]
+pub(crate) struct Offering {
+    /// The offer sent and not answered yet.
+    pub pending: Option<SdpPendingOffer>,
+    /// The m-lines that offer adds, and whether it opens the data channels (both undone if
+    /// its answer is refused, to be offered again).
+    pub in_flight: Vec<Mid>,
+    pub channels_in_flight: bool,
+    /// Allowed tracks without an m-line yet: (track sid, kind, publisher, layer).
+    pub wanted: Vec<(String, Kind, String, Option<Rid>)>,
+    /// m-lines whose track went away: inactive in the next offer.
+    pub retired: Vec<Mid>,
+    /// The data channels are added with the first offer.
+    pub opened: bool,
+}
+
 /// Everything the engine holds for one session. Moves between engines whole (a participant
 /// moved to another room keeps its connection).
 pub struct Session {
     pub(crate) rtc: Rtc,
+    /// The room session it belongs to, which the room's rules name. A native client's media
+    /// session is keyed by that same id; a LiveKit client's two connections are two sessions
+    /// of one participant.
+    pub(crate) participant: String,
+    /// `Some` when the server offers to this session's client instead of answering its offers.
+    pub(crate) offering: Option<Box<Offering>>,
+    /// Open data channels by label.
+    pub(crate) channels: Vec<(String, ChannelId)>,
     pub(crate) ufrag: String,
     pub(crate) published: Vec<(Mid, Published)>,
     pub(crate) slots: Vec<Slot>,

@@ -188,13 +188,13 @@ enum Op {
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         4 => Just(Op::Talk),
-        2 => (0..3usize, any::<bool>()).prop_map(|(i, m)| Op::Mute(i, m)),
-        1 => (0..3usize).prop_map(Op::Revoke),
-        1 => (0..3usize).prop_map(Op::Restore),
-        1 => (0..3usize, any::<bool>()).prop_map(|(i, h)| Op::Hide(i, h)),
-        1 => (0..3usize).prop_map(Op::Kick),
-        1 => (0..3usize, 0..3usize, any::<bool>()).prop_map(|(a, b, on)| Op::Subscribe(a, b, on)),
-        1 => (0..3usize).prop_map(Op::DenyReceive),
+        2 => (0..4usize, any::<bool>()).prop_map(|(i, m)| Op::Mute(i, m)),
+        1 => (0..4usize).prop_map(Op::Revoke),
+        1 => (0..4usize).prop_map(Op::Restore),
+        1 => (0..4usize, any::<bool>()).prop_map(|(i, h)| Op::Hide(i, h)),
+        1 => (0..4usize).prop_map(Op::Kick),
+        1 => (0..4usize, 0..4usize, any::<bool>()).prop_map(|(a, b, on)| Op::Subscribe(a, b, on)),
+        1 => (0..4usize).prop_map(Op::DenyReceive),
     ]
 }
 
@@ -214,16 +214,18 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 24, .. ProptestConfig::default() })]
 
     /// For any sequence of host controls and subscriptions, every frame a peer receives was
-    /// allowed by the room at the moment it was forwarded.
+    /// allowed by the room at the moment it was forwarded. Three peers offer (publishing, with
+    /// receive slots); the fourth, `lk`, is offered to, as LiveKit's subscriber connection.
     #[test]
     fn nothing_is_forwarded_that_the_room_did_not_allow(ops in proptest::collection::vec(op(), 1..40)) {
-        let names = ["ann", "ben", "cat"];
+        let names = ["ann", "ben", "cat", "lk"];
         let mut net = Net::new();
-        for n in names {
+        for n in &names[..3] {
             net.join(n, true, 2);
         }
+        net.join_offered("lk");
         net.connect();
-        let mut kicked = [false; 3];
+        let mut kicked = [false; 4];
         for op in ops {
             match op {
                 Op::Talk => net.talk(),
@@ -244,7 +246,7 @@ proptest! {
                 Op::Kick(i) => {
                     if !kicked[i] {
                         kicked[i] = true;
-                        let sid = net.peers[names[i]].sid.clone();
+                        let sid = net.peers[names[i]].media_session.clone();
                         let _ = net.host(Command::Kick { identity: Some(names[i].into()), identities: None, ban_seconds: None, revoke_tokens: false, revoke_before: None, require_present: false });
                         net.engine.close(net.now, &sid);
                     }

@@ -12,7 +12,7 @@
 
 use gavel_core::roles::{HOST, PARTICIPANT};
 use gavel_core::{Actor, Command, JoinRequest, Roles, Room, Source};
-use gavel_media::str0m::change::{SdpAnswer, SdpPendingOffer};
+use gavel_media::str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use gavel_media::str0m::format::PayloadParams;
 use gavel_media::str0m::media::{
     Direction, MediaKind, MediaTime, Mid, Rid, Simulcast, SimulcastLayer,
@@ -30,6 +30,12 @@ pub const SERVER: &str = "10.0.0.1:5000";
 pub struct Peer {
     pub identity: String,
     pub sid: String,
+    /// Its media session in the engine: the room session itself, or for a peer the server
+    /// offers to ([`Net::join_offered`]) a second session of that participant.
+    pub media_session: String,
+    /// Data channels open at the peer, and what arrived on them: (label, bytes).
+    pub channels: Vec<(gavel_media::str0m::channel::ChannelId, String)>,
+    pub data_in: Vec<(String, Vec<u8>)>,
     pub rtc: Rtc,
     pub addr: SocketAddr,
     pub send_mid: Option<Mid>,
@@ -65,8 +71,37 @@ pub struct Net {
     pub violations: Vec<String>,
     /// (receiver, publisher) pairs unsubscribed, as the test asked (the model's reading).
     pub unsubscribed: std::collections::HashSet<(String, String)>,
+    /// Every offer the engine made (to peers of [`Net::join_offered`]), in order.
+    pub offers: Vec<String>,
+    /// Data channel messages the engine got: (media session, label, bytes).
+    pub data_in: Vec<(String, String, Vec<u8>)>,
     next_port: u16,
     host_sid: String,
+}
+
+impl Peer {
+    fn on_channel_event(&mut self, e: Event) {
+        match e {
+            Event::ChannelOpen(id, label) => self.channels.push((id, label)),
+            Event::ChannelData(d) => {
+                if let Some((_, label)) = self.channels.iter().find(|(c, _)| *c == d.id) {
+                    self.data_in.push((label.clone(), d.data));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Writes `data` on the peer's open channel `label`; false if there is none.
+    pub fn send_data(&mut self, label: &str, data: &[u8]) -> bool {
+        let Some((id, _)) = self.channels.iter().find(|(_, l)| l == label) else {
+            return false;
+        };
+        let id = *id;
+        self.rtc
+            .channel(id)
+            .is_some_and(|mut c| c.write(true, data).is_ok())
+    }
 }
 
 fn ms(t: Instant, start: Instant) -> u64 {
@@ -96,6 +131,8 @@ impl Net {
             closed: Vec::new(),
             violations: Vec::new(),
             unsubscribed: Default::default(),
+            offers: Vec::new(),
+            data_in: Vec::new(),
             next_port: 6000,
             host_sid,
         }
@@ -134,15 +171,7 @@ impl Net {
         publish: Option<Option<Simulcast>>,
         slots: usize,
     ) {
-        let roles = Roles::default();
-        let sid = self
-            .room
-            .join(self.millis(), join_req(identity, PARTICIPANT, &roles))
-            .unwrap();
-        self.next_port += 1;
-        let addr: SocketAddr = format!("10.0.0.2:{}", self.next_port).parse().unwrap();
-        let mut rtc = Rtc::builder().build(self.now);
-        rtc.add_local_candidate(Candidate::host(addr, "udp").unwrap());
+        let (sid, addr, mut rtc) = self.new_participant(identity);
         let mut api = rtc.sdp_api();
         let publishes = publish.is_some();
         let send_mid =
@@ -166,6 +195,9 @@ impl Net {
             identity.to_string(),
             Peer {
                 identity: identity.into(),
+                media_session: sid.clone(),
+                channels: Vec::new(),
+                data_in: Vec::new(),
                 sid,
                 rtc,
                 addr,
@@ -241,6 +273,57 @@ impl Net {
 
     /// What the server shell does with an offer: the room approves what it sends, the engine
     /// answers, the room publishes and the engine binds.
+    /// `identity` joins the room; its peer gets the next address.
+    fn new_participant(&mut self, identity: &str) -> (String, SocketAddr, Rtc) {
+        let roles = Roles::default();
+        let sid = self
+            .room
+            .join(self.millis(), join_req(identity, PARTICIPANT, &roles))
+            .unwrap();
+        self.next_port += 1;
+        let addr: SocketAddr = format!("10.0.0.2:{}", self.next_port).parse().unwrap();
+        let mut rtc = Rtc::builder().build(self.now);
+        rtc.add_local_candidate(Candidate::host(addr, "udp").unwrap());
+        (sid, addr, rtc)
+    }
+
+    /// `identity` joins as a LiveKit client's subscriber connection would: publishing
+    /// nothing, with a media session (`<sid>/sub`) that the server offers to and the peer
+    /// answers, every time.
+    pub fn join_offered(&mut self, identity: &str) {
+        let (sid, addr, rtc) = self.new_participant(identity);
+        self.room.media_session_opened(&sid).unwrap();
+        let media_session = format!("{sid}/sub");
+        self.peers.insert(
+            identity.to_string(),
+            Peer {
+                identity: identity.into(),
+                sid: sid.clone(),
+                media_session: media_session.clone(),
+                channels: Vec::new(),
+                data_in: Vec::new(),
+                rtc,
+                addr,
+                send_mid: None,
+                connected: false,
+                received: Vec::new(),
+                counter: 0,
+                pending: None,
+                link: None,
+            },
+        );
+        // The rules first, so the first offer already carries what the peer may receive.
+        while self.room.poll_output().is_some() {}
+        if self.room.take_media_changed() {
+            let rules = self.room.media_rules();
+            self.engine.set_rules(self.now, rules);
+        }
+        self.engine
+            .open_offering(self.now, &media_session, &sid)
+            .unwrap();
+        self.pump();
+    }
+
     pub fn offer(&mut self, sid: &str, sdp: &str, publish: bool) -> Result<String, String> {
         let sources: Vec<Source> = if publish {
             vec![Source::Microphone]
@@ -324,7 +407,7 @@ impl Net {
         let r_has_media = self
             .peers
             .get(receiver)
-            .is_some_and(|peer| self.engine.has_session(&peer.sid));
+            .is_some_and(|peer| self.engine.has_session(&peer.media_session));
         publisher != receiver
             && mic.media
             && !mic.muted
@@ -428,7 +511,7 @@ impl Net {
                             p.received
                                 .push((d.mid, who.to_string(), n.parse().unwrap()));
                         }
-                        Ok(Output::Event(_)) => {}
+                        Ok(Output::Event(e)) => p.on_channel_event(e),
                     }
                 }
             }
@@ -485,7 +568,7 @@ impl Net {
                                     let (who, n) = text.split_once('#').unwrap();
                                     got.push((d.mid, who.to_string(), n.parse().unwrap()));
                                 }
-                                Ok(Output::Event(_)) => {}
+                                Ok(Output::Event(e)) => p.on_channel_event(e),
                             }
                         }
                         let _ = before;
@@ -512,6 +595,29 @@ impl Net {
                     EngineOutput::Event(MediaEvent::Closed { session }) => {
                         self.room.media_session_closed(&session);
                         self.closed.push(session);
+                    }
+                    EngineOutput::Event(MediaEvent::Offer { session, sdp }) => {
+                        // The peer answers at once, as a LiveKit client does.
+                        moved = true;
+                        let p = self
+                            .peers
+                            .values_mut()
+                            .find(|p| p.media_session == session)
+                            .expect("an offer for a peer");
+                        let offer = SdpOffer::from_sdp_string(&sdp).unwrap();
+                        let answer = p.rtc.sdp_api().accept_offer(offer).unwrap();
+                        self.offers.push(sdp);
+                        self.engine
+                            .accept_answer(now, &session, &answer.to_sdp_string())
+                            .unwrap();
+                    }
+                    EngineOutput::Event(MediaEvent::Data {
+                        session,
+                        label,
+                        data,
+                        ..
+                    }) => {
+                        self.data_in.push((session, label, data));
                     }
                     EngineOutput::Event(
                         MediaEvent::Connected { .. } | MediaEvent::Quality { .. },

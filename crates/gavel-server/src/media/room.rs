@@ -408,6 +408,15 @@ impl RoomMedia {
                 EngineOutput::Event(MediaEvent::Connected { session }) => {
                     tracing::debug!(%session, "media connected");
                 }
+                // Server offers and data channels are for LiveKit's client protocol, whose
+                // connections this shell does not open yet; native clients send data over
+                // their WebSocket, so a data channel message from one is not relayed.
+                EngineOutput::Event(MediaEvent::Offer { session, .. }) => {
+                    tracing::warn!(%session, "an offer for a session no client protocol opened");
+                }
+                EngineOutput::Event(MediaEvent::Data { session, .. }) => {
+                    tracing::debug!(%session, "data channel message not relayed");
+                }
                 EngineOutput::Event(MediaEvent::Slots {
                     session,
                     slots,
