@@ -33,6 +33,9 @@ pub struct OfferedMedia {
     pub sends: bool,
     /// The offerer receives on it (`recvonly` or `sendrecv`): a slot the server may fill.
     pub receives: bool,
+    /// The track id of its `a=msid:<stream> <track>` line, if any: the id the client gave the
+    /// track it sends here (LiveKit's clients announce it first as `AddTrackRequest.cid`).
+    pub track_id: Option<String>,
 }
 
 /// Offers larger than this are refused before parsing (a client cannot make us parse
@@ -53,6 +56,7 @@ pub fn inspect(sdp: &str) -> Result<Vec<OfferedMedia>, String> {
         port_zero: bool,
         mid: Option<String>,
         direction: &'static str,
+        track_id: Option<String>,
     }
     let mut lines: Vec<Line> = Vec::new();
     for raw in sdp.lines() {
@@ -70,10 +74,18 @@ pub fn inspect(sdp: &str) -> Result<Vec<OfferedMedia>, String> {
                 port_zero,
                 mid: None,
                 direction: "sendrecv",
+                track_id: None,
             });
         } else if let Some(current) = lines.last_mut() {
             if let Some(mid) = line.strip_prefix("a=mid:") {
                 current.mid = Some(mid.trim().to_string());
+            } else if let Some(msid) = line.strip_prefix("a=msid:") {
+                // `<stream id> <track id>`; ids are at most 64 characters (RFC 8830).
+                current.track_id = msid
+                    .split_whitespace()
+                    .nth(1)
+                    .filter(|t| t.len() <= 64)
+                    .map(str::to_string);
             } else {
                 for dir in ["sendrecv", "sendonly", "recvonly", "inactive"] {
                     if line == format!("a={dir}") {
@@ -98,6 +110,7 @@ pub fn inspect(sdp: &str) -> Result<Vec<OfferedMedia>, String> {
             kind,
             sends: live && matches!(line.direction, "sendonly" | "sendrecv"),
             receives: live && matches!(line.direction, "recvonly" | "sendrecv"),
+            track_id: line.track_id,
         });
     }
     Ok(out)
@@ -111,6 +124,7 @@ mod tests {
     fn reads_kinds_mids_and_directions() {
         let sdp = "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n\
                    m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:0\r\na=sendonly\r\n\
+                   a=msid:stream-1 TR_cid42\r\n\
                    m=video 9 UDP/TLS/RTP/SAVPF 96\r\na=mid:1\r\na=recvonly\r\n\
                    m=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\na=mid:2\r\n\
                    m=audio 0 UDP/TLS/RTP/SAVPF 111\r\na=mid:3\r\na=recvonly\r\n";
@@ -119,6 +133,8 @@ mod tests {
         assert!(m[0].sends && !m[0].receives && m[0].kind == Kind::Audio);
         assert!(!m[1].sends && m[1].receives && m[1].kind == Kind::Video);
         assert!(!m[2].sends && !m[2].receives, "port 0 is rejected");
+        assert_eq!(m[0].track_id.as_deref(), Some("TR_cid42"));
+        assert_eq!(m[1].track_id, None);
     }
 
     #[test]
