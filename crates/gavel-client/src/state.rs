@@ -163,7 +163,7 @@ impl RoomState {
             Event::ActiveSpeakers { speakers } => self.active_speakers = speakers.clone(),
             Event::ActiveSpeakerChanged { identity } => self.active_speaker = identity.clone(),
             // Which slot carries whose track concerns the media session, not the room's state.
-            Event::Moved { .. } | Event::MediaSlots { .. } => {}
+            Event::Moved { .. } | Event::MediaSlots { .. } | Event::MediaOffer { .. } => {}
             Event::RoomLeft { reason, .. } => self.left = Some(*reason),
         }
     }

@@ -100,9 +100,21 @@ pub enum Command {
         tracks: Vec<OfferedTrack>,
     },
     /// A trickled ICE candidate for the sender's media session (`candidate:…` as in SDP; empty
-    /// at the end of candidates).
+    /// at the end of candidates); `subscriber: true` for the session the server offers to
+    /// (`media_subscribe`).
     MediaCandidate {
         candidate: String,
+        #[serde(default)]
+        subscriber: bool,
+    },
+    /// Opens a second media session for the sender that the server offers to (LiveKit's
+    /// subscriber connection): one send-only m-line per track it may receive, plus the data
+    /// channels `_reliable` and `_lossy`. Offers arrive as `media_offer` events, one at a
+    /// time; each is answered with `media_answer`.
+    MediaSubscribe,
+    /// The answer to the last `media_offer` event.
+    MediaAnswer {
+        sdp: String,
     },
     /// What the sender receives from `identity`: `subscribed` true or false overrides the
     /// room's default (every audio track; cameras of the last-N), absent returns `sources` to it.
@@ -273,6 +285,8 @@ impl Command {
             Command::MediaOffer { .. } => "media_offer",
             Command::UpdateTrackSettings { .. } => "update_track_settings",
             Command::MediaCandidate { .. } => "media_candidate",
+            Command::MediaSubscribe => "media_subscribe",
+            Command::MediaAnswer { .. } => "media_answer",
             Command::AudioLevel { .. } => "audio_level",
             Command::RespondRequest { .. } => "respond_request",
             Command::Leave => "leave",

@@ -197,6 +197,11 @@ pub enum Event {
         unserved_audio: u32,
         unserved_video: u32,
     },
+    /// To one participant with a session the server offers to (`media_subscribe`): the
+    /// server's offer, to answer with `media_answer`.
+    MediaOffer {
+        sdp: String,
+    },
     /// The session is over; the connection closes after this.
     RoomLeft {
         reason: LeaveReason,
@@ -227,6 +232,7 @@ impl Event {
             Event::RoomUpdated { .. } => "room_updated",
             Event::DataReceived { .. } => "data_received",
             Event::MediaSlots { .. } => "media_slots",
+            Event::MediaOffer { .. } => "media_offer",
             Event::RoomLeft { .. } => "room_left",
         }
     }

@@ -583,7 +583,10 @@ impl View {
                     assert!(self.knows(f), "data from unknown '{f}'");
                 }
             }
-            Event::RoomUpdated { .. } | Event::RoomLeft { .. } | Event::MediaSlots { .. } => {}
+            Event::RoomUpdated { .. }
+            | Event::RoomLeft { .. }
+            | Event::MediaSlots { .. }
+            | Event::MediaOffer { .. } => {}
         }
     }
 

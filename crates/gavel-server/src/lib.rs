@@ -16,6 +16,7 @@ pub mod console;
 pub mod dev;
 pub mod fanout;
 pub mod http;
+pub mod livekit_rtc;
 pub mod media;
 pub mod metrics;
 pub mod registry;

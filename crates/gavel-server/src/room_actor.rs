@@ -338,8 +338,19 @@ impl RoomActor {
                 Some(m) => m.offer(&mut self.core, &sid, &sdp, &tracks),
                 None => Err(crate::media::room::no_media_plane()),
             },
-            Command::MediaCandidate { candidate } => match &mut self.media {
-                Some(m) => m.candidate(&sid, &candidate),
+            Command::MediaCandidate {
+                candidate,
+                subscriber,
+            } => match &mut self.media {
+                Some(m) => m.candidate(&sid, &candidate, subscriber),
+                None => Err(crate::media::room::no_media_plane()),
+            },
+            Command::MediaSubscribe => match &mut self.media {
+                Some(m) => m.subscribe(&mut self.core, &sid),
+                None => Err(crate::media::room::no_media_plane()),
+            },
+            Command::MediaAnswer { sdp } => match &mut self.media {
+                Some(m) => m.answer(&sid, &sdp),
                 None => Err(crate::media::room::no_media_plane()),
             },
             command => self.run_command(now, &actor, command).await,

@@ -55,6 +55,26 @@ pub struct Upgrade {
 }
 
 impl Upgrade {
+    /// Like [`Upgrade::from_request`], with the error a request that is not an upgrade gets.
+    pub fn required(req: &mut Request) -> Result<Upgrade, gavel_core::Error> {
+        Self::from_request(req).ok_or_else(|| {
+            gavel_core::Error::invalid(
+                "this endpoint takes a WebSocket upgrade (GET with Upgrade: websocket)",
+            )
+        })
+    }
+
+    /// Small per-connection buffers: the defaults (128 KiB each way) dominate memory in large
+    /// rooms; reads start at `read_buffer` and grow for a bigger frame, and frames are written
+    /// one by one (large ones as fragments, [`send_text`]).
+    pub fn config(max_message: usize, read_buffer: usize) -> WebSocketConfig {
+        WebSocketConfig::default()
+            .max_message_size(Some(max_message))
+            .max_frame_size(Some(max_message))
+            .read_buffer_size(read_buffer)
+            .write_buffer_size(0)
+    }
+
     /// The handshake fields of a WebSocket upgrade request; `None` when `req` is not one.
     pub fn from_request(req: &mut Request) -> Option<Upgrade> {
         let headers = req.headers();

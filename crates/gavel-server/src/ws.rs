@@ -20,7 +20,7 @@ use serde_json::{Map, Value};
 use std::num::NonZeroU32;
 use std::time::Duration;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::Message;
 
 /// Transport-level cap: frames above this are refused by the WebSocket layer itself.
@@ -29,9 +29,10 @@ const TRANSPORT_MAX_MESSAGE: usize = 1024 * 1024;
 /// buffer grows for a larger frame; 4 KiB here cost 3.5 KiB per idle participant at 10,000.
 const READ_BUFFER: usize = 512;
 
+/// The query of a client's WebSocket (here and LiveKit's `/rtc`).
 #[derive(Deserialize)]
 pub struct RtcParams {
-    access_token: Option<String>,
+    pub(crate) access_token: Option<String>,
 }
 
 pub async fn rtc(
@@ -40,9 +41,7 @@ pub async fn rtc(
     headers: HeaderMap,
     mut request: Request,
 ) -> Response {
-    let token = params
-        .access_token
-        .or_else(|| crate::http::bearer(&headers).map(str::to_string));
+    let token = crate::http::access_token(params.access_token, &headers);
     let Some(token) = token else {
         return ApiError(Error::new(
             ErrorCode::Unauthenticated,
@@ -54,19 +53,11 @@ pub async fn rtc(
         Ok(x) => x,
         Err(e) => return ApiError(e).into_response(),
     };
-    let Some(upgrade) = Upgrade::from_request(&mut request) else {
-        let e =
-            Error::invalid("this endpoint takes a WebSocket upgrade (GET with Upgrade: websocket)");
-        return ApiError(e).into_response();
+    let upgrade = match Upgrade::required(&mut request) {
+        Ok(u) => u,
+        Err(e) => return ApiError(e).into_response(),
     };
-    // Small per-connection buffers: the defaults (128 KiB each way) dominate memory in large
-    // rooms; reads grow the buffer when a bigger frame comes, and frames are written one by one
-    // (large ones as fragments: crate::websocket).
-    let config = WebSocketConfig::default()
-        .max_message_size(Some(TRANSPORT_MAX_MESSAGE))
-        .max_frame_size(Some(TRANSPORT_MAX_MESSAGE))
-        .read_buffer_size(READ_BUFFER)
-        .write_buffer_size(0);
+    let config = Upgrade::config(TRANSPORT_MAX_MESSAGE, READ_BUFFER);
     let claims = Box::new(claims);
     upgrade.respond(config, move |socket| {
         session(socket, app, room, req, claims)
@@ -75,7 +66,7 @@ pub async fn rtc(
 
 /// Token → room name and join request. Room-level refusals (ban, full) come after the upgrade,
 /// in-band, so browsers can show them.
-fn admit(app: &AppState, token: &str) -> Result<(String, JoinRequest, Claims), Error> {
+pub(crate) fn admit(app: &AppState, token: &str) -> Result<(String, JoinRequest, Claims), Error> {
     let claims = app.verifier.verify(token)?;
     let room = claims.video.room.clone().unwrap_or_default();
     let (role, permissions) = claims.join_grant(&room, &app.registry.roles)?;
@@ -288,7 +279,7 @@ async fn run_move(
 }
 
 /// Joins, retrying once if the room closed between lookup and join.
-async fn join(
+pub(crate) async fn join(
     app: &AppState,
     room: &str,
     req: JoinRequest,

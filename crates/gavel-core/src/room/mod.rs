@@ -319,7 +319,10 @@ impl Room {
                 attributes,
             } => self.update_self(ctx, name, metadata, attributes),
             Command::AudioLevel { level } => self.audio_level(now, ctx, level),
-            Command::MediaOffer { .. } | Command::MediaCandidate { .. } => Err(Error::new(
+            Command::MediaOffer { .. }
+            | Command::MediaCandidate { .. }
+            | Command::MediaSubscribe
+            | Command::MediaAnswer { .. } => Err(Error::new(
                 ErrorCode::Internal,
                 "media signalling is carried out by the media plane, not the room model",
             )),

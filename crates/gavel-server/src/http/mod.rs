@@ -46,6 +46,11 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::console::router())
         .route("/healthz", get(|| async { "ok" }))
         .route("/v1/rtc", get(crate::ws::rtc))
+        // LiveKit's client protocol (crate::livekit_rtc).
+        .route("/rtc", get(crate::livekit_rtc::rtc))
+        .route("/rtc/validate", get(crate::livekit_rtc::validate))
+        .route("/rtc/v1", get(crate::livekit_rtc::v1_not_found))
+        .route("/rtc/v1/validate", get(crate::livekit_rtc::v1_not_found))
         .route("/v1/rooms", post(rooms::create).get(rooms::list))
         .route(
             "/v1/rooms/{room}",
@@ -136,6 +141,12 @@ async fn count_errors(
 }
 
 /// `Authorization: Bearer <token>`.
+/// A client's access token: from the `access_token` query parameter (browsers cannot set
+/// headers on a WebSocket), else from `Authorization: Bearer`.
+pub fn access_token(query: Option<String>, headers: &HeaderMap) -> Option<String> {
+    query.or_else(|| bearer(headers).map(str::to_string))
+}
+
 pub fn bearer(headers: &HeaderMap) -> Option<&str> {
     headers
         .get(axum::http::header::AUTHORIZATION)?

@@ -247,13 +247,57 @@ impl RoomMedia {
         })
     }
 
-    pub fn candidate(&mut self, sid: &str, candidate: &str) -> Result<Reply, Error> {
+    pub fn candidate(
+        &mut self,
+        sid: &str,
+        candidate: &str,
+        subscriber: bool,
+    ) -> Result<Reply, Error> {
+        let session = match subscriber {
+            true => subscriber_session(sid),
+            false => sid.to_string(),
+        };
         self.engine
-            .add_remote_candidate(sid, candidate)
-            .map_err(|e| match self.engine.has_session(sid) {
+            .add_remote_candidate(&session, candidate)
+            .map_err(|e| match self.engine.has_session(&session) {
                 true => Error::invalid(e.0),
                 false => Error::precondition(e.0),
             })?;
+        Ok(Reply::done())
+    }
+
+    /// Opens `sid`'s session that the server offers to (`media_subscribe`); its offers go to
+    /// the participant as `media_offer` events.
+    pub fn subscribe(&mut self, core: &mut Room, sid: &str) -> Result<Reply, Error> {
+        let session = subscriber_session(sid);
+        if self.engine.has_session(&session) {
+            return Err(Error::precondition(
+                "this participant's subscriber session is open already",
+            ));
+        }
+        core.media_session_opened(sid)?;
+        self.engine
+            .open_offering(Instant::now(), &session, sid)
+            .map_err(|e| Error::invalid(e.0))?;
+        if let Some(ufrag) = self.engine.ufrag(&session) {
+            self.plane.router.register(ufrag, self.queues.clone());
+            self.ufrags.insert(session.clone(), ufrag.to_string());
+            self.metrics.media_sessions.inc();
+        }
+        Ok(Reply::done())
+    }
+
+    /// The participant's answer to the last `media_offer`.
+    pub fn answer(&mut self, sid: &str, sdp: &str) -> Result<Reply, Error> {
+        let session = subscriber_session(sid);
+        if !self.engine.has_session(&session) {
+            return Err(Error::precondition(
+                "no subscriber session: send media_subscribe first",
+            ));
+        }
+        self.engine
+            .accept_answer(Instant::now(), &session, sdp)
+            .map_err(|e| Error::invalid(e.0))?;
         Ok(Reply::done())
     }
 
@@ -313,7 +357,7 @@ impl RoomMedia {
                 let gone: Vec<String> = self
                     .ufrags
                     .keys()
-                    .filter(|sid| core.identity_of(sid).is_none())
+                    .filter(|session| core.identity_of(participant_of(session)).is_none())
                     .cloned()
                     .collect();
                 for sid in gone {
@@ -385,7 +429,15 @@ impl RoomMedia {
                         self.plane.router.unregister(&ufrag);
                         self.metrics.media_sessions.dec();
                     }
-                    core.media_session_closed(&session);
+                    // A participant with two sessions keeps receiving while one is up.
+                    let sid = participant_of(&session);
+                    let other = match sid == session {
+                        true => subscriber_session(sid),
+                        false => sid.to_string(),
+                    };
+                    if !self.engine.has_session(&other) {
+                        core.media_session_closed(sid);
+                    }
                 }
                 EngineOutput::Event(MediaEvent::Quality {
                     rtt,
@@ -408,11 +460,13 @@ impl RoomMedia {
                 EngineOutput::Event(MediaEvent::Connected { session }) => {
                     tracing::debug!(%session, "media connected");
                 }
-                // Server offers and data channels are for LiveKit's client protocol, whose
-                // connections this shell does not open yet; native clients send data over
-                // their WebSocket, so a data channel message from one is not relayed.
-                EngineOutput::Event(MediaEvent::Offer { session, .. }) => {
-                    tracing::warn!(%session, "an offer for a session no client protocol opened");
+                // Data channels are LiveKit's way to send data; their relaying is not done
+                // yet (native clients send data over their WebSocket).
+                EngineOutput::Event(MediaEvent::Offer { session, sdp }) => {
+                    if let Some(conn) = conns.get(participant_of(&session)) {
+                        let _ =
+                            conn.send(Outgoing::Frame(Frame::event(&Event::MediaOffer { sdp })));
+                    }
                 }
                 EngineOutput::Event(MediaEvent::Data { session, .. }) => {
                     tracing::debug!(%session, "data channel message not relayed");
@@ -476,6 +530,19 @@ impl Drop for RoomMedia {
 }
 
 /// Refusal for media signalling in a room without a media plane.
+/// The engine's id for `sid`'s session the server offers to (its other session, if it has
+/// one, is keyed by `sid` itself).
+fn subscriber_session(sid: &str) -> String {
+    format!("{sid}{SUBSCRIBER_SUFFIX}")
+}
+
+const SUBSCRIBER_SUFFIX: &str = "/sub";
+
+/// The room session (participant) an engine session belongs to.
+fn participant_of(session: &str) -> &str {
+    session.strip_suffix(SUBSCRIBER_SUFFIX).unwrap_or(session)
+}
+
 pub fn no_media_plane() -> Error {
     Error::new(
         ErrorCode::FailedPrecondition,

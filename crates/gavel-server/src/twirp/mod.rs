@@ -8,7 +8,7 @@ mod auth;
 mod codec;
 mod data;
 mod error;
-mod mapping;
+pub(crate) mod mapping;
 mod messages;
 mod names;
 mod participants;

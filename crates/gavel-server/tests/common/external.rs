@@ -133,3 +133,104 @@ fn find_on_path(program: &str) -> Option<PathBuf> {
         .map(|dir| dir.join(program))
         .find(|p| p.is_file())
 }
+
+/// Runs `tests/python/<script>` with the project's `.venv` inside a private network namespace
+/// (`scripts/netns-run`: 10.77.0.1 and 10.77.0.2 on a veth pair, nothing reachable outside)
+/// beside a fresh `gavel dev` bound to the wildcard address there, and fails the test with both
+/// outputs (and the server's log) unless the script exits 0 within `limit`. WebRTC stacks that
+/// gather no ICE candidates on loopback alone (aiortc, libwebrtc) need this.
+pub fn python_in_namespace(script: &str, limit: std::time::Duration) {
+    use std::io::Read;
+    use std::os::unix::process::CommandExt;
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+    // The namespace is new for every run, so the server's ports (HTTP 7880, media UDP 7882 and
+    // ICE-TCP 7881) are free by construction. Each step is bounded on its own; the server is
+    // stopped whatever the outcome, and its log is shown when the script fails.
+    let body = r#"set -u
+log=$(mktemp)
+"$SERVER_BIN" dev --bind 0.0.0.0:7880 >"$log" 2>&1 &
+server=$!
+for _ in $(seq 100); do (exec 3<>/dev/tcp/10.77.0.1/7880) 2>/dev/null && break; sleep 0.1; done
+GAVEL_WS=ws://10.77.0.1:7880 timeout "$SCRIPT_TIMEOUT" .venv/bin/python "tests/python/$SCRIPT"
+status=$?
+kill -TERM $server 2>/dev/null
+for _ in $(seq 50); do kill -0 $server 2>/dev/null || break; sleep 0.1; done
+kill -KILL $server 2>/dev/null
+wait $server 2>/dev/null
+if [ $status -ne 0 ]; then echo "--- server log ---" >&2; cat "$log" >&2; fi
+rm -f "$log"
+exit $status"#;
+    let root = workspace_root();
+    let python = root.join(".venv/bin/python");
+    assert!(
+        python.exists(),
+        "{} is missing: run ./scripts/test-env (./scripts/test does) first",
+        python.display()
+    );
+    let mut cmd = Command::new(root.join("scripts/netns-run"));
+    cmd.args(["bash", "-c", body])
+        .current_dir(&root)
+        // Like process::gavel: no GAVEL_* configuration leaks in from the caller.
+        .env_remove("GAVEL_API_KEY")
+        .env_remove("GAVEL_API_SECRET")
+        .env_remove("GAVEL_BIND")
+        .env_remove("GAVEL_CONFIG")
+        .env("SERVER_BIN", super::process::BIN)
+        .env("GAVEL_DATA_DIR", super::process::temp_dir("netns-data"))
+        .env("SCRIPT", script)
+        .env(
+            "SCRIPT_TIMEOUT",
+            limit
+                .saturating_sub(Duration::from_secs(15))
+                .as_secs()
+                .max(10)
+                .to_string(),
+        )
+        .env("RUST_LOG", "info")
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        // Its own process group: on a timeout the whole tree (netns-run, bash, the server,
+        // Python) is killed at once, since nothing inside starts a group of its own.
+        .process_group(0);
+    let mut child = cmd.spawn().expect("run scripts/netns-run");
+    // Read both pipes on threads so neither fills while we wait.
+    let mut out = child.stdout.take().unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let stdout = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = out.read_to_string(&mut s);
+        s
+    });
+    let stderr = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = err.read_to_string(&mut s);
+        s
+    });
+    let deadline = Instant::now() + limit;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for netns-run") {
+            break Some(status);
+        }
+        if Instant::now() > deadline {
+            // Negative pid: the process group.
+            let _ = Command::new("kill")
+                .args(["-KILL", "--", &format!("-{}", child.id())])
+                .status();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let stdout = stdout.join().unwrap();
+    let stderr = stderr.join().unwrap();
+    println!("{stdout}");
+    eprintln!("{stderr}");
+    match status {
+        Some(s) if s.success() => {}
+        Some(s) => panic!("{script} failed ({s}):\n{stdout}\n{stderr}"),
+        None => panic!("{script} not done within {limit:?}; killed:\n{stdout}\n{stderr}"),
+    }
+}

@@ -1,0 +1,315 @@
+//! The room's events as LiveKit's `SignalResponse`s, for one LiveKit client.
+//!
+//! LiveKit's clients hold each participant as a whole `ParticipantInfo` and expect the whole
+//! thing again on every change, with a `version` that grows (the JavaScript SDK ignores an
+//! update whose version does not). Gavel's events describe changes (a track muted, a participant
+//! updated), so each connection keeps the participants it was told about and sends the changed
+//! one whole. Events with no LiveKit message (counts, consent requests, pins) are not sent yet;
+//! `docs/compat-livekit.md` lists them.
+
+use crate::twirp::mapping;
+use gavel_core::{Event, LeaveReason, ParticipantInfo, Source};
+use livekit_protocol as lk;
+use lk::signal_response::Message;
+use std::collections::HashMap;
+
+/// LiveKit's defaults: a ping every 5 s, the connection given up after 15 s of silence.
+pub const PING_INTERVAL_SECONDS: i32 = 5;
+pub const PING_TIMEOUT_SECONDS: i32 = 15;
+
+/// The participants one client knows, as the room last described them, and the version each
+/// was last sent with.
+#[derive(Default)]
+pub struct Translator {
+    participants: HashMap<String, ParticipantInfo>,
+    by_identity: HashMap<String, String>,
+    versions: HashMap<String, u32>,
+    me: String,
+}
+
+impl Translator {
+    /// What `event` means to this client, in order (often nothing).
+    pub fn translate(&mut self, event: Event) -> Vec<Message> {
+        match event {
+            Event::Joined {
+                room,
+                me,
+                participants,
+                ..
+            } => {
+                self.me = me.sid.clone();
+                let others: Vec<lk::ParticipantInfo> =
+                    participants.into_iter().map(|p| self.remember(p)).collect();
+                let me = self.remember(me);
+                vec![Message::Join(lk::JoinResponse {
+                    room: Some(lk_room(&room.name)),
+                    participant: Some(me),
+                    other_participants: others,
+                    server_version: env!("CARGO_PKG_VERSION").into(),
+                    server_info: Some(lk::ServerInfo {
+                        edition: lk::server_info::Edition::Standard as i32,
+                        version: env!("CARGO_PKG_VERSION").into(),
+                        protocol: 16,
+                        node_id: "gavel".into(),
+                        ..Default::default()
+                    }),
+                    // The server offers the connection the client receives on first; the
+                    // client offers its publisher connection when it publishes.
+                    subscriber_primary: true,
+                    ping_interval: PING_INTERVAL_SECONDS,
+                    ping_timeout: PING_TIMEOUT_SECONDS,
+                    ..Default::default()
+                })]
+            }
+            Event::ParticipantJoined { participant } => {
+                vec![update(vec![self.remember(participant)])]
+            }
+            Event::ParticipantUpdated { participant, .. } => {
+                vec![update(vec![self.remember(participant)])]
+            }
+            Event::ParticipantLeft { sid, reason, .. } => {
+                let Some(p) = self.participants.remove(&sid) else {
+                    return Vec::new();
+                };
+                self.by_identity.remove(&p.identity);
+                let mut info = mapping::participant(&p);
+                info.state = lk::participant_info::State::Disconnected as i32;
+                info.disconnect_reason = disconnect_reason(reason) as i32;
+                info.version = self.bump(&sid);
+                self.versions.remove(&sid);
+                vec![update(vec![info])]
+            }
+            Event::TrackPublished { identity, track } => self.change(&identity, |p| {
+                p.tracks.retain(|t| t.sid != track.sid);
+                p.tracks.push(track);
+            }),
+            Event::TrackUnpublished {
+                identity,
+                track_sid,
+                ..
+            } => self.change(&identity, |p| p.tracks.retain(|t| t.sid != track_sid)),
+            Event::TrackMuted {
+                identity: Some(identity),
+                track_sid: Some(track_sid),
+                muted,
+                ..
+            } => self.change(&identity, |p| {
+                for t in p.tracks.iter_mut().filter(|t| t.sid == track_sid) {
+                    t.muted = muted;
+                }
+            }),
+            Event::TrackMuted {
+                source,
+                muted,
+                all: true,
+                except,
+                ..
+            } => self.mute_all(source, muted, &except),
+            Event::PermissionsChanged {
+                role, permissions, ..
+            } => {
+                let me = self.me.clone();
+                match self.participants.get_mut(&me) {
+                    Some(p) => {
+                        p.role = role;
+                        p.permissions = permissions;
+                        let p = p.clone();
+                        vec![update(vec![self.remember(p)])]
+                    }
+                    None => Vec::new(),
+                }
+            }
+            Event::ActiveSpeakers { speakers } => {
+                let speakers = speakers
+                    .iter()
+                    .filter_map(|s| {
+                        Some(lk::SpeakerInfo {
+                            sid: self.by_identity.get(&s.identity)?.clone(),
+                            level: s.level,
+                            active: true,
+                        })
+                    })
+                    .collect();
+                vec![Message::SpeakersChanged(lk::SpeakersChanged { speakers })]
+            }
+            Event::RoomUpdated { room, .. } => vec![Message::RoomUpdate(lk::RoomUpdate {
+                room: Some(lk_room(&room.name)),
+            })],
+            Event::MediaOffer { sdp } => vec![Message::Offer(lk::SessionDescription {
+                r#type: "offer".into(),
+                sdp,
+                ..Default::default()
+            })],
+            Event::RoomLeft { reason, .. } => vec![leave(reason)],
+            _ => Vec::new(),
+        }
+    }
+
+    /// Stores `p` and returns it as LiveKit's, with the next version.
+    fn remember(&mut self, p: ParticipantInfo) -> lk::ParticipantInfo {
+        let mut info = mapping::participant(&p);
+        info.version = self.bump(&p.sid);
+        self.by_identity.insert(p.identity.clone(), p.sid.clone());
+        self.participants.insert(p.sid.clone(), p);
+        info
+    }
+
+    fn bump(&mut self, sid: &str) -> u32 {
+        let v = self.versions.entry(sid.to_string()).or_insert(0);
+        *v += 1;
+        *v
+    }
+
+    /// Applies `f` to the participant `identity` and sends it whole.
+    fn change(&mut self, identity: &str, f: impl FnOnce(&mut ParticipantInfo)) -> Vec<Message> {
+        let Some(sid) = self.by_identity.get(identity).cloned() else {
+            return Vec::new();
+        };
+        let Some(mut p) = self.participants.remove(&sid) else {
+            return Vec::new();
+        };
+        f(&mut p);
+        vec![update(vec![self.remember(p)])]
+    }
+
+    /// Mute-all: every participant with a track of `source` not in `except` changes.
+    fn mute_all(&mut self, source: Source, muted: bool, except: &[String]) -> Vec<Message> {
+        let sids: Vec<String> = self
+            .participants
+            .values()
+            .filter(|p| !except.contains(&p.identity))
+            .filter(|p| {
+                p.tracks
+                    .iter()
+                    .any(|t| t.source == source && t.muted != muted)
+            })
+            .map(|p| p.sid.clone())
+            .collect();
+        let mut changed = Vec::new();
+        for sid in sids {
+            let mut p = self.participants.remove(&sid).expect("listed above");
+            for t in p.tracks.iter_mut().filter(|t| t.source == source) {
+                t.muted = muted;
+            }
+            changed.push(self.remember(p));
+        }
+        match changed.is_empty() {
+            true => Vec::new(),
+            false => vec![update(changed)],
+        }
+    }
+}
+
+fn update(participants: Vec<lk::ParticipantInfo>) -> Message {
+    Message::Update(lk::ParticipantUpdate { participants })
+}
+
+fn lk_room(name: &str) -> lk::Room {
+    lk::Room {
+        sid: format!("RM_{name}"),
+        name: name.into(),
+        ..Default::default()
+    }
+}
+
+/// The `Leave` that ends a session, with LiveKit's reason for Gavel's.
+pub fn leave(reason: LeaveReason) -> Message {
+    Message::Leave(lk::LeaveRequest {
+        reason: disconnect_reason(reason) as i32,
+        action: lk::leave_request::Action::Disconnect as i32,
+        ..Default::default()
+    })
+}
+
+pub fn disconnect_reason(reason: LeaveReason) -> lk::DisconnectReason {
+    use lk::DisconnectReason as D;
+    match reason {
+        LeaveReason::Left | LeaveReason::Disconnected => D::ClientInitiated,
+        LeaveReason::Kicked | LeaveReason::Hidden | LeaveReason::Moved => D::ParticipantRemoved,
+        LeaveReason::Ended => D::RoomClosed,
+        LeaveReason::RoomDeleted => D::RoomDeleted,
+        LeaveReason::Replaced => D::DuplicateIdentity,
+        LeaveReason::ServerShutdown => D::ServerShutdown,
+        LeaveReason::SlowConsumer => D::SignalClose,
+        LeaveReason::MoveFailed => D::StateMismatch,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gavel_core::event::RoomInfo;
+    use gavel_core::{Permissions, TrackInfo};
+
+    fn person(sid: &str, identity: &str) -> ParticipantInfo {
+        ParticipantInfo {
+            sid: sid.into(),
+            identity: identity.into(),
+            name: String::new(),
+            metadata: String::new(),
+            attributes: Default::default(),
+            role: "participant".into(),
+            permissions: Permissions::default(),
+            tracks: Vec::new(),
+            joined_at: 0,
+            speaking_time_ms: 0,
+        }
+    }
+
+    #[test]
+    fn versions_grow_and_a_departure_is_a_disconnected_update() {
+        let mut t = Translator::default();
+        let joined = Event::Joined {
+            room: RoomInfo {
+                name: "r".into(),
+                settings: Default::default(),
+            },
+            me: person("PA_me", "me"),
+            participants: vec![person("PA_ann", "ann")],
+            counts: Default::default(),
+            pinned: None,
+            active_speakers: Vec::new(),
+        };
+        let out = t.translate(joined);
+        let Message::Join(j) = &out[0] else { panic!() };
+        assert!(j.subscriber_primary);
+        assert!(j.ping_interval > 0 && j.ping_timeout > 0);
+        assert_eq!(j.room.as_ref().unwrap().sid, "RM_r");
+        assert_eq!(j.other_participants[0].version, 1);
+        let track = TrackInfo {
+            sid: "TR_1".into(),
+            source: Source::Microphone,
+            muted: false,
+            muted_by: None,
+            name: String::new(),
+            media: true,
+        };
+        let out = t.translate(Event::TrackPublished {
+            identity: "ann".into(),
+            track,
+        });
+        let Message::Update(u) = &out[0] else {
+            panic!()
+        };
+        assert_eq!(u.participants[0].version, 2);
+        assert_eq!(u.participants[0].tracks.len(), 1);
+        let out = t.translate(Event::ParticipantLeft {
+            identity: "ann".into(),
+            sid: "PA_ann".into(),
+            reason: LeaveReason::Kicked,
+            by: None,
+        });
+        let Message::Update(u) = &out[0] else {
+            panic!()
+        };
+        assert_eq!(u.participants[0].version, 3);
+        assert_eq!(
+            u.participants[0].state,
+            lk::participant_info::State::Disconnected as i32
+        );
+        assert_eq!(
+            u.participants[0].disconnect_reason,
+            lk::DisconnectReason::ParticipantRemoved as i32
+        );
+    }
+}

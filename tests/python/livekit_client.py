@@ -1,0 +1,157 @@
+"""LiveKit's Python client SDK (`livekit`, the realtime SDK over its native WebRTC library) joins
+a Gavel room unchanged, beside native participants.
+
+libwebrtc gathers no ICE candidates on loopback alone, so this runs inside `scripts/netns-run`
+with the server bound to 10.77.0.1 (crates/gavel-server/tests/livekit_client.rs starts both).
+Run it as a plain script: exit 0 on success, 1 with the reason on stderr otherwise.
+
+1. ann joins natively and sends a 440 Hz tone from an aiortc peer; lk connects with LiveKit's
+   SDK (its subscriber connection, which the server offers, reaches "connected"), sees ann,
+   is subscribed to her microphone and decodes the tone;
+2. RoomService `MutePublishedTrack` (LiveKit's server SDK) mutes ann: lk's SDK reports
+   `track_muted`, and the tone stops reaching lk though ann's client keeps sending;
+3. ben joins natively: lk gets `participant_connected`; ben leaves: `participant_disconnected`;
+4. RoomService `RemoveParticipant` removes lk: its SDK reports
+   `disconnected` with reason PARTICIPANT_REMOVED, and ann sees lk leave, kicked.
+"""
+
+import asyncio
+import os
+import sys
+import warnings
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+warnings.filterwarnings("ignore", message="The HMAC key is")
+
+# First: it sets the server's address and credentials (the namespace's development server)
+# that gavel_native reads.
+import media_aiortc  # noqa: E402
+import numpy as np  # noqa: E402
+from livekit import api, rtc  # noqa: E402
+
+from gavel_native import HTTP, KEY, SECRET, WS, Participant, native_token  # noqa: E402
+
+# The room media_aiortc's members join.
+ROOM = media_aiortc.ROOM
+TIMEOUT = 45.0
+WAIT = 10.0
+
+
+def log(message):
+    print(f"livekit_client: {message}", flush=True)
+
+
+def lk_token(identity):
+    return (
+        api.AccessToken(KEY, SECRET)
+        .with_identity(identity)
+        .with_name(identity)
+        .with_grants(api.VideoGrants(room_join=True, room=ROOM))
+        .to_jwt()
+    )
+
+
+async def loud_frames(track, enough=media_aiortc.ENOUGH_FRAMES):
+    """Reads `track` until `enough` decoded frames carry the tone (not silence)."""
+    loud = 0
+    stream = rtc.AudioStream(track)
+    try:
+        async for event in stream:
+            samples = np.frombuffer(event.frame.data, dtype=np.int16).astype(np.float64)
+            if samples.size and np.sqrt(np.mean(samples**2)) > media_aiortc.LOUD_RMS:
+                loud += 1
+                if loud >= enough:
+                    return loud
+    finally:
+        await stream.aclose()
+    return loud
+
+
+async def silent_for(track, seconds):
+    """Loud frames decoded from `track` in `seconds` (0 when the tone is stopped)."""
+    try:
+        return await asyncio.wait_for(loud_frames(track, enough=10**9), seconds)
+    except (asyncio.TimeoutError, TimeoutError):
+        return 0
+
+
+async def scenario():
+    member = await media_aiortc.Member.join("ann", tone=media_aiortc.Tone())
+    ann = member.ws
+    log("ann joined natively and sends a tone")
+
+    room = rtc.Room()
+    subscribed = asyncio.Queue()
+    room.on(
+        "track_subscribed",
+        lambda track, pub, p: subscribed.put_nowait((p.identity, pub.source, track)),
+    )
+    connected = asyncio.Event()
+    joined, left, disconnected = asyncio.Queue(), asyncio.Queue(), asyncio.Queue()
+    room.on("participant_connected", lambda p: joined.put_nowait(p.identity))
+    room.on(
+        "participant_disconnected",
+        lambda p: left.put_nowait((p.identity, p.disconnect_reason)),
+    )
+    room.on("disconnected", lambda reason: disconnected.put_nowait(reason))
+    room.on("connected", lambda: connected.set())
+    await asyncio.wait_for(room.connect(WS, lk_token("lk")), WAIT)
+    log(f"lk connected as {room.local_participant.sid}")
+    others = sorted(p.identity for p in room.remote_participants.values())
+    assert others == ["ann"], f"lk sees {others}"
+    await ann.wait_for("participant_joined")
+    who, source, track = await asyncio.wait_for(subscribed.get(), WAIT)
+    assert (who, source) == ("ann", rtc.TrackSource.SOURCE_MICROPHONE), (who, source)
+    loud = await asyncio.wait_for(loud_frames(track), WAIT)
+    log(f"lk decoded ann's tone ({loud} loud frames)")
+
+    muted = asyncio.Queue()
+    room.on("track_muted", lambda p, pub: muted.put_nowait((p.identity, pub.sid)))
+    service = api.LiveKitAPI(HTTP, KEY, SECRET)
+    mic = next(iter(member.tracks.values()))["sid"]
+    await service.room.mute_published_track(
+        api.MuteRoomTrackRequest(room=ROOM, identity="ann", track_sid=mic, muted=True)
+    )
+    assert await asyncio.wait_for(muted.get(), WAIT) == ("ann", mic)
+    await asyncio.sleep(0.5)  # frames already on their way
+    assert await member.packets_sent() > 0
+    sent_before = await member.packets_sent()
+    loud = await silent_for(track, 2.0)
+    assert loud == 0, f"lk still hears ann after the mute ({loud} loud frames)"
+    assert await member.packets_sent() > sent_before, "ann's client kept sending"
+    log("the mute reached lk's SDK and silenced ann there")
+
+    ben = await Participant.connect(native_token(ROOM, "ben"))
+    who = await asyncio.wait_for(joined.get(), WAIT)
+    assert who == "ben", who
+    log("lk saw ben join")
+    await ben.close()
+    who, reason = await asyncio.wait_for(left.get(), WAIT)
+    assert who == "ben", who
+    log(f"lk saw ben leave ({reason})")
+
+    try:
+        await service.room.remove_participant(
+            api.RoomParticipantIdentity(room=ROOM, identity="lk")
+        )
+    finally:
+        await service.aclose()
+    reason = await asyncio.wait_for(disconnected.get(), WAIT)
+    assert reason == rtc.DisconnectReason.PARTICIPANT_REMOVED, reason
+    log("lk was removed, and its SDK says so")
+    gone = await ann.wait_for("participant_left", identity="lk")
+    assert gone["reason"] == "kicked", gone
+    await member.close()
+
+
+def main():
+    try:
+        asyncio.run(asyncio.wait_for(scenario(), TIMEOUT))
+    except Exception as e:  # the reason, then a non-zero exit
+        print(f"livekit_client: FAILED: {e!r}", file=sys.stderr, flush=True)
+        raise SystemExit(1) from e
+    log("ok")
+
+
+if __name__ == "__main__":
+    main()
