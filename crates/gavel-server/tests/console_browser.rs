@@ -3,7 +3,8 @@
 //! pin seen by everyone, kick with a ban and the failed rejoin, end session, moves, replaced
 //! tabs, real microphone levels driving the active speaker, a 1,000-participant room, and real
 //! media through the server (audio energy and moving video at the receiver; a host mute silences
-//! a client that keeps sending). Each file runs against the `gavel` binary inside a private
+//! a client that keeps sending), and LiveKit's JavaScript SDK joining beside console
+//! participants (`livekit.test.js`). Each file runs against the `gavel` binary inside a private
 //! network namespace (Chromium needs a non-loopback interface for WebRTC).
 
 mod common;
