@@ -8,10 +8,12 @@ Run it as a plain script: exit 0 on success, 1 with the reason on stderr otherwi
 1. ann joins natively and sends a 440 Hz tone from an aiortc peer; lk connects with LiveKit's
    SDK (its subscriber connection, which the server offers, reaches "connected"), sees ann,
    is subscribed to her microphone and decodes the tone;
-2. RoomService `MutePublishedTrack` (LiveKit's server SDK) mutes ann: lk's SDK reports
+2. the server's audio levels (from the packets of ann's tone) make ann the active speaker in
+   lk's SDK;
+3. RoomService `MutePublishedTrack` (LiveKit's server SDK) mutes ann: lk's SDK reports
    `track_muted`, and the tone stops reaching lk though ann's client keeps sending;
-3. ben joins natively: lk gets `participant_connected`; ben leaves: `participant_disconnected`;
-4. RoomService `RemoveParticipant` removes lk: its SDK reports
+4. ben joins natively: lk gets `participant_connected`; ben leaves: `participant_disconnected`;
+5. RoomService `RemoveParticipant` removes lk: its SDK reports
    `disconnected` with reason PARTICIPANT_REMOVED, and ann sees lk leave, kicked.
 """
 
@@ -81,10 +83,14 @@ async def scenario():
     log("ann joined natively and sends a tone")
 
     room = rtc.Room()
-    subscribed = asyncio.Queue()
+    subscribed, speakers = asyncio.Queue(), asyncio.Queue()
     room.on(
         "track_subscribed",
         lambda track, pub, p: subscribed.put_nowait((p.identity, pub.source, track)),
+    )
+    room.on(
+        "active_speakers_changed",
+        lambda ss: speakers.put_nowait([s.identity for s in ss]),
     )
     connected = asyncio.Event()
     joined, left, disconnected = asyncio.Queue(), asyncio.Queue(), asyncio.Queue()
@@ -104,6 +110,11 @@ async def scenario():
     assert (who, source) == ("ann", rtc.TrackSource.SOURCE_MICROPHONE), (who, source)
     loud = await asyncio.wait_for(loud_frames(track), WAIT)
     log(f"lk decoded ann's tone ({loud} loud frames)")
+
+    while "ann" not in await asyncio.wait_for(speakers.get(), WAIT):
+        pass
+    log("ann is the active speaker in lk's SDK")
+
 
     muted = asyncio.Queue()
     room.on("track_muted", lambda p, pub: muted.put_nowait((p.identity, pub.sid)))

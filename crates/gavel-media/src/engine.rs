@@ -148,6 +148,10 @@ pub struct MediaEngine {
     stats: Stats,
 }
 
+/// Inactive lines an offered session keeps for their tracks to come back to (each is an m-line
+/// in every later offer).
+const MAX_DORMANT_LINES: usize = 64;
+
 /// Data channels a session may have open at once.
 const MAX_CHANNELS: usize = 8;
 
@@ -272,6 +276,7 @@ impl MediaEngine {
                     kind: line.kind,
                     track: None,
                     rid: None,
+                    named: None,
                     out: SlotStream::default(),
                 }));
             }
@@ -1138,14 +1143,25 @@ impl MediaEngine {
             }
             if let Some(o) = s.offering.as_mut() {
                 // An offered m-line belongs to its track (its msid names it): when the track
-                // goes, the line goes inactive, and a track that comes back gets a new one.
+                // goes, the line goes inactive and waits for it; a track that comes back
+                // returns to its line.
                 o.wanted.clear();
-                s.slots.retain(|slot| {
-                    if slot.track.is_none() {
+                let (live, gone): (Vec<Slot>, Vec<Slot>) = std::mem::take(&mut s.slots)
+                    .into_iter()
+                    .partition(|x| x.track.is_some());
+                s.slots = live;
+                for slot in gone {
+                    if let Some(i) = o.revived.iter().position(|m| *m == slot.mid) {
+                        o.revived.remove(i); // revived, then gone again before any offer
+                    } else {
                         o.retired.push(slot.mid);
                     }
-                    slot.track.is_some()
-                });
+                    o.dormant.push(slot);
+                }
+                if o.dormant.len() > MAX_DORMANT_LINES {
+                    // The oldest stay inactive for good; their tracks get new lines.
+                    o.dormant.remove(0);
+                }
             }
             let mut unserved = [0usize; 2];
             for (sid, _) in &open {
@@ -1169,6 +1185,27 @@ impl MediaEngine {
                     continue;
                 }
                 if let Some(o) = s.offering.as_mut() {
+                    if let Some(i) = o
+                        .dormant
+                        .iter()
+                        .position(|x| x.named.as_ref() == Some(*sid))
+                    {
+                        let mut slot = o.dormant.remove(i);
+                        match o.retired.iter().position(|m| *m == slot.mid) {
+                            Some(r) => {
+                                o.retired.remove(r); // never went inactive at the client
+                            }
+                            None => o.revived.push(slot.mid),
+                        }
+                        slot.track = Some((*sid).clone());
+                        slot.rid = rid;
+                        slot.out.switch();
+                        if *kind == Kind::Video {
+                            keyframes.push(((*sid).clone(), rid));
+                        }
+                        s.slots.push(slot);
+                        continue;
+                    }
                     let publisher = rules.tracks[sid.as_str()].publisher.clone();
                     o.wanted.push(((*sid).clone(), *kind, publisher, rid));
                     continue;
@@ -1198,7 +1235,8 @@ impl MediaEngine {
                 }
             }
             if s.offering.as_ref().is_some_and(|o| {
-                o.pending.is_none() && (!o.wanted.is_empty() || !o.retired.is_empty())
+                o.pending.is_none()
+                    && (!o.wanted.is_empty() || !o.retired.is_empty() || !o.revived.is_empty())
             }) {
                 offers.push(rx.clone());
             }
@@ -1252,7 +1290,9 @@ impl MediaEngine {
         else {
             return;
         };
-        if o.pending.is_some() || (o.opened && o.wanted.is_empty() && o.retired.is_empty()) {
+        if o.pending.is_some()
+            || (o.opened && o.wanted.is_empty() && o.retired.is_empty() && o.revived.is_empty())
+        {
             return;
         }
         let mut api = rtc.sdp_api();
@@ -1274,6 +1314,9 @@ impl MediaEngine {
         for mid in o.retired.drain(..) {
             api.set_direction(mid, Direction::Inactive);
         }
+        for mid in o.revived.drain(..) {
+            api.set_direction(mid, Direction::SendOnly);
+        }
         let mut added = Vec::new();
         for (track, kind, publisher, rid) in o.wanted.drain(..) {
             let media = match kind {
@@ -1292,6 +1335,7 @@ impl MediaEngine {
             added.push(Slot {
                 mid,
                 kind,
+                named: Some(track.clone()),
                 track: Some(track),
                 rid,
                 out: SlotStream::default(),

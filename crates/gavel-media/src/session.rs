@@ -79,6 +79,9 @@ pub(crate) struct Slot {
     pub track: Option<String>,
     /// The simulcast layer chosen for this receiver (`None`: the track has no layers).
     pub rid: Option<Rid>,
+    /// A line the server offered names one track in its msid: it carries that track or
+    /// nothing. `None` for the slots a client offers, which carry any track.
+    pub named: Option<String>,
     /// The slot's outgoing numbering, continuous across what it carries.
     pub out: SlotStream,
 }
@@ -98,6 +101,11 @@ pub(crate) struct Offering {
     pub wanted: Vec<(String, Kind, String, Option<Rid>)>,
     /// m-lines whose track went away: inactive in the next offer.
     pub retired: Vec<Mid>,
+    /// Inactive lines, kept so that their track comes back on them: a line's msid names its
+    /// track, and a second line with the same msid is refused by WebRTC stacks.
+    pub dormant: Vec<Slot>,
+    /// Dormant lines whose track came back: send-only again in the next offer.
+    pub revived: Vec<Mid>,
     /// The data channels are added with the first offer.
     pub opened: bool,
 }

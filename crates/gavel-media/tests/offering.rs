@@ -73,7 +73,8 @@ fn the_server_offers_a_line_per_allowed_track_and_a_mute_stops_it_at_once() {
     assert_eq!(net.offers.len(), offers + 1, "one offer for the change");
     assert!(net.offers.last().unwrap().contains("a=inactive"));
 
-    // Ann unmutes herself: the track is back, on a new line (the old one's msid named it).
+    // Ann unmutes herself: the track is back, on its own line (its msid names the track, and
+    // WebRTC stacks refuse two lines with one msid).
     let unmute = Command::SetTrackMuted {
         track_sid: track.clone(),
         muted: false,
@@ -84,7 +85,18 @@ fn the_server_offers_a_line_per_allowed_track_and_a_mute_stops_it_at_once() {
     }
     assert!(net.got("lk", "ann") >= before + 8);
     let last_mid = net.peers["lk"].received.last().unwrap().0;
-    assert_ne!(first_mid, last_mid, "a new m-line for the returning track");
+    assert_eq!(first_mid, last_mid, "the returning track's own m-line");
+    assert_eq!(net.offers.len(), offers + 2, "one offer to bring it back");
+    assert_eq!(
+        net.offers
+            .last()
+            .unwrap()
+            .matches(&format!("a=msid:{ann_sid}|{track}"))
+            .count(),
+        1,
+        "one line names the track"
+    );
+    assert!(net.offers.last().unwrap().contains("a=sendonly"));
     assert!(net.violations.is_empty(), "{:?}", net.violations);
 }
 

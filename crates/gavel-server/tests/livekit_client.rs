@@ -2,7 +2,8 @@
 //! LiveKit's native WebRTC library, in the project's `.venv`) runs tests/python/livekit_client.py
 //! against the real `gavel` binary — connect through `/rtc` (after `/rtc/v1` answers 404), the
 //! subscriber connection the server offers, a native aiortc publisher's tone decoded by the
-//! SDK, RoomService `MutePublishedTrack` seen as `track_muted` and silencing it, native
+//! SDK, that participant made the active speaker by the server's levels, RoomService
+//! `MutePublishedTrack` seen as `track_muted` and silencing it, native
 //! participants joining and leaving, and RoomService `RemoveParticipant` reported by the SDK
 //! as PARTICIPANT_REMOVED.
 //!

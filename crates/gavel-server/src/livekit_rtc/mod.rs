@@ -11,10 +11,11 @@
 //!   LiveKit's `DisconnectReason` when the session ends (a kick, a ban, the end of the room);
 //! - the subscriber connection: the server offers (`subscriber_primary`), one m-line per track
 //!   the room lets this participant receive, and the client answers; trickled candidates;
-//! - `pingReq` and `ping` answered; `leave` honoured.
+//! - `pingReq` and `ping` answered; `leave` honoured;
+//! - `UpdateSubscription` and `UpdateTrackSettings` as the room's subscriptions and layers.
 //!
 //! Not yet: the publisher connection (`AddTrackRequest`, the client's offer), data packets,
-//! subscription and quality settings, resume. `/rtc/v1` (one connection for both directions)
+//! resume. `/rtc/v1` (one connection for both directions)
 //! answers 404, which makes current clients fall back to `/rtc`.
 
 pub mod translate;
@@ -204,7 +205,8 @@ async fn session(socket: Socket, app: AppState, room: String, req: JoinRequest) 
                         continue;
                     };
                     let Some(message) = request.message else { continue };
-                    let command = match message {
+                    tracing::debug!(%sid, ?message, "LiveKit request");
+                    let commands: Vec<Command> = match message {
                         Request_::PingReq(ping) => {
                             let pong = Response_::PongResp(lk::Pong {
                                 last_ping_timestamp: ping.timestamp,
@@ -213,29 +215,31 @@ async fn session(socket: Socket, app: AppState, room: String, req: JoinRequest) 
                             if !send(&mut sink, pong, timeout).await {
                                 break;
                             }
-                            None
+                            Vec::new()
                         }
                         Request_::Ping(ts) => {
                             if !send(&mut sink, Response_::Pong(ts), timeout).await {
                                 break;
                             }
-                            None
+                            Vec::new()
                         }
-                        Request_::Answer(sd) => Some(Command::MediaAnswer { sdp: sd.sdp }),
-                        Request_::Trickle(t) => candidate(&t).map(|c| Command::MediaCandidate {
-                            candidate: c,
-                            subscriber: true,
-                        }),
+                        Request_::Answer(sd) => vec![Command::MediaAnswer { sdp: sd.sdp }],
+                        Request_::Trickle(t) => candidate(&t)
+                            .map(|c| Command::MediaCandidate { candidate: c, subscriber: true })
+                            .into_iter()
+                            .collect(),
+                        Request_::Subscription(u) => subscriptions(&translator, &u),
+                        Request_::TrackSetting(t) => track_settings(&t),
                         Request_::Leave(_) => {
                             reason = LeaveReason::Left;
-                            Some(Command::Leave)
+                            vec![Command::Leave]
                         }
                         other => {
                             tracing::debug!(%sid, request = ?std::mem::discriminant(&other), "LiveKit request not served yet");
-                            None
+                            Vec::new()
                         }
                     };
-                    if let Some(command) = command {
+                    for command in commands {
                         let sent = app.service.session_request(&handle, sid.clone(), serde_json::Value::Null, command);
                         if Box::pin(sent).await.is_err() {
                             break;
@@ -266,6 +270,48 @@ fn frame_messages(translator: &mut Translator, text: &str) -> Vec<Response_> {
         }
     }
     Vec::new()
+}
+
+/// Track sids one LiveKit request may name; more are ignored (a client cannot make one
+/// request cost the room unbounded work).
+const MAX_TRACKS_PER_REQUEST: usize = 64;
+
+/// `UpdateSubscription` as the room's subscriptions: per track, its publisher and source.
+fn subscriptions(translator: &Translator, u: &lk::UpdateSubscription) -> Vec<Command> {
+    let sids = u.track_sids.iter().chain(
+        u.participant_tracks
+            .iter()
+            .flat_map(|p| p.track_sids.iter()),
+    );
+    sids.take(MAX_TRACKS_PER_REQUEST)
+        .filter_map(|t| translator.track_owner(t))
+        .map(|(identity, source)| Command::UpdateSubscription {
+            identity,
+            sources: vec![source],
+            subscribed: Some(u.subscribe),
+        })
+        .collect()
+}
+
+/// `UpdateTrackSettings`: the quality a client wants becomes the simulcast layer it gets.
+/// `disabled` (LiveKit's adaptive stream pausing a hidden video) is not acted on: the track
+/// keeps flowing, at the layer asked for.
+fn track_settings(t: &lk::UpdateTrackSettings) -> Vec<Command> {
+    use gavel_core::Layer;
+    let layer = match lk::VideoQuality::try_from(t.quality) {
+        Ok(lk::VideoQuality::Low) => Some(Layer::Low),
+        Ok(lk::VideoQuality::Medium) => Some(Layer::Medium),
+        Ok(lk::VideoQuality::High) => Some(Layer::High),
+        _ => return Vec::new(),
+    };
+    t.track_sids
+        .iter()
+        .take(MAX_TRACKS_PER_REQUEST)
+        .map(|sid| Command::UpdateTrackSettings {
+            track_sid: sid.clone(),
+            layer,
+        })
+        .collect()
 }
 
 /// The candidate line of a trickled `RTCIceCandidateInit` (JSON), if it is one.

@@ -145,6 +145,16 @@ impl Translator {
         }
     }
 
+    /// Whose track `track_sid` is, and its source, as far as this client was told.
+    pub fn track_owner(&self, track_sid: &str) -> Option<(String, Source)> {
+        self.participants.values().find_map(|p| {
+            p.tracks
+                .iter()
+                .find(|t| t.sid == track_sid)
+                .map(|t| (p.identity.clone(), t.source))
+        })
+    }
+
     /// Stores `p` and returns it as LiveKit's, with the next version.
     fn remember(&mut self, p: ParticipantInfo) -> lk::ParticipantInfo {
         let mut info = mapping::participant(&p);
