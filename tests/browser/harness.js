@@ -2,9 +2,11 @@
 // (never a downloaded browser), one browser context per person, against the live server at
 // GAVEL_HTTP (a development server, started by crates/gavel-server/tests/console_browser.rs).
 
+import assert from "node:assert/strict";
 import { chromium } from "playwright-core";
 import { after, afterEach, before } from "node:test";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
 
 export const HTTP = process.env.GAVEL_HTTP ?? "http://127.0.0.1:7880";
@@ -177,4 +179,23 @@ export function tone(hz, seconds, amplitude) {
     buf.writeInt16LE(Math.round(Math.sin((2 * Math.PI * hz * i) / rate) * amplitude * 32767), 44 + i * 2);
   }
   return buf;
+}
+
+/** Chromium whose fake microphone plays a steady 440 Hz tone, so "heard" and "silent" are far apart. */
+export async function launchWithTone(name) {
+  const wav = path.join(tmpdir(), `gavel-${name}-tone-${process.pid}.wav`);
+  writeFileSync(wav, tone(440, 3, 0.5));
+  return launch([`--use-file-for-fake-audio-capture=${wav}`, "--autoplay-policy=no-user-gesture-required"]);
+}
+
+/** A server-API call with the admin token the test runner passes in. */
+export async function api(pathname, body, method = "POST") {
+  const res = await fetch(`${HTTP}${pathname}`, {
+    method,
+    headers: { "Content-Type": "application/json", Authorization: `Bearer ${process.env.GAVEL_ADMIN_TOKEN}` },
+    body: JSON.stringify(body),
+  });
+  const text = await res.text();
+  assert.ok(res.ok, `${pathname}: ${res.status} ${text}`);
+  return JSON.parse(text);
 }

@@ -4,28 +4,15 @@
 // server offers, is told when a host mutes that microphone and hears nothing more, and is told
 // PARTICIPANT_REMOVED when a host removes it.
 import assert from "node:assert/strict";
-import { writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { tmpdir } from "node:os";
-import path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { HTTP, joinAs, launch, roomName, tone, until, WAIT } from "./harness.js";
+import { HTTP, joinAs, api, launchWithTone, roomName, until, WAIT } from "./harness.js";
 
 /** The SDK's browser build, loaded into the page as a script (it defines `LivekitClient`). */
 const SDK = fileURLToPath(new URL("./node_modules/livekit-client/dist/livekit-client.umd.js", import.meta.url));
 /** RMS above which the tone counts as heard (media.test.js explains the value). */
 const HEARD = 0.01;
 
-async function api(pathname, body) {
-  const res = await fetch(`${HTTP}${pathname}`, {
-    method: "POST",
-    headers: { "Content-Type": "application/json", Authorization: `Bearer ${process.env.GAVEL_ADMIN_TOKEN}` },
-    body: JSON.stringify(body),
-  });
-  const text = await res.text();
-  assert.ok(res.ok, `${pathname}: ${res.status} ${text}`);
-  return JSON.parse(text);
-}
 
 /** A page of the server's origin with the SDK loaded, connected to `room` as `identity`. */
 async function livekitClient(browser, room, identity) {
@@ -90,9 +77,7 @@ async function loudness(page, ms = 500) {
 describe("LiveKit's JavaScript SDK", () => {
   let browser;
   before(async () => {
-    const wav = path.join(tmpdir(), `gavel-livekit-tone-${process.pid}.wav`);
-    writeFileSync(wav, tone(440, 3, 0.5));
-    browser = await launch([`--use-file-for-fake-audio-capture=${wav}`, "--autoplay-policy=no-user-gesture-required"]);
+    browser = await launchWithTone("livekit");
   });
   after(async () => {
     await browser?.close();

@@ -3,11 +3,8 @@
 // everyone even when its client keeps sending; its own unmute brings the sound back.
 
 import assert from "node:assert/strict";
-import { writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { HTTP, joinAs, launch, roomName, textMatches, tile, tone, until, WAIT } from "./harness.js";
+import { HTTP, joinAs, api, launchWithTone, roomName, textMatches, tile, until, WAIT } from "./harness.js";
 
 /**
  * RMS above which a tone counts as heard. The tone plays at -6 dBFS (RMS 0.35); after Opus and
@@ -71,25 +68,11 @@ async function framesShown(page, identity, ms = 1500) {
   );
 }
 
-/** A server-API call with the admin token the test runner passes in. */
-async function api(pathname, body, method = "POST") {
-  const res = await fetch(`${HTTP}${pathname}`, {
-    method,
-    headers: { "Content-Type": "application/json", Authorization: `Bearer ${process.env.GAVEL_ADMIN_TOKEN}` },
-    body: JSON.stringify(body),
-  });
-  const text = await res.text();
-  assert.ok(res.ok, `${pathname}: ${res.status} ${text}`);
-  return JSON.parse(text);
-}
 
 describe("media through the server", () => {
   let browser;
   before(async () => {
-    // A steady tone as the fake microphone, so "heard" and "silent" are far apart.
-    const wav = path.join(tmpdir(), `gavel-media-tone-${process.pid}.wav`);
-    writeFileSync(wav, tone(440, 3, 0.5));
-    browser = await launch([`--use-file-for-fake-audio-capture=${wav}`, "--autoplay-policy=no-user-gesture-required"]);
+    browser = await launchWithTone("media");
   });
   after(async () => {
     await browser?.close();

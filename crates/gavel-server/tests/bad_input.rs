@@ -702,3 +702,48 @@ async fn malformed_server_api_calls() {
     assert_eq!(api.list_rooms().await.unwrap(), rooms_before);
     ts.stop().await;
 }
+
+/// LiveKit's signalling endpoints answer bad or missing tokens with a status a LiveKit client
+/// understands, `/rtc/v1` with the 404 that makes clients fall back, and a plain GET on `/rtc`
+/// with `invalid_argument`.
+#[tokio::test]
+async fn livekit_signalling_endpoints_refuse_bad_tokens_with_a_status() {
+    let ts = TestServer::start().await;
+    let http = reqwest::Client::new();
+    let get = |path: String, bearer: Option<String>| {
+        let mut req = http.get(format!("{}{path}", ts.http));
+        if let Some(t) = bearer {
+            req = req.bearer_auth(t);
+        }
+        req.send()
+    };
+    let good = ts.token("lk-bad", "lee", "participant");
+    for path in ["/rtc/v1", "/rtc/v1/validate"] {
+        let r = get(path.to_string(), Some(good.clone())).await.unwrap();
+        assert_eq!(r.status(), 404, "{path}");
+    }
+    let r = get("/rtc/validate".into(), None).await.unwrap();
+    assert_eq!(r.status(), 401);
+    assert_eq!(r.headers()["access-control-allow-origin"], "*");
+    let r = get("/rtc/validate".into(), Some("not.a.token".into()))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let r = get(format!("/rtc/validate?access_token={good}"), None)
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.text().await.unwrap(), "success");
+    let r = get("/rtc".into(), None).await.unwrap();
+    assert_eq!(r.status(), 401);
+    let r = get("/rtc".into(), Some(good)).await.unwrap();
+    assert_eq!(r.status(), 400, "a GET that is not a WebSocket upgrade");
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "invalid_argument", "{body}");
+    // Nothing was joined.
+    let rooms = ts.admin().list_participants("lk-bad").await;
+    assert!(rooms.map_or(true, |v| v["participants"]
+        .as_array()
+        .is_none_or(|a| a.is_empty())));
+    ts.stop().await;
+}

@@ -4,8 +4,8 @@
 
 mod common;
 
-use common::{ws_code, TestServer, WAIT};
-use gavel_client::core::Source;
+use common::{expect, ws_code, TestServer, WAIT};
+use gavel_client::core::{Event, Source};
 use gavel_client::media::{MediaPeer, PeerEvent};
 use gavel_client::RtcClient;
 use serde_json::json;
@@ -208,6 +208,33 @@ async fn offers_for_forbidden_sources_or_malformed_sdp_are_refused_and_change_no
     // Once a session exists, a malformed candidate is invalid_argument.
     let junk = vic
         .request(json!({"type": "media_candidate", "candidate": "candidate:not a candidate"}))
+        .await;
+    assert_eq!(ws_code(junk), "invalid_argument");
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn server_offers_need_a_subscriber_session_and_bad_answers_are_refused() {
+    let s = TestServer::start().await;
+    let vic = s.join("m", "vic", "participant").await;
+    let early = vic
+        .request(json!({"type": "media_answer", "sdp": "v=0\r\n"}))
+        .await;
+    assert_eq!(ws_code(early), "failed_precondition");
+    let opened = vic.request(json!({"type": "media_subscribe"})).await;
+    assert!(opened.is_ok(), "{opened:?}");
+    let Event::MediaOffer { sdp } = expect(&vic, "media_offer").await else {
+        unreachable!()
+    };
+    assert!(sdp.contains("m=application"), "the data channels: {sdp}");
+    let again = vic.request(json!({"type": "media_subscribe"})).await;
+    assert_eq!(ws_code(again), "failed_precondition");
+    let bad = vic
+        .request(json!({"type": "media_answer", "sdp": "nonsense"}))
+        .await;
+    assert_eq!(ws_code(bad), "invalid_argument");
+    let junk = vic
+        .request(json!({"type": "media_candidate", "candidate": "candidate:not a candidate", "subscriber": true}))
         .await;
     assert_eq!(ws_code(junk), "invalid_argument");
     s.stop().await;
