@@ -12,8 +12,12 @@ Run it as a plain script: exit 0 on success, 1 with the reason on stderr otherwi
    lk's SDK;
 3. RoomService `MutePublishedTrack` (LiveKit's server SDK) mutes ann: lk's SDK reports
    `track_muted`, and the tone stops reaching lk though ann's client keeps sending;
-4. ben joins natively: lk gets `participant_connected`; ben leaves: `participant_disconnected`;
-5. RoomService `RemoveParticipant` removes lk: its SDK reports
+4. pub, a second LiveKit SDK client, publishes a generated 440 Hz track (AddTrackRequest, then
+   its own offer on the publisher connection): the server names the track before any media,
+   lk decodes the tone, and ann (native) sees the track carried by media under that name;
+   a RoomService mute of pub's track reaches pub's own SDK (its local track is muted) and lk's;
+5. ben joins natively: lk gets `participant_connected`; ben leaves: `participant_disconnected`;
+6. RoomService `RemoveParticipant` removes lk: its SDK reports
    `disconnected` with reason PARTICIPANT_REMOVED, and ann sees lk leave, kicked.
 """
 
@@ -77,6 +81,61 @@ async def silent_for(track, seconds):
         return 0
 
 
+async def play_tone(source, stop):
+    """Feeds `source` a 440 Hz tone in 10 ms frames until `stop` is set."""
+    rate, n = 48000, 480
+    t = 0
+    while not stop.is_set():
+        k = np.arange(t, t + n)
+        pcm = (8000 * np.sin(2 * np.pi * 440 * k / rate)).astype(np.int16)
+        frame = rtc.AudioFrame(pcm.tobytes(), rate, 1, n)
+        await source.capture_frame(frame)
+        t += n
+
+
+async def publisher(service, lk_room, subscribed, ann):
+    """pub publishes a generated tone with LiveKit's SDK; lk hears it; a server mute reaches
+    pub's own SDK."""
+    pub = rtc.Room()
+    await asyncio.wait_for(pub.connect(WS, lk_token("pub")), WAIT)
+    source = rtc.AudioSource(48000, 1)
+    track = rtc.LocalAudioTrack.create_audio_track("pub-tone", source)
+    stop = asyncio.Event()
+    feeding = asyncio.ensure_future(play_tone(source, stop))
+    options = rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE)
+    publication = await asyncio.wait_for(
+        pub.local_participant.publish_track(track, options), WAIT
+    )
+    assert publication.sid.startswith("TR_"), publication.sid
+    log(f"pub published {publication.sid} with LiveKit's SDK")
+    announced = await ann.wait_for("track_published", identity="pub")
+    assert announced["track"]["sid"] == publication.sid, announced
+    assert announced["track"]["media"] and announced["track"]["name"] == "pub-tone", announced
+    while True:
+        who, src, heard = await asyncio.wait_for(subscribed.get(), WAIT)
+        if who == "pub":
+            break
+    loud = await asyncio.wait_for(loud_frames(heard), WAIT)
+    log(f"lk decoded pub's tone ({loud} loud frames)")
+
+    local_muted = asyncio.Event()
+    pub.on(
+        "track_muted",
+        lambda p, pubn: local_muted.set() if p.identity == "pub" else None,
+    )
+    await service.room.mute_published_track(
+        api.MuteRoomTrackRequest(
+            room=ROOM, identity="pub", track_sid=publication.sid, muted=True
+        )
+    )
+    await asyncio.wait_for(local_muted.wait(), WAIT)
+    assert publication.muted
+    log("the server's mute reached pub's own SDK")
+    stop.set()
+    await feeding
+    await pub.disconnect()
+
+
 async def scenario():
     member = await media_aiortc.Member.join("ann", tone=media_aiortc.Tone())
     ann = member.ws
@@ -132,6 +191,12 @@ async def scenario():
     assert await member.packets_sent() > sent_before, "ann's client kept sending"
     log("the mute reached lk's SDK and silenced ann there")
 
+    await publisher(service, room, subscribed, ann)
+
+    # pub came and went first.
+    assert await asyncio.wait_for(joined.get(), WAIT) == "pub"
+    who, _ = await asyncio.wait_for(left.get(), WAIT)
+    assert who == "pub", who
     ben = await Participant.connect(native_token(ROOM, "ben"))
     who = await asyncio.wait_for(joined.get(), WAIT)
     assert who == "ben", who

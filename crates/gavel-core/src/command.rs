@@ -78,6 +78,17 @@ pub enum Command {
     UnpublishTrack {
         track_sid: String,
     },
+    /// Announces a track the sender's next `media_offer` will carry and reserves its sid
+    /// (LiveKit's AddTrackRequest, whose answer names the track before any media flows). Nobody
+    /// else hears of it until the offer publishes it, with this sid, name and mute state. One
+    /// per source; asking again for a source replaces the name and mute state, not the sid.
+    ReserveTrack {
+        source: Source,
+        #[serde(default)]
+        muted: bool,
+        #[serde(default)]
+        name: Option<String>,
+    },
     SetTrackMuted {
         track_sid: String,
         muted: bool,
@@ -279,6 +290,7 @@ impl Command {
         match self {
             Command::PublishTrack { .. } => "publish_track",
             Command::UnpublishTrack { .. } => "unpublish_track",
+            Command::ReserveTrack { .. } => "reserve_track",
             Command::SetTrackMuted { .. } => "set_track_muted",
             Command::UpdateSelf { .. } => "update_self",
             Command::UpdateSubscription { .. } => "update_subscription",

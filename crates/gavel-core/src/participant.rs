@@ -62,6 +62,9 @@ pub struct Participant {
     pub subscriptions: HashMap<String, BTreeMap<Source, bool>>,
     /// Simulcast layers asked for, by track sid.
     pub layers: BTreeMap<String, crate::media_rules::Layer>,
+    /// Tracks announced before their media arrives (`reserve_track`), at most one per source:
+    /// the next offer that sends that source publishes it with this sid, name and mute state.
+    pub reserved: Vec<TrackInfo>,
 }
 
 impl Participant {

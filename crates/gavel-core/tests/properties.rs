@@ -234,6 +234,11 @@ fn command() -> impl Strategy<Value = Command> {
             name: None
         }),
         2 => track_ref().prop_map(|track_sid| Command::UnpublishTrack { track_sid }),
+        2 => (source(), any::<bool>()).prop_map(|(source, muted)| Command::ReserveTrack {
+            source,
+            muted,
+            name: None
+        }),
         4 => (track_ref(), any::<bool>())
             .prop_map(|(track_sid, muted)| Command::SetTrackMuted { track_sid, muted }),
         2 => (

@@ -3,8 +3,9 @@
 //! against the real `gavel` binary — connect through `/rtc` (after `/rtc/v1` answers 404), the
 //! subscriber connection the server offers, a native aiortc publisher's tone decoded by the
 //! SDK, that participant made the active speaker by the server's levels, RoomService
-//! `MutePublishedTrack` seen as `track_muted` and silencing it, native
-//! participants joining and leaving, and RoomService `RemoveParticipant` reported by the SDK
+//! `MutePublishedTrack` seen as `track_muted` and silencing it, a second SDK client publishing a generated tone that the first decodes (and a RoomService
+//! mute of it reaching the publisher's own SDK), native participants joining and leaving, and
+//! RoomService `RemoveParticipant` reported by the SDK
 //! as PARTICIPANT_REMOVED.
 //!
 //! libwebrtc gathers no ICE candidates on loopback alone, so the server and the script run in

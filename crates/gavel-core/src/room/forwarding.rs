@@ -64,6 +64,7 @@ impl Room {
             return;
         };
         let p = self.participants.get_mut(&identity).expect("indexed");
+        p.reserved.clear();
         if !std::mem::take(&mut p.media_session) {
             return;
         }
@@ -125,7 +126,18 @@ impl Room {
             sid: Some(sid.to_string()),
             permissions: Some(self.participants[&identity].permissions().clone()),
         };
-        match self.publish(&ctx, source, muted, None, true)? {
+        // A track reserved for this source (`reserve_track`) is published as announced.
+        let p = self.participants.get_mut(&identity).expect("indexed");
+        let reserved = p
+            .reserved
+            .iter()
+            .position(|t| t.source == source)
+            .map(|i| p.reserved.remove(i));
+        let (muted, name, sid) = match reserved {
+            Some(t) => (muted || t.muted, Some(t.name), Some(t.sid)),
+            None => (muted, None, None),
+        };
+        match self.publish(&ctx, source, muted, name, true, sid)? {
             Reply::Track { track } => Ok(track),
             _ => unreachable!("publish replies with the track"),
         }

@@ -25,9 +25,59 @@ impl Room {
                 "this participant has a media session: publish by offering the track in it",
             ));
         }
-        self.publish(ctx, source, muted, name, false)
+        self.publish(ctx, source, muted, name, false, None)
     }
 
+    /// `ReserveTrack`: a sid for the track the sender's next offer will carry (see
+    /// `Command::ReserveTrack`). Checked as a publish is, so a client learns of a refusal before
+    /// it negotiates; the offer is checked again.
+    pub(super) fn reserve_track(
+        &mut self,
+        ctx: &ActorCtx,
+        source: Source,
+        muted: bool,
+        name: Option<String>,
+    ) -> Result<Reply> {
+        let identity = self.own_identity(ctx)?.to_string();
+        let name = name.unwrap_or_default();
+        crate::ids::validate_name(&name)?;
+        let p = &self.participants[&identity];
+        if !p.permissions().can_send.contains(&source) {
+            return Err(Error::denied(format!(
+                "'{identity}' may not send {}",
+                source.as_str()
+            )));
+        }
+        if p.tracks_of(source).next().is_some() {
+            return Err(Error::new(
+                ErrorCode::Conflict,
+                format!("a {} track is already published", source.as_str()),
+            ));
+        }
+        let sid = match p.reserved.iter().find(|t| t.source == source) {
+            Some(t) => t.sid.clone(),
+            None => self.ids.next("TR"),
+        };
+        let track = TrackInfo {
+            sid,
+            source,
+            muted,
+            muted_by: None,
+            name,
+            media: true,
+        };
+        let p = self
+            .participants
+            .get_mut(&identity)
+            .expect("actor is present");
+        // At most one per source: the list never holds more than the four sources.
+        p.reserved.retain(|t| t.source != source);
+        p.reserved.push(track.clone());
+        Ok(Reply::Track { track })
+    }
+
+    /// Publishes a track of `source` for the actor: with the sid `sid` when one was reserved,
+    /// a new one otherwise.
     pub(super) fn publish(
         &mut self,
         ctx: &ActorCtx,
@@ -35,6 +85,7 @@ impl Room {
         muted: bool,
         name: Option<String>,
         media: bool,
+        sid: Option<String>,
     ) -> Result<Reply> {
         let identity = self.own_identity(ctx)?.to_string();
         let name = name.unwrap_or_default();
@@ -53,7 +104,7 @@ impl Room {
             ));
         }
         let track = TrackInfo {
-            sid: self.ids.next("TR"),
+            sid: sid.unwrap_or_else(|| self.ids.next("TR")),
             source,
             muted,
             muted_by: None,

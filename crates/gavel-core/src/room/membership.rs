@@ -197,6 +197,7 @@ impl Room {
             media_session,
             subscriptions: Default::default(),
             layers: Default::default(),
+            reserved: Vec::new(),
         };
         p.listed = !p.is_audience() || !self.is_large();
         let hidden = p.hidden();

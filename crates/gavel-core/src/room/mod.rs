@@ -310,6 +310,11 @@ impl Room {
                 name,
             } => self.publish_track(ctx, source, muted, name),
             Command::UnpublishTrack { track_sid } => self.unpublish_track(ctx, &track_sid),
+            Command::ReserveTrack {
+                source,
+                muted,
+                name,
+            } => self.reserve_track(ctx, source, muted, name),
             Command::SetTrackMuted { track_sid, muted } => {
                 self.set_own_track_muted(ctx, &track_sid, muted)
             }

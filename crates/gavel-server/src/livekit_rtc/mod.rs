@@ -12,12 +12,14 @@
 //! - the subscriber connection: the server offers (`subscriber_primary`), one m-line per track
 //!   the room lets this participant receive, and the client answers; trickled candidates;
 //! - `pingReq` and `ping` answered; `leave` honoured;
-//! - `UpdateSubscription` and `UpdateTrackSettings` as the room's subscriptions and layers.
+//! - `UpdateSubscription` and `UpdateTrackSettings` as the room's subscriptions and layers;
+//! - publishing ([`requests`]): `AddTrackRequest` reserves the track's sid, the client's offer
+//!   on its publisher connection is the room's `media_offer`; mutes both ways.
 //!
-//! Not yet: the publisher connection (`AddTrackRequest`, the client's offer), data packets,
-//! resume. `/rtc/v1` (one connection for both directions)
-//! answers 404, which makes current clients fall back to `/rtc`.
+//! Not yet: data packets, connection quality, resume. `/rtc/v1` (one connection for both
+//! directions) answers 404, which makes current clients fall back to `/rtc`.
 
+pub mod requests;
 pub mod translate;
 
 use crate::fanout::{Conn, Outgoing};
@@ -34,6 +36,7 @@ use livekit_protocol as lk;
 use lk::signal_request::Message as Request_;
 use lk::signal_response::Message as Response_;
 use prost::Message as _;
+use requests::{Handled, Requests};
 use std::num::NonZeroU32;
 use std::time::Duration;
 use tokio_tungstenite::tungstenite::Message;
@@ -164,13 +167,14 @@ async fn session(socket: Socket, app: AppState, room: String, req: JoinRequest) 
         .allow_burst(NonZeroU32::new(limits.request_burst.max(1)).unwrap());
     let limiter = RateLimiter::direct(quota);
     let mut translator = Translator::default();
+    let mut requests = Requests::default();
     let mut reason = LeaveReason::Disconnected;
     loop {
         tokio::select! {
             biased;
             out = rx.recv() => match out {
                 Some(Outgoing::Frame(f)) => {
-                    for message in frame_messages(&mut translator, &f.with_seq(0)) {
+                    for message in frame_messages(&mut translator, &mut requests, &f.with_seq(0)) {
                         let ends = matches!(message, Response_::Leave(_));
                         if !send(&mut sink, message, timeout).await {
                             reason = LeaveReason::SlowConsumer;
@@ -206,44 +210,33 @@ async fn session(socket: Socket, app: AppState, room: String, req: JoinRequest) 
                     };
                     let Some(message) = request.message else { continue };
                     tracing::debug!(%sid, ?message, "LiveKit request");
-                    let commands: Vec<Command> = match message {
-                        Request_::PingReq(ping) => {
-                            let pong = Response_::PongResp(lk::Pong {
-                                last_ping_timestamp: ping.timestamp,
-                                timestamp: now_ms(),
-                            });
-                            if !send(&mut sink, pong, timeout).await {
-                                break;
-                            }
-                            Vec::new()
-                        }
-                        Request_::Ping(ts) => {
-                            if !send(&mut sink, Response_::Pong(ts), timeout).await {
-                                break;
-                            }
-                            Vec::new()
-                        }
-                        Request_::Answer(sd) => vec![Command::MediaAnswer { sdp: sd.sdp }],
-                        Request_::Trickle(t) => candidate(&t)
-                            .map(|c| Command::MediaCandidate { candidate: c, subscriber: true })
-                            .into_iter()
-                            .collect(),
-                        Request_::Subscription(u) => subscriptions(&translator, &u),
-                        Request_::TrackSetting(t) => track_settings(&t),
+                    let handled = match message {
+                        Request_::PingReq(ping) => Handled::Reply(Box::new(Response_::PongResp(lk::Pong {
+                            last_ping_timestamp: ping.timestamp,
+                            timestamp: now_ms(),
+                        }))),
+                        Request_::Ping(ts) => Handled::Reply(Box::new(Response_::Pong(ts))),
                         Request_::Leave(_) => {
                             reason = LeaveReason::Left;
-                            vec![Command::Leave]
+                            Handled::Commands(vec![(serde_json::Value::Null, Command::Leave)])
                         }
-                        other => {
-                            tracing::debug!(%sid, request = ?std::mem::discriminant(&other), "LiveKit request not served yet");
-                            Vec::new()
-                        }
+                        other => requests.handle(other, |t| translator.track_owner(t)),
                     };
-                    for command in commands {
-                        let sent = app.service.session_request(&handle, sid.clone(), serde_json::Value::Null, command);
-                        if Box::pin(sent).await.is_err() {
-                            break;
+                    match handled {
+                        Handled::Reply(message) => {
+                            if !send(&mut sink, *message, timeout).await {
+                                break;
+                            }
                         }
+                        Handled::Commands(commands) => {
+                            for (id, command) in commands {
+                                let sent = app.service.session_request(&handle, sid.clone(), id, command);
+                                if Box::pin(sent).await.is_err() {
+                                    break;
+                                }
+                            }
+                        }
+                        Handled::Nothing => {}
                     }
                 }
                 Some(Ok(Message::Text(_))) => {
@@ -258,98 +251,26 @@ async fn session(socket: Socket, app: AppState, room: String, req: JoinRequest) 
 }
 
 /// The LiveKit messages one frame from the room means: an event, translated; a response to
-/// one of this session's requests, logged if it failed (LiveKit's protocol has no place for
-/// it).
-fn frame_messages(translator: &mut Translator, text: &str) -> Vec<Response_> {
-    if let Ok(event) = serde_json::from_str::<Event>(text) {
-        return translator.translate(event);
-    }
-    if let Ok(v) = serde_json::from_str::<serde_json::Value>(text) {
-        if v["type"] == "response" && v["ok"] == false {
-            tracing::info!(error = %v["error"], "a LiveKit client's request was refused");
-        }
-    }
-    Vec::new()
-}
-
-/// Track sids one LiveKit request may name; more are ignored (a client cannot make one
-/// request cost the room unbounded work).
-const MAX_TRACKS_PER_REQUEST: usize = 64;
-
-/// `UpdateSubscription` as the room's subscriptions: per track, its publisher and source.
-fn subscriptions(translator: &Translator, u: &lk::UpdateSubscription) -> Vec<Command> {
-    let sids = u.track_sids.iter().chain(
-        u.participant_tracks
-            .iter()
-            .flat_map(|p| p.track_sids.iter()),
-    );
-    sids.take(MAX_TRACKS_PER_REQUEST)
-        .filter_map(|t| translator.track_owner(t))
-        .map(|(identity, source)| Command::UpdateSubscription {
-            identity,
-            sources: vec![source],
-            subscribed: Some(u.subscribe),
-        })
-        .collect()
-}
-
-/// `UpdateTrackSettings`: the quality a client wants becomes the simulcast layer it gets.
-/// `disabled` (LiveKit's adaptive stream pausing a hidden video) is not acted on: the track
-/// keeps flowing, at the layer asked for.
-fn track_settings(t: &lk::UpdateTrackSettings) -> Vec<Command> {
-    use gavel_core::Layer;
-    let layer = match lk::VideoQuality::try_from(t.quality) {
-        Ok(lk::VideoQuality::Low) => Some(Layer::Low),
-        Ok(lk::VideoQuality::Medium) => Some(Layer::Medium),
-        Ok(lk::VideoQuality::High) => Some(Layer::High),
-        _ => return Vec::new(),
+/// one of this session's requests, answered if the client waits for it.
+fn frame_messages(
+    translator: &mut Translator,
+    requests: &mut Requests,
+    text: &str,
+) -> Vec<Response_> {
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(text) else {
+        return Vec::new();
     };
-    t.track_sids
-        .iter()
-        .take(MAX_TRACKS_PER_REQUEST)
-        .map(|sid| Command::UpdateTrackSettings {
-            track_sid: sid.clone(),
-            layer,
-        })
-        .collect()
-}
-
-/// The candidate line of a trickled `RTCIceCandidateInit` (JSON), if it is one.
-fn candidate(t: &lk::TrickleRequest) -> Option<String> {
-    // Only the subscriber connection exists so far.
-    if t.target != lk::SignalTarget::Subscriber as i32 {
-        return None;
+    if v["type"] == "response" {
+        return requests.response(&v).into_iter().collect();
     }
-    let v: serde_json::Value = serde_json::from_str(&t.candidate_init).ok()?;
-    Some(v.get("candidate")?.as_str()?.to_string())
+    match serde_json::from_value::<Event>(v) {
+        Ok(event) => translator.translate(event),
+        Err(_) => Vec::new(),
+    }
 }
 
 fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn candidates_come_from_the_json_and_only_for_the_subscriber() {
-        let t = |target: lk::SignalTarget, init: &str| lk::TrickleRequest {
-            candidate_init: init.into(),
-            target: target as i32,
-            ..Default::default()
-        };
-        let line = r#"{"candidate":"candidate:1 1 udp 1 10.0.0.2 5000 typ host","sdpMid":"0"}"#;
-        assert_eq!(
-            candidate(&t(lk::SignalTarget::Subscriber, line)).as_deref(),
-            Some("candidate:1 1 udp 1 10.0.0.2 5000 typ host")
-        );
-        assert_eq!(candidate(&t(lk::SignalTarget::Publisher, line)), None);
-        assert_eq!(
-            candidate(&t(lk::SignalTarget::Subscriber, "not json")),
-            None
-        );
-    }
 }

@@ -8,6 +8,7 @@
 //! `docs/compat-livekit.md` lists them.
 
 use crate::twirp::mapping;
+use gavel_core::event::UnpublishReason;
 use gavel_core::{Event, LeaveReason, ParticipantInfo, Source};
 use livekit_protocol as lk;
 use lk::signal_response::Message;
@@ -86,25 +87,70 @@ impl Translator {
             Event::TrackUnpublished {
                 identity,
                 track_sid,
+                reason,
                 ..
-            } => self.change(&identity, |p| p.tracks.retain(|t| t.sid != track_sid)),
+            } => {
+                let mine = self.is_me(&identity);
+                let sid = track_sid.clone();
+                let mut out = self.change(&identity, |p| p.tracks.retain(|t| t.sid != sid));
+                // The server took this client's own track away (its source was revoked): its
+                // SDK unpublishes it locally on this message.
+                if mine && reason == UnpublishReason::Permission {
+                    out.push(Message::TrackUnpublished(lk::TrackUnpublishedResponse {
+                        track_sid,
+                    }));
+                }
+                out
+            }
             Event::TrackMuted {
                 identity: Some(identity),
                 track_sid: Some(track_sid),
                 muted,
+                by,
                 ..
-            } => self.change(&identity, |p| {
-                for t in p.tracks.iter_mut().filter(|t| t.sid == track_sid) {
-                    t.muted = muted;
+            } => {
+                let sid = track_sid.clone();
+                let mut out = self.change(&identity, |p| {
+                    for t in p.tracks.iter_mut().filter(|t| t.sid == sid) {
+                        t.muted = muted;
+                    }
+                });
+                // A host muted (or, by the room's policy, unmuted) this client's own track:
+                // its SDK follows LiveKit's server mute.
+                if by.is_some() && self.is_me(&identity) {
+                    out.push(Message::Mute(lk::MuteTrackRequest {
+                        sid: track_sid,
+                        muted,
+                    }));
                 }
-            }),
+                out
+            }
             Event::TrackMuted {
                 source,
                 muted,
                 all: true,
                 except,
                 ..
-            } => self.mute_all(source, muted, &except),
+            } => {
+                let mine: Vec<String> = self
+                    .participants
+                    .get(&self.me)
+                    .filter(|p| !except.contains(&p.identity))
+                    .map(|p| {
+                        p.tracks
+                            .iter()
+                            .filter(|t| t.source == source && t.muted != muted)
+                            .map(|t| t.sid.clone())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let mut out = self.mute_all(source, muted, &except);
+                out.extend(
+                    mine.into_iter()
+                        .map(|sid| Message::Mute(lk::MuteTrackRequest { sid, muted })),
+                );
+                out
+            }
             Event::PermissionsChanged {
                 role, permissions, ..
             } => {
@@ -143,6 +189,10 @@ impl Translator {
             Event::RoomLeft { reason, .. } => vec![leave(reason)],
             _ => Vec::new(),
         }
+    }
+
+    fn is_me(&self, identity: &str) -> bool {
+        self.by_identity.get(identity) == Some(&self.me)
     }
 
     /// Whose track `track_sid` is, and its source, as far as this client was told.

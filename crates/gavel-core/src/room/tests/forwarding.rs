@@ -286,3 +286,56 @@ fn a_receiver_chooses_the_layer_it_gets_of_a_track() {
     );
     assert_eq!(err_code(r), ErrorCode::InvalidArgument);
 }
+
+#[test]
+fn a_reserved_track_is_published_by_the_offer_with_its_sid_name_and_mute_state() {
+    let mut h = Harness::new();
+    h.join("ada", HOST);
+    h.join("vic", VIEWER);
+    let sid = h.sid("ada");
+    h.room.media_session_opened(&sid).unwrap();
+    h.take();
+    let reserve = |muted| Command::ReserveTrack {
+        source: Source::Microphone,
+        muted,
+        name: Some("mic".into()),
+    };
+    let Ok(Reply::Track { track: first }) = h.act("ada", reserve(false)) else {
+        panic!("reserved")
+    };
+    // Asking again keeps the sid and takes the new mute state; nobody hears of it yet.
+    let Ok(Reply::Track { track }) = h.act("ada", reserve(true)) else {
+        panic!("reserved again")
+    };
+    assert_eq!(track.sid, first.sid);
+    assert!(h.take().to("vic").is_empty());
+    assert!(h.info("ada").tracks.is_empty());
+    // A viewer may not reserve what it may not send.
+    let denied = Command::ReserveTrack {
+        source: Source::Camera,
+        muted: false,
+        name: None,
+    };
+    assert_eq!(err_code(h.act("vic", denied)), ErrorCode::PermissionDenied);
+    let before = h.members();
+    let published = h
+        .room
+        .publish_media_track(&sid, Source::Microphone, false)
+        .unwrap();
+    h.record(before);
+    assert_eq!(published.sid, first.sid);
+    assert_eq!(published.name, "mic");
+    assert!(published.muted && published.media);
+    assert!(h
+        .take()
+        .to("vic")
+        .iter()
+        .any(|e| matches!(e, Event::TrackPublished { track, .. } if track.sid == first.sid)));
+    // Published, the source cannot be reserved again; the next track gets a new sid.
+    assert_eq!(err_code(h.act("ada", reserve(false))), ErrorCode::Conflict);
+    let camera = h
+        .room
+        .publish_media_track(&sid, Source::Camera, false)
+        .unwrap();
+    assert_ne!(camera.sid, first.sid);
+}
