@@ -38,22 +38,8 @@ impl Room {
         muted: bool,
         name: Option<String>,
     ) -> Result<Reply> {
-        let identity = self.own_identity(ctx)?.to_string();
-        let name = name.unwrap_or_default();
-        crate::ids::validate_name(&name)?;
+        let (identity, name) = self.check_publishable(ctx, source, name)?;
         let p = &self.participants[&identity];
-        if !p.permissions().can_send.contains(&source) {
-            return Err(Error::denied(format!(
-                "'{identity}' may not send {}",
-                source.as_str()
-            )));
-        }
-        if p.tracks_of(source).next().is_some() {
-            return Err(Error::new(
-                ErrorCode::Conflict,
-                format!("a {} track is already published", source.as_str()),
-            ));
-        }
         let sid = match p.reserved.iter().find(|t| t.source == source) {
             Some(t) => t.sid.clone(),
             None => self.ids.next("TR"),
@@ -76,17 +62,14 @@ impl Room {
         Ok(Reply::Track { track })
     }
 
-    /// Publishes a track of `source` for the actor: with the sid `sid` when one was reserved,
-    /// a new one otherwise.
-    pub(super) fn publish(
-        &mut self,
+    /// The actor's identity and the track's name, if the actor may publish a track of `source`
+    /// now (it may send it, and has none yet).
+    fn check_publishable(
+        &self,
         ctx: &ActorCtx,
         source: Source,
-        muted: bool,
         name: Option<String>,
-        media: bool,
-        sid: Option<String>,
-    ) -> Result<Reply> {
+    ) -> Result<(String, String)> {
         let identity = self.own_identity(ctx)?.to_string();
         let name = name.unwrap_or_default();
         crate::ids::validate_name(&name)?;
@@ -103,6 +86,21 @@ impl Room {
                 format!("a {} track is already published", source.as_str()),
             ));
         }
+        Ok((identity, name))
+    }
+
+    /// Publishes a track of `source` for the actor: with the sid `sid` when one was reserved,
+    /// a new one otherwise.
+    pub(super) fn publish(
+        &mut self,
+        ctx: &ActorCtx,
+        source: Source,
+        muted: bool,
+        name: Option<String>,
+        media: bool,
+        sid: Option<String>,
+    ) -> Result<Reply> {
+        let (identity, name) = self.check_publishable(ctx, source, name)?;
         let track = TrackInfo {
             sid: sid.unwrap_or_else(|| self.ids.next("TR")),
             source,
