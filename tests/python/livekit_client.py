@@ -15,6 +15,7 @@ Run it as a plain script: exit 0 on success, 1 with the reason on stderr otherwi
 4. pub, a second LiveKit SDK client, publishes a generated 440 Hz track (AddTrackRequest, then
    its own offer on the publisher connection): the server names the track before any media,
    lk decodes the tone, and ann (native) sees the track carried by media under that name;
+   data packets go from pub to lk and to ann (native), and from ann to pub only;
    a RoomService mute of pub's track reaches pub's own SDK (its local track is muted) and lk's;
 5. ben joins natively: lk gets `participant_connected`; ben leaves: `participant_disconnected`;
 6. RoomService `RemoveParticipant` removes lk: its SDK reports
@@ -22,6 +23,7 @@ Run it as a plain script: exit 0 on success, 1 with the reason on stderr otherwi
 """
 
 import asyncio
+import base64
 import os
 import sys
 import warnings
@@ -117,6 +119,28 @@ async def publisher(service, lk_room, subscribed, ann):
             break
     loud = await asyncio.wait_for(loud_frames(heard), WAIT)
     log(f"lk decoded pub's tone ({loud} loud frames)")
+
+    # Data both ways: pub's packet reaches lk (LiveKit) and ann (native) stamped with pub's
+    # identity; ann's reaches pub.
+    got_lk, got_pub = asyncio.Queue(), asyncio.Queue()
+    lk_room.on(
+        "data_received",
+        lambda d: got_lk.put_nowait((d.participant.identity if d.participant else None, d.topic, d.data)),
+    )
+    pub.on(
+        "data_received",
+        lambda d: got_pub.put_nowait((d.participant.identity if d.participant else None, d.topic, d.data)),
+    )
+    await pub.local_participant.publish_data(b"hello from pub", topic="chat")
+    assert await asyncio.wait_for(got_lk.get(), WAIT) == ("pub", "chat", b"hello from pub")
+    native = await ann.wait_for("data_received", topic="chat")
+    assert native["from"] == "pub", native
+    assert base64.b64decode(native["payload"]) == b"hello from pub", native
+    reply = base64.b64encode(b"hello from ann").decode()
+    await ann.request("send_data", payload=reply, topic="chat", destination_identities=["pub"])
+    assert await asyncio.wait_for(got_pub.get(), WAIT) == ("ann", "chat", b"hello from ann")
+    assert got_lk.empty(), "ann's message was for pub only"
+    log("data went from pub to lk and ann, and from ann to pub only")
 
     local_muted = asyncio.Event()
     pub.on(

@@ -25,6 +25,18 @@ pub struct Limits {
     pub write_timeout_ms: u64,
 }
 
+impl Limits {
+    /// The rate one client may send at: WebSocket requests, LiveKit signal requests, data
+    /// channel messages.
+    pub fn request_quota(&self) -> governor::Quota {
+        let one = std::num::NonZeroU32::MIN;
+        governor::Quota::per_second(
+            std::num::NonZeroU32::new(self.requests_per_second).unwrap_or(one),
+        )
+        .allow_burst(std::num::NonZeroU32::new(self.request_burst).unwrap_or(one))
+    }
+}
+
 impl Default for Limits {
     fn default() -> Self {
         Limits {

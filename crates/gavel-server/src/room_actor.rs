@@ -166,10 +166,14 @@ impl RoomActor {
             }
             Err(e) => tracing::error!(room = %core.name(), error = %e, "cannot load presets"),
         }
-        let media = registry
-            .upgrade()
-            .and_then(|r| r.media.get().cloned())
-            .map(|plane| RoomMedia::new(plane, metrics.clone()));
+        let media = registry.upgrade().and_then(|r| {
+            let plane = r.media.get().cloned()?;
+            Some(RoomMedia::new(
+                plane,
+                metrics.clone(),
+                r.limits.request_quota(),
+            ))
+        });
         let actor = RoomActor {
             media,
             core,
@@ -220,6 +224,7 @@ impl RoomActor {
             }
             self.core.handle_timeout(now_ms());
             self.flush();
+            self.run_data_commands().await;
             self.maybe_reap();
         }
         if let Some(m) = &mut self.media {
@@ -370,6 +375,26 @@ impl RoomActor {
         }
     }
 
+    /// Runs the `send_data` commands that messages on participants' data channels asked for
+    /// (`RoomMedia::take_data_commands`), each as that participant's own command; a refusal
+    /// has nowhere to go (LiveKit's data channels have no answers) and is counted.
+    async fn run_data_commands(&mut self) {
+        let Some(m) = &mut self.media else { return };
+        let commands = m.take_data_commands();
+        if commands.is_empty() {
+            return;
+        }
+        let now = now_ms();
+        for (sid, command) in commands {
+            let actor = Actor::Participant { sid };
+            if let Err(e) = self.run_command(now, &actor, command).await {
+                tracing::debug!(room = %self.me.name, error = %e, "data channel message refused");
+                self.metrics.error(e.code);
+            }
+        }
+        self.flush();
+    }
+
     /// Runs one command. One with durable effects is decided first, its writes committed, and
     /// only then applied: if the commit fails the room is unchanged and the command gets
     /// `unavailable` (no other command ever sees that failure).
@@ -493,6 +518,10 @@ impl RoomActor {
         let started = std::time::Instant::now();
         let frame = Frame::event(event);
         let sent = self.deliver(to, &frame, slow);
+        if let (Some(m), gavel_core::Event::DataReceived { .. }) = (&mut self.media, event) {
+            // LiveKit's clients receive data on their data channels, not their socket.
+            m.relay_data(to, event);
+        }
         self.metrics
             .fanout_seconds
             .observe(started.elapsed().as_secs_f64());

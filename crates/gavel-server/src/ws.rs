@@ -14,10 +14,9 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use futures_util::{SinkExt, StreamExt};
 use gavel_core::{Claims, Command, Error, ErrorCode, JoinRequest, LeaveReason};
-use governor::{Quota, RateLimiter};
+use governor::RateLimiter;
 use serde::Deserialize;
 use serde_json::{Map, Value};
-use std::num::NonZeroU32;
 use std::time::Duration;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
@@ -162,9 +161,7 @@ async fn session(
             return;
         }
     };
-    let quota = Quota::per_second(NonZeroU32::new(limits.requests_per_second.max(1)).unwrap())
-        .allow_burst(NonZeroU32::new(limits.request_burst.max(1)).unwrap());
-    let limiter = RateLimiter::direct(quota);
+    let limiter = RateLimiter::direct(limits.request_quota());
     let mut reason = LeaveReason::Disconnected;
     // Set when the client broke the protocol: the close frame that says how.
     let mut violation = None;

@@ -14,11 +14,15 @@
 //! - `pingReq` and `ping` answered; `leave` honoured;
 //! - `UpdateSubscription` and `UpdateTrackSettings` as the room's subscriptions and layers;
 //! - publishing ([`requests`]): `AddTrackRequest` reserves the track's sid, the client's offer
-//!   on its publisher connection is the room's `media_offer`; mutes both ways.
+//!   on its publisher connection is the room's `media_offer`; mutes both ways;
+//! - data ([`data`]): user packets on the client's data channels are its `send_data`, and
+//!   `data_received` reaches it as a packet on its subscriber connection's channels (both done
+//!   by the room's media glue, `media/room.rs`, which owns the channels).
 //!
-//! Not yet: data packets, connection quality, resume. `/rtc/v1` (one connection for both
+//! Not yet: connection quality, resume. `/rtc/v1` (one connection for both
 //! directions) answers 404, which makes current clients fall back to `/rtc`.
 
+pub mod data;
 pub mod requests;
 pub mod translate;
 
@@ -31,13 +35,12 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures_util::{SinkExt, StreamExt};
 use gavel_core::{Command, Error, ErrorCode, Event, JoinRequest, LeaveReason};
-use governor::{Quota, RateLimiter};
+use governor::RateLimiter;
 use livekit_protocol as lk;
 use lk::signal_request::Message as Request_;
 use lk::signal_response::Message as Response_;
 use prost::Message as _;
 use requests::{Handled, Requests};
-use std::num::NonZeroU32;
 use std::time::Duration;
 use tokio_tungstenite::tungstenite::Message;
 use translate::Translator;
@@ -163,9 +166,7 @@ async fn session(socket: Socket, app: AppState, room: String, req: JoinRequest) 
     if Box::pin(opened).await.is_err() {
         return;
     }
-    let quota = Quota::per_second(NonZeroU32::new(limits.requests_per_second.max(1)).unwrap())
-        .allow_burst(NonZeroU32::new(limits.request_burst.max(1)).unwrap());
-    let limiter = RateLimiter::direct(quota);
+    let limiter = RateLimiter::direct(limits.request_quota());
     let mut translator = Translator::default();
     let mut requests = Requests::default();
     let mut reason = LeaveReason::Disconnected;

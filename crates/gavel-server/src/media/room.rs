@@ -11,11 +11,13 @@ use super::{Datagram, MediaPlane, MAX_MEDIA_AGE};
 use crate::fanout::{Conn, Frame, Outgoing};
 use crate::metrics::{Metrics, ReasonLabel};
 use gavel_core::{
-    Error, ErrorCode, Event, MediaSlot, MediaTrack, OfferedTrack, Reply, Room, Source,
+    Audience, Command, Error, ErrorCode, Event, MediaSlot, MediaTrack, OfferedTrack, Reply, Room,
+    Source,
 };
 use gavel_media::offer::{self, Kind};
 use gavel_media::str0m::net::Protocol;
 use gavel_media::{DropReason, EngineOutput, MediaEngine, MediaEvent, Session, Stats};
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
@@ -38,6 +40,11 @@ pub struct RoomMedia {
     /// The engine's counters as last reported to the metrics.
     reported: Stats,
     metrics: Arc<Metrics>,
+    /// Data channel messages: the rate each participant may send them at (the WebSocket's),
+    /// and the `send_data` commands they asked for, for the actor to run.
+    data_quota: Quota,
+    data_limiters: HashMap<String, DefaultDirectRateLimiter>,
+    data_commands: Vec<(String, Command)>,
 }
 
 /// An m-line a client sends on.
@@ -94,9 +101,13 @@ fn kind_of(source: Source) -> Kind {
 }
 
 impl RoomMedia {
-    pub fn new(plane: Arc<MediaPlane>, metrics: Arc<Metrics>) -> RoomMedia {
+    /// `data_quota`: how fast one participant may send data channel messages.
+    pub fn new(plane: Arc<MediaPlane>, metrics: Arc<Metrics>, data_quota: Quota) -> RoomMedia {
         let (queues, inbox) = room_queues();
         RoomMedia {
+            data_quota,
+            data_limiters: HashMap::new(),
+            data_commands: Vec::new(),
             engine: MediaEngine::new(plane.engine_config()),
             plane,
             queues,
@@ -363,6 +374,8 @@ impl RoomMedia {
                 for sid in gone {
                     self.close(&sid);
                 }
+                self.data_limiters
+                    .retain(|sid, _| core.identity_of(sid).is_some());
                 self.follow_permissions(core);
                 self.engine.set_rules(Instant::now(), core.media_rules());
             }
@@ -460,17 +473,18 @@ impl RoomMedia {
                 EngineOutput::Event(MediaEvent::Connected { session }) => {
                     tracing::debug!(%session, "media connected");
                 }
-                // Data channels are LiveKit's way to send data; their relaying is not done
-                // yet (native clients send data over their WebSocket).
                 EngineOutput::Event(MediaEvent::Offer { session, sdp }) => {
                     if let Some(conn) = conns.get(participant_of(&session)) {
                         let _ =
                             conn.send(Outgoing::Frame(Frame::event(&Event::MediaOffer { sdp })));
                     }
                 }
-                EngineOutput::Event(MediaEvent::Data { session, .. }) => {
-                    tracing::debug!(%session, "data channel message not relayed");
-                }
+                EngineOutput::Event(MediaEvent::Data {
+                    session,
+                    label,
+                    data,
+                    ..
+                }) => self.data_received(&session, &label, &data),
                 EngineOutput::Event(MediaEvent::Slots {
                     session,
                     slots,
@@ -502,6 +516,65 @@ impl RoomMedia {
         self.plane.sender.send(udp);
     }
 
+    /// A message on one of a session's data channels. Data channels are how LiveKit's clients
+    /// send data (native clients use their WebSocket), so it is read as LiveKit's `DataPacket`;
+    /// a user packet becomes the sender's `send_data`, run by the actor like any command
+    /// ([`RoomMedia::take_data_commands`]), within the sender's request rate.
+    fn data_received(&mut self, session: &str, label: &str, data: &[u8]) {
+        let sid = participant_of(session);
+        let quota = self.data_quota;
+        let limiter = self
+            .data_limiters
+            .entry(sid.to_string())
+            .or_insert_with(|| RateLimiter::direct(quota));
+        if limiter.check().is_err() {
+            self.metrics.error(ErrorCode::RateLimited);
+            return;
+        }
+        match crate::livekit_rtc::data::command(label, data) {
+            Ok(command) => self.data_commands.push((sid.to_string(), command)),
+            Err(why) => tracing::debug!(%session, label, why, "data channel message dropped"),
+        }
+    }
+
+    /// The `send_data` commands data channel messages asked for since the last call, by sender.
+    pub fn take_data_commands(&mut self) -> Vec<(String, Command)> {
+        std::mem::take(&mut self.data_commands)
+    }
+
+    /// `data_received` to `to` on the data channels of their server-offered sessions (LiveKit's
+    /// clients receive data there): encoded once, written to each. O(those sessions).
+    pub fn relay_data(&mut self, to: &Audience, event: &Event) {
+        let Event::DataReceived {
+            from,
+            payload,
+            topic,
+            reliable,
+        } = event
+        else {
+            return;
+        };
+        let receivers: Vec<&String> = self
+            .ufrags
+            .keys()
+            .filter(|session| session.ends_with(SUBSCRIBER_SUFFIX))
+            .filter(|session| addressed(to, participant_of(session)))
+            .collect();
+        if receivers.is_empty() {
+            return;
+        }
+        let Some(bytes) =
+            crate::livekit_rtc::data::packet(from.as_deref(), payload, topic.as_deref(), *reliable)
+        else {
+            return;
+        };
+        let label = crate::livekit_rtc::data::label(*reliable);
+        let now = Instant::now();
+        for session in receivers {
+            self.engine.send_data(now, session, label, &bytes);
+        }
+    }
+
     /// The engine's counters into the metrics, as differences since the last report.
     fn report(&mut self) {
         let now = self.engine.stats().clone();
@@ -529,7 +602,16 @@ impl Drop for RoomMedia {
     }
 }
 
-/// Refusal for media signalling in a room without a media plane.
+/// Whether `sid` is one of `to`.
+fn addressed(to: &Audience, sid: &str) -> bool {
+    match to {
+        Audience::Only(only) => only == sid,
+        Audience::Sessions(sids) => sids.iter().any(|s| s == sid),
+        Audience::Everyone => true,
+        Audience::EveryoneExcept(x) => x != sid,
+    }
+}
+
 /// The engine's id for `sid`'s session the server offers to (its other session, if it has
 /// one, is keyed by `sid` itself).
 fn subscriber_session(sid: &str) -> String {
@@ -543,6 +625,7 @@ fn participant_of(session: &str) -> &str {
     session.strip_suffix(SUBSCRIBER_SUFFIX).unwrap_or(session)
 }
 
+/// Refusal for media signalling in a room without a media plane.
 pub fn no_media_plane() -> Error {
     Error::new(
         ErrorCode::FailedPrecondition,
@@ -587,7 +670,8 @@ mod tests {
         let plane = MediaPlane::bind(&config, "127.0.0.1:0".parse().unwrap(), metrics.clone())
             .await
             .unwrap();
-        let mut room = RoomMedia::new(plane, metrics.clone());
+        let quota = Quota::per_second(std::num::NonZeroU32::new(10).unwrap());
+        let mut room = RoomMedia::new(plane, metrics.clone(), quota);
         let stale = MAX_MEDIA_AGE + Duration::from_millis(50);
         // Queued behind the first: two stale RTP datagrams, one fresh, one stale STUN.
         room.queues.media.try_send(datagram(0x80, stale)).unwrap();
