@@ -1,12 +1,16 @@
 // LiveKit's JavaScript SDK (livekit-client, pinned in package.json) joins a Gavel room unchanged,
-// in Chromium, beside console participants: it connects through /rtc (after /rtc/v1 answers
+// in Chromium. Beside console participants: it connects through /rtc (after /rtc/v1 answers
 // 404), sees who is there, hears a console participant's microphone on the connection the
 // server offers, is told when a host mutes that microphone and hears nothing more, and is told
-// PARTICIPANT_REMOVED when a host removes it.
+// PARTICIPANT_REMOVED when a host removes it. Between two SDK clients: one publishes microphone
+// and camera and the other hears and decodes them and sees the active speaker; data both ways;
+// RoomService's MutePublishedTrack reported by both and silencing the track; UpdateParticipant
+// revoking publishing (the publisher is told, its tracks are unpublished for both); a removal
+// with a ban, after which the identity cannot join again.
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, test } from "node:test";
-import { HTTP, joinAs, api, launchWithTone, roomName, until, WAIT } from "./harness.js";
+import { HTTP, joinAs, api, devToken, launchWithTone, roomName, until, WAIT } from "./harness.js";
 
 /** The SDK's browser build, loaded into the page as a script (it defines `LivekitClient`). */
 const SDK = fileURLToPath(new URL("./node_modules/livekit-client/dist/livekit-client.umd.js", import.meta.url));
@@ -14,39 +18,67 @@ const SDK = fileURLToPath(new URL("./node_modules/livekit-client/dist/livekit-cl
 const HEARD = 0.01;
 
 
-/** A page of the server's origin with the SDK loaded, connected to `room` as `identity`. */
+/**
+ * A page of the server's origin with the SDK loaded, connected to `room` as `identity`, that
+ * records what its SDK reports in `window.lk`. Returns {page, others} (the identities it saw on
+ * joining).
+ */
 async function livekitClient(browser, room, identity) {
-  const page = await (await browser.newContext()).newPage();
+  const context = await browser.newContext({ permissions: ["microphone", "camera"] });
+  const page = await context.newPage();
   await page.goto(`${HTTP}/healthz`);
   await page.addScriptTag({ path: SDK });
-  const { token } = await (
-    await fetch(`${HTTP}/dev/token`, {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ room, name: identity, role: "participant" }),
-    })
-  ).json();
   const others = await page.evaluate(
     async ({ url, token }) => {
       const { Room, RoomEvent } = window.LivekitClient;
       const room = new Room();
-      const lk = (window.lk = { room, audio: null, disconnected: null, muted: [] });
+      const lk = (window.lk = {
+        room,
+        audio: null,
+        video: null,
+        disconnected: null,
+        muted: [],
+        unpublished: [],
+        localUnpublished: 0,
+        permissionChanges: 0,
+        speakers: [],
+        data: [],
+      });
       room.on(RoomEvent.TrackMuted, (pub, p) => lk.muted.push(p.identity));
+      room.on(RoomEvent.TrackUnpublished, (pub, p) => lk.unpublished.push(`${p.identity}:${pub.source}`));
+      room.on(RoomEvent.LocalTrackUnpublished, () => (lk.localUnpublished += 1));
+      room.on(RoomEvent.ParticipantPermissionsChanged, (prev, p) => {
+        if (p === room.localParticipant) lk.permissionChanges += 1;
+      });
+      room.on(RoomEvent.ActiveSpeakersChanged, (speakers) => (lk.speakers = speakers.map((s) => s.identity)));
+      room.on(RoomEvent.DataReceived, (payload, p, kind, topic) =>
+        lk.data.push({ from: p?.identity ?? null, topic, text: new TextDecoder().decode(payload) }),
+      );
       room.on(RoomEvent.TrackSubscribed, (track) => {
-        if (track.kind !== "audio") return;
         // Chromium feeds remote WebRTC audio to Web Audio only while an element plays it.
         const el = track.attach();
         el.muted = true;
         document.body.append(el);
-        lk.audio = track;
+        if (track.kind === "audio") lk.audio = track;
+        else lk.video = el;
       });
       room.on(RoomEvent.Disconnected, (reason) => (lk.disconnected = reason));
       await room.connect(url, token);
       return [...room.remoteParticipants.values()].map((p) => p.identity).sort();
     },
-    { url: HTTP.replace("http", "ws"), token },
+    { url: HTTP.replace("http", "ws"), token: await devToken(room, identity, "participant") },
   );
   return { page, others };
+}
+
+/** Video frames `page` has decoded from its subscribed camera so far (-1: none subscribed). */
+async function framesDecoded(page) {
+  return page.evaluate(() => window.lk.video?.getVideoPlaybackQuality().totalVideoFrames ?? -1);
+}
+
+/** Calls the server's LiveKit RoomService (Twirp, JSON) with the admin token. */
+async function roomService(method, body) {
+  return api(`/twirp/livekit.RoomService/${method}`, body);
 }
 
 /** The loudest RMS of the subscribed audio track on `page` over `ms` (-1: none yet). */
@@ -104,5 +136,71 @@ describe("LiveKit's JavaScript SDK", () => {
     const reason = await page.evaluate(() => window.lk.disconnected);
     const removed = await page.evaluate(() => window.LivekitClient.DisconnectReason.PARTICIPANT_REMOVED);
     assert.equal(reason, removed, `disconnected with reason ${reason}`);
+  });
+
+  test("two LiveKit clients publish to each other, talk over data, and follow RoomService's mute, permissions and removal, and a ban", async () => {
+    const room = roomName("livekit2");
+    const lee = (await livekitClient(browser, room, "Lee")).page;
+    const { page: kim, others } = await livekitClient(browser, room, "Kim");
+    assert.deepEqual(others, ["Lee"]);
+
+    // Lee publishes her microphone (the tone) and camera: Kim hears one and decodes the other.
+    await lee.evaluate(() => window.lk.room.localParticipant.enableCameraAndMicrophone());
+    await until(async () => (await loudness(kim)) > HEARD, "Lee's tone at Kim", WAIT * 2);
+    await until(async () => (await framesDecoded(kim)) > 10, "Lee's camera decoded at Kim", WAIT * 2);
+    const shown = await framesDecoded(kim);
+    await until(async () => (await framesDecoded(kim)) > shown + 10, "more of Lee's frames at Kim", WAIT);
+    await until(async () => (await kim.evaluate(() => window.lk.speakers)).includes("Lee"), "Lee as the active speaker", WAIT);
+
+    // Data both ways, stamped with the sender.
+    const say = (page, text) =>
+      page.evaluate((text) => window.lk.room.localParticipant.publishData(new TextEncoder().encode(text), { reliable: true, topic: "chat" }), text);
+    await say(lee, "hi Kim");
+    await until(async () => (await kim.evaluate(() => window.lk.data)).length > 0, "Lee's message at Kim", WAIT);
+    assert.deepEqual(await kim.evaluate(() => window.lk.data[0]), { from: "Lee", topic: "chat", text: "hi Kim" });
+    await say(kim, "hi Lee");
+    await until(async () => (await lee.evaluate(() => window.lk.data)).length > 0, "Kim's message at Lee", WAIT);
+    assert.deepEqual(await lee.evaluate(() => window.lk.data[0]), { from: "Kim", topic: "chat", text: "hi Lee" });
+
+    // RoomService mutes Lee's microphone: both SDKs report it, and Kim hears nothing more.
+    const { participants } = await roomService("ListParticipants", { room });
+    const leeInfo = participants.find((p) => p.identity === "Lee");
+    const mic = leeInfo.tracks.find((t) => t.source === "MICROPHONE" || t.source === 2);
+    assert.ok(mic, `Lee's microphone in ${JSON.stringify(leeInfo.tracks)}`);
+    await roomService("MutePublishedTrack", { room, identity: "Lee", track_sid: mic.sid, muted: true });
+    await until(async () => (await kim.evaluate(() => window.lk.muted)).includes("Lee"), "TrackMuted for Lee at Kim", WAIT);
+    await until(async () => (await lee.evaluate(() => window.lk.muted)).includes("Lee"), "TrackMuted for Lee at Lee", WAIT);
+    await new Promise((r) => setTimeout(r, 500)); // frames already on their way
+    const silent = await loudness(kim, 1500);
+    assert.ok(silent >= 0 && silent < 0.001, `Kim still hears Lee (rms ${silent})`);
+
+    // Revoking Lee's right to publish: her SDK is told, and her tracks are unpublished for both.
+    await roomService("UpdateParticipant", { room, identity: "Lee", permission: { can_subscribe: true, can_publish: false, can_publish_data: true } });
+    await until(async () => (await lee.evaluate(() => window.lk.permissionChanges)) > 0, "ParticipantPermissionsChanged at Lee", WAIT);
+    await until(async () => (await kim.evaluate(() => window.lk.unpublished)).length >= 2, "Lee's tracks unpublished at Kim", WAIT);
+    assert.deepEqual((await kim.evaluate(() => window.lk.unpublished)).sort(), ["Lee:camera", "Lee:microphone"]);
+    await until(async () => (await lee.evaluate(() => window.lk.localUnpublished)) >= 2, "Lee's own tracks unpublished", WAIT);
+
+    // Removed with a ban: Lee's SDK says why, and Lee cannot come back.
+    await api(`/v1/rooms/${room}/participants/Lee/remove`, { ban_seconds: 600 });
+    await until(async () => (await lee.evaluate(() => window.lk.disconnected)) !== null, "Lee's disconnect", WAIT);
+    const removed = await lee.evaluate(() => window.LivekitClient.DisconnectReason.PARTICIPANT_REMOVED);
+    assert.equal(await lee.evaluate(() => window.lk.disconnected), removed);
+    const token = await devToken(room, "Lee", "participant");
+    const again = await lee.evaluate(
+      async ({ url, token }) => {
+        const room = new window.LivekitClient.Room();
+        try {
+          await room.connect(url, token);
+          return "connected";
+        } catch (e) {
+          return `refused: ${e.message}`;
+        }
+      },
+      { url: HTTP.replace("http", "ws"), token },
+    );
+    assert.match(again, /^refused/);
+    const present = (await roomService("ListParticipants", { room })).participants.map((p) => p.identity);
+    assert.deepEqual(present, ["Kim"]);
   });
 });
