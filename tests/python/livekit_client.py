@@ -9,7 +9,8 @@ Run it as a plain script: exit 0 on success, 1 with the reason on stderr otherwi
    SDK (its subscriber connection, which the server offers, reaches "connected"), sees ann,
    is subscribed to her microphone and decodes the tone;
 2. the server's audio levels (from the packets of ann's tone) make ann the active speaker in
-   lk's SDK;
+   lk's SDK, and the media sessions' loss and round trip time give an excellent connection
+   quality;
 3. RoomService `MutePublishedTrack` (LiveKit's server SDK) mutes ann: lk's SDK reports
    `track_muted`, and the tone stops reaching lk though ann's client keeps sending;
 4. pub, a second LiveKit SDK client, publishes a generated 440 Hz track (AddTrackRequest, then
@@ -184,6 +185,11 @@ async def scenario():
     )
     room.on("disconnected", lambda reason: disconnected.put_nowait(reason))
     room.on("connected", lambda: connected.set())
+    qualities = asyncio.Queue()
+    room.on(
+        "connection_quality_changed",
+        lambda p, q: qualities.put_nowait((p.identity, q)),
+    )
     await asyncio.wait_for(room.connect(WS, lk_token("lk")), WAIT)
     log(f"lk connected as {room.local_participant.sid}")
     others = sorted(p.identity for p in room.remote_participants.values())
@@ -197,6 +203,13 @@ async def scenario():
     while "ann" not in await asyncio.wait_for(speakers.get(), WAIT):
         pass
     log("ann is the active speaker in lk's SDK")
+
+    # Connection quality from the media sessions' loss and round trip (batched every 5 s).
+    while True:
+        who, quality = await asyncio.wait_for(qualities.get(), WAIT)
+        if who in ("ann", "lk") and quality == rtc.ConnectionQuality.QUALITY_EXCELLENT:
+            break
+    log(f"lk's SDK reports an excellent connection for {who}")
 
 
     muted = asyncio.Queue()

@@ -1,7 +1,7 @@
 //! A client's view of the room, rebuilt from the `joined` snapshot and every event after it.
 
 use gavel_core::event::Speaker;
-use gavel_core::{Counts, Event, LeaveReason, ParticipantInfo, Source};
+use gavel_core::{ConnectionQuality, Counts, Event, LeaveReason, ParticipantInfo, Source};
 use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -19,6 +19,8 @@ pub struct RoomState {
     pub active_speaker: Option<String>,
     /// Consent requests waiting for this client's answer: id → (source, from).
     pub requests: BTreeMap<String, (Source, String)>,
+    /// Connection quality by identity (me and those I can see), from `connection_quality`.
+    pub quality: BTreeMap<String, ConnectionQuality>,
     /// Set by `room_left`.
     pub left: Option<LeaveReason>,
 }
@@ -77,6 +79,12 @@ impl RoomState {
             }
             Event::ParticipantLeft { identity, .. } => {
                 self.participants.remove(identity);
+                self.quality.remove(identity);
+            }
+            Event::ConnectionQuality { updates } => {
+                for u in updates {
+                    self.quality.insert(u.identity.clone(), u.quality);
+                }
             }
             Event::ParticipantUpdated { participant, .. } => {
                 if let Some(p) = self.get_mut(&participant.identity) {

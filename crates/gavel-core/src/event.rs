@@ -202,12 +202,55 @@ pub enum Event {
     MediaOffer {
         sdp: String,
     },
+    /// Participants' connection quality changed (from their media sessions' loss and round
+    /// trip time): batched, at most one every `QUALITY_INTERVAL` to everyone, naming the
+    /// participants they may see; an unannounced participant hears only of its own.
+    ConnectionQuality {
+        updates: Vec<QualityUpdate>,
+    },
     /// The session is over; the connection closes after this.
     RoomLeft {
         reason: LeaveReason,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         by: Option<String>,
     },
+}
+
+/// One participant's connection quality (`connection_quality`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QualityUpdate {
+    pub identity: String,
+    pub quality: ConnectionQuality,
+}
+
+/// How well a participant's media gets through, from its sessions' packet loss and round trip
+/// time (LiveKit's four levels).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConnectionQuality {
+    /// Its media session closed.
+    Lost,
+    /// Loss above 8 % or a round trip above 400 ms: speech breaks up.
+    Poor,
+    /// Loss up to 8 % and a round trip up to 400 ms.
+    Good,
+    /// Loss up to 2 % and a round trip up to 150 ms.
+    Excellent,
+}
+
+impl ConnectionQuality {
+    /// The level for a reading: `loss` is the worse direction's fraction lost (0–1).
+    pub fn of(rtt_ms: Option<u32>, loss: Option<f32>) -> ConnectionQuality {
+        let rtt = rtt_ms.unwrap_or(0);
+        let loss = loss.unwrap_or(0.0);
+        if loss <= 0.02 && rtt <= 150 {
+            ConnectionQuality::Excellent
+        } else if loss <= 0.08 && rtt <= 400 {
+            ConnectionQuality::Good
+        } else {
+            ConnectionQuality::Poor
+        }
+    }
 }
 
 impl Event {
@@ -233,6 +276,7 @@ impl Event {
             Event::DataReceived { .. } => "data_received",
             Event::MediaSlots { .. } => "media_slots",
             Event::MediaOffer { .. } => "media_offer",
+            Event::ConnectionQuality { .. } => "connection_quality",
             Event::RoomLeft { .. } => "room_left",
         }
     }

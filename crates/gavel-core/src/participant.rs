@@ -65,6 +65,8 @@ pub struct Participant {
     /// Tracks announced before their media arrives (`reserve_track`), at most one per source:
     /// the next offer that sends that source publishes it with this sid, name and mute state.
     pub reserved: Vec<TrackInfo>,
+    /// Its connection quality as last announced (`room/quality.rs`); none before a reading.
+    pub quality: Option<crate::event::ConnectionQuality>,
 }
 
 impl Participant {

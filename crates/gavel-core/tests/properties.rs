@@ -588,6 +588,15 @@ impl View {
                     assert!(self.knows(f), "data from unknown '{f}'");
                 }
             }
+            Event::ConnectionQuality { updates } => {
+                for u in updates {
+                    assert!(
+                        self.knows(&u.identity),
+                        "quality of unknown '{}'",
+                        u.identity
+                    );
+                }
+            }
             Event::RoomUpdated { .. }
             | Event::RoomLeft { .. }
             | Event::MediaSlots { .. }
@@ -1318,6 +1327,9 @@ fn subjects(event: &Event) -> Vec<&str> {
         }
         Event::ActiveSpeakerChanged { identity } => identity.iter().map(String::as_str).collect(),
         Event::DataReceived { from, .. } => from.iter().map(String::as_str).collect(),
+        Event::ConnectionQuality { updates } => {
+            updates.iter().map(|u| u.identity.as_str()).collect()
+        }
         Event::Joined { participants, .. } => {
             participants.iter().map(|p| p.identity.as_str()).collect()
         }

@@ -58,8 +58,9 @@ impl Room {
     }
 
     /// The media session of `sid` closed (ICE failed, or the client closed it): its media
-    /// tracks are unpublished. Unknown sessions are ignored.
-    pub fn media_session_closed(&mut self, sid: &str) {
+    /// tracks are unpublished, and its connection quality is lost. Unknown sessions are
+    /// ignored.
+    pub fn media_session_closed(&mut self, now: Millis, sid: &str) {
         let Ok(identity) = self.identity_for_sid(sid) else {
             return;
         };
@@ -75,9 +76,13 @@ impl Room {
             .filter(|t| t.media)
             .map(|t| t.source)
             .collect();
+        let had_quality = p.quality.is_some();
         let to = self.about(&self.participants[&identity]);
         self.drop_tracks(&identity, &carried, UnpublishReason::Unpublished, to);
         self.media_changed = true;
+        if had_quality {
+            self.set_quality(now, sid, crate::event::ConnectionQuality::Lost);
+        }
     }
 
     /// Checks, changing nothing, that `sid` may publish `sources` through its media session
@@ -338,5 +343,6 @@ pub(super) fn affects_media(event: &Event) -> bool {
             | Event::RequestResolved { .. }
             | Event::RoomUpdated { .. }
             | Event::DataReceived { .. }
+            | Event::ConnectionQuality { .. }
     )
 }

@@ -198,6 +198,7 @@ impl Room {
             subscriptions: Default::default(),
             layers: Default::default(),
             reserved: Vec::new(),
+            quality: None,
         };
         p.listed = !p.is_audience() || !self.is_large();
         let hidden = p.hidden();

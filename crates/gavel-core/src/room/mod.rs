@@ -19,6 +19,7 @@ mod media;
 mod membership;
 mod pin;
 mod preset;
+pub(crate) mod quality;
 mod update;
 
 use crate::command::{Actor, BanInfo, Command, Reply};
@@ -107,6 +108,10 @@ pub struct Room {
     outputs: VecDeque<Output>,
     /// Something that decides forwarding changed (see `forwarding.rs`).
     media_changed: bool,
+    /// Connection quality changes of announced participants not sent yet, and when the last
+    /// batch went out (`quality.rs`).
+    quality_pending: BTreeMap<String, crate::event::ConnectionQuality>,
+    quality_sent_at: Millis,
 }
 
 /// Large rooms send `counts_updated` at most this often (ms).
@@ -138,6 +143,8 @@ impl Room {
             counts_sent_at: 0,
             outputs: VecDeque::new(),
             media_changed: false,
+            quality_pending: BTreeMap::new(),
+            quality_sent_at: 0,
         }
     }
 

@@ -593,7 +593,8 @@ impl Net {
                         self.levels.push((session, level));
                     }
                     EngineOutput::Event(MediaEvent::Closed { session }) => {
-                        self.room.media_session_closed(&session);
+                        self.room
+                            .media_session_closed(ms(now, self.start), &session);
                         self.closed.push(session);
                     }
                     EngineOutput::Event(MediaEvent::Offer { session, sdp }) => {
@@ -619,9 +620,18 @@ impl Net {
                     }) => {
                         self.data_in.push((session, label, data));
                     }
-                    EngineOutput::Event(
-                        MediaEvent::Connected { .. } | MediaEvent::Quality { .. },
-                    ) => {}
+                    EngineOutput::Event(MediaEvent::Quality {
+                        session,
+                        rtt,
+                        loss_out,
+                        loss_in,
+                    }) => {
+                        let rtt = rtt.map(|d| d.as_millis() as u32);
+                        let loss = loss_out.into_iter().chain(loss_in).reduce(f32::max);
+                        let at = ms(now, self.start);
+                        self.room.media_quality(at, &session, rtt, loss);
+                    }
+                    EngineOutput::Event(MediaEvent::Connected { .. }) => {}
                 }
             }
             if !moved {

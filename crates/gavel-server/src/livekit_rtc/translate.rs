@@ -178,6 +178,25 @@ impl Translator {
                     .collect();
                 vec![Message::SpeakersChanged(lk::SpeakersChanged { speakers })]
             }
+            Event::ConnectionQuality { updates } => {
+                let updates: Vec<lk::ConnectionQualityInfo> = updates
+                    .iter()
+                    .filter_map(|u| {
+                        let (quality, score) = connection_quality(u.quality);
+                        Some(lk::ConnectionQualityInfo {
+                            participant_sid: self.by_identity.get(&u.identity)?.clone(),
+                            quality: quality as i32,
+                            score,
+                        })
+                    })
+                    .collect();
+                match updates.is_empty() {
+                    true => Vec::new(),
+                    false => vec![Message::ConnectionQuality(lk::ConnectionQualityUpdate {
+                        updates,
+                    })],
+                }
+            }
             Event::RoomUpdated { room, .. } => vec![Message::RoomUpdate(lk::RoomUpdate {
                 room: Some(lk_room(&room.name)),
             })],
@@ -269,6 +288,17 @@ fn lk_room(name: &str) -> lk::Room {
         sid: format!("RM_{name}"),
         name: name.into(),
         ..Default::default()
+    }
+}
+
+/// LiveKit's level for Gavel's, and a score on LiveKit's scale (a mean opinion score, 1–5).
+fn connection_quality(q: gavel_core::ConnectionQuality) -> (lk::ConnectionQuality, f32) {
+    use gavel_core::ConnectionQuality as Q;
+    match q {
+        Q::Excellent => (lk::ConnectionQuality::Excellent, 4.5),
+        Q::Good => (lk::ConnectionQuality::Good, 3.5),
+        Q::Poor => (lk::ConnectionQuality::Poor, 2.0),
+        Q::Lost => (lk::ConnectionQuality::Lost, 1.0),
     }
 }
 

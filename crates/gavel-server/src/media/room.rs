@@ -449,15 +449,21 @@ impl RoomMedia {
                         false => sid.to_string(),
                     };
                     if !self.engine.has_session(&other) {
-                        core.media_session_closed(sid);
+                        core.media_session_closed(now_ms, sid);
                     }
                 }
                 EngineOutput::Event(MediaEvent::Quality {
+                    session,
                     rtt,
                     loss_out,
                     loss_in,
-                    ..
                 }) => {
+                    let rtt_ms = rtt.map(|d| d.as_millis().min(u128::from(u32::MAX)) as u32);
+                    let loss = match (loss_in, loss_out) {
+                        (Some(a), Some(b)) => Some(a.max(b)),
+                        (a, b) => a.or(b),
+                    };
+                    core.media_quality(now_ms, participant_of(&session), rtt_ms, loss);
                     if let Some(rtt) = rtt {
                         self.metrics.media_rtt_seconds.observe(rtt.as_secs_f64());
                     }

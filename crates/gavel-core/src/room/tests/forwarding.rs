@@ -240,7 +240,7 @@ fn hidden_publishers_reach_nobody_and_closing_media_unpublishes() {
     })
     .unwrap();
     assert!(!h.allows(&mic, "ada"));
-    h.room.media_session_closed(&h.sid("bob"));
+    h.room.media_session_closed(h.now, &h.sid("bob"));
     assert!(h.info("bob").tracks.is_empty());
 }
 
@@ -338,4 +338,72 @@ fn a_reserved_track_is_published_by_the_offer_with_its_sid_name_and_mute_state()
         .publish_media_track(&sid, Source::Camera, false)
         .unwrap();
     assert_ne!(camera.sid, first.sid);
+}
+
+/// Readings change a participant's level; changes go out batched, at most once per interval,
+/// to everyone; an unannounced participant hears of its own alone; a closed session is lost.
+#[test]
+fn connection_quality_is_announced_on_change_batched_and_lost_with_the_session() {
+    use crate::event::{ConnectionQuality as Q, QualityUpdate};
+    let mut h = Harness::settings(RoomSettings {
+        listed_limit: 3,
+        ..Default::default()
+    });
+    h.join("ada", HOST);
+    h.join("bob", PARTICIPANT);
+    h.join("vic", VIEWER);
+    h.join("uma", VIEWER); // past the listed limit: unannounced
+    h.media("ada", &[Source::Microphone]);
+    h.media("bob", &[]);
+    h.take();
+    let reading = |h: &mut Harness, who: &str, rtt: u32, loss: f32| {
+        let before = h.members();
+        let sid = h.sid(who);
+        let now = h.now;
+        h.room.media_quality(now, &sid, Some(rtt), Some(loss));
+        h.record(before);
+    };
+    let quality = |got: &Got, who: &str| -> Vec<Vec<(String, Q)>> {
+        got.to(who)
+            .iter()
+            .filter_map(|e| match e {
+                Event::ConnectionQuality { updates } => Some(
+                    updates
+                        .iter()
+                        .map(|QualityUpdate { identity, quality }| (identity.clone(), *quality))
+                        .collect(),
+                ),
+                _ => None,
+            })
+            .collect()
+    };
+    h.advance(crate::room::quality::QUALITY_INTERVAL);
+    reading(&mut h, "ada", 40, 0.0);
+    reading(&mut h, "bob", 500, 0.01);
+    let got = h.take();
+    // The first reading went out at once (the interval had passed); bob's waits for the next.
+    assert_eq!(quality(&got, "vic"), [vec![("ada".into(), Q::Excellent)]]);
+    // The same level again is no change; a new one after the interval goes out with bob's.
+    reading(&mut h, "ada", 40, 0.0);
+    assert!(quality(&h.take(), "vic").is_empty());
+    h.advance(crate::room::quality::QUALITY_INTERVAL);
+    reading(&mut h, "ada", 200, 0.05);
+    let got = h.take();
+    let expected = vec![("ada".to_string(), Q::Good), ("bob".to_string(), Q::Poor)];
+    assert_eq!(quality(&got, "vic"), std::slice::from_ref(&expected));
+    assert_eq!(quality(&got, "uma"), [expected]);
+    // uma is unannounced: her own level reaches her alone, at once.
+    h.media("uma", &[]);
+    h.take();
+    reading(&mut h, "uma", 10, 0.0);
+    let got = h.take();
+    assert_eq!(got.recipients(), ["uma"].into());
+    assert_eq!(quality(&got, "uma"), [vec![("uma".into(), Q::Excellent)]]);
+    // ada's session closes: lost, announced with the next batch.
+    h.advance(crate::room::quality::QUALITY_INTERVAL);
+    let before = h.members();
+    let (now, sid) = (h.now, h.sid("ada"));
+    h.room.media_session_closed(now, &sid);
+    h.record(before);
+    assert_eq!(quality(&h.take(), "bob"), [vec![("ada".into(), Q::Lost)]]);
 }
