@@ -18,13 +18,18 @@ Run it as a plain script: exit 0 on success, 1 with the reason on stderr otherwi
    lk decodes the tone, and ann (native) sees the track carried by media under that name;
    data packets go from pub to lk and to ann (native), and from ann to pub only;
    a RoomService mute of pub's track reaches pub's own SDK (its local track is muted) and lk's;
-5. ben joins natively: lk gets `participant_connected`; ben leaves: `participant_disconnected`;
-6. RoomService `RemoveParticipant` removes lk: its SDK reports
+5. a mixed room: a native host and a LiveKit host (hana) moderate each other; hana uses Gavel's
+   extras through LiveKit's data API (requests on `gavel.command`, events on `gavel.event`):
+   mutes both ways (hana's SDK mutes its local track), a consent request to unmute accepted
+   (its SDK unmutes), a refused request, a kick with a ban;
+6. ben joins natively: lk gets `participant_connected`; ben leaves: `participant_disconnected`;
+7. RoomService `RemoveParticipant` removes lk: its SDK reports
    `disconnected` with reason PARTICIPANT_REMOVED, and ann sees lk leave, kicked.
 """
 
 import asyncio
 import base64
+import json
 import os
 import sys
 import warnings
@@ -50,12 +55,14 @@ def log(message):
     print(f"livekit_client: {message}", flush=True)
 
 
-def lk_token(identity):
+def lk_token(identity, room=ROOM, admin=False):
+    """A LiveKit token; `roomAdmin` makes its holder a host in Gavel."""
+    grants = api.VideoGrants(room_join=True, room=room, room_admin=admin)
     return (
         api.AccessToken(KEY, SECRET)
         .with_identity(identity)
         .with_name(identity)
-        .with_grants(api.VideoGrants(room_join=True, room=ROOM))
+        .with_grants(grants)
         .to_jwt()
     )
 
@@ -161,6 +168,90 @@ async def publisher(service, lk_room, subscribed, ann):
     await pub.disconnect()
 
 
+MIXED = "mixed"
+
+
+async def mixed_room():
+    """A native host and a LiveKit host moderate each other. hana (LiveKit's SDK) uses Gavel's
+    extras through its data API: requests on `gavel.command`, answered on `gavel.response`,
+    and the room's events that LiveKit has no message for on `gavel.event`."""
+    nat = await Participant.connect(native_token(MIXED, "nat", role="host"))
+    await nat.request("publish_track", source="microphone")
+    hana = rtc.Room()
+    packets = asyncio.Queue()
+    hana.on(
+        "data_received",
+        lambda d: packets.put_nowait((d.topic, json.loads(d.data))) if d.topic.startswith("gavel.") else None,
+    )
+    local_mutes = asyncio.Queue()
+    hana.on("track_muted", lambda p, pub: local_mutes.put_nowait(True) if p.identity == "hana" else None)
+    hana.on("track_unmuted", lambda p, pub: local_mutes.put_nowait(False) if p.identity == "hana" else None)
+    await asyncio.wait_for(hana.connect(WS, lk_token("hana", MIXED, admin=True)), WAIT)
+    source = rtc.AudioSource(48000, 1)
+    stop = asyncio.Event()
+    feeding = asyncio.ensure_future(play_tone(source, stop))
+    track = rtc.LocalAudioTrack.create_audio_track("hana-mic", source)
+    options = rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE)
+    mic = await asyncio.wait_for(hana.local_participant.publish_track(track, options), WAIT)
+    await nat.wait_for("track_published", identity="hana")
+
+    async def packet(topic, kind=None):
+        while True:
+            got_topic, body = await asyncio.wait_for(packets.get(), WAIT)
+            if got_topic == topic and (kind is None or body.get("type") == kind):
+                return body
+
+    async def command(rid, **request):
+        body = json.dumps({"id": rid, **request})
+        await hana.local_participant.publish_data(body, topic="gavel.command")
+        while True:
+            response = await packet("gavel.response")
+            if response["id"] == rid:
+                return response
+
+    # hana (LiveKit) mutes nat (native).
+    response = await command(1, type="mute", identity="nat", source="microphone")
+    assert response["ok"] and response["changed"] == 1, response
+    muted = await nat.wait_for("track_muted", identity="nat")
+    assert muted["by"] == "hana", muted
+    log("hana (LiveKit) muted nat (native) on gavel.command")
+
+    # nat mutes hana: hana's SDK mutes its local track, and gavel.event says who did it.
+    await nat.request("mute", identity="hana", source="microphone", muted=True)
+    assert await asyncio.wait_for(local_mutes.get(), WAIT) is True
+    event = await packet("gavel.event", "track_muted")
+    assert event["identity"] == "hana" and event["by"] == "nat", event
+    log("nat (native) muted hana (LiveKit): its SDK and gavel.event say so")
+
+    # nat asks hana to unmute: a consent request on gavel.event, accepted on gavel.command;
+    # the server unmutes and hana's SDK unmutes its local track.
+    await nat.request("request_media", identity="hana", source="microphone")
+    asked = await packet("gavel.event", "media_requested")
+    assert asked["from"] == "nat", asked
+    response = await command(2, type="respond_request", request_id=asked["request_id"], accept=True)
+    assert response["ok"], response
+    while await asyncio.wait_for(local_mutes.get(), WAIT) is not False:
+        pass  # a repeated mute from before
+    resolved = await nat.wait_for("request_resolved", identity="hana")
+    assert resolved["outcome"] == "accepted", resolved
+    assert not mic.muted
+    log("hana consented to nat's unmute request, and its SDK unmuted")
+
+    # A refused request is answered with Gavel's error code.
+    response = await command(3, type="end_session_now")
+    assert not response["ok"] and response["error"]["code"] == "invalid_argument", response
+
+    # hana removes nat with a ban.
+    response = await command(4, type="kick", identity="nat", ban_seconds=60)
+    assert response["ok"] and response["removed"], response
+    left = await nat.wait_for("room_left")
+    assert left["reason"] == "kicked" and left["by"] == "hana", left
+    log("hana (LiveKit) removed nat (native)")
+    stop.set()
+    await feeding
+    await hana.disconnect()
+
+
 async def scenario():
     member = await media_aiortc.Member.join("ann", tone=media_aiortc.Tone())
     ann = member.ws
@@ -229,6 +320,7 @@ async def scenario():
     log("the mute reached lk's SDK and silenced ann there")
 
     await publisher(service, room, subscribed, ann)
+    await mixed_room()
 
     # pub came and went first.
     assert await asyncio.wait_for(joined.get(), WAIT) == "pub"

@@ -51,6 +51,11 @@ impl Frame {
         Frame(Arc::from(&json[1..]))
     }
 
+    /// The message as JSON, without a sequence number.
+    pub fn json(&self) -> String {
+        format!("{{{}", self.0)
+    }
+
     /// The text a connection sends: its sequence number spliced in front of the shared body.
     pub fn with_seq(&self, seq: u64) -> String {
         let mut s = String::with_capacity(self.0.len() + 28);

@@ -168,11 +168,7 @@ impl RoomActor {
         }
         let media = registry.upgrade().and_then(|r| {
             let plane = r.media.get().cloned()?;
-            Some(RoomMedia::new(
-                plane,
-                metrics.clone(),
-                r.limits.request_quota(),
-            ))
+            Some(RoomMedia::new(plane, metrics.clone(), r.limits.clone()))
         });
         let actor = RoomActor {
             media,
@@ -375,9 +371,10 @@ impl RoomActor {
         }
     }
 
-    /// Runs the `send_data` commands that messages on participants' data channels asked for
-    /// (`RoomMedia::take_data_commands`), each as that participant's own command; a refusal
-    /// has nowhere to go (LiveKit's data channels have no answers) and is counted.
+    /// Runs the commands that messages on participants' data channels asked for
+    /// (`RoomMedia::take_data_commands`), each as that participant's own command. A request on
+    /// the command topic gets its response back on the data channel; a data message has no
+    /// answer in LiveKit's protocol, so its refusal is only counted.
     async fn run_data_commands(&mut self) {
         let Some(m) = &mut self.media else { return };
         let commands = m.take_data_commands();
@@ -385,11 +382,17 @@ impl RoomActor {
             return;
         }
         let now = now_ms();
-        for (sid, command) in commands {
-            let actor = Actor::Participant { sid };
-            if let Err(e) = self.run_command(now, &actor, command).await {
-                tracing::debug!(room = %self.me.name, error = %e, "data channel message refused");
+        for c in commands {
+            let actor = Actor::Participant { sid: c.sid.clone() };
+            let result = self.run_command(now, &actor, c.command).await;
+            if let Err(e) = &result {
+                tracing::debug!(room = %self.me.name, error = %e, "data channel command refused");
                 self.metrics.error(e.code);
+            }
+            // Its events first, then its response, as on the WebSocket.
+            self.drain_outputs();
+            if let (Some(id), Some(m)) = (c.id, &mut self.media) {
+                m.respond(&c.sid, &Frame::response(&id, &result));
             }
         }
         self.flush();
@@ -518,9 +521,9 @@ impl RoomActor {
         let started = std::time::Instant::now();
         let frame = Frame::event(event);
         let sent = self.deliver(to, &frame, slow);
-        if let (Some(m), gavel_core::Event::DataReceived { .. }) = (&mut self.media, event) {
-            // LiveKit's clients receive data on their data channels, not their socket.
-            m.relay_data(to, event);
+        if let Some(m) = &mut self.media {
+            // LiveKit's clients receive data, and Gavel's extras, on their data channels.
+            m.relay(to, event);
         }
         self.metrics
             .fanout_seconds

@@ -5,11 +5,31 @@
 //! messages are, so native and LiveKit clients exchange them both ways. LiveKit's other packet
 //! kinds (RPC, text and byte streams, chat, transcriptions, metrics) have no Gavel equivalent
 //! yet and are dropped (`docs/compat-livekit.md`).
+//!
+//! Gavel's extras, which LiveKit's protocol has no message for, travel as user packets on
+//! reserved topics, so any LiveKit SDK can use them through its data API:
+//! - [`EVENT_TOPIC`]: the server sends the room's events that have no LiveKit message
+//!   ([`is_extra`]: consent requests and their outcomes, pins, mutes with who forced them, role
+//!   and permission changes, counts, moves) as their native JSON (`docs/protocol.md`);
+//! - [`COMMAND_TOPIC`]: the client sends a native request (`{"id", "type", …}`, the same JSON
+//!   as on the WebSocket), run as its own command with the same authorization; the response
+//!   comes back to it alone on [`RESPONSE_TOPIC`]. Moves and media signalling are refused
+//!   there (a move goes through RoomService's `MoveParticipant`; signalling is the protocol's).
+//!
+//! Packets on these topics are never relayed to other participants.
 
+use crate::fanout::Frame;
 use base64::Engine as _;
-use gavel_core::Command;
+use gavel_core::{Command, Error, Event};
 use livekit_protocol as lk;
 use prost::Message as _;
+use serde_json::Value;
+
+/// The topic of the room's events that have no LiveKit message.
+pub const EVENT_TOPIC: &str = "gavel.event";
+/// The topic of a client's native requests, and of their responses.
+pub const COMMAND_TOPIC: &str = "gavel.command";
+pub const RESPONSE_TOPIC: &str = "gavel.response";
 
 /// The data channel a message goes out on: LiveKit's clients open `_reliable` (ordered,
 /// retransmitted) and `_lossy` (neither).
@@ -20,23 +40,102 @@ pub fn label(reliable: bool) -> &'static str {
     }
 }
 
-/// The `send_data` a packet received on data channel `label` asks for, or why it is not one.
-/// The sender is never taken from the packet: the room stamps it.
+/// What a packet received on data channel `label` asks for.
+#[derive(Debug, PartialEq)]
+pub enum Inbound {
+    /// A data message: the sender's `send_data`.
+    Data(Command),
+    /// A native request on [`COMMAND_TOPIC`], with its id.
+    Request(Value, Command),
+    /// A request on [`COMMAND_TOPIC`] refused before it runs: the response to send back.
+    Refused(Value, Error),
+}
+
+/// What a packet received on data channel `label` asks for, or why it asks for nothing. The
+/// sender is never taken from the packet: the room stamps it. `max_request` bounds a
+/// request's JSON (the WebSocket's message limit).
 #[allow(deprecated)] // `UserPacket::destination_identities`: older SDKs still send it
-pub fn command(label: &str, bytes: &[u8]) -> Result<Command, &'static str> {
+pub fn inbound(label: &str, bytes: &[u8], max_request: usize) -> Result<Inbound, &'static str> {
     let packet = lk::DataPacket::decode(bytes).map_err(|_| "not a LiveKit DataPacket")?;
     let Some(lk::data_packet::Value::User(user)) = packet.value else {
         return Err("not a user packet (only those are relayed)");
     };
+    match user.topic.as_deref() {
+        Some(COMMAND_TOPIC) => return Ok(request(&user.payload, max_request)),
+        Some(EVENT_TOPIC | RESPONSE_TOPIC) => return Err("a topic only the server sends on"),
+        _ => {}
+    }
     // Destinations may be in either place, as LiveKit's SDKs have put them over time.
     let mut destinations = packet.destination_identities;
     destinations.extend(user.destination_identities);
-    Ok(Command::SendData {
+    Ok(Inbound::Data(Command::SendData {
         payload: base64::engine::general_purpose::STANDARD.encode(&user.payload),
         topic: user.topic.filter(|t| !t.is_empty()),
         destination_identities: destinations,
         reliable: label != "_lossy",
-    })
+    }))
+}
+
+/// A native request from [`COMMAND_TOPIC`]'s payload.
+fn request(payload: &[u8], max_bytes: usize) -> Inbound {
+    let Ok(text) = std::str::from_utf8(payload) else {
+        return Inbound::Refused(Value::Null, Error::invalid("a request must be UTF-8 JSON"));
+    };
+    match crate::ws::parse_request(text, max_bytes) {
+        Ok((id, command)) => match command {
+            Command::Move { .. } => Inbound::Refused(
+                id,
+                Error::invalid(
+                    "move is not available on a data channel: use RoomService MoveParticipant",
+                ),
+            ),
+            Command::MediaOffer { .. }
+            | Command::MediaAnswer { .. }
+            | Command::MediaCandidate { .. }
+            | Command::MediaSubscribe => Inbound::Refused(
+                id,
+                Error::invalid(
+                    "media signalling goes through LiveKit's signalling, not a data channel",
+                ),
+            ),
+            command => Inbound::Request(id, command),
+        },
+        Err((id, e)) => Inbound::Refused(id, e),
+    }
+}
+
+/// Whether `event` has no LiveKit message, and so reaches LiveKit clients on [`EVENT_TOPIC`].
+/// Mutes go both ways: LiveKit's own message carries no "by whom".
+pub fn is_extra(event: &Event) -> bool {
+    matches!(
+        event,
+        Event::MediaRequested { .. }
+            | Event::RequestResolved { .. }
+            | Event::Pinned { .. }
+            | Event::Unpinned { .. }
+            | Event::TrackMuted { .. }
+            | Event::PermissionsChanged { .. }
+            | Event::CountsUpdated { .. }
+            | Event::Moved { .. }
+    )
+}
+
+/// A server packet on `topic` carrying `json` (an event, or a response to a request).
+pub fn server_packet(topic: &str, json: Vec<u8>) -> Vec<u8> {
+    lk::DataPacket {
+        value: Some(lk::data_packet::Value::User(lk::UserPacket {
+            payload: json,
+            topic: Some(topic.to_string()),
+            ..Default::default()
+        })),
+        ..Default::default()
+    }
+    .encode_to_vec()
+}
+
+/// The packet that answers a request received on [`COMMAND_TOPIC`].
+pub fn response_packet(response: &Frame) -> Vec<u8> {
+    server_packet(RESPONSE_TOPIC, response.json().into_bytes())
 }
 
 /// The packet a LiveKit client receives for `data_received`: from `from` (none: the server),
@@ -87,15 +186,15 @@ mod tests {
             })),
             ..Default::default()
         };
-        let asked = command("_lossy", &sent.encode_to_vec()).unwrap();
+        let asked = inbound("_lossy", &sent.encode_to_vec(), 1024).unwrap();
         assert_eq!(
             asked,
-            Command::SendData {
+            Inbound::Data(Command::SendData {
                 payload: "aGk=".into(),
                 topic: Some("chat".into()),
                 destination_identities: vec!["ann".into()],
                 reliable: false,
-            }
+            })
         );
         let bytes = packet(Some("bob"), "aGk=", Some("chat"), true).unwrap();
         let got = lk::DataPacket::decode(bytes.as_slice()).unwrap();
@@ -107,11 +206,56 @@ mod tests {
             (user.payload.as_slice(), user.topic.as_deref()),
             (&b"hi"[..], Some("chat"))
         );
-        assert!(command("_reliable", b"\xff\xff not protobuf").is_err());
+        assert!(inbound("_reliable", b"\xff\xff not protobuf", 1024).is_err());
         let rpc = lk::DataPacket {
             value: Some(lk::data_packet::Value::RpcAck(Default::default())),
             ..Default::default()
         };
-        assert!(command("_reliable", &rpc.encode_to_vec()).is_err());
+        assert!(inbound("_reliable", &rpc.encode_to_vec(), 1024).is_err());
+    }
+
+    #[test]
+    fn requests_on_the_command_topic_are_parsed_and_some_refused() {
+        let on = |topic: &str, payload: &str| {
+            let p = lk::DataPacket {
+                value: Some(lk::data_packet::Value::User(lk::UserPacket {
+                    payload: payload.as_bytes().to_vec(),
+                    topic: Some(topic.into()),
+                    ..Default::default()
+                })),
+                ..Default::default()
+            };
+            inbound("_reliable", &p.encode_to_vec(), 1024)
+        };
+        let accept = r#"{"id":3,"type":"respond_request","request_id":"RQ_1","accept":true}"#;
+        assert_eq!(
+            on(COMMAND_TOPIC, accept).unwrap(),
+            Inbound::Request(
+                Value::from(3),
+                Command::RespondRequest {
+                    request_id: "RQ_1".into(),
+                    accept: true
+                }
+            )
+        );
+        let refused = |r: Result<Inbound, &str>| match r {
+            Ok(Inbound::Refused(id, e)) => (id, e.code),
+            other => panic!("{other:?}"),
+        };
+        let invalid = gavel_core::ErrorCode::InvalidArgument;
+        let moving = r#"{"id":"m","type":"move","identity":"bob","destination":"b"}"#;
+        assert_eq!(
+            refused(on(COMMAND_TOPIC, moving)),
+            (Value::from("m"), invalid)
+        );
+        assert_eq!(
+            refused(on(COMMAND_TOPIC, r#"{"id":4,"type":"media_subscribe"}"#)),
+            (Value::from(4), invalid)
+        );
+        assert_eq!(refused(on(COMMAND_TOPIC, "{")), (Value::Null, invalid));
+        assert!(
+            on(EVENT_TOPIC, "{}").is_err(),
+            "only the server sends events"
+        );
     }
 }

@@ -19,7 +19,9 @@
 //!   `data_received` reaches it as a packet on its subscriber connection's channels (both done
 //!   by the room's media glue, `media/room.rs`, which owns the channels).
 //!
-//! - connection quality from the room's `connection_quality`.
+//! - connection quality from the room's `connection_quality`;
+//! - Gavel's extras on reserved data topics (`gavel.event`, `gavel.command`,
+//!   `gavel.response`; [`data`]).
 //!
 //! Not yet: resume. `/rtc/v1` (one connection for both
 //! directions) answers 404, which makes current clients fall back to `/rtc`.

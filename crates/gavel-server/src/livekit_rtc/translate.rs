@@ -9,7 +9,7 @@
 
 use crate::twirp::mapping;
 use gavel_core::event::UnpublishReason;
-use gavel_core::{Event, LeaveReason, ParticipantInfo, Source};
+use gavel_core::{Event, LeaveReason, ParticipantInfo, RequestOutcome, Source};
 use livekit_protocol as lk;
 use lk::signal_response::Message;
 use std::collections::HashMap;
@@ -177,6 +177,31 @@ impl Translator {
                     })
                     .collect();
                 vec![Message::SpeakersChanged(lk::SpeakersChanged { speakers })]
+            }
+            Event::RequestResolved {
+                identity,
+                source,
+                outcome: RequestOutcome::Accepted,
+                ..
+            } if self.is_me(&identity) => {
+                // This client consented to unmute (on the command topic): the server unmuted
+                // its track, and its SDK unmutes the local one on this message.
+                let me = self.me.clone();
+                self.participants
+                    .get(&me)
+                    .map(|p| {
+                        p.tracks
+                            .iter()
+                            .filter(|t| t.source == source && !t.muted)
+                            .map(|t| {
+                                Message::Mute(lk::MuteTrackRequest {
+                                    sid: t.sid.clone(),
+                                    muted: false,
+                                })
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default()
             }
             Event::ConnectionQuality { updates } => {
                 let updates: Vec<lk::ConnectionQualityInfo> = updates

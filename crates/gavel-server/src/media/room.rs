@@ -8,6 +8,7 @@
 use super::router::{room_queues, RoomInbox, RoomQueues};
 use super::sender::Outbound;
 use super::{Datagram, MediaPlane, MAX_MEDIA_AGE};
+use crate::config::Limits;
 use crate::fanout::{Conn, Frame, Outgoing};
 use crate::metrics::{Metrics, ReasonLabel};
 use gavel_core::{
@@ -17,7 +18,7 @@ use gavel_core::{
 use gavel_media::offer::{self, Kind};
 use gavel_media::str0m::net::Protocol;
 use gavel_media::{DropReason, EngineOutput, MediaEngine, MediaEvent, Session, Stats};
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use governor::{DefaultDirectRateLimiter, RateLimiter};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
@@ -40,11 +41,20 @@ pub struct RoomMedia {
     /// The engine's counters as last reported to the metrics.
     reported: Stats,
     metrics: Arc<Metrics>,
-    /// Data channel messages: the rate each participant may send them at (the WebSocket's),
-    /// and the `send_data` commands they asked for, for the actor to run.
-    data_quota: Quota,
+    /// Data channel messages: the WebSocket's limits (rate, request size), each participant's
+    /// rate, and the commands they asked for, for the actor to run.
+    data_limits: Limits,
     data_limiters: HashMap<String, DefaultDirectRateLimiter>,
-    data_commands: Vec<(String, Command)>,
+    data_commands: Vec<DataCommand>,
+}
+
+/// A command a participant sent on a data channel (`RoomMedia::take_data_commands`).
+pub struct DataCommand {
+    pub sid: String,
+    /// The request's id, for a request on the command topic: its response goes back to the
+    /// sender (`RoomMedia::respond`). None for a data message, which has no response.
+    pub id: Option<serde_json::Value>,
+    pub command: Command,
 }
 
 /// An m-line a client sends on.
@@ -101,11 +111,11 @@ fn kind_of(source: Source) -> Kind {
 }
 
 impl RoomMedia {
-    /// `data_quota`: how fast one participant may send data channel messages.
-    pub fn new(plane: Arc<MediaPlane>, metrics: Arc<Metrics>, data_quota: Quota) -> RoomMedia {
+    /// `limits`: the clients' limits, which data channel messages follow too.
+    pub fn new(plane: Arc<MediaPlane>, metrics: Arc<Metrics>, limits: Limits) -> RoomMedia {
         let (queues, inbox) = room_queues();
         RoomMedia {
-            data_quota,
+            data_limits: limits,
             data_limiters: HashMap::new(),
             data_commands: Vec::new(),
             engine: MediaEngine::new(plane.engine_config()),
@@ -523,61 +533,90 @@ impl RoomMedia {
     }
 
     /// A message on one of a session's data channels. Data channels are how LiveKit's clients
-    /// send data (native clients use their WebSocket), so it is read as LiveKit's `DataPacket`;
-    /// a user packet becomes the sender's `send_data`, run by the actor like any command
+    /// send data (native clients use their WebSocket), so it is read as LiveKit's `DataPacket`
+    /// (`livekit_rtc/data.rs`): a user packet becomes the sender's `send_data`, a request on
+    /// the command topic its own command; both are run by the actor like any command
     /// ([`RoomMedia::take_data_commands`]), within the sender's request rate.
     fn data_received(&mut self, session: &str, label: &str, data: &[u8]) {
-        let sid = participant_of(session);
-        let quota = self.data_quota;
+        use crate::livekit_rtc::data::{self, Inbound};
+        let sid = participant_of(session).to_string();
+        let quota = self.data_limits.request_quota();
         let limiter = self
             .data_limiters
-            .entry(sid.to_string())
+            .entry(sid.clone())
             .or_insert_with(|| RateLimiter::direct(quota));
         if limiter.check().is_err() {
             self.metrics.error(ErrorCode::RateLimited);
             return;
         }
-        match crate::livekit_rtc::data::command(label, data) {
-            Ok(command) => self.data_commands.push((sid.to_string(), command)),
+        match data::inbound(label, data, self.data_limits.max_message_bytes) {
+            Ok(Inbound::Data(command)) => self.data_commands.push(DataCommand {
+                sid,
+                id: None,
+                command,
+            }),
+            Ok(Inbound::Request(id, command)) => self.data_commands.push(DataCommand {
+                sid,
+                id: Some(id),
+                command,
+            }),
+            Ok(Inbound::Refused(id, e)) => {
+                self.metrics.error(e.code);
+                self.respond(&sid, &Frame::response(&id, &Err(e)));
+            }
             Err(why) => tracing::debug!(%session, label, why, "data channel message dropped"),
         }
     }
 
-    /// The `send_data` commands data channel messages asked for since the last call, by sender.
-    pub fn take_data_commands(&mut self) -> Vec<(String, Command)> {
+    /// The commands data channel messages asked for since the last call.
+    pub fn take_data_commands(&mut self) -> Vec<DataCommand> {
         std::mem::take(&mut self.data_commands)
     }
 
-    /// `data_received` to `to` on the data channels of their server-offered sessions (LiveKit's
-    /// clients receive data there): encoded once, written to each. O(those sessions).
-    pub fn relay_data(&mut self, to: &Audience, event: &Event) {
-        let Event::DataReceived {
-            from,
-            payload,
-            topic,
-            reliable,
-        } = event
-        else {
-            return;
+    /// The response to a request `sid` sent on a data channel, back to it alone.
+    pub fn respond(&mut self, sid: &str, response: &Frame) {
+        let bytes = crate::livekit_rtc::data::response_packet(response);
+        let session = subscriber_session(sid);
+        self.engine
+            .send_data(Instant::now(), &session, "_reliable", &bytes);
+    }
+
+    /// `event` to those of `to` who receive on a session the server offers to (LiveKit's
+    /// clients), on its data channels: `data_received` as a data packet from its sender, and
+    /// events that LiveKit's protocol has no message for as native JSON on the event topic.
+    /// Encoded once, written to each. O(those sessions).
+    pub fn relay(&mut self, to: &Audience, event: &Event) {
+        use crate::livekit_rtc::data;
+        let (label, bytes) = match event {
+            Event::DataReceived {
+                from,
+                payload,
+                topic,
+                reliable,
+            } => {
+                let Some(bytes) =
+                    data::packet(from.as_deref(), payload, topic.as_deref(), *reliable)
+                else {
+                    return;
+                };
+                (data::label(*reliable), bytes)
+            }
+            event if data::is_extra(event) => {
+                let json = serde_json::to_vec(event).expect("events serialize");
+                ("_reliable", data::server_packet(data::EVENT_TOPIC, json))
+            }
+            _ => return,
         };
-        let receivers: Vec<&String> = self
+        let receivers: Vec<String> = self
             .ufrags
             .keys()
             .filter(|session| session.ends_with(SUBSCRIBER_SUFFIX))
             .filter(|session| addressed(to, participant_of(session)))
+            .cloned()
             .collect();
-        if receivers.is_empty() {
-            return;
-        }
-        let Some(bytes) =
-            crate::livekit_rtc::data::packet(from.as_deref(), payload, topic.as_deref(), *reliable)
-        else {
-            return;
-        };
-        let label = crate::livekit_rtc::data::label(*reliable);
         let now = Instant::now();
         for session in receivers {
-            self.engine.send_data(now, session, label, &bytes);
+            self.engine.send_data(now, &session, label, &bytes);
         }
     }
 
@@ -676,8 +715,7 @@ mod tests {
         let plane = MediaPlane::bind(&config, "127.0.0.1:0".parse().unwrap(), metrics.clone())
             .await
             .unwrap();
-        let quota = Quota::per_second(std::num::NonZeroU32::new(10).unwrap());
-        let mut room = RoomMedia::new(plane, metrics.clone(), quota);
+        let mut room = RoomMedia::new(plane, metrics.clone(), Limits::default());
         let stale = MAX_MEDIA_AGE + Duration::from_millis(50);
         // Queued behind the first: two stale RTP datagrams, one fresh, one stale STUN.
         room.queues.media.try_send(datagram(0x80, stale)).unwrap();
