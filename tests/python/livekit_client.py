@@ -22,8 +22,10 @@ Run it as a plain script: exit 0 on success, 1 with the reason on stderr otherwi
    extras through LiveKit's data API (requests on `gavel.command`, events on `gavel.event`):
    mutes both ways (hana's SDK mutes its local track), a consent request to unmute accepted
    (its SDK unmutes), a refused request, a kick with a ban;
-6. ben joins natively: lk gets `participant_connected`; ben leaves: `participant_disconnected`;
-7. RoomService `RemoveParticipant` removes lk: its SDK reports
+6. RoomService `MoveParticipant` moves lk into the mixed room: its SDK reports the move, sees
+   who is there and hears hana's tone on its subscriber connection (carried along); then back;
+7. ben joins natively: lk gets `participant_connected`; ben leaves: `participant_disconnected`;
+8. RoomService `RemoveParticipant` removes lk: its SDK reports
    `disconnected` with reason PARTICIPANT_REMOVED, and ann sees lk leave, kicked.
 """
 
@@ -83,6 +85,15 @@ async def loud_frames(track, enough=media_aiortc.ENOUGH_FRAMES):
     return loud
 
 
+async def hears(subscribed, identity):
+    """Waits for a track of `identity` among `subscribed` ((identity, source, track) tuples)
+    and returns the loud frames decoded from it."""
+    while True:
+        who, _, track = await asyncio.wait_for(subscribed.get(), WAIT)
+        if who == identity:
+            return await asyncio.wait_for(loud_frames(track), WAIT)
+
+
 async def silent_for(track, seconds):
     """Loud frames decoded from `track` in `seconds` (0 when the tone is stopped)."""
     try:
@@ -121,11 +132,7 @@ async def publisher(service, lk_room, subscribed, ann):
     announced = await ann.wait_for("track_published", identity="pub")
     assert announced["track"]["sid"] == publication.sid, announced
     assert announced["track"]["media"] and announced["track"]["name"] == "pub-tone", announced
-    while True:
-        who, src, heard = await asyncio.wait_for(subscribed.get(), WAIT)
-        if who == "pub":
-            break
-    loud = await asyncio.wait_for(loud_frames(heard), WAIT)
+    loud = await hears(subscribed, "pub")
     log(f"lk decoded pub's tone ({loud} loud frames)")
 
     # Data both ways: pub's packet reaches lk (LiveKit) and ann (native) stamped with pub's
@@ -247,9 +254,29 @@ async def mixed_room():
     left = await nat.wait_for("room_left")
     assert left["reason"] == "kicked" and left["by"] == "hana", left
     log("hana (LiveKit) removed nat (native)")
-    stop.set()
-    await feeding
-    await hana.disconnect()
+    return hana, stop, feeding
+
+
+async def moved_and_back(service, room, subscribed):
+    """RoomService moves lk to the mixed room, where hana plays a tone: lk's SDK reports the
+    move, sees hana and hears her on its (carried) subscriber connection; then back."""
+    moved = asyncio.Event()
+    room.on("moved", lambda: moved.set())
+    move = api.MoveParticipantRequest(room=ROOM, identity="lk", destination_room=MIXED)
+    await service.room.move_participant(move)
+    await asyncio.wait_for(moved.wait(), WAIT)
+    assert room.name == MIXED, room.name
+    others = sorted(p.identity for p in room.remote_participants.values())
+    assert others == ["hana"], others
+    loud = await hears(subscribed, "hana")
+    log(f"lk was moved to {MIXED} and decoded hana's tone there ({loud} loud frames)")
+    moved.clear()
+    back = api.MoveParticipantRequest(room=MIXED, identity="lk", destination_room=ROOM)
+    await service.room.move_participant(back)
+    await asyncio.wait_for(moved.wait(), WAIT)
+    assert room.name == ROOM, room.name
+    assert "ann" in {p.identity for p in room.remote_participants.values()}
+    log("lk was moved back")
 
 
 async def scenario():
@@ -320,19 +347,22 @@ async def scenario():
     log("the mute reached lk's SDK and silenced ann there")
 
     await publisher(service, room, subscribed, ann)
-    await mixed_room()
+    hana, stop, feeding = await mixed_room()
+    await moved_and_back(service, room, subscribed)
+    stop.set()
+    await feeding
+    await hana.disconnect()
 
-    # pub came and went first.
-    assert await asyncio.wait_for(joined.get(), WAIT) == "pub"
-    who, _ = await asyncio.wait_for(left.get(), WAIT)
-    assert who == "pub", who
+    # Others came and went before (pub, and everyone around the moves).
     ben = await Participant.connect(native_token(ROOM, "ben"))
-    who = await asyncio.wait_for(joined.get(), WAIT)
-    assert who == "ben", who
+    while await asyncio.wait_for(joined.get(), WAIT) != "ben":
+        pass
     log("lk saw ben join")
     await ben.close()
-    who, reason = await asyncio.wait_for(left.get(), WAIT)
-    assert who == "ben", who
+    while True:
+        who, reason = await asyncio.wait_for(left.get(), WAIT)
+        if who == "ben":
+            break
     log(f"lk saw ben leave ({reason})")
 
     try:
@@ -344,7 +374,8 @@ async def scenario():
     reason = await asyncio.wait_for(disconnected.get(), WAIT)
     assert reason == rtc.DisconnectReason.PARTICIPANT_REMOVED, reason
     log("lk was removed, and its SDK says so")
-    gone = await ann.wait_for("participant_left", identity="lk")
+    # (ann saw lk leave with reason "moved" before, and come back.)
+    gone = await ann.wait_for("participant_left", identity="lk", reason="kicked")
     assert gone["reason"] == "kicked", gone
     await member.close()
 

@@ -268,7 +268,7 @@ impl RoomActor {
                 if r.is_ok() {
                     self.conns.insert(sid.clone(), conn);
                     if let (Some(m), Some(carried)) = (&mut self.media, media) {
-                        m.adopt(&sid, carried);
+                        m.adopt(carried);
                     }
                 }
                 let _ = reply.send(r);

@@ -23,7 +23,8 @@
 //! - Gavel's extras on reserved data topics (`gavel.event`, `gavel.command`,
 //!   `gavel.response`; [`data`]).
 //!
-//! Not yet: resume. `/rtc/v1` (one connection for both
+//! A resume (`reconnect=1`) is answered with `Leave` and action RECONNECT: sessions do not
+//! survive their socket yet, so the client joins afresh. `/rtc/v1` (one connection for both
 //! directions) answers 404, which makes current clients fall back to `/rtc`.
 
 pub mod data;
@@ -38,7 +39,7 @@ use axum::extract::{Query, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures_util::{SinkExt, StreamExt};
-use gavel_core::{Command, Error, ErrorCode, Event, JoinRequest, LeaveReason};
+use gavel_core::{Claims, Command, Error, ErrorCode, Event, JoinRequest, LeaveReason};
 use governor::RateLimiter;
 use livekit_protocol as lk;
 use lk::signal_request::Message as Request_;
@@ -53,10 +54,20 @@ use translate::Translator;
 /// of the same order).
 const MAX_SIGNAL_BYTES: usize = 256 * 1024;
 
+/// The query of `GET /rtc` that matters here (LiveKit's clients send more: `sdk`, `version`,
+/// `protocol`, `auto_subscribe`, …, which are ignored).
+#[derive(serde::Deserialize)]
+pub struct LiveKitParams {
+    access_token: Option<String>,
+    /// Set when a client tries to resume its session after a network blip.
+    #[serde(default)]
+    reconnect: Option<String>,
+}
+
 /// `GET /rtc`: the WebSocket.
 pub async fn rtc(
     State(app): State<AppState>,
-    Query(params): Query<RtcParams>,
+    Query(params): Query<LiveKitParams>,
     headers: HeaderMap,
     mut request: Request,
 ) -> Response {
@@ -64,7 +75,7 @@ pub async fn rtc(
     let Some(token) = token else {
         return unauthorized("missing access token");
     };
-    let (room, req, _claims) = match crate::ws::admit(&app, &token) {
+    let (room, req, claims) = match crate::ws::admit(&app, &token) {
         Ok(x) => x,
         Err(e) if e.code == ErrorCode::Unauthenticated => return unauthorized(&e.message),
         Err(e) => return ApiError(e).into_response(),
@@ -74,7 +85,24 @@ pub async fn rtc(
         Err(e) => return ApiError(e).into_response(),
     };
     let config = Upgrade::config(MAX_SIGNAL_BYTES, 4096);
-    upgrade.respond(config, move |socket| session(socket, app, room, req))
+    if matches!(params.reconnect.as_deref(), Some("1" | "true")) {
+        // Sessions do not survive their socket yet: the client is told to join afresh (its
+        // SDK then reconnects fully, republishing its tracks), and nothing is joined here.
+        let timeout = Duration::from_millis(app.registry.limits.write_timeout_ms);
+        return upgrade.respond(config, move |socket| async move {
+            let (mut sink, _stream) = socket.split();
+            let leave = Response_::Leave(lk::LeaveRequest {
+                reason: lk::DisconnectReason::StateMismatch as i32,
+                action: lk::leave_request::Action::Reconnect as i32,
+                ..Default::default()
+            });
+            send(&mut sink, leave, timeout).await;
+            let _ = sink.close().await;
+        });
+    }
+    upgrade.respond(config, move |socket| {
+        session(socket, app, room, req, claims)
+    })
 }
 
 /// `GET /rtc/validate`: what a client asks after a failed connection, to tell a bad token
@@ -132,7 +160,7 @@ async fn send(sink: &mut crate::websocket::Sink, message: Response_, timeout: Du
     )
 }
 
-async fn session(socket: Socket, app: AppState, room: String, req: JoinRequest) {
+async fn session(socket: Socket, app: AppState, room: String, req: JoinRequest, claims: Claims) {
     let _counted = app.registry.session_started();
     let limits = app.registry.limits.clone();
     let timeout = Duration::from_millis(limits.write_timeout_ms);
@@ -179,7 +207,10 @@ async fn session(socket: Socket, app: AppState, room: String, req: JoinRequest) 
             biased;
             out = rx.recv() => match out {
                 Some(Outgoing::Frame(f)) => {
-                    for message in frame_messages(&mut translator, &mut requests, &f.with_seq(0)) {
+                    for mut message in frame_messages(&mut translator, &mut requests, &f.with_seq(0)) {
+                        if let Response_::RoomMoved(moved) = &mut message {
+                            moved.token = token_for(&app, &claims, moved.room.as_ref().map_or("", |r| &r.name));
+                        }
                         let ends = matches!(message, Response_::Leave(_));
                         if !send(&mut sink, message, timeout).await {
                             reason = LeaveReason::SlowConsumer;
@@ -272,6 +303,20 @@ fn frame_messages(
         Ok(event) => translator.translate(event),
         Err(_) => Vec::new(),
     }
+}
+
+/// A token like the session's own for `room`, which a moved client reconnects with (LiveKit's
+/// `RoomMovedResponse.token`), signed with the same API key; empty if that key is gone.
+fn token_for(app: &AppState, claims: &Claims, room: &str) -> String {
+    let Some(secret) = app.verifier.secret(&claims.iss) else {
+        return String::new();
+    };
+    let now = (now_ms() / 1000) as u64;
+    let mut c = claims.clone();
+    c.video.room = Some(room.to_string());
+    c.iat = Some(now);
+    c.nbf = Some(now);
+    crate::auth::sign(&c, secret)
 }
 
 fn now_ms() -> i64 {

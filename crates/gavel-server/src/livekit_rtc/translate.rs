@@ -38,10 +38,24 @@ impl Translator {
                 participants,
                 ..
             } => {
+                let moved = !self.me.is_empty();
                 self.me = me.sid.clone();
+                // A second snapshot: the participant was moved to another room. Everyone it
+                // knew is forgotten (versions stay: a participant seen again keeps growing).
+                self.participants.clear();
+                self.by_identity.clear();
                 let others: Vec<lk::ParticipantInfo> =
                     participants.into_iter().map(|p| self.remember(p)).collect();
                 let me = self.remember(me);
+                if moved {
+                    // LiveKit's message for it; the session adds a token for the new room.
+                    return vec![Message::RoomMoved(lk::RoomMovedResponse {
+                        room: Some(lk_room(&room.name)),
+                        participant: Some(me),
+                        other_participants: others,
+                        ..Default::default()
+                    })];
+                }
                 vec![Message::Join(lk::JoinResponse {
                     room: Some(lk_room(&room.name)),
                     participant: Some(me),

@@ -77,29 +77,37 @@ enum LineState {
     Dropped,
 }
 
-/// A media session on its way to another room with its participant. Its route stays in the
-/// router (with the addresses ICE verified, so media resumes at once) until the destination
-/// adopts it; dropped without being adopted (the move failed), it is unregistered.
+/// A participant's media sessions on their way to another room with it (its own, and the one
+/// the server offers to, if any). Their routes stay in the router (with the addresses ICE
+/// verified, so media resumes at once) until the destination adopts them; dropped without
+/// being adopted (the move failed), they are unregistered.
 pub struct Carried {
-    ufrag: String,
-    lines: Vec<Line>,
-    session: Option<Box<Session>>,
+    sessions: Vec<CarriedSession>,
     plane: Arc<MediaPlane>,
+}
+
+struct CarriedSession {
+    /// The engine's key: the participant's sid, or its subscriber session's.
+    key: String,
+    ufrag: String,
+    lines: Option<Vec<Line>>,
+    session: Option<Box<Session>>,
 }
 
 impl Drop for Carried {
     fn drop(&mut self) {
-        if self.session.is_some() {
-            self.plane.router.unregister(&self.ufrag);
+        for c in &self.sessions {
+            if c.session.is_some() {
+                self.plane.router.unregister(&c.ufrag);
+            }
         }
     }
 }
 
 impl std::fmt::Debug for Carried {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Carried")
-            .field("ufrag", &self.ufrag)
-            .finish()
+        let keys: Vec<&str> = self.sessions.iter().map(|c| c.key.as_str()).collect();
+        f.debug_struct("Carried").field("sessions", &keys).finish()
     }
 }
 
@@ -322,35 +330,48 @@ impl RoomMedia {
         Ok(Reply::done())
     }
 
-    /// Takes `sid`'s session out for a move (the destination adopts it).
+    /// Takes `sid`'s sessions out for a move (the destination adopts them).
     pub fn take(&mut self, sid: &str) -> Option<Carried> {
-        let ufrag = self.ufrags.remove(sid)?;
-        self.metrics.media_sessions.dec();
-        let Some(session) = self.engine.take(Instant::now(), sid) else {
-            self.plane.router.unregister(&ufrag);
-            return None;
-        };
-        Some(Carried {
-            ufrag,
-            lines: self.lines.remove(sid).unwrap_or_default(),
-            session: Some(Box::new(session)),
+        let mut sessions = Vec::new();
+        for key in [sid.to_string(), subscriber_session(sid)] {
+            let Some(ufrag) = self.ufrags.remove(&key) else {
+                continue;
+            };
+            self.metrics.media_sessions.dec();
+            let lines = self.lines.remove(&key);
+            match self.engine.take(Instant::now(), &key) {
+                Some(session) => sessions.push(CarriedSession {
+                    key,
+                    ufrag,
+                    lines,
+                    session: Some(Box::new(session)),
+                }),
+                None => self.plane.router.unregister(&ufrag),
+            }
+        }
+        self.data_limiters.remove(sid);
+        (!sessions.is_empty()).then(|| Carried {
+            sessions,
             plane: self.plane.clone(),
         })
     }
 
-    /// Adopts a moved participant's session: its datagrams come here from now on.
-    pub fn adopt(&mut self, sid: &str, mut carried: Carried) {
-        let Some(session) = carried.session.take() else {
-            return;
-        };
-        self.plane
-            .router
-            .register(&carried.ufrag, self.queues.clone());
-        self.ufrags.insert(sid.to_string(), carried.ufrag.clone());
-        self.lines
-            .insert(sid.to_string(), std::mem::take(&mut carried.lines));
-        self.metrics.media_sessions.inc();
-        self.engine.insert(Instant::now(), sid, *session);
+    /// Adopts a moved participant's sessions: their datagrams come here from now on. A
+    /// session the server offers to is offered again at once: its lines for the tracks of the
+    /// room left go inactive, and the tracks here get new ones.
+    pub fn adopt(&mut self, mut carried: Carried) {
+        for c in &mut carried.sessions {
+            let Some(session) = c.session.take() else {
+                continue;
+            };
+            self.plane.router.register(&c.ufrag, self.queues.clone());
+            self.ufrags.insert(c.key.clone(), c.ufrag.clone());
+            if let Some(lines) = c.lines.take() {
+                self.lines.insert(c.key.clone(), lines);
+            }
+            self.metrics.media_sessions.inc();
+            self.engine.insert(Instant::now(), &c.key, *session);
+        }
     }
 
     /// Closes every session (the room is closing).
