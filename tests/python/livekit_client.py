@@ -18,6 +18,8 @@ Run it as a plain script: exit 0 on success, 1 with the reason on stderr otherwi
    lk decodes the tone, and ann (native) sees the track carried by media under that name;
    data packets go from pub to lk and to ann (native), and from ann to pub only;
    a RoomService mute of pub's track reaches pub's own SDK (its local track is muted) and lk's;
+   RoomService `UpdateParticipant` revoking publishing tells pub's SDK and unpublishes the
+   track for lk and ann;
 5. a mixed room: a native host and a LiveKit host (hana) moderate each other; hana uses Gavel's
    extras through LiveKit's data API (requests on `gavel.command`, events on `gavel.event`):
    mutes both ways (hana's SDK mutes its local track), a consent request to unmute accepted
@@ -170,6 +172,34 @@ async def publisher(service, lk_room, subscribed, ann):
     await asyncio.wait_for(local_muted.wait(), WAIT)
     assert publication.muted
     log("the server's mute reached pub's own SDK")
+
+    # RoomService revokes pub's right to publish: pub's SDK is told, and the track is
+    # unpublished for lk and for pub itself.
+    changed, gone_lk = asyncio.Event(), asyncio.Event()
+    pub.on(
+        "participant_permissions_changed",
+        lambda p, perms: changed.set() if p.identity == "pub" and not perms.can_publish else None,
+    )
+    lk_room.on(
+        "track_unpublished",
+        lambda pubn, p: gone_lk.set() if p.identity == "pub" else None,
+    )
+    await service.room.update_participant(
+        api.UpdateParticipantRequest(
+            room=ROOM,
+            identity="pub",
+            permission=api.ParticipantPermission(
+                can_subscribe=True, can_publish=False, can_publish_data=True
+            ),
+        )
+    )
+    await asyncio.wait_for(changed.wait(), WAIT)
+    await asyncio.wait_for(gone_lk.wait(), WAIT)
+    gone = await ann.wait_for("track_unpublished", identity="pub")
+    assert gone["reason"] == "permission", gone
+    # (LiveKit's Rust SDK, under the Python one, does not act on TrackUnpublishedResponse, so
+    # pub's own SDK keeps the publication; the JavaScript SDK drops it, livekit.test.js.)
+    log("revoking pub's publishing told its SDK and unpublished its track for everyone")
     stop.set()
     await feeding
     await pub.disconnect()
