@@ -43,6 +43,7 @@ async function livekitClient(browser, room, identity) {
         permissionChanges: 0,
         speakers: [],
         data: [],
+        gavel: [],
       });
       room.on(RoomEvent.TrackMuted, (pub, p) => lk.muted.push(p.identity));
       room.on(RoomEvent.TrackUnpublished, (pub, p) => lk.unpublished.push(`${p.identity}:${pub.source}`));
@@ -51,9 +52,12 @@ async function livekitClient(browser, room, identity) {
         if (p === room.localParticipant) lk.permissionChanges += 1;
       });
       room.on(RoomEvent.ActiveSpeakersChanged, (speakers) => (lk.speakers = speakers.map((s) => s.identity)));
-      room.on(RoomEvent.DataReceived, (payload, p, kind, topic) =>
-        lk.data.push({ from: p?.identity ?? null, topic, text: new TextDecoder().decode(payload) }),
-      );
+      room.on(RoomEvent.DataReceived, (payload, p, kind, topic) => {
+        const text = new TextDecoder().decode(payload);
+        // Gavel's own events (gavel.event) are kept apart from the application's data.
+        if (topic?.startsWith("gavel.")) lk.gavel.push(JSON.parse(text));
+        else lk.data.push({ from: p?.identity ?? null, topic, text });
+      });
       room.on(RoomEvent.TrackSubscribed, (track) => {
         // Chromium feeds remote WebRTC audio to Web Audio only while an element plays it.
         const el = track.attach();
@@ -170,6 +174,10 @@ describe("LiveKit's JavaScript SDK", () => {
     await roomService("MutePublishedTrack", { room, identity: "Lee", track_sid: mic.sid, muted: true });
     await until(async () => (await kim.evaluate(() => window.lk.muted)).includes("Lee"), "TrackMuted for Lee at Kim", WAIT);
     await until(async () => (await lee.evaluate(() => window.lk.muted)).includes("Lee"), "TrackMuted for Lee at Lee", WAIT);
+    // Who muted her, which LiveKit's message does not say, comes as a Gavel event.
+    const mutedBy = async () => (await kim.evaluate(() => window.lk.gavel)).find((e) => e.type === "track_muted" && e.identity === "Lee");
+    await until(async () => (await mutedBy()) !== undefined, "gavel.event track_muted at Kim", WAIT);
+    assert.ok((await mutedBy()).by, `who muted Lee: ${JSON.stringify(await kim.evaluate(() => window.lk.gavel))}`);
     await new Promise((r) => setTimeout(r, 500)); // frames already on their way
     const silent = await loudness(kim, 1500);
     assert.ok(silent >= 0 && silent < 0.001, `Kim still hears Lee (rms ${silent})`);

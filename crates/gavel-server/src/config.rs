@@ -129,6 +129,8 @@ pub struct Config {
     pub media: MediaConfig,
     /// Development mode: weak secrets allowed, tokens printed on start-up.
     pub dev: bool,
+    /// HTTPS and WSS on `bind` (`[tls]`); `None`: plain HTTP.
+    pub tls: Option<crate::tls::TlsConfig>,
 }
 
 impl Config {
@@ -143,6 +145,7 @@ impl Config {
             audit: AuditRetention::default(),
             media: MediaConfig::default(),
             dev: true,
+            tls: None,
         }
     }
 

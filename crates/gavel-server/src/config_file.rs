@@ -48,6 +48,8 @@ struct FileConfig {
     audit: AuditRetention,
     #[serde(default)]
     media: MediaConfig,
+    #[serde(default)]
+    tls: Option<crate::tls::TlsConfig>,
 }
 
 fn default_data_dir() -> std::path::PathBuf {
@@ -101,6 +103,7 @@ pub fn load(path: Option<&Path>, dev: bool) -> Result<Config, String> {
     config.data_dir = Some(file.data_dir);
     config.audit = file.audit;
     config.media = file.media;
+    config.tls = file.tls;
     file.room_defaults
         .validate()
         .map_err(|e| format!("invalid configuration: room_defaults: {}", e.message))?;

@@ -23,6 +23,7 @@ pub mod registry;
 pub mod room_actor;
 pub mod service;
 pub mod store;
+pub mod tls;
 pub mod twirp;
 pub mod websocket;
 pub mod ws;
@@ -101,19 +102,34 @@ impl Server {
         let app = http::router(state);
         let (stop, mut stopped) = watch::channel(false);
         let reg = registry.clone();
-        let task = tokio::spawn(async move {
-            // Events are small and latency-bound: never hold a frame's tail for Nagle.
-            let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-                let _ = tcp.set_nodelay(true);
-            });
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = stopped.wait_for(|s| *s).await;
-                    // Every client hears `room_left {reason: server_shutdown}` before we exit.
-                    reg.shutdown().await;
+        let shutdown = async move {
+            let _ = stopped.wait_for(|s| *s).await;
+            // Every client hears `room_left {reason: server_shutdown}` before we exit.
+            reg.shutdown().await;
+        };
+        let task = match &config.tls {
+            Some(c) => {
+                let tls = tls::Tls::start(c, registry.metrics.clone()).map_err(invalid)?;
+                if let Some(from) = c.redirect_from {
+                    tls::serve_redirect(from, addr.port()).await?;
+                }
+                let listener = tls::listener::TlsListener::new(listener, tls.config.clone())?;
+                tokio::spawn(async move {
+                    axum::serve(listener, app)
+                        .with_graceful_shutdown(shutdown)
+                        .await
                 })
-                .await
-        });
+            }
+            None => tokio::spawn(async move {
+                // Events are small and latency-bound: never hold a frame's tail for Nagle.
+                let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+                    let _ = tcp.set_nodelay(true);
+                });
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(shutdown)
+                    .await
+            }),
+        };
         Ok(Server {
             addr,
             registry,

@@ -50,6 +50,8 @@ pub struct Metrics {
     pub media_dropped: Family<ReasonLabel, Counter>,
     pub media_rtt_seconds: Histogram,
     pub media_loss_ratio: Family<DirectionLabel, Histogram, fn() -> Histogram>,
+    pub tls_reloads: Counter,
+    pub tls_reload_failures: Counter,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -87,6 +89,8 @@ impl Default for Metrics {
             // 1 ms … ~4 s
             media_rtt_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 13)),
             media_loss_ratio: Family::new_with_constructor(loss_histogram),
+            tls_reloads: Counter::default(),
+            tls_reload_failures: Counter::default(),
             registry: PromRegistry::default(),
         };
         registry.register("rooms", "Open rooms", m.rooms.clone());
@@ -179,6 +183,16 @@ impl Default for Metrics {
             "audit_pruned",
             "Audit entries deleted by retention (age and row limits)",
             m.audit_pruned.clone(),
+        );
+        registry.register(
+            "tls_reloads",
+            "Certificates reloaded (SIGHUP or changed files)",
+            m.tls_reloads.clone(),
+        );
+        registry.register(
+            "tls_reload_failures",
+            "Certificate reloads that failed (the previous certificate stayed in use)",
+            m.tls_reload_failures.clone(),
         );
         Metrics { registry, ..m }
     }
