@@ -131,6 +131,8 @@ pub struct Config {
     pub dev: bool,
     /// HTTPS and WSS on `bind` (`[tls]`); `None`: plain HTTP.
     pub tls: Option<crate::tls::TlsConfig>,
+    /// The embedded TURN relay and the ICE servers participants get (`[turn]`).
+    pub turn: crate::turn::TurnConfig,
 }
 
 impl Config {
@@ -146,6 +148,7 @@ impl Config {
             media: MediaConfig::default(),
             dev: true,
             tls: None,
+            turn: Default::default(),
         }
     }
 

@@ -50,6 +50,8 @@ struct FileConfig {
     media: MediaConfig,
     #[serde(default)]
     tls: Option<crate::tls::TlsConfig>,
+    #[serde(default)]
+    turn: crate::turn::TurnConfig,
 }
 
 fn default_data_dir() -> std::path::PathBuf {
@@ -104,6 +106,7 @@ pub fn load(path: Option<&Path>, dev: bool) -> Result<Config, String> {
     config.audit = file.audit;
     config.media = file.media;
     config.tls = file.tls;
+    config.turn = file.turn;
     file.room_defaults
         .validate()
         .map_err(|e| format!("invalid configuration: room_defaults: {}", e.message))?;

@@ -41,6 +41,12 @@ impl Frame {
         Self::from_json(Value::Object(out).to_string())
     }
 
+    /// `{"type":"ice_servers","ice_servers":[…]}`: the ICE servers (STUN/TURN, with this
+    /// participant's credentials) it should give its peer connection, after `joined`.
+    pub fn ice_servers(servers: &[crate::turn::IceServer]) -> Frame {
+        Self::from_json(json!({"type": "ice_servers", "ice_servers": servers}).to_string())
+    }
+
     /// `{"type":"error","error":{…}}`: a refusal outside any request (a failed join).
     pub fn error(e: &Error) -> Frame {
         Self::from_json(json!({"type": "error", "error": e}).to_string())

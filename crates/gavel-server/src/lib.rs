@@ -24,6 +24,7 @@ pub mod room_actor;
 pub mod service;
 pub mod store;
 pub mod tls;
+pub mod turn;
 pub mod twirp;
 pub mod websocket;
 pub mod ws;
@@ -84,6 +85,18 @@ impl Server {
         let plane =
             media::MediaPlane::bind(&config.media, config.bind, registry.metrics.clone()).await?;
         plane.spawn_reader();
+        let tls = match &config.tls {
+            Some(c) => Some(tls::Tls::start(c, registry.metrics.clone()).map_err(invalid)?),
+            None => None,
+        };
+        let ice_servers = turn::start(
+            &config.turn,
+            config.bind,
+            &plane,
+            tls.as_ref().map(|t| t.config.clone()),
+            registry.metrics.clone(),
+        )
+        .await?;
         let _ = registry.media.set(plane);
         let restored = registry
             .restore_rooms()
@@ -97,6 +110,7 @@ impl Server {
             service: service::Service::new(registry.clone()),
             verifier: Arc::new(auth::Verifier::new(config.keys.clone())),
             dev_key: config.dev.then(|| dev_signing_key(&config)).flatten(),
+            ice_servers,
             chime_store,
         };
         let app = http::router(state);
@@ -107,9 +121,8 @@ impl Server {
             // Every client hears `room_left {reason: server_shutdown}` before we exit.
             reg.shutdown().await;
         };
-        let task = match &config.tls {
-            Some(c) => {
-                let tls = tls::Tls::start(c, registry.metrics.clone()).map_err(invalid)?;
+        let task = match (&config.tls, tls) {
+            (Some(c), Some(tls)) => {
                 if let Some(from) = c.redirect_from {
                     tls::serve_redirect(from, addr.port()).await?;
                 }
@@ -120,7 +133,7 @@ impl Server {
                         .await
                 })
             }
-            None => tokio::spawn(async move {
+            _ => tokio::spawn(async move {
                 // Events are small and latency-bound: never hold a frame's tail for Nagle.
                 let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
                     let _ = tcp.set_nodelay(true);
@@ -136,6 +149,11 @@ impl Server {
             stop,
             task,
         })
+    }
+
+    /// The media plane's address as clients are told it (the first advertised one).
+    pub fn media_addr(&self) -> Option<std::net::SocketAddr> {
+        self.registry.media.get()?.advertised.first().copied()
     }
 
     /// Tells every client the server is shutting down, then stops (waiting at most `grace` for

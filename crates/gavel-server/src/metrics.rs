@@ -52,6 +52,9 @@ pub struct Metrics {
     pub media_loss_ratio: Family<DirectionLabel, Histogram, fn() -> Histogram>,
     pub tls_reloads: Counter,
     pub tls_reload_failures: Counter,
+    pub turn_allocations: Gauge,
+    pub turn_relayed_bytes: Counter,
+    pub turn_refused: Family<ReasonLabel, Counter>,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -91,6 +94,9 @@ impl Default for Metrics {
             media_loss_ratio: Family::new_with_constructor(loss_histogram),
             tls_reloads: Counter::default(),
             tls_reload_failures: Counter::default(),
+            turn_allocations: Gauge::default(),
+            turn_relayed_bytes: Counter::default(),
+            turn_refused: Family::default(),
             registry: PromRegistry::default(),
         };
         registry.register("rooms", "Open rooms", m.rooms.clone());
@@ -193,6 +199,21 @@ impl Default for Metrics {
             "tls_reload_failures",
             "Certificate reloads that failed (the previous certificate stayed in use)",
             m.tls_reload_failures.clone(),
+        );
+        registry.register(
+            "turn_allocations",
+            "TURN relay allocations open",
+            m.turn_allocations.clone(),
+        );
+        registry.register(
+            "turn_relayed_bytes",
+            "Bytes the TURN relay sent to the media plane",
+            m.turn_relayed_bytes.clone(),
+        );
+        registry.register(
+            "turn_refused",
+            "TURN requests and packets refused, by reason (credentials, expired, capacity, allocations, ports, peer, bitrate)",
+            m.turn_refused.clone(),
         );
         Metrics { registry, ..m }
     }

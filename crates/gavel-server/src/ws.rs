@@ -58,8 +58,9 @@ pub async fn rtc(
     };
     let config = Upgrade::config(TRANSPORT_MAX_MESSAGE, READ_BUFFER);
     let claims = Box::new(claims);
+    let host = crate::http::request_host(&headers);
     upgrade.respond(config, move |socket| {
-        session(socket, app, room, req, claims)
+        session(socket, app, room, req, claims, host)
     })
 }
 
@@ -137,6 +138,7 @@ async fn session(
     room: String,
     req: JoinRequest,
     claims: Box<Claims>,
+    host: Option<String>,
 ) {
     let _counted = app.registry.session_started();
     let limits = app.registry.limits.clone();
@@ -165,6 +167,9 @@ async fn session(
     let mut reason = LeaveReason::Disconnected;
     // Set when the client broke the protocol: the close frame that says how.
     let mut violation = None;
+    // Sent right after `joined`, the first frame.
+    let servers = app.ice_servers.for_participant(&sid, host.as_deref());
+    let mut ice = (!servers.is_empty()).then(|| Frame::ice_servers(&servers));
     loop {
         tokio::select! {
             biased;
@@ -174,6 +179,12 @@ async fn session(
                         tracing::info!(%sid, reason = reason_str(why), "client write failed");
                         reason = why;
                         break;
+                    }
+                    if let Some(ice) = ice.take() {
+                        if let Err(why) = w.send(&ice).await {
+                            reason = why;
+                            break;
+                        }
                     }
                 }
                 Some(Outgoing::Switch(h)) => handle = h,

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{expect, ws_code, TestServer, WAIT};
+use common::{expect, metric, ws_code, TestServer, WAIT};
 use gavel_client::core::{Event, Source};
 use gavel_client::media::{MediaPeer, PeerEvent};
 use gavel_client::RtcClient;
@@ -56,21 +56,6 @@ async fn received(m: &Member, window: Duration) -> HashMap<String, usize> {
             None => return got,
         }
     }
-}
-
-/// The value of the Prometheus series `series` (0 when absent).
-async fn metric(s: &TestServer, series: &str) -> f64 {
-    let text = reqwest::get(format!("{}/metrics", s.http))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .find(|l| l.starts_with(series))
-        .and_then(|l| l.split_whitespace().last())
-        .and_then(|v| v.parse::<f64>().ok())
-        .unwrap_or(0.0)
 }
 
 #[tokio::test]

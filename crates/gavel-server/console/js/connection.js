@@ -59,6 +59,7 @@ export class Connection {
           return;
         }
         if (data.type === "room_left") roomLeft = data;
+        if (data.type === "ice_servers") this.iceServers = data.ice_servers;
         if (data.type === "joined" && !joined) {
           joined = true;
           resolve(data);

@@ -20,7 +20,9 @@ const GATHER_MS = 2000;
 export class MediaSession {
   constructor(conn) {
     this.conn = conn;
-    this.pc = new RTCPeerConnection();
+    // The server's TURN relay (and any other ICE servers), with our credential: sent after
+    // `joined` as `ice_servers`.
+    this.pc = new RTCPeerConnection({ iceServers: conn.iceServers ?? [] });
     /** source → RTCRtpTransceiver we send on. */
     this.sending = new Map();
     /** mid → {identity, source, track_sid} the server put there. */
@@ -105,6 +107,7 @@ export class MediaSession {
 
   /** A `media_slots` event: which slot carries what, and whether to offer more slots. */
   handle(ev) {
+    if (ev.type === "ice_servers") this.pc.setConfiguration({ iceServers: ev.ice_servers });
     if (ev.type !== "media_slots") return;
     this.slots.clear();
     for (const s of ev.slots) if (s.identity) this.slots.set(s.mid, s);

@@ -32,8 +32,17 @@ pub struct AppState {
     pub verifier: Arc<Verifier>,
     /// Development mode only: the API key and secret `/dev/token` signs with.
     pub dev_key: Option<(String, String)>,
+    /// The ICE servers participants are given (the embedded TURN relay's, external ones).
+    pub ice_servers: Arc<crate::turn::IceServers>,
     /// The Chime front-end's meetings and attendees, on the store thread.
     pub chime_store: crate::store::thread::StoreHandle<dyn crate::chime::store::ChimeStore>,
+}
+
+/// The host name a request was addressed to (its `Host` header without the port), for URLs
+/// handed back to the client.
+pub fn request_host(headers: &HeaderMap) -> Option<String> {
+    let host = headers.get(axum::http::header::HOST)?.to_str().ok()?;
+    Some(crate::tls::strip_port(host).to_string()).filter(|h| !h.is_empty())
 }
 
 pub fn router(state: AppState) -> Router {

@@ -100,8 +100,9 @@ pub async fn rtc(
             let _ = sink.close().await;
         });
     }
+    let host = crate::http::request_host(&headers);
     upgrade.respond(config, move |socket| {
-        session(socket, app, room, req, claims)
+        session(socket, app, room, req, claims, host)
     })
 }
 
@@ -160,7 +161,14 @@ async fn send(sink: &mut crate::websocket::Sink, message: Response_, timeout: Du
     )
 }
 
-async fn session(socket: Socket, app: AppState, room: String, req: JoinRequest, claims: Claims) {
+async fn session(
+    socket: Socket,
+    app: AppState,
+    room: String,
+    req: JoinRequest,
+    claims: Claims,
+    host: Option<String>,
+) {
     let _counted = app.registry.session_started();
     let limits = app.registry.limits.clone();
     let timeout = Duration::from_millis(limits.write_timeout_ms);
@@ -208,6 +216,18 @@ async fn session(socket: Socket, app: AppState, room: String, req: JoinRequest, 
             out = rx.recv() => match out {
                 Some(Outgoing::Frame(f)) => {
                     for mut message in frame_messages(&mut translator, &mut requests, &f.with_seq(0)) {
+                        if let Response_::Join(join) = &mut message {
+                            join.ice_servers = app
+                                .ice_servers
+                                .for_participant(&sid, host.as_deref())
+                                .into_iter()
+                                .map(|s| lk::IceServer {
+                                    urls: s.urls,
+                                    username: s.username,
+                                    credential: s.credential,
+                                })
+                                .collect();
+                        }
                         if let Response_::RoomMoved(moved) = &mut message {
                             moved.token = token_for(&app, &claims, moved.room.as_ref().map_or("", |r| &r.name));
                         }

@@ -90,7 +90,7 @@ pub async fn serve_redirect(from: SocketAddr, https_port: u16) -> std::io::Resul
 }
 
 /// `host` without its `:port` (IPv6 literals keep their brackets).
-fn strip_port(host: &str) -> &str {
+pub(crate) fn strip_port(host: &str) -> &str {
     match host.rfind(':') {
         Some(i) if !host[i..].contains(']') => &host[..i],
         _ => host,

@@ -206,3 +206,18 @@ pub async fn assert_nothing(client: &RtcClient, what: &str) {
         client.identity()
     );
 }
+
+/// The value of the Prometheus series `series` (0 when absent).
+pub async fn metric(s: &TestServer, series: &str) -> f64 {
+    let text = reqwest::get(format!("{}/metrics", s.http))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find(|l| l.starts_with(series))
+        .and_then(|l| l.split_whitespace().last())
+        .and_then(|v| v.parse::<f64>().ok())
+        .unwrap_or(0.0)
+}
