@@ -523,7 +523,7 @@ impl RoomActor {
         let sent = self.deliver(to, &frame, slow);
         if let Some(m) = &mut self.media {
             // LiveKit's clients receive data, and Gavel's extras, on their data channels.
-            m.relay(to, event);
+            m.relay(to, event, &frame);
         }
         self.metrics
             .fanout_seconds

@@ -606,8 +606,22 @@ impl RoomMedia {
     /// clients), on its data channels: `data_received` as a data packet from its sender, and
     /// events that LiveKit's protocol has no message for as native JSON on the event topic.
     /// Encoded once, written to each. O(those sessions).
-    pub fn relay(&mut self, to: &Audience, event: &Event) {
+    pub fn relay(&mut self, to: &Audience, event: &Event, frame: &Frame) {
         use crate::livekit_rtc::data;
+        if !matches!(event, Event::DataReceived { .. }) && !data::is_extra(event) {
+            return;
+        }
+        // Most rooms have no LiveKit client: nothing is encoded for them.
+        let receivers: Vec<String> = self
+            .ufrags
+            .keys()
+            .filter(|session| session.ends_with(SUBSCRIBER_SUFFIX))
+            .filter(|session| addressed(to, participant_of(session)))
+            .cloned()
+            .collect();
+        if receivers.is_empty() {
+            return;
+        }
         let (label, bytes) = match event {
             Event::DataReceived {
                 from,
@@ -622,19 +636,12 @@ impl RoomMedia {
                 };
                 (data::label(*reliable), bytes)
             }
-            event if data::is_extra(event) => {
-                let json = serde_json::to_vec(event).expect("events serialize");
-                ("_reliable", data::server_packet(data::EVENT_TOPIC, json))
-            }
-            _ => return,
+            // The event's JSON, as serialized once for every WebSocket.
+            _ => (
+                "_reliable",
+                data::server_packet(data::EVENT_TOPIC, frame.json().into_bytes()),
+            ),
         };
-        let receivers: Vec<String> = self
-            .ufrags
-            .keys()
-            .filter(|session| session.ends_with(SUBSCRIBER_SUFFIX))
-            .filter(|session| addressed(to, participant_of(session)))
-            .cloned()
-            .collect();
         let now = Instant::now();
         for session in receivers {
             self.engine.send_data(now, &session, label, &bytes);
