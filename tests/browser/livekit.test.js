@@ -166,6 +166,25 @@ describe("LiveKit's JavaScript SDK", () => {
     await until(async () => (await lee.evaluate(() => window.lk.data)).length > 0, "Kim's message at Lee", WAIT);
     assert.deepEqual(await lee.evaluate(() => window.lk.data[0]), { from: "Kim", topic: "chat", text: "hi Lee" });
 
+    // LiveKit's other packets travel whole: an RPC call and its answer, and a text stream.
+    await kim.evaluate(() =>
+      window.lk.room.registerRpcMethod("greet", async (data) => `hello ${data.callerIdentity}, you said ${data.payload}`),
+    );
+    const answer = await lee.evaluate(() =>
+      window.lk.room.localParticipant.performRpc({ destinationIdentity: "Kim", method: "greet", payload: "hi" }),
+    );
+    assert.equal(answer, "hello Lee, you said hi");
+    await lee.evaluate(() => {
+      window.lk.streamed = null;
+      window.lk.room.registerTextStreamHandler("notes", async (reader, from) => {
+        window.lk.streamed = { from: from.identity, text: await reader.readAll() };
+      });
+    });
+    const long = "minutes of the meeting ".repeat(1000); // several chunks
+    await kim.evaluate((text) => window.lk.room.localParticipant.sendText(text, { topic: "notes" }), long);
+    await until(async () => (await lee.evaluate(() => window.lk.streamed)) !== null, "Kim's text stream at Lee", WAIT);
+    assert.deepEqual(await lee.evaluate(() => window.lk.streamed), { from: "Kim", text: long });
+
     // RoomService mutes Lee's microphone: both SDKs report it, and Kim hears nothing more.
     const { participants } = await roomService("ListParticipants", { room });
     const leeInfo = participants.find((p) => p.identity === "Lee");

@@ -1,10 +1,13 @@
 //! LiveKit's `DataPacket`s: what a LiveKit client sends on its data channels, as the room's
 //! `send_data`; and the room's `data_received`, as the packet its SDK reads.
 //!
-//! Only user packets (LiveKit's `publishData`) are relayed: they are what Gavel's data
-//! messages are, so native and LiveKit clients exchange them both ways. LiveKit's other packet
-//! kinds (RPC, text and byte streams, chat, transcriptions, metrics) have no Gavel equivalent
-//! yet and are dropped (`docs/compat-livekit.md`).
+//! User packets (LiveKit's `publishData`) are what Gavel's data messages are, so native and
+//! LiveKit clients exchange them both ways. LiveKit's other packet kinds (RPC, text and byte
+//! streams, chat, transcriptions, DTMF, metrics, encrypted packets) have no Gavel equivalent;
+//! they travel whole, as a data message on [`PACKET_TOPIC`] whose payload is the packet, so the
+//! room authorizes, limits and addresses them exactly like `send_data`, and each LiveKit
+//! recipient gets the packet back, stamped with its sender's identity ([`restamped`]). Native
+//! clients see them as `data_received` on that topic (and may send such packets themselves).
 //!
 //! Gavel's extras, which LiveKit's protocol has no message for, travel as user packets on
 //! reserved topics, so any LiveKit SDK can use them through its data API:
@@ -30,6 +33,8 @@ pub const EVENT_TOPIC: &str = "gavel.event";
 /// The topic of a client's native requests, and of their responses.
 pub const COMMAND_TOPIC: &str = "gavel.command";
 pub const RESPONSE_TOPIC: &str = "gavel.response";
+/// The topic of LiveKit's packets other than user packets, carried whole (protobuf, base64).
+pub const PACKET_TOPIC: &str = "gavel.livekit-packet";
 
 /// The data channel a message goes out on: LiveKit's clients open `_reliable` (ordered,
 /// retransmitted) and `_lossy` (neither).
@@ -57,22 +62,36 @@ pub enum Inbound {
 #[allow(deprecated)] // `UserPacket::destination_identities`: older SDKs still send it
 pub fn inbound(label: &str, bytes: &[u8], max_request: usize) -> Result<Inbound, &'static str> {
     let packet = lk::DataPacket::decode(bytes).map_err(|_| "not a LiveKit DataPacket")?;
-    let Some(lk::data_packet::Value::User(user)) = packet.value else {
-        return Err("not a user packet (only those are relayed)");
+    let reliable = label != "_lossy";
+    // Destinations may be in either place, as LiveKit's SDKs have put them over time.
+    let mut destinations = packet.destination_identities.clone();
+    let user = match packet.value {
+        Some(lk::data_packet::Value::User(user)) => user,
+        // Active speakers are the server's to announce.
+        Some(lk::data_packet::Value::Speaker(_)) => return Err("speaker updates are the server's"),
+        Some(_) => {
+            return Ok(Inbound::Data(Command::SendData {
+                payload: base64::engine::general_purpose::STANDARD.encode(bytes),
+                topic: Some(PACKET_TOPIC.to_string()),
+                destination_identities: destinations,
+                reliable,
+            }))
+        }
+        None => return Err("an empty packet"),
     };
     match user.topic.as_deref() {
         Some(COMMAND_TOPIC) => return Ok(request(&user.payload, max_request)),
-        Some(EVENT_TOPIC | RESPONSE_TOPIC) => return Err("a topic only the server sends on"),
+        Some(EVENT_TOPIC | RESPONSE_TOPIC | PACKET_TOPIC) => {
+            return Err("a topic only the server sends on")
+        }
         _ => {}
     }
-    // Destinations may be in either place, as LiveKit's SDKs have put them over time.
-    let mut destinations = packet.destination_identities;
     destinations.extend(user.destination_identities);
     Ok(Inbound::Data(Command::SendData {
         payload: base64::engine::general_purpose::STANDARD.encode(&user.payload),
         topic: user.topic.filter(|t| !t.is_empty()),
         destination_identities: destinations,
-        reliable: label != "_lossy",
+        reliable,
     }))
 }
 
@@ -170,6 +189,31 @@ pub fn packet(
     Some(packet.encode_to_vec())
 }
 
+/// A packet carried on [`PACKET_TOPIC`] (`payload`, base64), as its recipients get it: from
+/// `from` (the room's stamp, never the sender's claim), without the sender's list of
+/// destinations, on the channel it was sent on. `None` when the payload is not a LiveKit
+/// packet (a native client may send anything on the topic; LiveKit clients get nothing).
+#[allow(deprecated)] // `Speaker` and `kind`: older SDKs still use them
+pub fn restamped(from: Option<&str>, payload: &str, reliable: bool) -> Option<Vec<u8>> {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(payload)
+        .ok()?;
+    let mut packet = lk::DataPacket::decode(bytes.as_slice()).ok()?;
+    if matches!(
+        packet.value,
+        None | Some(lk::data_packet::Value::User(_) | lk::data_packet::Value::Speaker(_))
+    ) {
+        return None;
+    }
+    packet.participant_identity = from.unwrap_or_default().to_string();
+    packet.destination_identities.clear();
+    packet.kind = match reliable {
+        true => lk::data_packet::Kind::Reliable,
+        false => lk::data_packet::Kind::Lossy,
+    } as i32;
+    Some(packet.encode_to_vec())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -207,11 +251,68 @@ mod tests {
             (&b"hi"[..], Some("chat"))
         );
         assert!(inbound("_reliable", b"\xff\xff not protobuf", 1024).is_err());
-        let rpc = lk::DataPacket {
-            value: Some(lk::data_packet::Value::RpcAck(Default::default())),
+        let speaker = lk::DataPacket {
+            #[allow(deprecated)]
+            value: Some(lk::data_packet::Value::Speaker(Default::default())),
             ..Default::default()
         };
-        assert!(inbound("_reliable", &rpc.encode_to_vec(), 1024).is_err());
+        assert!(inbound("_reliable", &speaker.encode_to_vec(), 1024).is_err());
+    }
+
+    #[test]
+    fn other_packets_travel_whole_and_are_restamped() {
+        let rpc = lk::DataPacket {
+            participant_identity: "mallory".into(),
+            destination_identities: vec!["ann".into()],
+            value: Some(lk::data_packet::Value::RpcRequest(lk::RpcRequest {
+                id: "r1".into(),
+                method: "greet".into(),
+                payload: "hi".into(),
+                response_timeout_ms: 5000,
+                version: 1,
+                ..Default::default()
+            })),
+            ..Default::default()
+        };
+        let sent = rpc.encode_to_vec();
+        let Ok(Inbound::Data(Command::SendData {
+            payload,
+            topic,
+            destination_identities,
+            reliable,
+        })) = inbound("_reliable", &sent, 1024)
+        else {
+            panic!("a data message")
+        };
+        assert_eq!(topic.as_deref(), Some(PACKET_TOPIC));
+        assert_eq!(destination_identities, vec!["ann".to_string()]);
+        assert!(reliable);
+        let got = restamped(Some("bob"), &payload, true).unwrap();
+        let got = lk::DataPacket::decode(got.as_slice()).unwrap();
+        assert_eq!(
+            got.participant_identity, "bob",
+            "the room's stamp, not the claim"
+        );
+        assert!(got.destination_identities.is_empty());
+        assert_eq!(got.value, rpc.value);
+        // Not a packet, or a user packet (those travel as themselves): nothing to relay.
+        assert_eq!(restamped(Some("bob"), "aGk=", true), None);
+        let user = lk::DataPacket {
+            value: Some(lk::data_packet::Value::User(Default::default())),
+            ..Default::default()
+        };
+        let user = base64::engine::general_purpose::STANDARD.encode(user.encode_to_vec());
+        assert_eq!(restamped(Some("bob"), &user, true), None);
+        // The topic is the server's: a user packet on it is refused.
+        let forged = lk::DataPacket {
+            value: Some(lk::data_packet::Value::User(lk::UserPacket {
+                payload: sent,
+                topic: Some(PACKET_TOPIC.into()),
+                ..Default::default()
+            })),
+            ..Default::default()
+        };
+        assert!(inbound("_reliable", &forged.encode_to_vec(), 1024).is_err());
     }
 
     #[test]

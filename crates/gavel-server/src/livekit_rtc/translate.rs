@@ -17,6 +17,11 @@ use std::collections::HashMap;
 /// LiveKit's defaults: a ping every 5 s, the connection given up after 15 s of silence.
 pub const PING_INTERVAL_SECONDS: i32 = 5;
 pub const PING_TIMEOUT_SECONDS: i32 = 15;
+/// The LiveKit server version Gavel answers as in `JoinResponse.server_info.version`. LiveKit's
+/// SDKs read it to decide what the server supports: from 1.8.0 they use RPC; above 1.13.6
+/// they would publish VP9/AV1 as simulcast layers, which Gavel's media plane does not route.
+/// Gavel's own version is in `debug_info`.
+pub const LIVEKIT_VERSION: &str = "1.8.0";
 
 /// The participants one client knows, as the room last described them, and the version each
 /// was last sent with.
@@ -60,12 +65,13 @@ impl Translator {
                     room: Some(lk_room(&room.name)),
                     participant: Some(me),
                     other_participants: others,
-                    server_version: env!("CARGO_PKG_VERSION").into(),
+                    server_version: LIVEKIT_VERSION.into(),
                     server_info: Some(lk::ServerInfo {
                         edition: lk::server_info::Edition::Standard as i32,
-                        version: env!("CARGO_PKG_VERSION").into(),
+                        version: LIVEKIT_VERSION.into(),
                         protocol: 16,
                         node_id: "gavel".into(),
+                        debug_info: concat!("Gavel ", env!("CARGO_PKG_VERSION")).into(),
                         ..Default::default()
                     }),
                     // The server offers the connection the client receives on first; the

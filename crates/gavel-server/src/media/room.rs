@@ -603,7 +603,8 @@ impl RoomMedia {
     }
 
     /// `event` to those of `to` who receive on a session the server offers to (LiveKit's
-    /// clients), on its data channels: `data_received` as a data packet from its sender, and
+    /// clients), on its data channels: `data_received` as a data packet from its sender (or the
+    /// LiveKit packet it carries, `data::PACKET_TOPIC`), and
     /// events that LiveKit's protocol has no message for as native JSON on the event topic.
     /// Encoded once, written to each. O(those sessions).
     pub fn relay(&mut self, to: &Audience, event: &Event, frame: &Frame) {
@@ -629,9 +630,13 @@ impl RoomMedia {
                 topic,
                 reliable,
             } => {
-                let Some(bytes) =
-                    data::packet(from.as_deref(), payload, topic.as_deref(), *reliable)
-                else {
+                let bytes = match topic.as_deref() {
+                    Some(data::PACKET_TOPIC) => {
+                        data::restamped(from.as_deref(), payload, *reliable)
+                    }
+                    topic => data::packet(from.as_deref(), payload, topic, *reliable),
+                };
+                let Some(bytes) = bytes else {
                     return;
                 };
                 (data::label(*reliable), bytes)
