@@ -10,9 +10,10 @@ Run it as a plain script: exit 0 on success, 1 with the reason on stderr otherwi
    is subscribed to her microphone and decodes the tone;
 2. the server's audio levels (from the packets of ann's tone) make ann the active speaker in
    lk's SDK, and the media sessions' loss and round trip time give an excellent connection
-   quality;
+   quality; lk unsubscribes from ann's microphone and subscribes again, and hears it again;
 3. RoomService `MutePublishedTrack` (LiveKit's server SDK) mutes ann: lk's SDK reports
-   `track_muted`, and the tone stops reaching lk though ann's client keeps sending;
+   `track_muted`, and the tone stops reaching lk though ann's client keeps sending; ann
+   unmutes herself and lk hears her on the same track (then she is muted again);
 4. pub, a second LiveKit SDK client, publishes a generated 440 Hz track (AddTrackRequest, then
    its own offer on the publisher connection): the server names the track before any media,
    lk decodes the tone, and ann (native) sees the track carried by media under that name;
@@ -360,6 +361,18 @@ async def scenario():
     log(f"lk's SDK reports an excellent connection for {who}")
 
 
+    # Unsubscribing and subscribing again (UpdateSubscription): the SDK gets the track back.
+    unsubscribed = asyncio.Queue()
+    room.on("track_unsubscribed", lambda track, pub, p: unsubscribed.put_nowait(p.identity))
+    ann_mic = next(iter(room.remote_participants["ann"].track_publications.values()))
+    ann_mic.set_subscribed(False)
+    assert await asyncio.wait_for(unsubscribed.get(), WAIT) == "ann"
+    ann_mic.set_subscribed(True)
+    who, source, track = await asyncio.wait_for(subscribed.get(), WAIT)
+    assert (who, source) == ("ann", rtc.TrackSource.SOURCE_MICROPHONE), (who, source)
+    loud = await asyncio.wait_for(loud_frames(track), WAIT)
+    log(f"lk unsubscribed from ann's microphone, subscribed again and decoded it ({loud} loud frames)")
+
     muted = asyncio.Queue()
     room.on("track_muted", lambda p, pub: muted.put_nowait((p.identity, pub.sid)))
     service = api.LiveKitAPI(HTTP, KEY, SECRET)
@@ -375,6 +388,18 @@ async def scenario():
     assert loud == 0, f"lk still hears ann after the mute ({loud} loud frames)"
     assert await member.packets_sent() > sent_before, "ann's client kept sending"
     log("the mute reached lk's SDK and silenced ann there")
+
+    # Ann unmutes herself: the same track (it kept its line) carries the tone again.
+    unmuted = asyncio.Queue()
+    room.on("track_unmuted", lambda p, pub: unmuted.put_nowait((p.identity, pub.sid)))
+    await ann.request("set_track_muted", track_sid=mic, muted=False)
+    assert await asyncio.wait_for(unmuted.get(), WAIT) == ("ann", mic)
+    loud = await asyncio.wait_for(loud_frames(track), WAIT)
+    log(f"unmuted, lk hears ann again on the same track ({loud} loud frames)")
+    await service.room.mute_published_track(
+        api.MuteRoomTrackRequest(room=ROOM, identity="ann", track_sid=mic, muted=True)
+    )
+    assert await asyncio.wait_for(muted.get(), WAIT) == ("ann", mic)
 
     await publisher(service, room, subscribed, ann)
     hana, stop, feeding = await mixed_room()

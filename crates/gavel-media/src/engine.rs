@@ -152,6 +152,13 @@ pub struct MediaEngine {
 /// in every later offer).
 const MAX_DORMANT_LINES: usize = 64;
 
+/// m-lines the server adds to one offered session before a returning track goes back to its
+/// old, inactive line instead of a new one. A new line is what every LiveKit SDK shows again
+/// (LiveKit's Rust SDK, and so its Python one, ignores a line that comes back with the msid it
+/// had); reusing lines is what keeps the SDP bounded, since str0m's lines only ever get added
+/// (their msid cannot change, and m-lines are never removed from a session).
+const MAX_OFFERED_LINES: usize = 256;
+
 /// Data channels a session may have open at once.
 const MAX_CHANNELS: usize = 8;
 
@@ -278,6 +285,7 @@ impl MediaEngine {
                     rid: None,
                     named: None,
                     out: SlotStream::default(),
+                    held: false,
                 }));
             }
         }
@@ -1130,7 +1138,15 @@ impl MediaEngine {
         for (rx, s) in &mut self.sessions {
             let participant = s.participant.as_str();
             let allowed = |t: &str| rules.allows(t, participant);
+            let offered = s.offering.is_some();
             for slot in &mut s.slots {
+                // A muted track keeps the line the server offered for it: LiveKit's clients
+                // keep a muted track subscribed, and get it back on unmute without a new
+                // negotiation. Its packets are dropped before routing (`forward`).
+                if offered && slot.track.as_ref().is_some_and(|t| rules.muted.contains(t)) {
+                    slot.held = true;
+                    continue;
+                }
                 if slot
                     .track
                     .as_deref()
@@ -1177,10 +1193,13 @@ impl MediaEngine {
                 };
                 let rid = choose_rid(rids, layer);
                 if let Some(slot) = s.slots.iter_mut().find(|x| x.track.as_ref() == Some(*sid)) {
-                    if slot.rid != rid {
+                    if slot.rid != rid || slot.held {
+                        slot.held = false;
                         slot.rid = rid;
                         slot.out.switch();
-                        keyframes.push(((*sid).clone(), rid));
+                        if *kind == Kind::Video {
+                            keyframes.push(((*sid).clone(), rid));
+                        }
                     }
                     continue;
                 }
@@ -1194,6 +1213,13 @@ impl MediaEngine {
                         match o.retired.iter().position(|m| *m == slot.mid) {
                             Some(r) => {
                                 o.retired.remove(r); // never went inactive at the client
+                            }
+                            // The client saw the line go inactive: the track comes back on a
+                            // new line, named anew, while lines may still be added.
+                            None if o.lines_added < MAX_OFFERED_LINES => {
+                                let publisher = rules.tracks[sid.as_str()].publisher.clone();
+                                o.wanted.push(((*sid).clone(), *kind, publisher, rid));
+                                continue;
                             }
                             None => o.revived.push(slot.mid),
                         }
@@ -1323,13 +1349,26 @@ impl MediaEngine {
                 Kind::Audio => MediaKind::Audio,
                 Kind::Video => MediaKind::Video,
             };
-            // LiveKit's clients find the track and its participant in the msid.
+            // LiveKit's clients find the track and its participant in the msid's stream id;
+            // its track id is the track's sid the first time, and must differ from any earlier
+            // line's after that (two lines with one msid are refused).
             let stream = format!("{publisher}|{track}");
+            let msid_track = match o.lines_per_track.get_mut(&track) {
+                Some(n) => {
+                    *n += 1;
+                    format!("{track}-{n}")
+                }
+                None => {
+                    o.lines_per_track.insert(track.clone(), 0);
+                    track.clone()
+                }
+            };
+            o.lines_added += 1;
             let mid = api.add_media(
                 media,
                 Direction::SendOnly,
                 Some(stream),
-                Some(track.clone()),
+                Some(msid_track),
                 None,
             );
             added.push(Slot {
@@ -1339,6 +1378,7 @@ impl MediaEngine {
                 track: Some(track),
                 rid,
                 out: SlotStream::default(),
+                held: false,
             });
         }
         let offer = api.apply();

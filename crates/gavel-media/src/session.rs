@@ -84,6 +84,9 @@ pub(crate) struct Slot {
     pub named: Option<String>,
     /// The slot's outgoing numbering, continuous across what it carries.
     pub out: SlotStream,
+    /// A line the server offered whose track is muted: it keeps the track (nothing reaches
+    /// it while muted) and resumes, with a keyframe, on unmute.
+    pub held: bool,
 }
 
 /// A session the server offers to (LiveKit's subscriber connection): the engine adds a
@@ -101,13 +104,19 @@ pub(crate) struct Offering {
     pub wanted: Vec<(String, Kind, String, Option<Rid>)>,
     /// m-lines whose track went away: inactive in the next offer.
     pub retired: Vec<Mid>,
-    /// Inactive lines, kept so that their track comes back on them: a line's msid names its
-    /// track, and a second line with the same msid is refused by WebRTC stacks.
+    /// Inactive lines, by the track they named. A track that returns before its client saw
+    /// the line go inactive takes it back; later, it gets a new line with a new msid (a
+    /// second line with the same msid is refused by WebRTC stacks, and LiveKit's Rust SDK
+    /// ignores a line that comes back unchanged), until `MAX_OFFERED_LINES`.
     pub dormant: Vec<Slot>,
     /// Dormant lines whose track came back: send-only again in the next offer.
     pub revived: Vec<Mid>,
     /// The data channels are added with the first offer.
     pub opened: bool,
+    /// m-lines added for tracks so far (they stay in the session for good).
+    pub lines_added: usize,
+    /// Tracks that have had a line, and how many lines after their first.
+    pub lines_per_track: std::collections::HashMap<String, u32>,
 }
 
 /// Everything the engine holds for one session. Moves between engines whole (a participant

@@ -40,7 +40,8 @@ fn mic_sid(net: &Net, identity: &str) -> String {
 }
 
 #[test]
-fn the_server_offers_a_line_per_allowed_track_and_a_mute_stops_it_at_once() {
+fn the_server_offers_a_line_per_allowed_track_a_mute_keeps_it_and_a_resubscription_gets_a_new_one()
+{
     let mut net = Net::new();
     net.join("ann", true, 0);
     net.join_offered("lk");
@@ -61,8 +62,8 @@ fn the_server_offers_a_line_per_allowed_track_and_a_mute_stops_it_at_once() {
     assert!(net.got("lk", "ann") >= 8, "lk got {}", net.got("lk", "ann"));
     let first_mid = net.peers["lk"].received[0].0;
 
-    // A host mute: not one frame more, though ann's client keeps sending; the line goes
-    // inactive in a new offer.
+    // A host mute: not one frame more, though ann's client keeps sending. The track keeps its
+    // line (LiveKit's clients keep a muted track subscribed): no new offer.
     let offers = net.offers.len();
     net.host(mute("ann", true)).unwrap();
     let before = net.got("lk", "ann");
@@ -70,11 +71,9 @@ fn the_server_offers_a_line_per_allowed_track_and_a_mute_stops_it_at_once() {
         net.talk();
     }
     assert_eq!(net.got("lk", "ann"), before, "not one frame after the mute");
-    assert_eq!(net.offers.len(), offers + 1, "one offer for the change");
-    assert!(net.offers.last().unwrap().contains("a=inactive"));
+    assert_eq!(net.offers.len(), offers, "no negotiation for a mute");
 
-    // Ann unmutes herself: the track is back, on its own line (its msid names the track, and
-    // WebRTC stacks refuse two lines with one msid).
+    // Ann unmutes herself: the track flows again on its line, still without an offer.
     let unmute = Command::SetTrackMuted {
         track_sid: track.clone(),
         muted: false,
@@ -84,19 +83,48 @@ fn the_server_offers_a_line_per_allowed_track_and_a_mute_stops_it_at_once() {
         net.talk();
     }
     assert!(net.got("lk", "ann") >= before + 8);
-    let last_mid = net.peers["lk"].received.last().unwrap().0;
-    assert_eq!(first_mid, last_mid, "the returning track's own m-line");
-    assert_eq!(net.offers.len(), offers + 2, "one offer to bring it back");
+    assert_eq!(net.peers["lk"].received.last().unwrap().0, first_mid);
+    assert_eq!(net.offers.len(), offers);
+
+    // lk unsubscribes: the line goes inactive in a new offer, and nothing more arrives.
+    let subscribe = |subscribed: Option<bool>| Command::UpdateSubscription {
+        identity: "ann".into(),
+        sources: vec![Source::Microphone],
+        subscribed,
+    };
+    net.act("lk", subscribe(Some(false))).unwrap();
+    let before = net.got("lk", "ann");
+    for _ in 0..10 {
+        net.talk();
+    }
     assert_eq!(
-        net.offers
-            .last()
-            .unwrap()
-            .matches(&format!("a=msid:{ann_sid}|{track}"))
-            .count(),
-        1,
-        "one line names the track"
+        net.got("lk", "ann"),
+        before,
+        "not one frame after unsubscribing"
     );
-    assert!(net.offers.last().unwrap().contains("a=sendonly"));
+    assert_eq!(net.offers.len(), offers + 1, "one offer for the change");
+    assert!(net.offers.last().unwrap().contains("a=inactive"));
+
+    // It subscribes again: the track comes back on a new line whose msid's track id differs
+    // from the old line's (two lines with one msid are refused, and LiveKit's Rust SDK shows
+    // nothing for a line that returns as it was), with the same stream id, which LiveKit's
+    // SDKs read.
+    net.act("lk", subscribe(Some(true))).unwrap();
+    for _ in 0..10 {
+        net.talk();
+    }
+    assert!(net.got("lk", "ann") >= before + 8);
+    let last_mid = net.peers["lk"].received.last().unwrap().0;
+    assert_ne!(first_mid, last_mid, "a new m-line");
+    assert_eq!(net.offers.len(), offers + 2, "one offer to bring it back");
+    let offer = net.offers.last().unwrap();
+    let line = |id: &str| format!("a=msid:{ann_sid}|{track} {id}\r\n");
+    assert!(offer.contains(&line(&format!("{track}-1"))), "{offer}");
+    assert_eq!(
+        offer.matches(&line(&track)).count(),
+        1,
+        "the old line keeps its msid"
+    );
     assert!(net.violations.is_empty(), "{:?}", net.violations);
 }
 
