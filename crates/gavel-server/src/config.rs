@@ -108,6 +108,16 @@ impl Default for MediaConfig {
     }
 }
 
+/// `[store]` in the configuration file.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    /// A PostgreSQL database to keep the durable state in instead of SQLite
+    /// (`postgresql://user:password@host/db` or `host=… user=… dbname=…`).
+    #[serde(default)]
+    pub postgres: Option<String>,
+}
+
 /// The default media port, beside the HTTP port 7880 (LiveKit uses the same pair).
 pub const DEFAULT_MEDIA_PORT: u16 = 7882;
 /// The default ICE-TCP port (LiveKit's too).
@@ -125,6 +135,8 @@ pub struct Config {
     pub room_defaults: RoomSettings,
     /// Where the durable store lives; `None` keeps it in memory (tests).
     pub data_dir: Option<std::path::PathBuf>,
+    /// Another backend for the durable store (`[store]`); the default is SQLite in `data_dir`.
+    pub store: StoreConfig,
     pub audit: AuditRetention,
     pub media: MediaConfig,
     /// Development mode: weak secrets allowed, tokens printed on start-up.
@@ -144,6 +156,7 @@ impl Config {
             roles: Roles::default(),
             room_defaults: RoomSettings::default(),
             data_dir: None,
+            store: StoreConfig::default(),
             audit: AuditRetention::default(),
             media: MediaConfig::default(),
             dev: true,

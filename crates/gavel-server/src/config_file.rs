@@ -45,6 +45,8 @@ struct FileConfig {
     #[serde(default = "default_data_dir")]
     data_dir: std::path::PathBuf,
     #[serde(default)]
+    store: crate::config::StoreConfig,
+    #[serde(default)]
     audit: AuditRetention,
     #[serde(default)]
     media: MediaConfig,
@@ -103,6 +105,7 @@ pub fn load(path: Option<&Path>, dev: bool) -> Result<Config, String> {
     }
     config.limits = file.limits;
     config.data_dir = Some(file.data_dir);
+    config.store = file.store;
     config.audit = file.audit;
     config.media = file.media;
     config.tls = file.tls;

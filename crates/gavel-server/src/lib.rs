@@ -65,13 +65,10 @@ impl Server {
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
         let listener = TcpListener::bind(config.bind).await?;
         let addr = listener.local_addr()?;
-        let sqlite = Arc::new(match &config.data_dir {
-            Some(dir) => store::sqlite::SqliteStore::open(dir).map_err(invalid)?,
-            None => store::sqlite::SqliteStore::in_memory().map_err(invalid)?,
-        });
+        let (backend, chime_backend) = store::open(&config).await.map_err(invalid)?;
         let store_thread = store::thread::StoreThread::spawn()?;
-        let store = store_thread.handle::<dyn store::Store>(sqlite.clone());
-        let chime_store = store_thread.handle::<dyn chime::store::ChimeStore>(sqlite);
+        let store = store_thread.handle::<dyn store::Store>(backend);
+        let chime_store = store_thread.handle::<dyn chime::store::ChimeStore>(chime_backend);
         let metrics = Arc::new(metrics::Metrics::default());
         let writer =
             store::writer::Writer::spawn(store.clone(), metrics.clone(), config.audit.clone());

@@ -47,20 +47,26 @@ pub struct RoomHandle {
     pub name: Arc<str>,
     pub(crate) id: u64,
     pub(crate) tx: mpsc::Sender<RoomMsg>,
+    /// Why the room could not open, set before its inbox is dropped: what everything sent to
+    /// it is answered with, instead of "closed".
+    pub(crate) failed: Arc<std::sync::OnceLock<Error>>,
 }
 
-fn room_gone(name: &str) -> Error {
-    Error::not_found(format!("room '{name}' is closed"))
+impl RoomHandle {
+    /// Why a message could not reach the room or get an answer.
+    fn gone(&self) -> Error {
+        match self.failed.get() {
+            Some(e) => e.clone(),
+            None => Error::not_found(format!("room '{}' is closed", self.name)),
+        }
+    }
 }
 
 impl RoomHandle {
     async fn call<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> RoomMsg) -> Result<T, Error> {
         let (tx, rx) = oneshot::channel();
-        self.tx
-            .send(make(tx))
-            .await
-            .map_err(|_| room_gone(&self.name))?;
-        rx.await.map_err(|_| room_gone(&self.name))
+        self.tx.send(make(tx)).await.map_err(|_| self.gone())?;
+        rx.await.map_err(|_| self.gone())
     }
 
     pub async fn join(&self, req: JoinRequest, conn: Conn) -> Result<String, Error> {
@@ -120,7 +126,7 @@ impl RoomHandle {
         self.tx
             .send(RoomMsg::Client { sid, id, command })
             .await
-            .map_err(|_| room_gone(&self.name))
+            .map_err(|_| self.gone())
     }
 
     pub async fn disconnected(&self, sid: String, reason: LeaveReason) {
@@ -325,6 +331,7 @@ impl Registry {
                 name: Arc::from(name),
                 id,
                 tx,
+                failed: Default::default(),
             };
             rooms.insert(
                 name.to_string(),
@@ -357,8 +364,7 @@ impl Registry {
             let started = store
                 .call(move |_| {
                     let _in_runtime = runtime.enter();
-                    RoomActor::spawn(core, handle, rx, registry, metrics, durable);
-                    Ok(())
+                    RoomActor::spawn(core, handle, rx, registry, metrics, durable)
                 })
                 .await;
             if let Err(e) = started {

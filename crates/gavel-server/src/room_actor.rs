@@ -130,6 +130,9 @@ impl Durable {
 }
 
 impl RoomActor {
+    /// Starts the actor of a room whose bans, revocations and presets it loads first. A room
+    /// whose state cannot be read is not opened (an error, and nothing runs): opening it
+    /// without its bans would let a banned identity in.
     pub fn spawn(
         core: Room,
         me: RoomHandle,
@@ -137,35 +140,40 @@ impl RoomActor {
         registry: Weak<Registry>,
         metrics: Arc<Metrics>,
         durable: Durable,
-    ) {
-        metrics.rooms.inc();
+    ) -> crate::store::StoreResult<()> {
         let mut core = core;
         // Runs on the store thread (see `Registry::get_or_create`): synchronous reads are fine.
         let store = durable.store.blocking().clone();
-        match store.bans(core.name(), now_ms()) {
-            Ok(bans) => {
-                for b in bans {
-                    core.restore_ban(&b.identity, b.until, &b.by);
-                }
+        let now = now_ms();
+        let loaded = (|| {
+            let name = core.name();
+            Ok((
+                store.bans(name, now)?,
+                store.revocations(name)?,
+                store.presets(name)?,
+            ))
+        })();
+        let (bans, revocations, presets) = match loaded {
+            Ok(state) => state,
+            Err(e) => {
+                // Set before `rx` is dropped (on return), so every waiting sender reads it.
+                let _ = me.failed.set(gavel_core::Error::new(
+                    gavel_core::ErrorCode::Unavailable,
+                    format!("room '{}' cannot open: {e}", core.name()),
+                ));
+                return Err(e);
             }
-            Err(e) => tracing::error!(room = %core.name(), error = %e, "cannot load bans"),
+        };
+        for b in bans {
+            core.restore_ban(&b.identity, b.until, &b.by);
         }
-        match store.revocations(core.name()) {
-            Ok(list) => {
-                for (identity, before) in list {
-                    core.revoke_tokens(&identity, before);
-                }
-            }
-            Err(e) => tracing::error!(room = %core.name(), error = %e, "cannot load revocations"),
+        for (identity, before) in revocations {
+            core.revoke_tokens(&identity, before);
         }
-        match store.presets(core.name()) {
-            Ok(list) => {
-                for (identity, caps) in list {
-                    core.restore_preset(&identity, caps);
-                }
-            }
-            Err(e) => tracing::error!(room = %core.name(), error = %e, "cannot load presets"),
+        for (identity, caps) in presets {
+            core.restore_preset(&identity, caps);
         }
+        metrics.rooms.inc();
         let media = registry.upgrade().and_then(|r| {
             let plane = r.media.get().cloned()?;
             Some(RoomMedia::new(plane, metrics.clone(), r.limits.clone()))
@@ -189,6 +197,7 @@ impl RoomActor {
             close_ack: None,
         };
         tokio::spawn(actor.run());
+        Ok(())
     }
 
     async fn run(mut self) {

@@ -5,6 +5,7 @@ mod output;
 mod participant;
 mod room;
 mod serve;
+mod store;
 mod token;
 
 use clap::{Args, Parser, Subcommand};
@@ -128,6 +129,11 @@ enum Cmd {
         #[command(flatten)]
         remote: Remote,
     },
+    /// The durable store: `migrate` copies SQLite data into PostgreSQL.
+    Store {
+        #[command(subcommand)]
+        command: store::StoreCmd,
+    },
     /// A room's active bans (`--lift IDENTITY` to lift one).
     Bans {
         room: String,
@@ -161,6 +167,7 @@ pub fn main() -> i32 {
             Cmd::Room { command, remote } => room::run(command, &remote).await,
             Cmd::Participant { command, remote } => participant::run(command, &remote).await,
             Cmd::Bans { room, lift, remote } => room::bans(&room, lift, &remote).await,
+            Cmd::Store { command } => store::run(command).await,
             Cmd::Audit {
                 room,
                 limit,

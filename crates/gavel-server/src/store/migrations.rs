@@ -86,7 +86,7 @@ pub fn version(conn: &Connection) -> StoreResult<usize> {
 pub fn migrate_to(conn: &mut Connection, target: usize) -> StoreResult<()> {
     let current = version(conn)?;
     if current > MIGRATIONS.len() {
-        return Err(StoreError(format!(
+        return Err(StoreError::new(format!(
             "the database has schema version {current}, newer than this gavel supports ({}); use a newer gavel",
             MIGRATIONS.len()
         )));

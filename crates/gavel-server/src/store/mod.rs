@@ -11,7 +11,13 @@
 //! refused action may cost; [`retention`] says how long the log keeps them.
 
 pub mod audit_policy;
+#[doc(hidden)]
+pub mod conformance;
+pub mod copy;
 pub mod migrations;
+pub mod postgres;
+pub mod postgres_chime;
+pub mod postgres_schema;
 pub mod retention;
 pub mod sqlite;
 pub mod sqlite_chime;
@@ -22,12 +28,34 @@ use gavel_core::{Capabilities, Millis, RoomSettings};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
+/// A store call that failed: why, and whether the store could not be reached at all (the
+/// database is down or the store is overloaded: `unavailable` to the caller, who may retry)
+/// rather than refusing the call.
 #[derive(Debug)]
-pub struct StoreError(pub String);
+pub struct StoreError {
+    pub message: String,
+    pub unavailable: bool,
+}
+
+impl StoreError {
+    pub fn new(message: impl Into<String>) -> StoreError {
+        StoreError {
+            message: message.into(),
+            unavailable: false,
+        }
+    }
+
+    pub fn unavailable(message: impl Into<String>) -> StoreError {
+        StoreError {
+            message: message.into(),
+            unavailable: true,
+        }
+    }
+}
 
 impl fmt::Display for StoreError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.message)
     }
 }
 
@@ -35,17 +63,50 @@ impl std::error::Error for StoreError {}
 
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
-        StoreError(format!("database error: {e}"))
+        StoreError::new(format!("database error: {e}"))
     }
 }
 
 impl From<StoreError> for gavel_core::Error {
     fn from(e: StoreError) -> Self {
-        gavel_core::Error::new(gavel_core::ErrorCode::Internal, e.0)
+        let code = match e.unavailable {
+            true => gavel_core::ErrorCode::Unavailable,
+            false => gavel_core::ErrorCode::Internal,
+        };
+        gavel_core::Error::new(code, e.message)
     }
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
+
+/// The configured backend, behind both of its interfaces: PostgreSQL when `[store] postgres`
+/// is set, else SQLite in the data directory (or in memory without one).
+pub async fn open(
+    config: &crate::config::Config,
+) -> StoreResult<(
+    std::sync::Arc<dyn Store>,
+    std::sync::Arc<dyn crate::chime::store::ChimeStore>,
+)> {
+    use std::sync::Arc;
+    if let Some(url) = config.store.postgres.clone() {
+        // The blocking client runs a runtime of its own, which cannot start on an async
+        // worker: connect on a thread of its own (later calls run on the store thread).
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(postgres::PostgresStore::connect(&url));
+        });
+        let pg = Arc::new(
+            rx.await
+                .map_err(|_| StoreError::new("connecting to PostgreSQL failed"))??,
+        );
+        return Ok((pg.clone(), pg));
+    }
+    let sqlite = Arc::new(match &config.data_dir {
+        Some(dir) => sqlite::SqliteStore::open(dir)?,
+        None => sqlite::SqliteStore::in_memory()?,
+    });
+    Ok((sqlite.clone(), sqlite))
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredBan {
@@ -94,6 +155,60 @@ pub struct SessionRecord {
     pub left_at: Millis,
     pub reason: String,
     pub speaking_time_ms: u64,
+}
+
+/// The row operations a command's durable writes become; each backend says how it runs them
+/// (inside the command's transaction), and [`DurableRows::apply`] which ones a write is.
+pub(crate) trait DurableRows {
+    type Error;
+    fn save_ban(&mut self, ban: &StoredBan) -> Result<(), Self::Error>;
+    fn lift_ban(&mut self, room: &str, identity: &str) -> Result<(), Self::Error>;
+    fn revoke_tokens(
+        &mut self,
+        room: &str,
+        identity: &str,
+        before: Millis,
+    ) -> Result<(), Self::Error>;
+    fn update_room_settings(
+        &mut self,
+        room: &str,
+        settings: &RoomSettings,
+    ) -> Result<(), Self::Error>;
+    fn save_preset(
+        &mut self,
+        room: &str,
+        identity: &str,
+        capabilities: Option<&Capabilities>,
+    ) -> Result<(), Self::Error>;
+
+    fn apply(&mut self, room: &str, w: &gavel_core::DurableWrite) -> Result<(), Self::Error> {
+        use gavel_core::DurableWrite;
+        match w {
+            DurableWrite::Ban {
+                identity,
+                until: Some(until),
+                by,
+            } => self.save_ban(&StoredBan {
+                room: room.to_string(),
+                identity: identity.clone(),
+                until: *until,
+                by: by.clone(),
+            }),
+            DurableWrite::Ban {
+                identity,
+                until: None,
+                ..
+            } => self.lift_ban(room, identity),
+            DurableWrite::TokensRevoked {
+                identity, before, ..
+            } => self.revoke_tokens(room, identity, *before),
+            DurableWrite::Settings { settings } => self.update_room_settings(room, settings),
+            DurableWrite::Preset {
+                identity,
+                capabilities,
+            } => self.save_preset(room, identity, capabilities.as_ref()),
+        }
+    }
 }
 
 /// The durable store. Calls are synchronous and quick; async code makes them on the store

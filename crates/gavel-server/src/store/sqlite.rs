@@ -3,7 +3,9 @@
 //! WAL with `synchronous = NORMAL` keeps every committed transaction across a killed process
 //! (`kill -9`); only an operating-system crash can lose the last ones.
 
-use super::{migrations, AuditEntry, SessionRecord, Store, StoreError, StoreResult, StoredBan};
+use super::{
+    migrations, AuditEntry, DurableRows, SessionRecord, Store, StoreError, StoreResult, StoredBan,
+};
 use gavel_core::{Capabilities, DurableWrite, Millis, RoomSettings};
 use rusqlite::{params, Connection, OptionalExtension};
 use std::path::Path;
@@ -19,7 +21,7 @@ impl SqliteStore {
     /// Opens (creating if needed) `dir/gavel.db` and migrates it.
     pub fn open(dir: &Path) -> StoreResult<SqliteStore> {
         std::fs::create_dir_all(dir).map_err(|e| {
-            StoreError(format!(
+            StoreError::new(format!(
                 "cannot create data directory {}: {e}",
                 dir.display()
             ))
@@ -58,7 +60,7 @@ impl SqliteStore {
 mod sql {
     use super::to_json;
     use crate::store::StoredBan;
-    use gavel_core::{Capabilities, DurableWrite, Millis, RoomSettings};
+    use gavel_core::{Capabilities, Millis, RoomSettings};
     use rusqlite::{params, Connection};
 
     pub fn update_room_settings(
@@ -127,34 +129,39 @@ mod sql {
         }
     }
 
-    pub fn durable_write(c: &Connection, room: &str, w: &DurableWrite) -> rusqlite::Result<()> {
-        match w {
-            DurableWrite::Ban {
-                identity,
-                until: Some(until),
-                by,
-            } => save_ban(
-                c,
-                &StoredBan {
-                    room: room.to_string(),
-                    identity: identity.clone(),
-                    until: *until,
-                    by: by.clone(),
-                },
-            ),
-            DurableWrite::Ban {
-                identity,
-                until: None,
-                ..
-            } => lift_ban(c, room, identity),
-            DurableWrite::TokensRevoked {
-                identity, before, ..
-            } => revoke_tokens(c, room, identity, *before),
-            DurableWrite::Settings { settings } => update_room_settings(c, room, settings),
-            DurableWrite::Preset {
-                identity,
-                capabilities,
-            } => save_preset(c, room, identity, capabilities.as_ref()),
+    /// The durable writes of a command, on its transaction.
+    pub struct Rows<'a>(pub &'a Connection);
+
+    impl crate::store::DurableRows for Rows<'_> {
+        type Error = rusqlite::Error;
+        fn save_ban(&mut self, ban: &StoredBan) -> rusqlite::Result<()> {
+            save_ban(self.0, ban)
+        }
+        fn lift_ban(&mut self, room: &str, identity: &str) -> rusqlite::Result<()> {
+            lift_ban(self.0, room, identity)
+        }
+        fn revoke_tokens(
+            &mut self,
+            room: &str,
+            identity: &str,
+            before: Millis,
+        ) -> rusqlite::Result<()> {
+            revoke_tokens(self.0, room, identity, before)
+        }
+        fn update_room_settings(
+            &mut self,
+            room: &str,
+            settings: &RoomSettings,
+        ) -> rusqlite::Result<()> {
+            update_room_settings(self.0, room, settings)
+        }
+        fn save_preset(
+            &mut self,
+            room: &str,
+            identity: &str,
+            capabilities: Option<&Capabilities>,
+        ) -> rusqlite::Result<()> {
+            save_preset(self.0, room, identity, capabilities)
         }
     }
 }
@@ -269,8 +276,9 @@ impl Store for SqliteStore {
     fn commit(&self, room: &str, writes: &[DurableWrite]) -> StoreResult<()> {
         self.with(|c| {
             let tx = c.transaction()?;
+            let mut rows = sql::Rows(&tx);
             for w in writes {
-                sql::durable_write(&tx, room, w)?;
+                rows.apply(room, w)?;
             }
             tx.commit()
         })
@@ -446,7 +454,7 @@ impl SqliteStore {
         rows.into_iter()
             .map(|(key, doc)| {
                 let value = serde_json::from_str(&doc)
-                    .map_err(|e| StoreError(format!("{} is unreadable: {e}", what(&key))))?;
+                    .map_err(|e| StoreError::new(format!("{} is unreadable: {e}", what(&key))))?;
                 Ok((key, value))
             })
             .collect()
@@ -485,6 +493,7 @@ pub fn schema_version(dir: &Path) -> StoreResult<Option<usize>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::conformance;
 
     fn temp_dir(name: &str) -> std::path::PathBuf {
         let d = std::env::temp_dir().join(format!("gavel-store-{}-{name}", std::process::id()));
@@ -494,139 +503,22 @@ mod tests {
 
     #[test]
     fn rooms_bans_audit_sessions_round_trip() {
-        let s = SqliteStore::in_memory().unwrap();
-        let settings = RoomSettings {
-            max_participants: 7,
-            ..Default::default()
-        };
-        s.save_room("a", &settings).unwrap();
-        assert_eq!(s.rooms().unwrap(), vec![("a".to_string(), settings)]);
-        let ban = StoredBan {
-            room: "a".into(),
-            identity: "troll".into(),
-            until: 2_000,
-            by: "host".into(),
-        };
-        s.save_ban(&ban).unwrap();
-        assert_eq!(s.bans("a", 1_000).unwrap(), vec![ban.clone()]);
-        assert!(
-            s.bans("a", 2_000).unwrap().is_empty(),
-            "expired bans are not in force"
-        );
-        s.lift_ban("a", "troll").unwrap();
-        assert!(s.bans("a", 0).unwrap().is_empty());
-        s.revoke_tokens("a", "x", 10).unwrap();
-        s.revoke_tokens("a", "x", 5).unwrap();
-        assert_eq!(s.revocations("a").unwrap(), vec![("x".to_string(), 10)]);
-
-        let entry = |i: u64| AuditEntry {
-            id: 0,
-            at: i,
-            room: "a".into(),
-            actor: "host".into(),
-            action: "mute".into(),
-            targets: vec!["bob".into()],
-            params: serde_json::json!({"source": "microphone"}),
-            outcome: "ok".into(),
-            message: None,
-            suppressed: 0,
-        };
-        s.append_audit(&(1..=5).map(entry).collect::<Vec<_>>())
-            .unwrap();
-        let page = s.audit("a", None, None, 2).unwrap();
-        assert_eq!(page.iter().map(|e| e.at).collect::<Vec<_>>(), [5, 4]);
-        let next = s.audit("a", None, Some(page[1].id), 10).unwrap();
-        assert_eq!(next.iter().map(|e| e.at).collect::<Vec<_>>(), [3, 2, 1]);
-        assert_eq!(s.audit("a", Some(4), None, 10).unwrap().len(), 2);
-        assert_eq!(next[0].params["source"], "microphone");
-
-        s.append_sessions(&[SessionRecord {
-            id: 0,
-            room: "a".into(),
-            identity: "bob".into(),
-            sid: "PA_1".into(),
-            joined_at: 1,
-            left_at: 9,
-            reason: "left".into(),
-            speaking_time_ms: 400,
-        }])
-        .unwrap();
-        assert_eq!(s.sessions("a", None, 10).unwrap()[0].speaking_time_ms, 400);
-        s.delete_room("a").unwrap();
-        assert!(s.rooms().unwrap().is_empty());
+        conformance::rooms_bans_audit_sessions_round_trip(&SqliteStore::in_memory().unwrap());
     }
 
     #[test]
     fn rooms_holding_state_are_those_with_bans_in_force_presets_or_revocations() {
-        let s = SqliteStore::in_memory().unwrap();
-        let ban = |room: &str, until| StoredBan {
-            room: room.into(),
-            identity: "troll".into(),
-            until,
-            by: "host".into(),
-        };
-        s.save_ban(&ban("banned", 2_000)).unwrap();
-        s.save_ban(&ban("expired", 500)).unwrap();
-        s.save_preset(
-            "preset",
-            "x",
-            Some(&Capabilities::of(&gavel_core::Permissions::default())),
-        )
-        .unwrap();
-        s.revoke_tokens("revoked", "x", 10).unwrap();
-        s.revoke_tokens("deleted", gavel_core::EVERY_IDENTITY, 10)
-            .unwrap();
-        s.save_room("api", &RoomSettings::default()).unwrap();
-        s.save_ban(&ban("api", 2_000)).unwrap();
-        assert_eq!(
-            s.rooms_holding_state(1_000).unwrap(),
-            ["banned", "preset", "revoked"],
-            "rooms created through the API are restored as such"
-        );
-        assert!(s.holds_state("banned", 1_000).unwrap());
-        assert!(!s.holds_state("banned", 2_000).unwrap(), "the ban expired");
-        assert!(!s.holds_state("deleted", 1_000).unwrap());
-        assert!(s.holds_state("api", 1_000).unwrap());
+        conformance::rooms_holding_state(&SqliteStore::in_memory().unwrap());
     }
 
     #[test]
     fn pruning_deletes_the_oldest_entries_past_either_limit_in_steps() {
-        let s = SqliteStore::in_memory().unwrap();
-        let entry = |at: u64| AuditEntry {
-            id: 0,
-            at,
-            room: "a".into(),
-            actor: "guest".into(),
-            action: "kick".into(),
-            targets: vec![],
-            params: serde_json::json!({}),
-            outcome: "permission_denied".into(),
-            message: None,
-            suppressed: 3,
-        };
-        s.append_audit(&(1..=100).map(entry).collect::<Vec<_>>())
-            .unwrap();
-        assert_eq!(s.audit("a", None, None, 1).unwrap()[0].suppressed, 3);
-        let ats = |s: &SqliteStore| -> Vec<u64> {
-            let mut v: Vec<u64> = s
-                .audit("a", None, None, 1000)
-                .unwrap()
-                .iter()
-                .map(|e| e.at)
-                .collect();
-            v.reverse();
-            v
-        };
-        // By age: entries written before 31 go, 10 per step.
-        assert_eq!(s.prune_audit(Some(31), None, 10).unwrap(), 10);
-        assert_eq!(s.prune_audit(Some(31), None, 10).unwrap(), 10);
-        assert_eq!(s.prune_audit(Some(31), None, 10).unwrap(), 10);
-        assert_eq!(s.prune_audit(Some(31), None, 10).unwrap(), 0);
-        assert_eq!(ats(&s).first(), Some(&31));
-        // By count: only the newest 25 stay.
-        assert_eq!(s.prune_audit(None, Some(25), 1000).unwrap(), 45);
-        assert_eq!(ats(&s), (76..=100).collect::<Vec<_>>());
-        assert_eq!(s.prune_audit(None, None, 1000).unwrap(), 0);
+        conformance::pruning(&SqliteStore::in_memory().unwrap());
+    }
+
+    #[test]
+    fn a_meeting_and_its_attendees_round_trip_and_end_with_a_tombstone() {
+        conformance::chime_meetings(&SqliteStore::in_memory().unwrap());
     }
 
     #[test]
@@ -664,6 +556,6 @@ mod tests {
             .pragma_update(None, "user_version", 99)
             .unwrap();
         let err = SqliteStore::open(&dir).err().unwrap();
-        assert!(err.0.contains("schema version 99"), "{err}");
+        assert!(err.message.contains("schema version 99"), "{err}");
     }
 }

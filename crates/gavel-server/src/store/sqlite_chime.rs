@@ -156,8 +156,9 @@ fn meeting_where(
         .optional()
     })?;
     row.map(|(meeting_id, client_request_token, fingerprint, meeting)| {
-        let meeting = serde_json::from_str(&meeting)
-            .map_err(|e| StoreError(format!("stored meeting '{meeting_id}' is unreadable: {e}")))?;
+        let meeting = serde_json::from_str(&meeting).map_err(|e| {
+            StoreError::new(format!("stored meeting '{meeting_id}' is unreadable: {e}"))
+        })?;
         Ok(ChimeMeeting {
             meeting_id,
             client_request_token,
@@ -188,49 +189,9 @@ fn attendee_where(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::Store;
-    use serde_json::json;
 
     #[test]
     fn a_meeting_and_its_attendees_round_trip_and_end_with_a_tombstone() {
-        let s = SqliteStore::in_memory().unwrap();
-        let m = ChimeMeeting {
-            meeting_id: "m1".into(),
-            client_request_token: "tok".into(),
-            fingerprint: "{}".into(),
-            meeting: json!({"MeetingId": "m1"}),
-        };
-        s.save_meeting(&m, &RoomSettings::default()).unwrap();
-        assert_eq!(s.meeting_by_token("tok").unwrap(), Some(m.clone()));
-        assert_eq!(
-            s.rooms().unwrap().len(),
-            1,
-            "the room is kept with the meeting"
-        );
-        let a = s
-            .save_attendee(&ChimeAttendee {
-                seq: 0,
-                meeting_id: "m1".into(),
-                attendee_id: "a1".into(),
-                external_user_id: "ext".into(),
-                join_token: "jt".into(),
-            })
-            .unwrap();
-        assert!(a.seq > 0);
-        assert_eq!(s.attendee_by_external_id("m1", "ext").unwrap(), Some(a));
-        assert_eq!(s.count_attendees("m1").unwrap(), 1);
-        s.end_meeting("m1", 1_000).unwrap();
-        assert_eq!(s.meeting("m1").unwrap(), None);
-        assert_eq!(s.count_attendees("m1").unwrap(), 0);
-        assert!(s.rooms().unwrap().is_empty());
-        assert_eq!(
-            s.revocations("m1").unwrap(),
-            [(gavel_core::EVERY_IDENTITY.to_string(), 1_000)],
-            "every join token of the meeting stays void"
-        );
-        assert!(
-            s.rooms_holding_state(0).unwrap().is_empty(),
-            "an ended meeting is not reopened"
-        );
+        crate::store::conformance::chime_meetings(&SqliteStore::in_memory().unwrap());
     }
 }

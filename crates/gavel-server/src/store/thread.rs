@@ -62,7 +62,7 @@ impl StoreThread {
 }
 
 fn gone() -> StoreError {
-    StoreError("the store thread has stopped".into())
+    StoreError::unavailable("the store thread has stopped")
 }
 
 /// A clonable async handle to one interface of the store (`dyn Store` by default).
@@ -100,7 +100,7 @@ impl<S: ?Sized + Send + Sync + 'static> StoreHandle<S> {
         let (job, answer) = self.job(f);
         self.thread.jobs.try_send(job).map_err(|e| match e {
             mpsc::error::TrySendError::Full(_) => {
-                StoreError(format!("the store is busy ({QUEUE_JOBS} calls waiting)"))
+                StoreError::unavailable(format!("the store is busy ({QUEUE_JOBS} calls waiting)"))
             }
             mpsc::error::TrySendError::Closed(_) => gone(),
         })?;
@@ -127,7 +127,7 @@ impl<S: ?Sized + Send + Sync + 'static> StoreHandle<S> {
 }
 
 fn call_failed() -> StoreError {
-    StoreError("the store call failed (see the server log)".into())
+    StoreError::new("the store call failed (see the server log)")
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 
 pub mod chime;
 pub mod external;
+pub mod postgres;
 pub mod process;
 
 use gavel_client::core::Event;
