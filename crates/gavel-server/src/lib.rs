@@ -10,6 +10,7 @@
 pub mod auth;
 pub mod chime;
 pub mod clock;
+pub mod cluster;
 pub mod config;
 pub mod config_file;
 pub mod console;

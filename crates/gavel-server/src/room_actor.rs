@@ -123,7 +123,7 @@ impl Durable {
     pub async fn commit(&self, room: &str, writes: Vec<DurableWrite>) -> Result<(), String> {
         let room = room.to_string();
         self.store
-            .call(move |s| s.commit(&room, &writes))
+            .call(move |s| s.commit(&room, None, &writes))
             .await
             .map_err(|e| e.to_string())
     }

@@ -237,8 +237,15 @@ pub trait Store: Send + Sync + 'static {
     fn revocations(&self, room: &str) -> StoreResult<Vec<(String, Millis)>>;
 
     /// Commits the durable writes of one command in `room`, all or none; the command takes
-    /// effect only once this returned `Ok`.
-    fn commit(&self, room: &str, writes: &[gavel_core::DurableWrite]) -> StoreResult<()>;
+    /// effect only once this returned `Ok`. With a `fence` (cluster mode), only while that
+    /// node owns the room at that epoch (`cluster/lease.rs`); otherwise nothing is written and
+    /// the call fails as `unavailable`.
+    fn commit(
+        &self,
+        room: &str,
+        fence: Option<&crate::cluster::lease::Fence>,
+        writes: &[gavel_core::DurableWrite],
+    ) -> StoreResult<()>;
 
     /// Sets (`Some`) or drops (`None`) the preset capabilities of `identity` in `room`.
     fn save_preset(

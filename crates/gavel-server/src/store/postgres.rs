@@ -16,6 +16,7 @@ use super::{
     postgres_schema, AuditEntry, DurableRows, SessionRecord, Store, StoreError, StoreResult,
     StoredBan,
 };
+use crate::cluster::lease::Fence;
 use gavel_core::{Capabilities, DurableWrite, Millis, RoomSettings};
 use postgres::{Client, NoTls};
 use std::sync::Mutex;
@@ -345,15 +346,30 @@ impl Store for PostgresStore {
         })
     }
 
-    /// One transaction: a command's writes are committed together or not at all.
-    fn commit(&self, room: &str, writes: &[DurableWrite]) -> StoreResult<()> {
-        self.in_transaction(|tx| {
+    /// One transaction: a command's writes are committed together or not at all, and with a
+    /// fence only while its node still owns the room at its epoch.
+    fn commit(
+        &self,
+        room: &str,
+        fence: Option<&Fence>,
+        writes: &[DurableWrite],
+    ) -> StoreResult<()> {
+        let owned = self.in_transaction(|tx| {
+            if let Some(fence) = fence {
+                if !crate::cluster::lease::check_fence(tx, room, fence)? {
+                    return Ok(false);
+                }
+            }
             let mut rows = sql::Rows(tx);
             for w in writes {
                 rows.apply(room, w)?;
             }
-            Ok(())
-        })
+            Ok(true)
+        })?;
+        match owned {
+            true => Ok(()),
+            false => Err(StoreError::unavailable(crate::cluster::lease::FENCED)),
+        }
     }
 
     fn save_preset(

@@ -75,6 +75,20 @@ pub const MIGRATIONS: &[&str] = &[
          UNIQUE (meeting_id, attendee_id),
          UNIQUE (meeting_id, external_user_id)
      );",
+    // 2: cluster mode (`cluster/lease.rs`): nodes and their leases, and each room's owner with
+    // the epoch that fences its writes. Ownership rows are never deleted (a released room has
+    // no node), so an epoch is never reused.
+    "CREATE TABLE cluster_nodes (
+         id TEXT PRIMARY KEY,
+         lease_until TIMESTAMPTZ NOT NULL,
+         started_at TIMESTAMPTZ NOT NULL DEFAULT now()
+     );
+     CREATE TABLE room_owners (
+         room TEXT PRIMARY KEY,
+         node TEXT NOT NULL,
+         epoch BIGINT NOT NULL
+     );
+     CREATE INDEX room_owners_by_node ON room_owners (node);",
 ];
 
 /// Any fixed number: the advisory lock migrations hold, so concurrent nodes run them once.

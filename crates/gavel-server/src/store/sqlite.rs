@@ -272,8 +272,17 @@ impl Store for SqliteStore {
         self.with(|c| sql::save_preset(c, room, identity, capabilities))
     }
 
-    /// One transaction: a command's writes are committed together or not at all.
-    fn commit(&self, room: &str, writes: &[DurableWrite]) -> StoreResult<()> {
+    /// One transaction: a command's writes are committed together or not at all. A node on
+    /// SQLite is alone: there is no ownership to fence, and a fence is a mistake.
+    fn commit(
+        &self,
+        room: &str,
+        fence: Option<&crate::cluster::lease::Fence>,
+        writes: &[DurableWrite],
+    ) -> StoreResult<()> {
+        if fence.is_some() {
+            return Err(StoreError::new("cluster mode needs the PostgreSQL store"));
+        }
         self.with(|c| {
             let tx = c.transaction()?;
             let mut rows = sql::Rows(&tx);
