@@ -6,6 +6,7 @@ pub mod chime;
 pub mod external;
 pub mod postgres;
 pub mod process;
+pub mod redis;
 
 use gavel_client::core::Event;
 use gavel_client::{AccessToken, ApiClient, Message, RtcClient};
