@@ -191,7 +191,8 @@ async fn gavel_store_migrate_copies_a_nodes_sqlite_data_into_postgres() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn while_the_database_is_down_rooms_do_not_open_without_their_bans() {
+async fn while_the_database_is_down_the_node_is_not_ready_and_rooms_do_not_open_without_their_bans()
+{
     let pg = std::sync::Arc::new(tokio::task::spawn_blocking(Postgres::start).await.unwrap());
     let url = {
         let pg = pg.clone();
@@ -202,12 +203,28 @@ async fn while_the_database_is_down_rooms_do_not_open_without_their_bans() {
     let mut config = TestServer::config();
     config.store.postgres = Some(url);
     let server = TestServer::with_config(config).await;
+    let get = |path: &'static str| {
+        let url = format!("{}{path}", server.http);
+        async move {
+            let r = reqwest::get(url).await.unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    };
+    assert_eq!(get("/readyz").await, (200, r#"{"ready":true}"#.to_string()));
     {
         let pg = pg.clone();
         tokio::task::spawn_blocking(move || pg.stop())
             .await
             .unwrap();
     }
+    // Up, but not ready: the store does not answer.
+    assert_eq!(get("/healthz").await.0, 200);
+    let (status, body) = get("/readyz").await;
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        body.contains(r#""ready":false"#) && body.contains("database"),
+        "{body}"
+    );
     // A room that is not open yet cannot read its bans: the join fails, and says why.
     let token = server.token("closed-door", "ann", "participant");
     let err = RtcClient::connect(&server.ws, &token)
@@ -225,5 +242,6 @@ async fn while_the_database_is_down_rooms_do_not_open_without_their_bans() {
     RtcClient::connect(&server.ws, &token)
         .await
         .expect("joins once the database is back");
+    assert_eq!(get("/readyz").await.0, 200);
     server.stop().await;
 }

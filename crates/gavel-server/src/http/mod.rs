@@ -7,6 +7,7 @@
 mod error;
 mod history;
 mod participants;
+mod ready;
 mod rooms;
 
 pub use error::ApiError;
@@ -54,6 +55,7 @@ pub fn router(state: AppState) -> Router {
     router
         .merge(crate::console::router())
         .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(ready::ready))
         .route("/v1/rtc", get(crate::ws::rtc))
         // LiveKit's client protocol (crate::livekit_rtc).
         .route("/rtc", get(crate::livekit_rtc::rtc))

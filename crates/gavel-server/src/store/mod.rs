@@ -214,6 +214,9 @@ pub(crate) trait DurableRows {
 /// The durable store. Calls are synchronous and quick; async code makes them on the store
 /// thread through a [`thread::StoreHandle`].
 pub trait Store: Send + Sync + 'static {
+    /// Whether the store answers at all (readiness): a trivial query.
+    fn ping(&self) -> StoreResult<()>;
+
     fn save_room(&self, name: &str, settings: &RoomSettings) -> StoreResult<()>;
     /// Updates a stored room's settings; a room that is not stored (created by a join) stays so.
     fn update_room_settings(&self, name: &str, settings: &RoomSettings) -> StoreResult<()>;

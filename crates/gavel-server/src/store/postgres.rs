@@ -260,6 +260,10 @@ const ROOMS_HOLDING_STATE: &str = "SELECT room FROM bans WHERE until > $1
      UNION SELECT room FROM revocations WHERE identity <> $2";
 
 impl Store for PostgresStore {
+    fn ping(&self) -> StoreResult<()> {
+        self.with(|c| c.simple_query("SELECT 1").map(drop))
+    }
+
     fn save_room(&self, name: &str, settings: &RoomSettings) -> StoreResult<()> {
         self.with(|c| sql::save_room(c, name, settings))
     }

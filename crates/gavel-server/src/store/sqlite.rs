@@ -171,6 +171,10 @@ pub(super) fn to_json<T: serde::Serialize>(v: &T) -> String {
 }
 
 impl Store for SqliteStore {
+    fn ping(&self) -> StoreResult<()> {
+        self.with(|c| c.query_row("SELECT 1", [], |_| Ok(())))
+    }
+
     fn save_room(&self, name: &str, settings: &RoomSettings) -> StoreResult<()> {
         let now = crate::clock::now_ms() as i64;
         self.with(|c| {
