@@ -145,6 +145,8 @@ pub struct Config {
     pub tls: Option<crate::tls::TlsConfig>,
     /// The embedded TURN relay and the ICE servers participants get (`[turn]`).
     pub turn: crate::turn::TurnConfig,
+    /// Cluster mode (`[cluster]`, docs/cluster.md).
+    pub cluster: crate::cluster::node::ClusterConfig,
 }
 
 impl Config {
@@ -162,11 +164,13 @@ impl Config {
             dev: true,
             tls: None,
             turn: Default::default(),
+            cluster: Default::default(),
         }
     }
 
     /// Checks what `serve` must refuse to start with.
     pub fn validate(&self) -> Result<(), String> {
+        self.cluster.validate(&self.store)?;
         if self.keys.is_empty() {
             return Err("no API key configured: pass --api-key and --api-secret (or GAVEL_API_KEY and GAVEL_API_SECRET), or run `gavel dev`".into());
         }

@@ -54,6 +54,8 @@ struct FileConfig {
     tls: Option<crate::tls::TlsConfig>,
     #[serde(default)]
     turn: crate::turn::TurnConfig,
+    #[serde(default)]
+    cluster: crate::cluster::node::ClusterConfig,
 }
 
 fn default_data_dir() -> std::path::PathBuf {
@@ -110,6 +112,7 @@ pub fn load(path: Option<&Path>, dev: bool) -> Result<Config, String> {
     config.media = file.media;
     config.tls = file.tls;
     config.turn = file.turn;
+    config.cluster = file.cluster;
     file.room_defaults
         .validate()
         .map_err(|e| format!("invalid configuration: room_defaults: {}", e.message))?;

@@ -54,6 +54,8 @@ fn dev_signing_key(config: &Config) -> Option<(String, String)> {
 pub struct Server {
     pub addr: SocketAddr,
     pub registry: Arc<Registry>,
+    /// This node in the cluster, if `[cluster]` is enabled.
+    pub cluster: Option<Arc<cluster::node::Node>>,
     stop: watch::Sender<bool>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
@@ -67,6 +69,16 @@ impl Server {
         let listener = TcpListener::bind(config.bind).await?;
         let addr = listener.local_addr()?;
         let (backend, chime_backend) = store::open(&config).await.map_err(invalid)?;
+        let cluster = match (&config.cluster.enabled, &config.store.postgres) {
+            (true, Some(url)) => {
+                let (node, inbox) = cluster::node::Node::start(&config.cluster, url)
+                    .await
+                    .map_err(invalid)?;
+                tokio::spawn(cluster::dispatch(node.clone(), inbox));
+                Some(node)
+            }
+            _ => None,
+        };
         let store_thread = store::thread::StoreThread::spawn()?;
         let store = store_thread.handle::<dyn store::Store>(backend);
         let chime_store = store_thread.handle::<dyn chime::store::ChimeStore>(chime_backend);
@@ -110,6 +122,7 @@ impl Server {
             dev_key: config.dev.then(|| dev_signing_key(&config)).flatten(),
             ice_servers,
             chime_store,
+            cluster: cluster.clone(),
         };
         let app = http::router(state);
         let (stop, mut stopped) = watch::channel(false);
@@ -144,6 +157,7 @@ impl Server {
         Ok(Server {
             addr,
             registry,
+            cluster,
             stop,
             task,
         })
@@ -165,5 +179,11 @@ impl Server {
             registry.sessions_finished().await;
         })
         .await;
+        // Last: this node's rooms are free for others at once, not after its lease expires.
+        if let Some(node) = self.cluster {
+            if let Err(e) = node.leave().await {
+                tracing::warn!(error = %e, "could not leave the cluster; its lease will expire");
+            }
+        }
     }
 }

@@ -55,9 +55,11 @@ pub fn margin(ttl: Duration) -> Duration {
     (ttl / 5).min(Duration::from_secs(2))
 }
 
-/// This node's view of the cluster tables.
+/// This node's view of the cluster tables, on a connection of its own that is opened again
+/// by the next call after it failed.
 pub struct Leases {
-    client: postgres::Client,
+    config: postgres::Config,
+    client: Option<postgres::Client>,
     node: String,
     ttl: Duration,
 }
@@ -78,25 +80,48 @@ impl Leases {
             .map_err(|e| StoreError::new(format!("invalid [store] postgres: {e}")))?;
         config.connect_timeout(crate::store::postgres::CONNECT_TIMEOUT);
         config.application_name("gavel-cluster");
-        let client = config
-            .connect(postgres::NoTls)
-            .map_err(|e| StoreError::unavailable(format!("cannot reach the database: {e}")))?;
+        // A statement that hangs must not outlast the lease it is renewing.
+        config.options(&format!("-c statement_timeout={}", (ttl / 2).as_millis()));
         let mut leases = Leases {
-            client,
+            config,
+            client: None,
             node: node.to_string(),
             ttl,
         };
         let started = Instant::now();
-        leases
-            .client
-            .execute(
+        let (id, secs) = (leases.node.clone(), ttl.as_secs_f64());
+        leases.with(|c| {
+            c.execute(
                 "INSERT INTO cluster_nodes (id, lease_until)
                  VALUES ($1, now() + make_interval(secs => $2))",
-                &[&leases.node, &ttl.as_secs_f64()],
+                &[&id, &secs],
             )
-            .map_err(db)?;
+        })?;
         let lease = leases.deadline(started);
         Ok((leases, lease))
+    }
+
+    /// Runs `f` on the connection, connecting first if there is none; a connection that
+    /// failed is dropped, to be opened again by the next call.
+    fn with<T>(
+        &mut self,
+        f: impl FnOnce(&mut postgres::Client) -> Result<T, postgres::Error>,
+    ) -> StoreResult<T> {
+        if self.client.as_ref().is_none_or(postgres::Client::is_closed) {
+            let client = self
+                .config
+                .connect(postgres::NoTls)
+                .map_err(|e| StoreError::unavailable(format!("cannot reach the database: {e}")))?;
+            self.client = Some(client);
+        }
+        let client = self.client.as_mut().expect("connected above");
+        f(client).map_err(|e| {
+            let err = db(e);
+            if err.unavailable {
+                self.client = None;
+            }
+            err
+        })
     }
 
     pub fn node(&self) -> &str {
@@ -113,14 +138,14 @@ impl Leases {
     /// row is gone (it left): then it must stop serving.
     pub fn renew(&mut self) -> StoreResult<Lease> {
         let started = Instant::now();
-        let n = self
-            .client
-            .execute(
+        let (id, secs) = (self.node.clone(), self.ttl.as_secs_f64());
+        let n = self.with(|c| {
+            c.execute(
                 "UPDATE cluster_nodes SET lease_until = now() + make_interval(secs => $2)
                  WHERE id = $1",
-                &[&self.node, &self.ttl.as_secs_f64()],
+                &[&id, &secs],
             )
-            .map_err(db)?;
+        })?;
         match n {
             1 => Ok(self.deadline(started)),
             _ => Err(StoreError::new(format!(
@@ -133,9 +158,9 @@ impl Leases {
     /// Takes `room` if nobody owns it, or its owner's lease has expired, or it was released;
     /// otherwise says who owns it. One statement: concurrent callers get one owner.
     pub fn acquire(&mut self, room: &str) -> StoreResult<Owner> {
-        let taken = self
-            .client
-            .query_opt(
+        let node = self.node.clone();
+        let taken = self.with(|c| {
+            c.query_opt(
                 "INSERT INTO room_owners (room, node, epoch)
                  SELECT $1, $2, 1
                  WHERE EXISTS (SELECT 1 FROM cluster_nodes
@@ -147,9 +172,9 @@ impl Leases {
                                        WHERE n.id = room_owners.node
                                          AND n.lease_until > now())
                  RETURNING epoch",
-                &[&room, &self.node],
+                &[&room, &node],
             )
-            .map_err(db)?;
+        })?;
         if let Some(row) = taken {
             return Ok(Owner::Me(Fence {
                 node: self.node.clone(),
@@ -158,15 +183,14 @@ impl Leases {
         }
         // Not taken: someone alive owns it (maybe this node already), or this node's own lease
         // has expired.
-        let row = self
-            .client
-            .query_opt(
+        let row = self.with(|c| {
+            c.query_opt(
                 "SELECT o.node, o.epoch, n.lease_until > now()
                  FROM room_owners o LEFT JOIN cluster_nodes n ON n.id = o.node
                  WHERE o.room = $1",
                 &[&room],
             )
-            .map_err(db)?;
+        })?;
         match row {
             Some(r)
                 if r.get::<_, String>(0) == self.node
@@ -186,15 +210,14 @@ impl Leases {
 
     /// The room's owner with a live lease, if any.
     pub fn owner(&mut self, room: &str) -> StoreResult<Option<Fence>> {
-        let row = self
-            .client
-            .query_opt(
+        let row = self.with(|c| {
+            c.query_opt(
                 "SELECT o.node, o.epoch FROM room_owners o
                  JOIN cluster_nodes n ON n.id = o.node AND n.lease_until > now()
                  WHERE o.room = $1",
                 &[&room],
             )
-            .map_err(db)?;
+        })?;
         Ok(row.map(|r| Fence {
             node: r.get(0),
             epoch: r.get(1),
@@ -204,26 +227,24 @@ impl Leases {
     /// Gives `room` up (a graceful hand-over): anyone may take it at once. Only the owner at
     /// `fence`'s epoch can.
     pub fn release(&mut self, room: &str, fence: &Fence) -> StoreResult<()> {
-        self.client
-            .execute(
+        self.with(|c| {
+            c.execute(
                 "UPDATE room_owners SET node = '' WHERE room = $1 AND node = $2 AND epoch = $3",
                 &[&room, &fence.node, &fence.epoch],
             )
-            .map_err(db)
-            .map(drop)
+        })
+        .map(drop)
     }
 
     /// Leaves the cluster: every room this node owns is released and its lease ends.
     pub fn leave(&mut self) -> StoreResult<()> {
-        let mut tx = self.client.transaction().map_err(db)?;
-        tx.execute(
-            "UPDATE room_owners SET node = '' WHERE node = $1",
-            &[&self.node],
-        )
-        .map_err(db)?;
-        tx.execute("DELETE FROM cluster_nodes WHERE id = $1", &[&self.node])
-            .map_err(db)?;
-        tx.commit().map_err(db)
+        let node = self.node.clone();
+        self.with(|c| {
+            let mut tx = c.transaction()?;
+            tx.execute("UPDATE room_owners SET node = '' WHERE node = $1", &[&node])?;
+            tx.execute("DELETE FROM cluster_nodes WHERE id = $1", &[&node])?;
+            tx.commit()
+        })
     }
 }
 

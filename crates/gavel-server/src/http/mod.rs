@@ -37,6 +37,8 @@ pub struct AppState {
     pub ice_servers: Arc<crate::turn::IceServers>,
     /// The Chime front-end's meetings and attendees, on the store thread.
     pub chime_store: crate::store::thread::StoreHandle<dyn crate::chime::store::ChimeStore>,
+    /// This node in the cluster (`[cluster]`); `None` for a single node.
+    pub cluster: Option<Arc<crate::cluster::node::Node>>,
 }
 
 /// The host name a request was addressed to (its `Host` header without the port), for URLs

@@ -1,7 +1,8 @@
 //! `GET /readyz`: whether this node can serve requests now, for load balancers and
 //! orchestrators — unlike `/healthz`, which only says the process is up. Ready means the
 //! durable store answers (within [`STORE_WAIT`]); without it, commands that must be durable
-//! would fail. Answered `200 {"ready": true}` or `503 {"ready": false, "store": "<why>"}`.
+//! would fail. In cluster mode also that this node holds its lease and the bus answers.
+//! Answered `200 {"ready": true, …}` or `503 {"ready": false, …}` with each check's state.
 
 use super::AppState;
 use axum::extract::State;
@@ -16,16 +17,25 @@ pub const STORE_WAIT: Duration = Duration::from_secs(3);
 pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     let store = &state.registry.durable.store;
     let answered = tokio::time::timeout(STORE_WAIT, store.call(|s| s.ping())).await;
-    match answered {
-        Ok(Ok(())) => (StatusCode::OK, Json(json!({"ready": true}))),
-        Ok(Err(e)) => not_ready(e.message),
-        Err(_) => not_ready(format!("no answer within {} s", STORE_WAIT.as_secs())),
+    let store = match answered {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(e.message),
+        Err(_) => Err(format!("no answer within {} s", STORE_WAIT.as_secs())),
+    };
+    let mut ready = store.is_ok();
+    let mut body = json!({"store": store.err().unwrap_or_else(|| "ok".into())});
+    if let Some(node) = &state.cluster {
+        let lease = node.lease_held();
+        let bus = node.bus.healthy.load(std::sync::atomic::Ordering::Relaxed);
+        ready &= lease && bus;
+        body["node"] = json!(node.id);
+        body["lease"] = json!(if lease { "held" } else { "expired" });
+        body["bus"] = json!(if bus { "ok" } else { "unreachable" });
     }
-}
-
-fn not_ready(why: String) -> (StatusCode, Json<Value>) {
-    (
-        StatusCode::SERVICE_UNAVAILABLE,
-        Json(json!({"ready": false, "store": why})),
-    )
+    body["ready"] = json!(ready);
+    let status = match ready {
+        true => StatusCode::OK,
+        false => StatusCode::SERVICE_UNAVAILABLE,
+    };
+    (status, Json(body))
 }
