@@ -96,7 +96,10 @@ impl Server {
             media::MediaPlane::bind(&config.media, config.bind, registry.metrics.clone()).await?;
         plane.spawn_reader();
         let tls = match &config.tls {
-            Some(c) => Some(tls::Tls::start(c, registry.metrics.clone()).map_err(invalid)?),
+            Some(c) => Some(
+                tls::Tls::start(c, config.data_dir.as_deref(), registry.metrics.clone())
+                    .map_err(invalid)?,
+            ),
             None => None,
         };
         let ice_servers = turn::start(
@@ -135,7 +138,7 @@ impl Server {
         let task = match (&config.tls, tls) {
             (Some(c), Some(tls)) => {
                 if let Some(from) = c.redirect_from {
-                    tls::serve_redirect(from, addr.port()).await?;
+                    tls::serve_redirect(from, addr.port(), tls.challenges.clone()).await?;
                 }
                 let listener = tls::listener::TlsListener::new(listener, tls.config.clone())?;
                 tokio::spawn(async move {

@@ -52,6 +52,7 @@ pub struct Metrics {
     pub media_loss_ratio: Family<DirectionLabel, Histogram, fn() -> Histogram>,
     pub tls_reloads: Counter,
     pub tls_reload_failures: Counter,
+    pub acme_orders: Family<OutcomeLabel, Counter>,
     pub turn_allocations: Gauge,
     pub turn_relayed_bytes: Counter,
     pub turn_refused: Family<ReasonLabel, Counter>,
@@ -60,6 +61,11 @@ pub struct Metrics {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct DirectionLabel {
     pub direction: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabel {
+    pub outcome: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -94,6 +100,7 @@ impl Default for Metrics {
             media_loss_ratio: Family::new_with_constructor(loss_histogram),
             tls_reloads: Counter::default(),
             tls_reload_failures: Counter::default(),
+            acme_orders: Family::default(),
             turn_allocations: Gauge::default(),
             turn_relayed_bytes: Counter::default(),
             turn_refused: Family::default(),
@@ -201,6 +208,11 @@ impl Default for Metrics {
             m.tls_reload_failures.clone(),
         );
         registry.register(
+            "acme_orders",
+            "Certificate orders through ACME, by outcome (issued, failed)",
+            m.acme_orders.clone(),
+        );
+        registry.register(
             "turn_allocations",
             "TURN relay allocations open",
             m.turn_allocations.clone(),
@@ -220,6 +232,13 @@ impl Default for Metrics {
 }
 
 impl Metrics {
+    /// Counts an ACME order by its outcome.
+    pub fn acme_order(&self, outcome: &'static str) {
+        self.acme_orders
+            .get_or_create(&OutcomeLabel { outcome })
+            .inc();
+    }
+
     pub fn error(&self, code: gavel_core::ErrorCode) {
         self.errors
             .get_or_create(&CodeLabel {

@@ -4,52 +4,14 @@
 
 mod common;
 
+use common::tls::*;
 use common::*;
 use futures_util::{SinkExt, StreamExt};
 use gavel_server::tls::TlsConfig;
-use rustls_pki_types::{CertificateDer, ServerName};
-use std::path::Path;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio_rustls::TlsConnector;
 use tokio_tungstenite::tungstenite::Message;
-
-/// A CA and a certificate it signed for `localhost` and 127.0.0.1.
-struct Issued {
-    ca: CertificateDer<'static>,
-    chain_pem: String,
-    key_pem: String,
-}
-
-fn issue(name: &str) -> Issued {
-    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.distinguished_name
-        .push(rcgen::DnType::CommonName, format!("{name} test CA"));
-    let ca_cert = ca.self_signed(&ca_key).unwrap();
-    let issuer = rcgen::Issuer::new(ca, ca_key);
-    let key = KeyPair::generate().unwrap();
-    let leaf = CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
-        .unwrap()
-        .signed_by(&key, &issuer)
-        .unwrap();
-    Issued {
-        ca: ca_cert.der().clone(),
-        chain_pem: leaf.pem(),
-        key_pem: key.serialize_pem(),
-    }
-}
-
-fn write(dir: &Path, issued: &Issued) -> (std::path::PathBuf, std::path::PathBuf) {
-    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
-    std::fs::write(&key, &issued.key_pem).unwrap();
-    std::fs::write(&cert, &issued.chain_pem).unwrap();
-    (cert, key)
-}
 
 /// A free loopback port (bound, then released) for the redirect listener.
 fn free_port() -> u16 {
@@ -66,42 +28,6 @@ async fn start(tls: TlsConfig) -> TestServer {
     TestServer::with_config(config).await
 }
 
-/// A TLS connection to the server that trusts only `ca`.
-async fn connect(
-    addr: &str,
-    ca: &CertificateDer<'static>,
-) -> std::io::Result<impl tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin> {
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(ca.clone()).unwrap();
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    let tcp = TcpStream::connect(addr).await?;
-    let name = ServerName::try_from("localhost").unwrap();
-    TlsConnector::from(Arc::new(config))
-        .connect(name, tcp)
-        .await
-}
-
-/// `GET path` over a fresh TLS connection: the status line and the body.
-async fn https_get(addr: &str, ca: &CertificateDer<'static>, path: &str) -> (String, String) {
-    let mut tls = connect(addr, ca).await.expect("TLS handshake");
-    let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
-    tls.write_all(request.as_bytes()).await.unwrap();
-    let mut response = String::new();
-    tls.read_to_string(&mut response).await.unwrap();
-    let status = response.lines().next().unwrap_or_default().to_string();
-    let body = response
-        .split("\r\n\r\n")
-        .nth(1)
-        .unwrap_or_default()
-        .to_string();
-    (status, body)
-}
-
 fn host_port(ts: &TestServer) -> String {
     ts.http.trim_start_matches("http://").to_string()
 }
@@ -113,8 +39,9 @@ async fn https_and_wss_serve_the_api_and_signalling_and_plain_http_redirects() {
     let (cert, key) = write(&dir, &issued);
     let redirect = std::net::SocketAddr::from(([127, 0, 0, 1], free_port()));
     let ts = start(TlsConfig {
-        cert,
-        key,
+        cert: Some(cert),
+        key: Some(key),
+        acme: None,
         redirect_from: Some(redirect),
     })
     .await;
@@ -164,8 +91,9 @@ async fn a_renewed_certificate_is_used_by_new_connections_and_open_ones_carry_on
     let first = issue("first");
     let (cert, key) = write(&dir, &first);
     let ts = start(TlsConfig {
-        cert,
-        key,
+        cert: Some(cert),
+        key: Some(key),
+        acme: None,
         redirect_from: None,
     })
     .await;

@@ -31,32 +31,53 @@ pub fn load(cert: &Path, key: &Path) -> Result<Arc<CertifiedKey>, String> {
     Ok(Arc::new(certified))
 }
 
-/// Hands every handshake the certificate loaded last.
+/// Hands every handshake the certificate loaded last — or, to an ACME validation (ALPN
+/// `acme-tls/1`), the challenge certificate for the name it asks for.
 #[derive(Debug)]
 pub struct ReloadingCert {
     current: RwLock<Arc<CertifiedKey>>,
+    challenges: Option<Arc<super::acme::Challenges>>,
 }
 
 impl ReloadingCert {
     pub fn new(first: Arc<CertifiedKey>) -> Arc<ReloadingCert> {
+        Self::answering(first, None)
+    }
+
+    /// A certificate that also answers TLS-ALPN-01 challenges from `challenges`.
+    pub fn answering(
+        first: Arc<CertifiedKey>,
+        challenges: Option<Arc<super::acme::Challenges>>,
+    ) -> Arc<ReloadingCert> {
         Arc::new(ReloadingCert {
             current: RwLock::new(first),
+            challenges,
         })
     }
 
     pub fn replace(&self, next: Arc<CertifiedKey>) {
         *self.current.write().unwrap_or_else(|e| e.into_inner()) = next;
     }
+
+    pub fn current(&self) -> Arc<CertifiedKey> {
+        self.current
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
 }
 
 impl ResolvesServerCert for ReloadingCert {
-    fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
-        Some(
-            self.current
-                .read()
-                .unwrap_or_else(|e| e.into_inner())
-                .clone(),
-        )
+    fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        let acme = hello
+            .alpn()
+            .is_some_and(|mut protocols| protocols.any(|p| p == super::acme::ACME_TLS_ALPN));
+        if acme {
+            // Only a validation asks for acme-tls/1; it gets the challenge or nothing.
+            let name = hello.server_name()?;
+            return self.challenges.as_ref()?.tls_alpn_cert(name);
+        }
+        Some(self.current())
     }
 }
 

@@ -40,7 +40,12 @@ impl TlsListener {
                 let Ok(permit) = slots.clone().acquire_owned().await else {
                     return;
                 };
-                let (stream, peer) = match tcp.accept().await {
+                // The server stopped serving (its listener was dropped): the port is released.
+                let accepted = tokio::select! {
+                    _ = tx.closed() => return,
+                    accepted = tcp.accept() => accepted,
+                };
+                let (stream, peer) = match accepted {
                     Ok(x) => x,
                     Err(e) => {
                         // Out of file descriptors and the like: wait a little, as axum does.
@@ -58,7 +63,14 @@ impl TlsListener {
                 tokio::spawn(async move {
                     let _permit = permit;
                     match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-                        Ok(Ok(tls)) => {
+                        Ok(Ok(mut tls)) => {
+                            // An ACME validation: it has checked the certificate; it is never
+                            // served HTTP.
+                            if tls.get_ref().1.alpn_protocol() == Some(super::acme::ACME_TLS_ALPN) {
+                                use tokio::io::AsyncWriteExt;
+                                let _ = tls.shutdown().await;
+                                return;
+                            }
                             let _ = tx.send((tls, peer)).await;
                         }
                         Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),

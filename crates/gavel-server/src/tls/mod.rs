@@ -6,6 +6,7 @@
 //! comes from files (`certs.rs`, reloaded on change or SIGHUP without dropping connections);
 //! handshakes run off the accept path (`listener.rs`). `gavel dev` stays plain HTTP.
 
+pub mod acme;
 pub mod certs;
 pub mod listener;
 
@@ -14,14 +15,19 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-/// `[tls]` in the configuration file.
+/// `[tls]` in the configuration file: certificate files, or `[tls.acme]`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TlsConfig {
     /// The certificate chain (PEM), the server's certificate first.
-    pub cert: PathBuf,
+    #[serde(default)]
+    pub cert: Option<PathBuf>,
     /// Its private key (PEM: PKCS#8, PKCS#1 or SEC1).
-    pub key: PathBuf,
+    #[serde(default)]
+    pub key: Option<PathBuf>,
+    /// Automatic certificates instead of files (`acme.rs`).
+    #[serde(default)]
+    pub acme: Option<acme::AcmeConfig>,
     /// A plain-HTTP address that answers every request with a redirect to HTTPS (for example
     /// `0.0.0.0:80`). Unset: none.
     #[serde(default)]
@@ -32,36 +38,98 @@ pub struct TlsConfig {
 pub struct Tls {
     pub cert: Arc<certs::ReloadingCert>,
     pub config: Arc<rustls::ServerConfig>,
+    /// ACME challenges being answered (`[tls.acme]`), for the plain-HTTP port's HTTP-01.
+    pub challenges: Option<Arc<acme::Challenges>>,
+}
+
+impl TlsConfig {
+    /// Exactly one source of certificates, complete.
+    pub fn validate(&self) -> Result<(), String> {
+        match (&self.cert, &self.key, &self.acme) {
+            (Some(_), Some(_), None) => Ok(()),
+            (None, None, Some(acme)) => acme::validate(acme, self.redirect_from.is_some()),
+            (_, _, Some(_)) => {
+                Err("[tls] has both certificate files and [tls.acme]: choose one".into())
+            }
+            _ => Err("[tls] needs cert and key (files), or [tls.acme]".into()),
+        }
+    }
 }
 
 impl Tls {
-    /// Loads the certificate (a bad one is a start-up error) and starts watching its files.
-    pub fn start(c: &TlsConfig, metrics: Arc<crate::metrics::Metrics>) -> Result<Tls, String> {
-        let cert = certs::ReloadingCert::new(certs::load(&c.cert, &c.key)?);
-        certs::watch(cert.clone(), c.cert.clone(), c.key.clone(), metrics);
+    /// Loads the certificate (a bad one is a start-up error) and starts watching its files, or
+    /// starts ACME (`data_dir` caches what it issues).
+    pub fn start(
+        c: &TlsConfig,
+        data_dir: Option<&std::path::Path>,
+        metrics: Arc<crate::metrics::Metrics>,
+    ) -> Result<Tls, String> {
+        c.validate()?;
+        let mut alpn = vec![b"http/1.1".to_vec()];
+        let cert = match (&c.cert, &c.key, &c.acme) {
+            (Some(cert_file), Some(key_file), _) => {
+                let cert = certs::ReloadingCert::new(certs::load(cert_file, key_file)?);
+                certs::watch(cert.clone(), cert_file.clone(), key_file.clone(), metrics);
+                (cert, None)
+            }
+            (_, _, Some(a)) => {
+                let challenges = Arc::new(acme::Challenges::default());
+                let first = acme::first_certificate(a, data_dir)?;
+                let cert = certs::ReloadingCert::answering(first, Some(challenges.clone()));
+                alpn.push(acme::ACME_TLS_ALPN.to_vec());
+                acme::start(
+                    a.clone(),
+                    data_dir.map(|d| d.to_path_buf()),
+                    cert.clone(),
+                    challenges.clone(),
+                    metrics,
+                );
+                (cert, Some(challenges))
+            }
+            _ => unreachable!("validated above"),
+        };
+        let (cert, challenges) = cert;
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let mut config = rustls::ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .map_err(|e| e.to_string())?
             .with_no_client_auth()
             .with_cert_resolver(cert.clone());
-        // HTTP/1.1 only: WebSocket upgrades (the clients' signalling) are HTTP/1.1's.
-        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        // HTTP/1.1 only: WebSocket upgrades (the clients' signalling) are HTTP/1.1's. And
+        // acme-tls/1 when ACME's TLS-ALPN-01 challenges are answered here.
+        config.alpn_protocols = alpn;
         Ok(Tls {
             cert,
             config: Arc::new(config),
+            challenges,
         })
     }
 }
 
 /// Serves `redirect_from`: every request is answered `308 Permanent Redirect` to the same path
-/// on `https://` at the same host and the HTTPS port `https_port`.
-pub async fn serve_redirect(from: SocketAddr, https_port: u16) -> std::io::Result<()> {
+/// on `https://` at the same host and the HTTPS port `https_port` — except ACME's HTTP-01
+/// validations (`/.well-known/acme-challenge/<token>`) while `challenges` has them.
+pub async fn serve_redirect(
+    from: SocketAddr,
+    https_port: u16,
+    challenges: Option<Arc<acme::Challenges>>,
+) -> std::io::Result<()> {
     use axum::http::{header, StatusCode, Uri};
     use axum::response::IntoResponse;
     let listener = tokio::net::TcpListener::bind(from).await?;
-    let app =
-        axum::Router::new().fallback(move |headers: axum::http::HeaderMap, uri: Uri| async move {
+    let app = axum::Router::new()
+        .route(
+            "/.well-known/acme-challenge/{token}",
+            axum::routing::get(
+                move |axum::extract::Path(token): axum::extract::Path<String>| async move {
+                    match challenges.as_ref().and_then(|c| c.http_response(&token)) {
+                        Some(answer) => (StatusCode::OK, answer).into_response(),
+                        None => (StatusCode::NOT_FOUND, "no such challenge").into_response(),
+                    }
+                },
+            ),
+        )
+        .fallback(move |headers: axum::http::HeaderMap, uri: Uri| async move {
             let host = headers
                 .get(header::HOST)
                 .and_then(|h| h.to_str().ok())

@@ -7,6 +7,7 @@ pub mod external;
 pub mod postgres;
 pub mod process;
 pub mod redis;
+pub mod tls;
 
 use gavel_client::core::Event;
 use gavel_client::{AccessToken, ApiClient, Message, RtcClient};
