@@ -199,3 +199,31 @@ export async function api(pathname, body, method = "POST") {
   assert.ok(res.ok, `${pathname}: ${res.status} ${text}`);
   return JSON.parse(text);
 }
+
+/** The loudest RMS of `identity`'s forwarded audio heard on `page` over `ms` (-1: none yet). */
+export async function loudnessOf(page, identity, ms = 1000) {
+  return page.evaluate(
+    async ({ identity, ms }) => {
+      const el = window.gavelSession.session.audioOf(identity);
+      if (!el) return -1;
+      const ctx = new AudioContext();
+      await ctx.resume();
+      const analyser = ctx.createAnalyser();
+      analyser.fftSize = 2048;
+      ctx.createMediaStreamSource(el.srcObject).connect(analyser);
+      const buf = new Float32Array(analyser.fftSize);
+      let max = 0;
+      const end = performance.now() + ms;
+      while (performance.now() < end) {
+        analyser.getFloatTimeDomainData(buf);
+        let sum = 0;
+        for (const x of buf) sum += x * x;
+        max = Math.max(max, Math.sqrt(sum / buf.length));
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      await ctx.close();
+      return max;
+    },
+    { identity, ms },
+  );
+}

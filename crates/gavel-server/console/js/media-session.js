@@ -21,8 +21,11 @@ export class MediaSession {
   constructor(conn) {
     this.conn = conn;
     // The server's TURN relay (and any other ICE servers), with our credential: sent after
-    // `joined` as `ice_servers`.
-    this.pc = new RTCPeerConnection({ iceServers: conn.iceServers ?? [] });
+    // `joined` as `ice_servers`. One transport for every line (the server bundles them all):
+    // without max-bundle the browser gathers candidates, and takes a TURN allocation, for each
+    // of the offer's many receive lines until the answer arrives, and the server's limit on
+    // allocations per participant could refuse the one that is kept.
+    this.pc = new RTCPeerConnection({ iceServers: conn.iceServers ?? [], bundlePolicy: "max-bundle" });
     /** source → RTCRtpTransceiver we send on. */
     this.sending = new Map();
     /** mid → {identity, source, track_sid} the server put there. */
@@ -107,7 +110,7 @@ export class MediaSession {
 
   /** A `media_slots` event: which slot carries what, and whether to offer more slots. */
   handle(ev) {
-    if (ev.type === "ice_servers") this.pc.setConfiguration({ iceServers: ev.ice_servers });
+    if (ev.type === "ice_servers") this.pc.setConfiguration({ ...this.pc.getConfiguration(), iceServers: ev.ice_servers });
     if (ev.type !== "media_slots") return;
     this.slots.clear();
     for (const s of ev.slots) if (s.identity) this.slots.set(s.mid, s);

@@ -2,13 +2,13 @@
 //! the TLS port (a task per connection, which frames the stream into whole TURN messages),
 //! and every relayed socket.
 
+use super::framing::Framer;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::{mpsc, Semaphore};
-use turn_types::tcp::{IncomingTcp, TurnTcpBuffer};
 
 /// What the relay's task hears.
 pub enum Input {
@@ -138,44 +138,28 @@ async fn connection(
             }
         }
     });
-    let mut framing = TurnTcpBuffer::new();
+    let mut framing = Framer::default();
     let mut buf = vec![0u8; 16 * 1024];
-    let local: SocketAddr = ([0, 0, 0, 0], 0).into();
     'read: loop {
         let n = match read.read(&mut buf).await {
             Ok(0) | Err(_) => break,
             Ok(n) => n,
         };
-        let transmit = turn_server_proto::api::Transmit {
-            data: &buf[..n],
-            transport: turn_types::stun::TransportType::Tcp,
-            from: client,
-            to: local,
-        };
-        let mut next = framing.incoming_tcp(transmit).map(|m| framed(&m));
-        while let Some(message) = next {
-            if tx
-                .send(Input::Tcp {
-                    client,
-                    data: message,
-                })
-                .await
-                .is_err()
-            {
+        framing.push(&buf[..n]);
+        while let Some(message) = framing.next_message() {
+            let Ok(data) = message else {
+                break 'read; // not TURN: the connection ends
+            };
+            if tx.send(Input::Tcp { client, data }).await.is_err() {
                 break 'read;
             }
-            next = framing.poll_recv().map(|m| m.data().to_vec());
         }
-        // Bytes that never make a message (garbage, or a message larger than any) end the
-        // connection rather than grow the buffer.
-        if framing.len() > MAX_MESSAGE {
+        // Bytes that never make a message (a message larger than any) end the connection
+        // rather than grow the buffer.
+        if framing.buffered() > MAX_MESSAGE {
             break;
         }
     }
     writing.abort();
     let _ = tx.send(Input::TcpClosed { client }).await;
-}
-
-fn framed<T: AsRef<[u8]> + std::fmt::Debug>(m: &IncomingTcp<T>) -> Vec<u8> {
-    m.data().to_vec()
 }

@@ -16,6 +16,7 @@
 //! on LiveKit's), along with any external ICE servers configured.
 
 pub mod credentials;
+pub mod framing;
 pub mod listeners;
 pub mod relay;
 

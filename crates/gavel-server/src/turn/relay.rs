@@ -451,7 +451,7 @@ impl Relay {
         if t.transport == TransportType::Tcp {
             if let Some(w) = self.tcp_writers.get(&t.to) {
                 // A client that does not read its answers is its own problem: dropped.
-                let _ = w.try_send(t.data);
+                let _ = w.try_send(super::framing::for_stream(t.data));
             }
             return;
         }
@@ -479,8 +479,11 @@ impl Relay {
             return;
         }
         a.budget -= bits;
-        if a.socket.try_send_to(&t.data, t.to).is_ok() {
-            self.metrics.turn_relayed_bytes.inc_by(t.data.len() as u64);
+        match a.socket.try_send_to(&t.data, t.to) {
+            Ok(_) => {
+                self.metrics.turn_relayed_bytes.inc_by(t.data.len() as u64);
+            }
+            Err(e) => tracing::debug!(relay = %t.from, error = %e, "relayed send failed"),
         }
     }
 }

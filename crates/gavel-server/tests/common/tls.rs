@@ -17,6 +17,12 @@ pub struct Issued {
 }
 
 pub fn issue(name: &str) -> Issued {
+    issue_for(name, &["localhost", "127.0.0.1"]).0
+}
+
+/// A CA and a certificate it signed for `names` (DNS names or IP addresses); also the leaf's
+/// SubjectPublicKeyInfo (DER), which Chromium can be told to trust.
+pub fn issue_for(name: &str, names: &[&str]) -> (Issued, Vec<u8>) {
     use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
     let ca_key = KeyPair::generate().unwrap();
     let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
@@ -26,16 +32,20 @@ pub fn issue(name: &str) -> Issued {
     let ca_cert = ca.self_signed(&ca_key).unwrap();
     let issuer = rcgen::Issuer::new(ca, ca_key);
     let key = KeyPair::generate().unwrap();
-    let leaf = CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
+    let leaf = CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
         .unwrap()
         .signed_by(&key, &issuer)
         .unwrap();
-    Issued {
-        ca: ca_cert.der().clone(),
-        ca_pem: ca_cert.pem(),
-        chain_pem: leaf.pem(),
-        key_pem: key.serialize_pem(),
-    }
+    let spki = rcgen::PublicKeyData::subject_public_key_info(&key);
+    (
+        Issued {
+            ca: ca_cert.der().clone(),
+            ca_pem: ca_cert.pem(),
+            chain_pem: leaf.pem(),
+            key_pem: key.serialize_pem(),
+        },
+        spki,
+    )
 }
 
 pub fn write(dir: &Path, issued: &Issued) -> (std::path::PathBuf, std::path::PathBuf) {
