@@ -297,6 +297,14 @@ impl MediaEngine {
         if s.rtc.handle_input(Input::Timeout(now)).is_err() {
             s.rtc.disconnect();
         }
+        // A client that restarts ICE (new credentials in its offer: a browser does when its
+        // ICE servers change) gets new ones from str0m too, and its checks name the new ufrag.
+        let ufrag = s.rtc.direct_api().local_ice_credentials().ufrag;
+        if ufrag != s.ufrag {
+            let old = std::mem::replace(&mut s.ufrag, ufrag.clone());
+            self.by_ufrag.remove(&old);
+            self.by_ufrag.insert(ufrag, session.to_string());
+        }
         self.enqueue(session);
         self.reassign();
         self.drive(now);

@@ -315,3 +315,52 @@ fn the_ice_lite_server_sends_nothing_unasked_and_receive_only_clients_connect() 
         net.got("ben", "ann")
     );
 }
+
+#[test]
+fn a_client_that_restarts_ice_is_reached_at_its_sessions_new_ufrag() {
+    let mut net = Net::new();
+    net.join("ann", true, 0);
+    net.join("bob", false, 1);
+    net.connect();
+    for _ in 0..10 {
+        net.talk();
+    }
+    assert!(net.got("bob", "ann") >= 8);
+    // Bob offers again with new ICE credentials (a browser does when its ICE servers
+    // change): str0m answers with new ones of its own, and Bob's checks name them.
+    let sid = net.peers["bob"].sid.clone();
+    let old = net.engine.ufrag(&sid).unwrap().to_string();
+    let (offer, pending) = {
+        let peer = net.peers.get_mut("bob").unwrap();
+        let mut api = peer.rtc.sdp_api();
+        api.ice_restart(true);
+        api.apply().unwrap()
+    };
+    let answer = net.offer(&sid, &offer.to_sdp_string(), false).unwrap();
+    net.peers
+        .get_mut("bob")
+        .unwrap()
+        .rtc
+        .sdp_api()
+        .accept_answer(
+            pending,
+            gavel_media::str0m::change::SdpAnswer::from_sdp_string(&answer).unwrap(),
+        )
+        .unwrap();
+    let new = net.engine.ufrag(&sid).unwrap().to_string();
+    assert_ne!(
+        old, new,
+        "the session answered the restart with new credentials"
+    );
+    assert!(answer.contains(&format!("a=ice-ufrag:{new}")));
+    // Checks with the new ufrag keep reaching the session: Bob goes on hearing Ann.
+    let before = net.got("bob", "ann");
+    for _ in 0..100 {
+        net.talk();
+    }
+    assert!(
+        net.got("bob", "ann") >= before + 80,
+        "bob got {} after the restart",
+        net.got("bob", "ann") - before
+    );
+}

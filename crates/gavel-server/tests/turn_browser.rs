@@ -15,12 +15,7 @@ use sha2::Digest;
 const HTTPS_PORT: u16 = 7443;
 const TURN_TLS_PORT: u16 = 5349;
 
-/// Ignored for now: about one run in three, one of the two people's relayed connectivity
-/// checks reach the media plane and go unanswered (the other's work, and the relay sends
-/// them), so that person's media never flows. Until that is found and fixed this cannot gate
-/// the suite; run it with `cargo test --test turn_browser -- --ignored`.
 #[tokio::test]
-#[ignore = "one participant's relayed checks go unanswered in about one run in three"]
 async fn a_browser_behind_a_firewall_gets_its_media_through_turn_over_tls() {
     let dir = common::process::temp_dir("turn-browser");
     let (issued, spki) = issue_for("turn test", &["10.78.0.1"]);

@@ -244,10 +244,19 @@ impl RoomMedia {
             .accept_offer(Instant::now(), sid, sdp)
             .map_err(|e| Error::invalid(e.0))?;
         if let Some(ufrag) = self.engine.ufrag(sid) {
-            if !self.ufrags.contains_key(sid) {
-                self.plane.router.register(ufrag, self.queues.clone());
-                self.ufrags.insert(sid.to_string(), ufrag.to_string());
-                self.metrics.media_sessions.inc();
+            match self.ufrags.get(sid) {
+                None => {
+                    self.plane.router.register(ufrag, self.queues.clone());
+                    self.ufrags.insert(sid.to_string(), ufrag.to_string());
+                    self.metrics.media_sessions.inc();
+                }
+                // The client restarted ICE: its checks now name the session's new ufrag.
+                Some(old) if old != ufrag => {
+                    self.plane.router.unregister(old);
+                    self.plane.router.register(ufrag, self.queues.clone());
+                    self.ufrags.insert(sid.to_string(), ufrag.to_string());
+                }
+                Some(_) => {}
             }
         }
         core.media_session_opened(sid)?;
