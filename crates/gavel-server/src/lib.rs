@@ -90,7 +90,11 @@ impl Server {
             config.limits.clone(),
             config.room_defaults.clone(),
             metrics,
-            room_actor::Durable { store, writer },
+            room_actor::Durable {
+                store,
+                writer,
+                fence: None,
+            },
         );
         let plane =
             media::MediaPlane::bind(&config.media, config.bind, registry.metrics.clone()).await?;
@@ -111,6 +115,9 @@ impl Server {
         )
         .await?;
         let _ = registry.media.set(plane);
+        if let Some(node) = &cluster {
+            let _ = registry.cluster.set(node.clone());
+        }
         let restored = registry
             .restore_rooms()
             .await

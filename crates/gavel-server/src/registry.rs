@@ -207,6 +207,9 @@ pub struct Registry {
     pub durable: Durable,
     /// The media plane every room's engine sends through (set once, at start-up).
     pub media: std::sync::OnceLock<Arc<crate::media::MediaPlane>>,
+    /// This node in the cluster (`[cluster]`; set once, at start-up): rooms open only under
+    /// its ownership.
+    pub cluster: std::sync::OnceLock<Arc<crate::cluster::node::Node>>,
 }
 
 impl Registry {
@@ -228,6 +231,7 @@ impl Registry {
             metrics,
             durable,
             media: std::sync::OnceLock::new(),
+            cluster: std::sync::OnceLock::new(),
         })
     }
 
@@ -356,11 +360,38 @@ impl Registry {
     fn open(self: &Arc<Self>, core: Room, handle: RoomHandle, rx: mpsc::Receiver<RoomMsg>) {
         let (name, id) = (handle.name.clone(), handle.id);
         let registry = Arc::downgrade(self);
-        let (metrics, durable) = (self.metrics.clone(), self.durable.clone());
+        let (metrics, mut durable) = (self.metrics.clone(), self.durable.clone());
         let runtime = tokio::runtime::Handle::current();
         let store = self.durable.store.clone();
         let this = Arc::downgrade(self);
+        let node = self.cluster.get().cloned();
         tokio::spawn(async move {
+            // In cluster mode a room opens only where it is owned: one owner at a time.
+            if let Some(node) = node {
+                use crate::cluster::lease::Owner;
+                let refused = match node.acquire(&name).await {
+                    Ok(Owner::Me(fence)) => {
+                        durable.fence = Some(fence);
+                        None
+                    }
+                    Ok(Owner::Other(owner)) => Some(format!(
+                        "room '{name}' is served by another node ({owner}); connect there"
+                    )),
+                    Err(e) => Some(format!("room '{name}' cannot open: {e}")),
+                };
+                if let Some(why) = refused {
+                    // Set before the inbox (`rx`) is dropped, so every waiting sender reads it.
+                    let _ = handle.failed.set(Error::new(ErrorCode::Unavailable, why));
+                    if let Some(this) = this.upgrade() {
+                        let mut rooms = this.rooms.lock().unwrap();
+                        if rooms.get(&*name).is_some_and(|e| e.handle.id == id) {
+                            rooms.remove(&*name);
+                        }
+                    }
+                    drop(rx);
+                    return;
+                }
+            }
             let started = store
                 .call(move |_| {
                     let _in_runtime = runtime.enter();

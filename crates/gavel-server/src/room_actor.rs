@@ -116,14 +116,18 @@ pub struct RoomActor {
 pub struct Durable {
     pub store: StoreHandle,
     pub writer: Writer,
+    /// In cluster mode, this node's ownership of the room: every commit is fenced by it, so a
+    /// node that lost the room commits nothing (`cluster/lease.rs`).
+    pub fence: Option<crate::cluster::lease::Fence>,
 }
 
 impl Durable {
     /// Commits a command's durable writes for `room` in one transaction, on the store's thread.
     pub async fn commit(&self, room: &str, writes: Vec<DurableWrite>) -> Result<(), String> {
         let room = room.to_string();
+        let fence = self.fence.clone();
         self.store
-            .call(move |s| s.commit(&room, None, &writes))
+            .call(move |s| s.commit(&room, fence.as_ref(), &writes))
             .await
             .map_err(|e| e.to_string())
     }
@@ -244,6 +248,16 @@ impl RoomActor {
         self.metrics.rooms.dec();
         if let Some(done) = self.close_ack.take() {
             let _ = done.send(());
+        }
+        // The room is free for any node at once, not when this node's lease expires.
+        let node = self
+            .registry
+            .upgrade()
+            .and_then(|r| r.cluster.get().cloned());
+        if let (Some(node), Some(fence)) = (node, self.durable.fence.clone()) {
+            if let Err(e) = node.release(&room, fence).await {
+                tracing::warn!(%room, error = %e, "could not release the room");
+            }
         }
         tracing::debug!(%room, "room closed");
     }

@@ -147,3 +147,58 @@ async fn cluster_mode_needs_postgres_and_a_bus() {
     let err = gavel_server::Server::start(c).await.err().unwrap();
     assert!(err.to_string().contains("three heartbeats"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_room_opens_on_one_node_only_and_its_bans_hold_on_the_next_owner() {
+    use gavel_client::RtcClient;
+    let pg = Arc::new(tokio::task::spawn_blocking(Postgres::start).await.unwrap());
+    let redis = Arc::new(Redis::start());
+    let url = {
+        let pg = pg.clone();
+        tokio::task::spawn_blocking(move || pg.database("owners"))
+            .await
+            .unwrap()
+    };
+    let config = |name: &str| {
+        let mut c = TestServer::config();
+        c.store.postgres = Some(url.clone());
+        c.cluster = ClusterConfig {
+            enabled: true,
+            node_id: Some(name.into()),
+            redis: Some(redis.url()),
+            lease_ttl_ms: 3_000,
+            heartbeat_ms: 500,
+        };
+        c
+    };
+    let a = TestServer::with_config(config("a")).await;
+    let b = TestServer::with_config(config("b")).await;
+    let a_id = readiness(&a).await.1["node"].as_str().unwrap().to_string();
+
+    // Opened on a: a owns it, and b refuses to open a second copy, naming the owner.
+    let host = a.join("r", "hana", "host").await;
+    let troll = a.join("r", "troll", "participant").await;
+    let refused = RtcClient::connect(&b.ws, &b.token("r", "ben", "participant"))
+        .await
+        .err()
+        .expect("b does not serve a's room");
+    assert_eq!(refused.code.as_str(), "unavailable", "{refused}");
+    assert!(refused.message.contains(&a_id), "{refused}");
+    // A ban on a is committed under a's ownership (a fenced commit).
+    host.request(serde_json::json!({"type": "kick", "identity": "troll", "ban_seconds": 600}))
+        .await
+        .unwrap();
+    drop((host, troll));
+
+    // a stops (and leaves): b takes the room at once, with the ban in force.
+    a.stop().await;
+    let ben = RtcClient::connect(&b.ws, &b.token("r", "ben", "participant")).await;
+    assert!(
+        ben.is_ok(),
+        "b serves the room once a left: {:?}",
+        ben.err()
+    );
+    let again = RtcClient::connect(&b.ws, &b.token("r", "troll", "participant")).await;
+    assert_eq!(again.err().expect("still banned").code.as_str(), "banned");
+    b.stop().await;
+}

@@ -5,9 +5,10 @@
 //! one owner per room taken by a single compare-and-set, and the epoch that fences every
 //! durable write of a room (the PostgreSQL store checks it in the commit's own transaction) —
 //! and the bus between nodes ([`bus`]; on Redis, [`redis_bus`]); and this node's membership
-//! ([`node`]: registration, the lease thread, readiness). Forwarding requests to a room's
-//! owner and the edges' fan-out build on these; until they land, every node serves its own
-//! rooms only.
+//! ([`node`]: registration, the lease thread, readiness). The registry opens a room only under
+//! this node's ownership and its commits carry the fence (`registry.rs`, `room_actor.rs`).
+//! Forwarding requests to a room's owner and the edges' fan-out build on these; until they
+//! land, a node refuses the rooms another node owns.
 
 pub mod bus;
 pub mod lease;
