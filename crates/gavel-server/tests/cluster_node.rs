@@ -42,28 +42,49 @@ fn node_rows(pg: &Postgres, db: &str) -> Vec<String> {
         .collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn nodes_hold_leases_and_are_ready_only_while_lease_store_and_bus_are() {
-    let pg = Arc::new(tokio::task::spawn_blocking(Postgres::start).await.unwrap());
-    let redis = Arc::new(Redis::start());
-    let url = {
-        let pg = pg.clone();
-        tokio::task::spawn_blocking(move || pg.database("cluster"))
-            .await
-            .unwrap()
-    };
-    let config = |name: &str| {
+/// A private PostgreSQL (with database `db`) and Redis, and the configuration of a node named
+/// `name` on them with a lease of `ttl_ms` renewed every `heartbeat_ms`.
+struct Cluster {
+    pg: Arc<Postgres>,
+    redis: Arc<Redis>,
+    url: String,
+}
+
+impl Cluster {
+    async fn start(db: &'static str) -> Cluster {
+        let pg = Arc::new(tokio::task::spawn_blocking(Postgres::start).await.unwrap());
+        let url = {
+            let pg = pg.clone();
+            tokio::task::spawn_blocking(move || pg.database(db))
+                .await
+                .unwrap()
+        };
+        Cluster {
+            pg,
+            redis: Arc::new(Redis::start()),
+            url,
+        }
+    }
+
+    fn node(&self, name: &str, ttl_ms: u64, heartbeat_ms: u64) -> gavel_server::config::Config {
         let mut c = TestServer::config();
-        c.store.postgres = Some(url.clone());
+        c.store.postgres = Some(self.url.clone());
         c.cluster = ClusterConfig {
             enabled: true,
             node_id: Some(name.into()),
-            redis: Some(redis.url()),
-            lease_ttl_ms: 1_500,
-            heartbeat_ms: 250,
+            redis: Some(self.redis.url()),
+            lease_ttl_ms: ttl_ms,
+            heartbeat_ms,
         };
         c
-    };
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_hold_leases_and_are_ready_only_while_lease_store_and_bus_are() {
+    let cluster = Cluster::start("cluster").await;
+    let (pg, redis) = (cluster.pg.clone(), cluster.redis.clone());
+    let config = |name: &str| cluster.node(name, 1_500, 250);
     let a = TestServer::with_config(config("a")).await;
     let b = TestServer::with_config(config("b")).await;
     let (status, body) = readiness(&a).await;
@@ -151,26 +172,8 @@ async fn cluster_mode_needs_postgres_and_a_bus() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_room_opens_on_one_node_only_and_its_bans_hold_on_the_next_owner() {
     use gavel_client::RtcClient;
-    let pg = Arc::new(tokio::task::spawn_blocking(Postgres::start).await.unwrap());
-    let redis = Arc::new(Redis::start());
-    let url = {
-        let pg = pg.clone();
-        tokio::task::spawn_blocking(move || pg.database("owners"))
-            .await
-            .unwrap()
-    };
-    let config = |name: &str| {
-        let mut c = TestServer::config();
-        c.store.postgres = Some(url.clone());
-        c.cluster = ClusterConfig {
-            enabled: true,
-            node_id: Some(name.into()),
-            redis: Some(redis.url()),
-            lease_ttl_ms: 3_000,
-            heartbeat_ms: 500,
-        };
-        c
-    };
+    let cluster = Cluster::start("owners").await;
+    let config = |name: &str| cluster.node(name, 3_000, 500);
     let a = TestServer::with_config(config("a")).await;
     let b = TestServer::with_config(config("b")).await;
     let a_id = readiness(&a).await.1["node"].as_str().unwrap().to_string();
