@@ -200,11 +200,16 @@ export async function api(pathname, body, method = "POST") {
   return JSON.parse(text);
 }
 
-/** The loudest RMS of `identity`'s forwarded audio heard on `page` over `ms` (-1: none yet). */
-export async function loudnessOf(page, identity, ms = 1000) {
+/**
+ * The loudest RMS heard on `page` over `ms` (-1: nothing to listen to yet): of `who`'s
+ * forwarded audio (an identity), or of the receive slot `{mid}` (which keeps playing whatever it
+ * carries — silence once nothing is forwarded).
+ */
+export async function loudnessOf(page, who, ms = 1000) {
   return page.evaluate(
-    async ({ identity, ms }) => {
-      const el = window.gavelSession.session.audioOf(identity);
+    async ({ who, ms }) => {
+      const session = window.gavelSession.session;
+      const el = typeof who === "string" ? session.audioOf(who) : session.elements.get(who.mid);
       if (!el) return -1;
       const ctx = new AudioContext();
       await ctx.resume();
@@ -224,6 +229,6 @@ export async function loudnessOf(page, identity, ms = 1000) {
       await ctx.close();
       return max;
     },
-    { identity, ms },
+    { who, ms },
   );
 }

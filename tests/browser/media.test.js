@@ -4,7 +4,7 @@
 
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { HTTP, joinAs, api, launchWithTone, roomName, textMatches, tile, until, WAIT } from "./harness.js";
+import { HTTP, joinAs, api, launchWithTone, loudnessOf, roomName, textMatches, tile, until, WAIT } from "./harness.js";
 
 /**
  * RMS above which a tone counts as heard. The tone plays at -6 dBFS (RMS 0.35); after Opus and
@@ -17,37 +17,8 @@ async function audioSlot(page, identity) {
   return page.evaluate((identity) => window.gavelSession.session.audioOf(identity)?.dataset.mid ?? null, identity);
 }
 
-/**
- * The loudest RMS heard on `page` over `ms`: of `identity`'s forwarded audio, or of the receive
- * slot `{mid}` (which keeps playing whatever it carries — silence once nothing is forwarded).
- */
-async function loudness(page, who, ms = 1500) {
-  return page.evaluate(
-    async ({ who, ms }) => {
-      const session = window.gavelSession.session;
-      const el = typeof who === "string" ? session.audioOf(who) : session.elements.get(who.mid);
-      if (!el) return -1;
-      const ctx = new AudioContext();
-      await ctx.resume();
-      const analyser = ctx.createAnalyser();
-      analyser.fftSize = 2048;
-      ctx.createMediaStreamSource(el.srcObject).connect(analyser);
-      const buf = new Float32Array(analyser.fftSize);
-      let max = 0;
-      const end = performance.now() + ms;
-      while (performance.now() < end) {
-        analyser.getFloatTimeDomainData(buf);
-        let sum = 0;
-        for (const x of buf) sum += x * x;
-        max = Math.max(max, Math.sqrt(sum / buf.length));
-        await new Promise((r) => setTimeout(r, 50));
-      }
-      await ctx.close();
-      return max;
-    },
-    { who, ms },
-  );
-}
+/** The loudest RMS heard on `page` over `ms` (1.5 s unless given): see `loudnessOf`. */
+const loudness = (page, who, ms = 1500) => loudnessOf(page, who, ms);
 
 /** Frames `identity`'s forwarded video shows on `page` within `ms` (requestVideoFrameCallback). */
 async function framesShown(page, identity, ms = 1500) {
