@@ -52,6 +52,13 @@ impl Frame {
         Self::from_json(json!({"type": "error", "error": e}).to_string())
     }
 
+    /// A frame from its JSON as [`Frame::json`] wrote it on another node; `None` if it is no
+    /// JSON object.
+    pub fn from_wire(json: String) -> Option<Frame> {
+        let ok = json.len() > 2 && json.starts_with('{') && json.ends_with('}');
+        ok.then(|| Frame(Arc::from(&json[1..])))
+    }
+
     fn from_json(json: String) -> Frame {
         debug_assert!(json.starts_with('{') && json.len() > 2);
         Frame(Arc::from(&json[1..]))
@@ -79,23 +86,35 @@ pub enum Outgoing {
     Frame(Frame),
     /// The participant was moved: send later commands to this room.
     Switch(RoomHandle),
+    /// The session joined this room again under a new id (its room changed hands and this
+    /// node took it over): send later commands there, as that id.
+    Rejoined(RoomHandle, String),
     /// Send a close frame and end the session.
     Close(LeaveReason),
 }
 
-/// A room's handle on one connection.
+/// A room's handle on one connection: a socket on this node, or a session on another node's
+/// socket (an edge, `cluster/edge.rs`), which the room reaches through that edge's link.
 #[derive(Clone, Debug)]
-pub struct Conn {
-    tx: mpsc::Sender<Outgoing>,
+pub struct Conn(ConnTo);
+
+#[derive(Clone, Debug)]
+enum ConnTo {
+    Local(mpsc::Sender<Outgoing>),
+    Remote {
+        link: Arc<crate::cluster::edge_link::EdgeLink>,
+        key: u64,
+    },
 }
 
 /// See [`Conn::downgrade`].
 #[derive(Clone, Debug)]
-pub struct WeakConn(mpsc::WeakSender<Outgoing>);
+pub struct WeakConn(Option<mpsc::WeakSender<Outgoing>>);
 
 impl WeakConn {
     pub fn upgrade(&self) -> Option<Conn> {
-        self.0.upgrade().map(|tx| Conn { tx })
+        let tx = self.0.as_ref()?.upgrade()?;
+        Some(Conn(ConnTo::Local(tx)))
     }
 }
 
@@ -111,20 +130,52 @@ pub enum SendError {
 impl Conn {
     pub fn channel(capacity: usize) -> (Conn, mpsc::Receiver<Outgoing>) {
         let (tx, rx) = mpsc::channel(capacity);
-        (Conn { tx }, rx)
+        (Conn(ConnTo::Local(tx)), rx)
+    }
+
+    /// The session `key` of an edge, reached through `link`.
+    pub fn remote(link: Arc<crate::cluster::edge_link::EdgeLink>, key: u64) -> Conn {
+        Conn(ConnTo::Remote { link, key })
+    }
+
+    /// The edge link and session key of a remote session.
+    pub fn edge(&self) -> Option<(&Arc<crate::cluster::edge_link::EdgeLink>, u64)> {
+        match &self.0 {
+            ConnTo::Remote { link, key } => Some((link, *key)),
+            ConnTo::Local(_) => None,
+        }
     }
 
     /// A handle that does not keep the connection's queue open: a session keeps one for
-    /// itself, so a room dropping its `Conn` still ends the session.
+    /// itself, so a room dropping its `Conn` still ends the session. (A remote session's own
+    /// handle lives on its edge; there is nothing to weaken here.)
     pub fn downgrade(&self) -> WeakConn {
-        WeakConn(self.tx.downgrade())
+        match &self.0 {
+            ConnTo::Local(tx) => WeakConn(Some(tx.downgrade())),
+            ConnTo::Remote { .. } => WeakConn(None),
+        }
     }
 
     pub fn send(&self, out: Outgoing) -> Result<(), SendError> {
-        self.tx.try_send(out).map_err(|e| match e {
-            mpsc::error::TrySendError::Full(_) => SendError::Full,
-            mpsc::error::TrySendError::Closed(_) => SendError::Closed,
-        })
+        match &self.0 {
+            ConnTo::Local(tx) => tx.try_send(out).map_err(|e| match e {
+                mpsc::error::TrySendError::Full(_) => SendError::Full,
+                mpsc::error::TrySendError::Closed(_) => SendError::Closed,
+            }),
+            ConnTo::Remote { link, key } => {
+                use crate::cluster::edge_wire::{EdgeAudience, EdgeBody};
+                let body = match out {
+                    Outgoing::Frame(f) => EdgeBody::Deliver {
+                        to: EdgeAudience::Keys(vec![*key]),
+                        frame: f.json(),
+                    },
+                    Outgoing::Close(reason) => EdgeBody::Close { key: *key, reason },
+                    // The edge learns the session's new room when that room attaches it.
+                    Outgoing::Switch(_) | Outgoing::Rejoined(..) => return Ok(()),
+                };
+                link.send(body)
+            }
+        }
     }
 }
 

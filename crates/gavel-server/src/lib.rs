@@ -69,15 +69,14 @@ impl Server {
         let listener = TcpListener::bind(config.bind).await?;
         let addr = listener.local_addr()?;
         let (backend, chime_backend) = store::open(&config).await.map_err(invalid)?;
-        let cluster = match (&config.cluster.enabled, &config.store.postgres) {
+        let (cluster, bus_inbox) = match (&config.cluster.enabled, &config.store.postgres) {
             (true, Some(url)) => {
                 let (node, inbox) = cluster::node::Node::start(&config.cluster, url)
                     .await
                     .map_err(invalid)?;
-                tokio::spawn(cluster::dispatch(node.clone(), inbox));
-                Some(node)
+                (Some(node), Some(inbox))
             }
-            _ => None,
+            _ => (None, None),
         };
         let store_thread = store::thread::StoreThread::spawn()?;
         let store = store_thread.handle::<dyn store::Store>(backend);
@@ -125,9 +124,10 @@ impl Server {
         if restored > 0 {
             tracing::info!(rooms = restored, "restored rooms from the store");
         }
+        let service = service::Service::new(registry.clone());
         let state = http::AppState {
             registry: registry.clone(),
-            service: service::Service::new(registry.clone()),
+            service: service.clone(),
             verifier: Arc::new(auth::Verifier::new(config.keys.clone())),
             dev_key: config.dev.then(|| dev_signing_key(&config)).flatten(),
             ice_servers,
@@ -136,6 +136,22 @@ impl Server {
         };
         let app = http::router(state);
         let (stop, mut stopped) = watch::channel(false);
+        if let (Some(node), Some(inbox)) = (&cluster, bus_inbox) {
+            // What arrived on the bus since the node joined waited in its bounded inbox.
+            let (watch_stop, node) = (stopped.clone(), node.clone());
+            tokio::spawn(cluster::dispatch(node.clone(), inbox, service));
+            tokio::spawn(cluster::failover::watch_owners(
+                node.clone(),
+                registry.clone(),
+                std::time::Duration::from_millis(config.cluster.heartbeat_ms),
+                stopped.clone(),
+            ));
+            tokio::spawn(cluster::node::stop_rooms_when_lease_lapses(
+                node,
+                registry.clone(),
+                watch_stop,
+            ));
+        }
         let reg = registry.clone();
         let shutdown = async move {
             let _ = stopped.wait_for(|s| *s).await;

@@ -129,6 +129,11 @@ impl RoomHandle {
             .map_err(|_| self.gone())
     }
 
+    /// An edge missed messages of this room (`cluster/edge.rs`).
+    pub async fn resync(&self, edge: String) {
+        let _ = self.tx.send(RoomMsg::Resync { edge }).await;
+    }
+
     pub async fn disconnected(&self, sid: String, reason: LeaveReason) {
         let _ = self.tx.send(RoomMsg::Disconnected { sid, reason }).await;
     }
@@ -536,10 +541,15 @@ impl Registry {
     /// Closes every room (SIGTERM): clients get `room_left {reason: server_shutdown}`; then
     /// every audit and session row is committed.
     pub async fn shutdown(&self) {
+        self.close_all(LeaveReason::ServerShutdown).await;
+        self.durable.writer.flush().await;
+    }
+
+    /// Closes every room: everyone in them gets `room_left {reason}`.
+    pub async fn close_all(&self, reason: LeaveReason) {
         let entries: Vec<Entry> = self.rooms.lock().unwrap().drain().map(|(_, e)| e).collect();
         for e in entries {
-            e.handle.close_and_wait(LeaveReason::ServerShutdown).await;
+            e.handle.close_and_wait(reason).await;
         }
-        self.durable.writer.flush().await;
     }
 }

@@ -55,6 +55,11 @@ pub enum RoomMsg {
         request_id: String,
         reply: oneshot::Sender<Result<RequestOutcome, Error>>,
     },
+    /// Edge `edge` missed messages of this room: tell it who of its sessions is here, and send
+    /// each a fresh snapshot.
+    Resync {
+        edge: String,
+    },
     /// Ends every session and stops the room; `done` fires once its last outputs are handed on.
     Close {
         reason: LeaveReason,
@@ -274,7 +279,7 @@ impl RoomActor {
             RoomMsg::Join { req, conn, reply } => {
                 let r = self.core.join(now, req);
                 if let Ok(sid) = &r {
-                    self.conns.insert(sid.clone(), conn);
+                    self.attach(sid, conn);
                 }
                 let _ = reply.send(r);
             }
@@ -289,7 +294,7 @@ impl RoomActor {
                 let _ = conn.send(Outgoing::Switch(self.me.clone()));
                 let r = self.core.admit_moved(now, *moving);
                 if r.is_ok() {
-                    self.conns.insert(sid.clone(), conn);
+                    self.attach(&sid, conn);
                     if let (Some(m), Some(carried)) = (&mut self.media, media) {
                         m.adopt(carried);
                     }
@@ -324,6 +329,7 @@ impl RoomActor {
                     let _ = reply.send(Err(Error::not_found(format!("no request '{request_id}'"))));
                 }
             }
+            RoomMsg::Resync { edge } => self.resync(&edge),
             RoomMsg::Close { reason, done } => {
                 self.core.close_all(reason, None);
                 if let Some(m) = &mut self.media {
@@ -614,13 +620,35 @@ impl RoomActor {
         }
     }
 
-    /// Queues `frame` for every connection in `to`; returns how many took it.
+    /// Queues `frame` for every connection in `to`; returns how many took it. Sessions on
+    /// other nodes' sockets get it through their edge: one message per edge, whatever the
+    /// number of its sessions in `to`.
     fn deliver(&self, to: &Audience, frame: &Frame, slow: &mut Vec<String>) -> u64 {
+        use crate::cluster::edge_wire::{EdgeAudience, EdgeBody};
         let mut sent = 0;
-        let mut send = |sid: &String, conn: &Conn| match conn.send(Outgoing::Frame(frame.clone())) {
-            Ok(()) => sent += 1,
-            Err(SendError::Full) => slow.push(sid.clone()),
-            Err(SendError::Closed) => {}
+        // The edges reached, with the keys of their sessions when `to` names sessions.
+        type Reached = (
+            Arc<crate::cluster::edge_link::EdgeLink>,
+            Vec<u64>,
+            Vec<String>,
+        );
+        let mut edges: Vec<Reached> = Vec::new();
+        let mut send = |sid: &String, conn: &Conn| {
+            if let Some((link, key)) = conn.edge() {
+                match edges.iter_mut().find(|(l, _, _)| Arc::ptr_eq(l, link)) {
+                    Some((_, keys, sids)) => {
+                        keys.push(key);
+                        sids.push(sid.clone());
+                    }
+                    None => edges.push((link.clone(), vec![key], vec![sid.clone()])),
+                }
+                return;
+            }
+            match conn.send(Outgoing::Frame(frame.clone())) {
+                Ok(()) => sent += 1,
+                Err(SendError::Full) => slow.push(sid.clone()),
+                Err(SendError::Closed) => {}
+            }
         };
         match to {
             Audience::Only(sid) => {
@@ -642,7 +670,98 @@ impl RoomActor {
                 .filter(|(s, _)| *s != x)
                 .for_each(|(s, c)| send(s, c)),
         }
+        if edges.is_empty() {
+            return sent;
+        }
+        let except = match to {
+            Audience::EveryoneExcept(x) => self.conns.get(x).and_then(|c| c.edge()),
+            _ => None,
+        };
+        let json = frame.json();
+        for (link, keys, sids) in edges {
+            let audience = match (to, except) {
+                (Audience::Everyone, _) => EdgeAudience::All,
+                (Audience::EveryoneExcept(_), Some((l, k))) if Arc::ptr_eq(l, &link) => {
+                    EdgeAudience::AllExcept(k)
+                }
+                (Audience::EveryoneExcept(_), _) => EdgeAudience::All,
+                _ => EdgeAudience::Keys(keys.clone()),
+            };
+            let body = EdgeBody::Deliver {
+                to: audience,
+                frame: json.clone(),
+            };
+            match link.send(body) {
+                Ok(()) => sent += keys.len() as u64,
+                Err(SendError::Full) => slow.extend(sids),
+                Err(SendError::Closed) => {}
+            }
+        }
         sent
+    }
+
+    /// Adds a participant's connection; a session on another node's socket is attached to
+    /// this room's link to that edge, which from then on delivers the room's events to it.
+    fn attach(&mut self, sid: &str, conn: Conn) {
+        use crate::cluster::edge_wire::EdgeBody;
+        let conn = match conn.edge() {
+            Some((link, key)) => {
+                // A session moved in from another room of this node comes with that room's
+                // link: it is this room's link to the same edge from now on.
+                let link = if *link.room == *self.me.name {
+                    link.clone()
+                } else {
+                    match self
+                        .registry
+                        .upgrade()
+                        .and_then(|r| r.cluster.get().cloned())
+                    {
+                        Some(node) => node.links.link(&self.me.name, &link.edge),
+                        None => link.clone(),
+                    }
+                };
+                let attached = link.send(EdgeBody::Attach {
+                    key,
+                    sid: sid.to_string(),
+                });
+                if attached.is_err() {
+                    tracing::warn!(room = %self.me.name, %sid, "could not attach a session on its edge");
+                }
+                Conn::remote(link, key)
+            }
+            None => conn,
+        };
+        self.conns.insert(sid.to_string(), conn);
+    }
+
+    /// Answers an edge that saw a gap: the sessions of that edge in this room, then a fresh
+    /// snapshot for each (events it missed are not replayed; the snapshot holds their result).
+    fn resync(&mut self, edge: &str) {
+        use crate::cluster::edge_wire::EdgeBody;
+        let mine: Vec<(String, Conn)> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.edge().is_some_and(|(l, _)| l.edge == edge))
+            .map(|(s, c)| (s.clone(), c.clone()))
+            .collect();
+        let Some(node) = self
+            .registry
+            .upgrade()
+            .and_then(|r| r.cluster.get().cloned())
+        else {
+            return;
+        };
+        let link = node.links.link(&self.me.name, edge);
+        let keys = mine
+            .iter()
+            .filter_map(|(_, c)| c.edge().map(|(_, k)| k))
+            .collect();
+        let _ = link.send(EdgeBody::Resync { keys });
+        for (sid, conn) in &mine {
+            if let Some(snapshot) = self.core.snapshot(sid) {
+                let _ = conn.send(Outgoing::Frame(Frame::event(&snapshot)));
+            }
+        }
     }
 
     fn resolved(&mut self, request_id: String, outcome: RequestOutcome) {

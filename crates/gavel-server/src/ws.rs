@@ -152,8 +152,8 @@ async fn session(
     // Run-once and rare futures are boxed: the session's own future lives as long as the
     // connection, and its size is that of its largest await (docs/benchmarks.md, idle memory).
     let me = conn.downgrade();
-    let joined = Box::pin(join(&app, &room, req, conn)).await;
-    let (mut handle, sid) = match joined {
+    let joined = Box::pin(join_anywhere(&app, &room, req, conn)).await;
+    let (mut route, mut sid) = match joined {
         Ok(x) => x,
         Err(e) => {
             app.registry.metrics.error(e.code);
@@ -187,7 +187,11 @@ async fn session(
                         }
                     }
                 }
-                Some(Outgoing::Switch(h)) => handle = h,
+                Some(Outgoing::Switch(h)) => route = Route::Here(h),
+                Some(Outgoing::Rejoined(h, new_sid)) => {
+                    route = Route::Here(h);
+                    sid = new_sid;
+                }
                 Some(Outgoing::Close(reason)) => {
                     w.close(1000, &reason_str(reason)).await;
                     return;
@@ -209,16 +213,35 @@ async fn session(
                     match parsed {
                         Ok((id, Command::Move { identity, destination })) => {
                             // A move touches two rooms: the service authorizes both.
+                            let Some((room, sid)) = route.current(&sid) else {
+                                let e = Error::new(ErrorCode::Unavailable, "the room is moving to another node; send the request again");
+                                if !w.frame(&Frame::response(&id, &Err(e))).await {
+                                    break;
+                                }
+                                continue;
+                            };
                             let principal = Principal::Session {
-                                room: handle.name.to_string(),
-                                sid: sid.clone(),
+                                room,
+                                sid,
                                 claims: (*claims).clone(),
                             };
                             tokio::spawn(run_move(app.clone(), principal, me.clone(), id, identity, destination));
                         }
                         Ok((id, command)) => {
-                            let sent = app.service.session_request(&handle, sid.clone(), id, command);
-                            if Box::pin(sent).await.is_err() {
+                            let sent = match &route {
+                                Route::Here(handle) => Box::pin(app.service.session_request(handle, sid.clone(), id, command)).await.is_ok(),
+                                Route::Edge { node, key } => {
+                                    if !Box::pin(crate::cluster::edge_session::client(node, *key, id.clone(), command)).await {
+                                        // Its room is changing hands (`cluster/failover.rs`).
+                                        let e = Error::new(ErrorCode::Unavailable, "the room is moving to another node; send the request again");
+                                        if !w.frame(&Frame::response(&id, &Err(e))).await {
+                                            break;
+                                        }
+                                    }
+                                    true
+                                }
+                            };
+                            if !sent {
                                 break;
                             }
                         }
@@ -249,7 +272,12 @@ async fn session(
             }
         }
     }
-    Box::pin(handle.disconnected(sid, reason)).await;
+    match route {
+        Route::Here(handle) => Box::pin(handle.disconnected(sid, reason)).await,
+        Route::Edge { node, key } => {
+            Box::pin(crate::cluster::edge_session::gone(&node, key, reason)).await
+        }
+    }
     if let Some(frame) = violation {
         Box::pin(crate::websocket::fail(w.sink, stream, frame, w.timeout)).await;
     }
@@ -284,6 +312,68 @@ async fn run_move(
     if let Some(conn) = conn.upgrade() {
         let _ = conn.send(Outgoing::Frame(Frame::response(&id, &result)));
     }
+}
+
+/// Where a session's room is served.
+enum Route {
+    Here(crate::registry::RoomHandle),
+    /// On another node: this node is the session's edge (`cluster/edge.rs`).
+    Edge {
+        node: std::sync::Arc<crate::cluster::node::Node>,
+        key: u64,
+    },
+}
+
+impl Route {
+    /// The session's room and id now (a move changes them); `None` once it is gone.
+    fn current(&self, sid: &str) -> Option<(String, String)> {
+        match self {
+            Route::Here(h) => Some((h.name.to_string(), sid.to_string())),
+            Route::Edge { node, key } => node.edge.route(*key).map(|r| (r.room, r.sid)),
+        }
+    }
+}
+
+/// Joins wherever the room is served: here, or — in cluster mode, when another node owns it —
+/// there, with this node as the session's edge.
+async fn join_anywhere(
+    app: &AppState,
+    room: &str,
+    req: JoinRequest,
+    conn: Conn,
+) -> Result<(Route, String), Error> {
+    use crate::cluster::edge_session::{self, RemoteJoin};
+    if let Some(node) = app.registry.cluster.get() {
+        if app.registry.get(room).is_none() {
+            let key = node.edge.new_key();
+            // Asked at most twice: a cached owner that no longer serves the room says so.
+            for fresh in [false, true] {
+                let owner = node
+                    .owner_of(room, fresh)
+                    .await
+                    .map_err(|e| Error::new(ErrorCode::Unavailable, e.message))?;
+                let Some(owner) = owner.filter(|o| *o != node.id) else {
+                    break;
+                };
+                match edge_session::join(node, key, &owner, room, req.clone(), conn.clone()).await {
+                    RemoteJoin::Joined { key, sid } => {
+                        let node = node.clone();
+                        return Ok((Route::Edge { node, key }, sid));
+                    }
+                    RemoteJoin::NotHere => continue,
+                    RemoteJoin::Refused(e) => {
+                        if e.code == ErrorCode::Unavailable {
+                            // Maybe no longer the owner: the next join looks again.
+                            node.forget_owner_of(room);
+                        }
+                        return Err(e);
+                    }
+                }
+            }
+        }
+    }
+    let (handle, sid) = join(app, room, req, conn).await?;
+    Ok((Route::Here(handle), sid))
 }
 
 /// Joins, retrying once if the room closed between lookup and join.

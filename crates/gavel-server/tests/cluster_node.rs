@@ -5,12 +5,10 @@
 
 mod common;
 
+use common::cluster::Cluster;
 use common::postgres::Postgres;
-use common::redis::Redis;
-use common::TestServer;
-use gavel_server::cluster::node::ClusterConfig;
+use common::{expect, TestServer};
 use serde_json::Value;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 async fn readiness(server: &TestServer) -> (u16, Value) {
@@ -40,44 +38,6 @@ fn node_rows(pg: &Postgres, db: &str) -> Vec<String> {
         .iter()
         .map(|r| r.get(0))
         .collect()
-}
-
-/// A private PostgreSQL (with database `db`) and Redis, and the configuration of a node named
-/// `name` on them with a lease of `ttl_ms` renewed every `heartbeat_ms`.
-struct Cluster {
-    pg: Arc<Postgres>,
-    redis: Arc<Redis>,
-    url: String,
-}
-
-impl Cluster {
-    async fn start(db: &'static str) -> Cluster {
-        let pg = Arc::new(tokio::task::spawn_blocking(Postgres::start).await.unwrap());
-        let url = {
-            let pg = pg.clone();
-            tokio::task::spawn_blocking(move || pg.database(db))
-                .await
-                .unwrap()
-        };
-        Cluster {
-            pg,
-            redis: Arc::new(Redis::start()),
-            url,
-        }
-    }
-
-    fn node(&self, name: &str, ttl_ms: u64, heartbeat_ms: u64) -> gavel_server::config::Config {
-        let mut c = TestServer::config();
-        c.store.postgres = Some(self.url.clone());
-        c.cluster = ClusterConfig {
-            enabled: true,
-            node_id: Some(name.into()),
-            redis: Some(self.redis.url()),
-            lease_ttl_ms: ttl_ms,
-            heartbeat_ms,
-        };
-        c
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -178,23 +138,33 @@ async fn a_room_opens_on_one_node_only_and_its_bans_hold_on_the_next_owner() {
     let b = TestServer::with_config(config("b")).await;
     let a_id = readiness(&a).await.1["node"].as_str().unwrap().to_string();
 
-    // Opened on a: a owns it, and b refuses to open a second copy, naming the owner.
+    // Opened on a: a owns it, and b opens no second copy: a participant reaching b is in a's
+    // room (b is only its edge).
     let host = a.join("r", "hana", "host").await;
     let troll = a.join("r", "troll", "participant").await;
-    let refused = RtcClient::connect(&b.ws, &b.token("r", "ben", "participant"))
-        .await
-        .err()
-        .expect("b does not serve a's room");
-    assert_eq!(refused.code.as_str(), "unavailable", "{refused}");
-    assert!(refused.message.contains(&a_id), "{refused}");
+    let ben = b.join("r", "ben", "participant").await;
+    expect(&host, "participant_joined").await;
+    assert!(ben.state().participants.contains_key("hana"), "one room");
+    let url = cluster.url.clone();
+    let owner: String = tokio::task::spawn_blocking(move || {
+        let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+        c.query_one("SELECT node FROM room_owners WHERE room = 'r'", &[])
+            .unwrap()
+            .get(0)
+    })
+    .await
+    .unwrap();
+    assert_eq!(owner, a_id, "a still serves it");
     // A ban on a is committed under a's ownership (a fenced commit).
     host.request(serde_json::json!({"type": "kick", "identity": "troll", "ban_seconds": 600}))
         .await
         .unwrap();
     drop((host, troll));
 
-    // a stops (and leaves): b takes the room at once, with the ban in force.
+    // a stops (and leaves): its participants, ben among them, are told; b takes the room at
+    // once, with the ban in force.
     a.stop().await;
+    common::expect_room_left(&ben, "server_shutdown", None).await;
     let ben = RtcClient::connect(&b.ws, &b.token("r", "ben", "participant")).await;
     assert!(
         ben.is_ok(),

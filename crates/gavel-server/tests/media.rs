@@ -4,12 +4,12 @@
 
 mod common;
 
+use common::media::{heard, talk};
 use common::{expect, metric, ws_code, TestServer, WAIT};
 use gavel_client::core::{Event, Source};
-use gavel_client::media::{MediaPeer, PeerEvent};
+use gavel_client::media::MediaPeer;
 use gavel_client::RtcClient;
 use serde_json::json;
-use std::collections::HashMap;
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -28,34 +28,6 @@ async fn member(s: &TestServer, identity: &str, publish: &[Source]) -> Member {
         .unwrap_or_else(|e| panic!("{identity} cannot open media: {e}"));
     assert!(media.connected(WAIT).await, "{identity} never connected");
     Member { ws, media }
-}
-
-/// Sends `n` audio frames from `from` (20 ms apart), each tagged with its number.
-async fn talk(from: &Member, tag: &str, n: usize) {
-    for i in 0..n {
-        let mut frame = format!("{tag}#{i}").into_bytes();
-        frame.resize(80, b' ');
-        assert!(from.media.send(Source::Microphone, frame, Some(-12)).await);
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-/// Frames received within `window`, counted by tag.
-async fn received(m: &Member, window: Duration) -> HashMap<String, usize> {
-    let mut got = HashMap::new();
-    let deadline = tokio::time::Instant::now() + window;
-    loop {
-        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-        match m.media.next(left).await {
-            Some(PeerEvent::Frame { data, .. }) => {
-                let text = String::from_utf8_lossy(&data).trim().to_string();
-                let tag = text.split('#').next().unwrap_or_default().to_string();
-                *got.entry(tag).or_default() += 1;
-            }
-            Some(_) => {}
-            None => return got,
-        }
-    }
 }
 
 #[tokio::test]
@@ -89,8 +61,8 @@ async fn audio_flows_and_a_host_mute_silences_a_client_that_keeps_sending() {
     assert_eq!(info["participant"]["tracks"][0]["media"], true, "{info}");
 
     let (_, got) = tokio::join!(
-        talk(&ann, "before", 25),
-        received(&ben, Duration::from_millis(900))
+        talk(&ann.media, "before", 25),
+        heard(&ben.media, Duration::from_millis(900))
     );
     assert!(
         got.get("before").copied().unwrap_or(0) >= 15,
@@ -106,8 +78,8 @@ async fn audio_flows_and_a_host_mute_silences_a_client_that_keeps_sending() {
     .unwrap();
     // ann's client ignores the mute and keeps sending: nothing reaches ben.
     let (_, got) = tokio::join!(
-        talk(&ann, "muted", 25),
-        received(&ben, Duration::from_millis(900))
+        talk(&ann.media, "muted", 25),
+        heard(&ben.media, Duration::from_millis(900))
     );
     assert_eq!(got.get("muted"), None, "frames after the mute: {got:?}");
 
@@ -117,8 +89,8 @@ async fn audio_flows_and_a_host_mute_silences_a_client_that_keeps_sending() {
         .await
         .unwrap();
     let (_, got) = tokio::join!(
-        talk(&ann, "after", 25),
-        received(&ben, Duration::from_millis(900))
+        talk(&ann.media, "after", 25),
+        heard(&ben.media, Duration::from_millis(900))
     );
     assert!(
         got.get("after").copied().unwrap_or(0) >= 15,
@@ -140,8 +112,8 @@ async fn revoking_the_microphone_unpublishes_and_a_kick_closes_the_media_session
     let ann = member(&s, "ann", &[Source::Microphone]).await;
     let ben = member(&s, "ben", &[Source::Microphone]).await;
     let (_, got) = tokio::join!(
-        talk(&ann, "ann", 15),
-        received(&ben, Duration::from_millis(600))
+        talk(&ann.media, "ann", 15),
+        heard(&ben.media, Duration::from_millis(600))
     );
     assert!(got.get("ann").copied().unwrap_or(0) >= 8, "{got:?}");
 
@@ -150,8 +122,8 @@ async fn revoking_the_microphone_unpublishes_and_a_kick_closes_the_media_session
         .await
         .unwrap();
     let (_, got) = tokio::join!(
-        talk(&ann, "ann", 15),
-        received(&ben, Duration::from_millis(600))
+        talk(&ann.media, "ann", 15),
+        heard(&ben.media, Duration::from_millis(600))
     );
     assert_eq!(got.get("ann"), None, "{got:?}");
     let info = s.admin().get_participant("m", "ann").await.unwrap();
@@ -160,8 +132,8 @@ async fn revoking_the_microphone_unpublishes_and_a_kick_closes_the_media_session
     // ben is kicked: his media stops reaching ann, and nothing reaches him.
     s.admin().remove("m", "ben", None).await.unwrap();
     let (_, got) = tokio::join!(
-        talk(&ben, "ben", 15),
-        received(&ann, Duration::from_millis(600))
+        talk(&ben.media, "ben", 15),
+        heard(&ann.media, Duration::from_millis(600))
     );
     assert_eq!(got.get("ben"), None, "{got:?}");
     s.stop().await;
@@ -243,8 +215,8 @@ async fn a_moved_participant_keeps_its_media_session_in_the_destination() {
     };
     assert!(cy.media.connected(WAIT).await);
     let (_, got) = tokio::join!(
-        talk(&ann, "main", 15),
-        received(&ben, Duration::from_millis(600))
+        talk(&ann.media, "main", 15),
+        heard(&ben.media, Duration::from_millis(600))
     );
     assert!(got.get("main").copied().unwrap_or(0) >= 8, "{got:?}");
 
@@ -255,9 +227,9 @@ async fn a_moved_participant_keeps_its_media_session_in_the_destination() {
     ann.ws.wait_type("moved", WAIT).await.expect("moved");
     // No new offer: the same session now forwards in the breakout, and no longer in the main room.
     let (_, at_cy, at_ben) = tokio::join!(
-        talk(&ann, "breakout", 25),
-        received(&cy, Duration::from_millis(900)),
-        received(&ben, Duration::from_millis(900))
+        talk(&ann.media, "breakout", 25),
+        heard(&cy.media, Duration::from_millis(900)),
+        heard(&ben.media, Duration::from_millis(900))
     );
     assert!(
         at_cy.get("breakout").copied().unwrap_or(0) >= 10,
@@ -302,8 +274,8 @@ async fn junk_datagrams_on_the_media_port_disturb_no_session() {
         }
     });
     let (_, got) = tokio::join!(
-        talk(&ann, "through", 25),
-        received(&ben, Duration::from_millis(900))
+        talk(&ann.media, "through", 25),
+        heard(&ben.media, Duration::from_millis(900))
     );
     flood.await.unwrap();
     assert!(
@@ -329,16 +301,16 @@ async fn a_client_that_cannot_use_udp_sends_and_receives_over_ice_tcp() {
     assert!(ann.media.connected(WAIT).await, "ICE-TCP never connected");
     let ben = member(&s, "ben", &[Source::Microphone]).await;
     let (_, got) = tokio::join!(
-        talk(&ann, "tcp", 25),
-        received(&ben, Duration::from_millis(900))
+        talk(&ann.media, "tcp", 25),
+        heard(&ben.media, Duration::from_millis(900))
     );
     assert!(
         got.get("tcp").copied().unwrap_or(0) >= 15,
         "ben got {got:?}"
     );
     let (_, got) = tokio::join!(
-        talk(&ben, "udp", 25),
-        received(&ann, Duration::from_millis(900))
+        talk(&ben.media, "udp", 25),
+        heard(&ann.media, Duration::from_millis(900))
     );
     assert!(
         got.get("udp").copied().unwrap_or(0) >= 15,
@@ -350,8 +322,8 @@ async fn a_client_that_cannot_use_udp_sends_and_receives_over_ice_tcp() {
         .await
         .unwrap();
     let (_, got) = tokio::join!(
-        talk(&ann, "muted", 20),
-        received(&ben, Duration::from_millis(700))
+        talk(&ann.media, "muted", 20),
+        heard(&ben.media, Duration::from_millis(700))
     );
     assert_eq!(got.get("muted"), None, "{got:?}");
     s.stop().await;
@@ -381,8 +353,8 @@ async fn media_flows_over_ipv6_when_the_server_binds_an_ipv6_address() {
     };
     assert!(ann.media.connected(WAIT).await && ben.media.connected(WAIT).await);
     let (_, got) = tokio::join!(
-        talk(&ann, "v6", 25),
-        received(&ben, Duration::from_millis(900))
+        talk(&ann.media, "v6", 25),
+        heard(&ben.media, Duration::from_millis(900))
     );
     assert!(got.get("v6").copied().unwrap_or(0) >= 15, "ben got {got:?}");
     s.stop().await;
@@ -399,8 +371,8 @@ async fn chime_capabilities_stop_and_restart_an_attendees_audio() {
     let ann = member(&s, "ann", &[Source::Microphone]).await;
     let ben = member(&s, "ben", &[]).await;
     let (_, got) = tokio::join!(
-        talk(&ann, "before", 15),
-        received(&ben, Duration::from_millis(600))
+        talk(&ann.media, "before", 15),
+        heard(&ben.media, Duration::from_millis(600))
     );
     assert!(got.get("before").copied().unwrap_or(0) >= 8, "{got:?}");
 
@@ -408,8 +380,8 @@ async fn chime_capabilities_stop_and_restart_an_attendees_audio() {
         .await
         .unwrap();
     let (_, got) = tokio::join!(
-        talk(&ann, "receive", 20),
-        received(&ben, Duration::from_millis(700))
+        talk(&ann.media, "receive", 20),
+        heard(&ben.media, Duration::from_millis(700))
     );
     assert_eq!(got.get("receive"), None, "{got:?}");
     let p = api.get_participant("m", "ann").await.unwrap();
@@ -419,8 +391,8 @@ async fn chime_capabilities_stop_and_restart_an_attendees_audio() {
         .await
         .unwrap();
     let (_, got) = tokio::join!(
-        talk(&ann, "again", 25),
-        received(&ben, Duration::from_millis(900))
+        talk(&ann.media, "again", 25),
+        heard(&ben.media, Duration::from_millis(900))
     );
     assert!(got.get("again").copied().unwrap_or(0) >= 15, "{got:?}");
     let p = api.get_participant("m", "ann").await.unwrap();

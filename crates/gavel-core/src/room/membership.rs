@@ -12,7 +12,7 @@ use crate::Millis;
 use std::collections::BTreeMap;
 
 /// A new session, as the shell derived it from a verified token.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct JoinRequest {
     pub identity: String,
     pub name: String,

@@ -564,6 +564,22 @@ impl Room {
         *slot = slot.saturating_add_signed(delta);
     }
 
+    /// The `joined` snapshot a participant already in the room would get if it joined now:
+    /// what a client whose events were lost on their way resynchronises from. A read; nothing
+    /// changes.
+    pub fn snapshot(&self, sid: &str) -> Option<Event> {
+        let identity = self.by_sid.get(sid)?;
+        let p = self.participants.get(identity)?;
+        Some(Event::Joined {
+            room: self.info(),
+            me: p.info.clone(),
+            participants: self.visible_snapshot(identity),
+            counts: self.counts,
+            pinned: self.pinned.clone(),
+            active_speakers: self.speakers.active().to_vec(),
+        })
+    }
+
     fn visible_snapshot(&self, except_identity: &str) -> Vec<ParticipantInfo> {
         self.participants
             .values()

@@ -38,16 +38,21 @@ pub struct Presets {
 
 impl Presets {
     pub async fn of(ctx: &Ctx, meeting_id: &str) -> Result<Presets, ChimeError> {
-        let handle = ctx.state.registry.get_or_not_found(meeting_id)?;
-        Ok(handle
-            .inspect(|room, _| Presets {
-                by_identity: room.presets().map(|(id, c)| (id.to_string(), *c)).collect(),
+        let request = crate::service::ServiceRequest::Presets {
+            room: meeting_id.to_string(),
+        };
+        match ctx.state.service.call(&ctx.principal(), request).await? {
+            crate::service::ServiceReply::Presets { presets, settings } => Ok(Presets {
+                by_identity: presets,
                 defaults: Capabilities::defaults(
-                    room.settings().video_max_resolution,
-                    room.settings().content_max_resolution,
+                    settings.video_max_resolution,
+                    settings.content_max_resolution,
                 ),
-            })
-            .await?)
+            }),
+            _ => Err(
+                gavel_core::Error::new(gavel_core::ErrorCode::Internal, "unexpected reply").into(),
+            ),
+        }
     }
 
     pub fn get(&self, attendee_id: &str) -> Capabilities {

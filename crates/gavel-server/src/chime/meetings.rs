@@ -167,11 +167,20 @@ pub async fn delete(ctx: &Ctx, meeting_id: &str) -> Result<Response, ChimeError>
     let _writes = ctx.shared.writes.lock().await;
     let meeting = find(ctx, meeting_id).await?;
     let id = meeting.meeting_id;
-    let registry = &ctx.state.registry;
-    if registry.get(&id).is_some() {
-        // Ending the session first names the caller in `room_left` and in the audit log.
-        ctx.command(&id, gavel_core::Command::EndSession).await?;
-        registry.delete(&id, LeaveReason::Ended).await?;
+    // Ending the session first names the caller in `room_left` and in the audit log; through
+    // the service layer, so whichever node serves the room does it. A room that is not open
+    // anywhere has nobody to tell.
+    match ctx.command(&id, gavel_core::Command::EndSession).await {
+        Ok(_) => {
+            let request = crate::service::ServiceRequest::DeleteRoom { room: id.clone() };
+            match ctx.state.service.call(&ctx.principal(), request).await {
+                Ok(_) => {}
+                Err(e) if e.code == gavel_core::ErrorCode::NotFound => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(e) if e.kind == Kind::NotFound => {}
+        Err(e) => return Err(e),
     }
     // The join tokens die with the meeting: a late join would otherwise open a new, empty room
     // of the same name. The revocation is kept in the store, where a room of that name would

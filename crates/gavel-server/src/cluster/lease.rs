@@ -224,6 +224,33 @@ impl Leases {
         }))
     }
 
+    /// The owners with a live lease of `rooms` (a room nobody serves is not in the answer).
+    pub fn owners(
+        &mut self,
+        rooms: &[String],
+    ) -> StoreResult<std::collections::HashMap<String, String>> {
+        let rows = self.with(|c| {
+            c.query(
+                "SELECT o.room, o.node FROM room_owners o
+                 JOIN cluster_nodes n ON n.id = o.node AND n.lease_until > now()
+                 WHERE o.room = ANY($1)",
+                &[&rooms],
+            )
+        })?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
+    /// Every node with a live lease, this one included.
+    pub fn live_nodes(&mut self) -> StoreResult<Vec<String>> {
+        let rows = self.with(|c| {
+            c.query(
+                "SELECT id FROM cluster_nodes WHERE lease_until > now() ORDER BY id",
+                &[],
+            )
+        })?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
     /// Gives `room` up (a graceful hand-over): anyone may take it at once. Only the owner at
     /// `fence`'s epoch can.
     pub fn release(&mut self, room: &str, fence: &Fence) -> StoreResult<()> {

@@ -8,12 +8,15 @@
 //! and the node must stop serving its rooms before anyone can take them.
 
 use super::bus::Received;
+use super::forward::{node_channel, Forwarded, Pending};
 use super::lease::{Fence, Leases, Owner};
 use super::redis_bus::RedisBus;
+use crate::service::{Principal, ServiceRequest};
 use crate::store::{StoreError, StoreResult};
 use serde::Deserialize;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{mpsc as std_mpsc, Arc};
+use std::sync::{mpsc as std_mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 
@@ -90,7 +93,27 @@ pub struct Node {
     base: Instant,
     jobs: std_mpsc::Sender<Job>,
     pub bus: Arc<RedisBus>,
+    /// Calls forwarded to other nodes, waiting for their answers.
+    pub(crate) pending: Pending,
+    /// This node's rooms' links to the edges holding their sessions' sockets.
+    pub links: super::edge_link::Links,
+    /// The sessions on this node's sockets whose rooms other nodes serve.
+    pub edge: super::edge::Edge,
+    /// Recently looked-up owners of rooms this node does not serve, so forwarding does not ask
+    /// the database every time (a stale entry is corrected by the owner's `NotHere`).
+    owners: Mutex<HashMap<String, (String, Instant)>>,
+    left: tokio::sync::watch::Sender<bool>,
 }
+
+/// The channel every node hears: notices about nodes.
+pub const CLUSTER_CHANNEL: &str = "gavel:cluster";
+/// A node left the cluster gracefully (body empty; the envelope names it).
+pub const KIND_NODE_LEFT: &str = "node_left";
+
+/// How long a looked-up owner is trusted without asking again.
+const OWNER_FRESH: Duration = Duration::from_secs(2);
+/// Owners remembered at most (the cache is cleared when full: it is only a shortcut).
+const OWNERS_CACHED: usize = 10_000;
 
 impl Node {
     /// Registers this node, starts its lease thread and connects to the bus. Returns the node
@@ -134,22 +157,30 @@ impl Node {
             .map_err(|e| format!("cannot register with the cluster: {e}"))?;
         let redis = config.redis.as_deref().unwrap_or_default();
         let (bus, inbox) = RedisBus::connect(redis).await.map_err(|e| e.0)?;
+        let bus = Arc::new(bus);
+        let links = super::edge_link::Links::start(&id, bus.clone());
         let node = Arc::new(Node {
+            links,
+            edge: super::edge::Edge::default(),
             id,
             valid_until_ms,
             base,
             jobs,
-            bus: Arc::new(bus),
+            bus,
+            pending: Pending::default(),
+            owners: Mutex::new(HashMap::new()),
+            left: tokio::sync::watch::channel(false).0,
         });
         use super::bus::Bus;
         node.bus.subscribe(&node.channel()).await.map_err(|e| e.0)?;
+        node.bus.subscribe(CLUSTER_CHANNEL).await.map_err(|e| e.0)?;
         tracing::info!(node = %node.id, "joined the cluster");
         Ok((node, inbox))
     }
 
     /// The bus channel this node receives its own messages on.
     pub fn channel(&self) -> String {
-        format!("gavel:node:{}", self.id)
+        node_channel(&self.id)
     }
 
     /// Whether this node's lease is held by its own clock: while it is, nobody else can take
@@ -185,9 +216,79 @@ impl Node {
         self.call(move |l| l.release(&room, &fence)).await
     }
 
-    /// Leaves the cluster (a graceful stop): this node's rooms are free at once.
+    /// The node serving `room` (with a live lease), if any; `fresh` skips the cache.
+    pub async fn owner_of(&self, room: &str, fresh: bool) -> StoreResult<Option<String>> {
+        if !fresh {
+            if let Some((node, at)) = self.owners.lock().unwrap().get(room) {
+                if at.elapsed() < OWNER_FRESH {
+                    return Ok(Some(node.clone()));
+                }
+            }
+        }
+        let name = room.to_string();
+        let owner = self.call(move |l| l.owner(&name)).await?.map(|f| f.node);
+        let mut owners = self.owners.lock().unwrap();
+        match &owner {
+            Some(node) => {
+                if owners.len() >= OWNERS_CACHED {
+                    owners.clear();
+                }
+                owners.insert(room.to_string(), (node.clone(), Instant::now()));
+            }
+            None => {
+                owners.remove(room);
+            }
+        }
+        Ok(owner)
+    }
+
+    /// Who serves each of `rooms` now (rooms nobody serves are left out).
+    pub async fn owners(&self, rooms: Vec<String>) -> StoreResult<HashMap<String, String>> {
+        self.call(move |l| l.owners(&rooms)).await
+    }
+
+    /// The other nodes with a live lease.
+    pub async fn other_nodes(&self) -> StoreResult<Vec<String>> {
+        let me = self.id.clone();
+        let mut nodes = self.call(|l| l.live_nodes()).await?;
+        nodes.retain(|n| *n != me);
+        Ok(nodes)
+    }
+
+    /// Runs `request` on node `owner` (`forward.rs`).
+    pub async fn forward(&self, owner: &str, by: &Principal, request: ServiceRequest) -> Forwarded {
+        self.pending
+            .forward(self.bus.as_ref(), &self.id, owner, by, request)
+            .await
+    }
+
+    /// Leaves the cluster (a graceful stop): this node's rooms are free at once, and the other
+    /// nodes are told, so none keeps sending this node what it no longer serves.
     pub async fn leave(&self) -> StoreResult<()> {
-        self.call(|l| l.leave()).await
+        let left = self.call(|l| l.leave()).await;
+        let _ = self.left.send(true);
+        use super::bus::Bus;
+        let notice = super::bus::Envelope::new(&self.id, KIND_NODE_LEFT, Vec::new()).encode();
+        if let Err(e) = self.bus.publish(CLUSTER_CHANNEL, notice).await {
+            tracing::warn!(error = %e, "could not tell the other nodes this one left");
+        }
+        left
+    }
+
+    /// Whether this node has left the cluster (its dispatcher stops then, not before: calls
+    /// that arrive while its rooms close are still answered).
+    pub fn left(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.left.subscribe()
+    }
+
+    /// Forgets the cached owner of `room` (a call to it went unanswered).
+    pub fn forget_owner_of(&self, room: &str) {
+        self.owners.lock().unwrap().remove(room);
+    }
+
+    /// Forgets every cached room of node `gone` (it left).
+    pub fn forget_node(&self, gone: &str) {
+        self.owners.lock().unwrap().retain(|_, (n, _)| n != gone);
     }
 }
 
@@ -222,3 +323,36 @@ fn lease_thread(
         }
     }
 }
+
+/// Stops this node's rooms whenever its lease lapses by its own clock (renewals failed for a
+/// lease's length, less the margin): before another node can take them, everyone in them is
+/// told (`room_left {reason: server_shutdown}`, which clients answer by reconnecting) and the
+/// rooms close. Their writes were already fenced; this stops them being served at all. Once
+/// renewals succeed again, rooms open here again on demand.
+/// Ends when the server stops.
+pub async fn stop_rooms_when_lease_lapses(
+    node: Arc<Node>,
+    registry: Arc<crate::registry::Registry>,
+    mut stopped: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(LEASE_WATCH);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut held = node.lease_held();
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stopped.wait_for(|s| *s) => return,
+        }
+        let now_held = node.lease_held();
+        if held && !now_held {
+            tracing::error!(node = %node.id, "this node's lease lapsed: stopping its rooms");
+            registry
+                .close_all(gavel_core::LeaveReason::ServerShutdown)
+                .await;
+        }
+        held = now_held;
+    }
+}
+
+/// How often the lease's local deadline is looked at (well inside the lease margin).
+const LEASE_WATCH: Duration = Duration::from_millis(100);

@@ -175,7 +175,7 @@ async fn session(
     let (conn, mut rx) = Conn::channel(limits.outbox_capacity);
     let (mut sink, mut stream) = socket.split();
     let joined = Box::pin(crate::ws::join(&app, &room, req, conn)).await;
-    let (mut handle, sid) = match joined {
+    let (mut handle, mut sid) = match joined {
         Ok(x) => x,
         Err(e) => {
             app.registry.metrics.error(e.code);
@@ -243,6 +243,12 @@ async fn session(
                     }
                 }
                 Some(Outgoing::Switch(h)) => handle = h,
+                // Only a session on another node's room is admitted again by its edge; a
+                // LiveKit session is always in a room of this node.
+                Some(Outgoing::Rejoined(h, new_sid)) => {
+                    handle = h;
+                    sid = new_sid;
+                }
                 Some(Outgoing::Close(why)) => {
                     send(&mut sink, translate::leave(why), timeout).await;
                     let _ = sink.close().await;

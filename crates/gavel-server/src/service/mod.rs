@@ -27,9 +27,12 @@ mod rooms;
 pub use authorize::Principal;
 pub use rooms::RoomSummary;
 
+use crate::cluster::forward::Forwarded;
 use crate::registry::{Registry, RoomHandle};
 use gavel_core::command::BanInfo;
-use gavel_core::{Command, Counts, Error, ParticipantInfo, Reply, RequestOutcome, RoomSettings};
+use gavel_core::{
+    Command, Counts, Error, ErrorCode, ParticipantInfo, Reply, RequestOutcome, RoomSettings,
+};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::Duration;
@@ -65,6 +68,11 @@ pub enum ServiceRequest {
     Bans {
         room: String,
     },
+    /// The room's capability presets by identity, with its settings (whose resolutions give
+    /// the capabilities of everyone without a preset).
+    Presets {
+        room: String,
+    },
     /// Creates a room (or marks a join-created one as kept); `settings` are complete (the
     /// front-end merged the server's defaults in).
     CreateRoom {
@@ -80,6 +88,29 @@ pub enum ServiceRequest {
         request_id: String,
         wait_ms: u64,
     },
+}
+
+impl ServiceRequest {
+    /// The room whose owner runs this request: the room it acts in, or for a child room's
+    /// creation its parent (children live beside their parents, which authorize them). `None`
+    /// for the room list, which every node contributes to.
+    pub fn home_room(&self) -> Option<&str> {
+        match self {
+            ServiceRequest::Command { room, .. }
+            | ServiceRequest::Move { room, .. }
+            | ServiceRequest::Participants { room }
+            | ServiceRequest::Participant { room, .. }
+            | ServiceRequest::Room { room }
+            | ServiceRequest::Bans { room }
+            | ServiceRequest::Presets { room }
+            | ServiceRequest::DeleteRoom { room }
+            | ServiceRequest::WaitRequest { room, .. } => Some(room),
+            ServiceRequest::CreateRoom { name, settings } => {
+                Some(settings.parent.as_deref().unwrap_or(name))
+            }
+            ServiceRequest::Rooms => None,
+        }
+    }
 }
 
 /// What the service answers.
@@ -106,6 +137,10 @@ pub enum ServiceReply {
     Bans {
         bans: Vec<BanInfo>,
     },
+    Presets {
+        presets: std::collections::BTreeMap<String, gavel_core::Capabilities>,
+        settings: RoomSettings,
+    },
     Created {
         room: RoomSummary,
         created: bool,
@@ -131,8 +166,68 @@ impl Service {
         &self.registry
     }
 
-    /// Authorizes and runs one request.
+    /// Authorizes and runs one request. In cluster mode a request for a room another node
+    /// serves is forwarded to it (`cluster/forward.rs`), and the room list is gathered from
+    /// every node.
     pub async fn call(
+        &self,
+        by: &Principal,
+        request: ServiceRequest,
+    ) -> Result<ServiceReply, Error> {
+        let Some(node) = self.registry.cluster.get() else {
+            return self.call_here(by, request).await;
+        };
+        let Some(room) = request.home_room() else {
+            return self.list_rooms_everywhere(node, by).await;
+        };
+        if self.registry.get(room).is_some() {
+            return self.call_here(by, request).await;
+        }
+        // Asked at most twice: a cached owner that no longer serves the room answers `NotHere`.
+        for fresh in [false, true] {
+            let owner = node
+                .owner_of(room, fresh)
+                .await
+                .map_err(|e| Error::new(ErrorCode::Unavailable, e.message))?;
+            match owner {
+                Some(owner) if owner != node.id => {
+                    match node.forward(&owner, by, request.clone()).await {
+                        Forwarded::Reply(result) => {
+                            if result
+                                .as_ref()
+                                .as_ref()
+                                .is_err_and(|e| e.code == ErrorCode::Unavailable)
+                            {
+                                // Maybe no longer the owner: the next call looks again.
+                                node.forget_owner_of(room);
+                            }
+                            return *result;
+                        }
+                        Forwarded::NotHere => continue,
+                    }
+                }
+                _ => break,
+            }
+        }
+        self.call_here(by, request).await
+    }
+
+    /// A call another node forwarded here: run here, or `None` when this node does not serve
+    /// its room (it closed or changed hands meanwhile) so the caller looks again.
+    pub async fn call_forwarded(
+        &self,
+        by: &Principal,
+        request: ServiceRequest,
+    ) -> Option<Result<ServiceReply, Error>> {
+        match request.home_room() {
+            Some(room) if self.registry.get(room).is_none() => None,
+            Some(_) => Some(self.call_here(by, request).await),
+            None => Some(self.list_rooms(by).await),
+        }
+    }
+
+    /// Runs a request on this node.
+    async fn call_here(
         &self,
         by: &Principal,
         request: ServiceRequest,
@@ -196,6 +291,16 @@ impl Service {
                 let handle = self.registry.get_or_not_found(&room)?;
                 let bans = handle.inspect(|r, now| r.bans(now)).await?;
                 Ok(ServiceReply::Bans { bans })
+            }
+            ServiceRequest::Presets { room } => {
+                by.require_admin(&self.registry, &room)?;
+                let handle = self.registry.get_or_not_found(&room)?;
+                handle
+                    .inspect(|r, _| ServiceReply::Presets {
+                        presets: r.presets().map(|(id, c)| (id.to_string(), *c)).collect(),
+                        settings: r.settings().clone(),
+                    })
+                    .await
             }
             ServiceRequest::CreateRoom { name, settings } => {
                 self.create_room(by, name, settings).await

@@ -9,7 +9,7 @@
 
 use super::{Principal, Service, ServiceReply};
 use crate::fanout::{Frame, Outgoing};
-use gavel_core::{ids, Command, Error, Event, LeaveReason, Millis, Reply};
+use gavel_core::{ids, Command, Error, ErrorCode, Event, LeaveReason, Millis, Reply};
 
 impl Service {
     pub(super) async fn move_participant(
@@ -28,6 +28,7 @@ impl Service {
         let actor = by.actor_in(&self.registry, room)?;
         let may_grant = by.may_move_into(&self.registry, room, &destination)?;
         let source = self.registry.get_or_not_found(room)?;
+        self.require_destination_here(&destination).await?;
         let who = identity.clone();
         let issued_at = source.inspect(move |r, _| r.token_issued_at(&who)).await?;
         self.check_admission(&destination, &identity, issued_at)
@@ -72,6 +73,28 @@ impl Service {
                 let _ = conn.send(Outgoing::Close(LeaveReason::MoveFailed));
                 Err(e)
             }
+        }
+    }
+
+    /// In cluster mode, a move needs both rooms on this node: carrying a participant, its
+    /// connection and its media session to another node is not built yet, and is refused
+    /// before the participant leaves the source.
+    async fn require_destination_here(&self, destination: &str) -> Result<(), Error> {
+        let Some(node) = self.registry.cluster.get() else {
+            return Ok(());
+        };
+        if self.registry.get(destination).is_some() {
+            return Ok(());
+        }
+        match node.owner_of(destination, true).await {
+            Ok(Some(owner)) if owner != node.id => Err(Error::new(
+                ErrorCode::Unavailable,
+                format!(
+                    "room '{destination}' is served by another node ({owner}); moves between rooms on different nodes are not supported yet"
+                ),
+            )),
+            Ok(_) => Ok(()),
+            Err(e) => Err(Error::new(ErrorCode::Unavailable, e.message)),
         }
     }
 

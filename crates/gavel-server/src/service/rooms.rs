@@ -2,6 +2,7 @@
 //! summaries.
 
 use super::{Principal, Service, ServiceReply};
+use crate::cluster::forward::Forwarded;
 use crate::registry::RoomHandle;
 use gavel_core::event::Speaker;
 use gavel_core::{Counts, Error, LeaveReason, RoomSettings};
@@ -15,6 +16,9 @@ pub struct RoomSummary {
     pub counts: Counts,
     pub pinned: Option<String>,
     pub active_speakers: Vec<Speaker>,
+    /// Participants with at least one published track.
+    #[serde(default)]
+    pub publishers: u32,
 }
 
 pub(super) async fn summary(handle: &RoomHandle) -> Result<RoomSummary, Error> {
@@ -25,6 +29,7 @@ pub(super) async fn summary(handle: &RoomHandle) -> Result<RoomSummary, Error> {
             counts: room.counts(),
             pinned: room.pinned().map(str::to_string),
             active_speakers: room.active_speakers().to_vec(),
+            publishers: room.participants().filter(|p| !p.tracks.is_empty()).count() as u32,
         })
         .await
 }
@@ -76,6 +81,39 @@ impl Service {
                 rooms.push(s);
             }
         }
+        Ok(ServiceReply::Rooms { rooms })
+    }
+
+    /// The rooms of every node, sorted by name. A node that does not answer makes the list
+    /// `unavailable` rather than silently short.
+    pub(super) async fn list_rooms_everywhere(
+        &self,
+        node: &crate::cluster::node::Node,
+        by: &Principal,
+    ) -> Result<ServiceReply, Error> {
+        let ServiceReply::Rooms { mut rooms } = self.list_rooms(by).await? else {
+            unreachable!("list_rooms answers rooms")
+        };
+        let others = node
+            .other_nodes()
+            .await
+            .map_err(|e| Error::new(gavel_core::ErrorCode::Unavailable, e.message))?;
+        let asked = others
+            .iter()
+            .map(|other| node.forward(other, by, super::ServiceRequest::Rooms));
+        for answer in futures_util::future::join_all(asked).await {
+            let Forwarded::Reply(result) = answer else {
+                continue; // a node that stopped meanwhile serves no rooms
+            };
+            match *result {
+                Ok(ServiceReply::Rooms { rooms: theirs }) => rooms.extend(theirs),
+                Err(e) => return Err(e),
+                Ok(_) => {}
+            }
+        }
+        rooms.sort_by(|a, b| a.name.cmp(&b.name));
+        // A room changing hands while the list is gathered may be reported twice.
+        rooms.dedup_by(|a, b| a.name == b.name);
         Ok(ServiceReply::Rooms { rooms })
     }
 }

@@ -20,17 +20,17 @@ pub async fn send_data(
         let request = crate::service::ServiceRequest::Participants {
             room: req.room.clone(),
         };
-        auth::call(state, claims, request).await?;
-        let handle = state.registry.get_or_not_found(&req.room)?;
-        let sids = req.destination_sids;
-        let found: Vec<String> = handle
-            .inspect(move |r, _| {
-                sids.iter()
-                    .filter_map(|sid| r.identity_of(sid).map(str::to_string))
-                    .collect()
-            })
-            .await?;
-        destinations.extend(found);
+        if let crate::service::ServiceReply::Participants { participants, .. } =
+            auth::call(state, claims, request).await?
+        {
+            let sids = req.destination_sids;
+            destinations.extend(
+                participants
+                    .into_iter()
+                    .filter(|p| sids.contains(&p.sid))
+                    .map(|p| p.identity),
+            );
+        }
     }
     let reliable = req.kind != lk::data_packet::Kind::Lossy as i32;
     let cmd = gavel_core::Command::SendData {

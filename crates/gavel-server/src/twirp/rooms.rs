@@ -2,29 +2,37 @@
 
 use super::{auth, TwirpError};
 use crate::http::AppState;
-use crate::registry::RoomHandle;
-use crate::service::{ServiceReply, ServiceRequest};
+use crate::service::{RoomSummary, ServiceReply, ServiceRequest};
 use gavel_core::Command;
 use livekit_protocol as lk;
 
-/// The room as LiveKit describes it, from our state.
-async fn room_info(handle: &RoomHandle) -> Result<lk::Room, TwirpError> {
-    Ok(handle
-        .inspect(|room, _| {
-            let counts = room.counts();
-            let settings = room.settings();
-            lk::Room {
-                sid: format!("RM_{}", room.name()),
-                name: room.name().to_string(),
-                empty_timeout: settings.empty_timeout_seconds,
-                max_participants: settings.max_participants,
-                metadata: settings.metadata.clone(),
-                num_participants: counts.present + counts.hidden,
-                num_publishers: room.participants().filter(|p| !p.tracks.is_empty()).count() as u32,
-                ..Default::default()
-            }
-        })
-        .await?)
+/// The room as LiveKit describes it, from the service's summary.
+fn room_info(summary: RoomSummary) -> lk::Room {
+    let settings = &summary.settings;
+    lk::Room {
+        sid: format!("RM_{}", summary.name),
+        empty_timeout: settings.empty_timeout_seconds,
+        max_participants: settings.max_participants,
+        metadata: settings.metadata.clone(),
+        num_participants: summary.counts.present + summary.counts.hidden,
+        num_publishers: summary.publishers,
+        name: summary.name,
+        ..Default::default()
+    }
+}
+
+/// The room's summary, from whichever node serves it.
+async fn room_of(
+    state: &AppState,
+    claims: &gavel_core::Claims,
+    room: String,
+) -> Result<lk::Room, TwirpError> {
+    match auth::call(state, claims, ServiceRequest::Room { room }).await? {
+        ServiceReply::Room { room } => Ok(room_info(room)),
+        _ => {
+            Err(gavel_core::Error::new(gavel_core::ErrorCode::Internal, "unexpected reply").into())
+        }
+    }
 }
 
 pub async fn list_rooms(
@@ -42,14 +50,8 @@ pub async fn list_rooms(
         if !req.names.is_empty() && !req.names.contains(&summary.name) {
             continue;
         }
-        // A room that closed meanwhile is simply not listed.
-        if let Some(h) = state.registry.get(&summary.name) {
-            if let Ok(r) = room_info(&h).await {
-                rooms.push(r);
-            }
-        }
+        rooms.push(room_info(summary));
     }
-    rooms.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(lk::ListRoomsResponse { rooms })
 }
 
@@ -80,8 +82,10 @@ pub async fn create_room(
         name: req.name.clone(),
         settings,
     };
-    auth::call(state, claims, request).await?;
-    room_info(&state.registry.get_or_not_found(&req.name)?).await
+    match auth::call(state, claims, request).await? {
+        ServiceReply::Created { room, .. } => Ok(room_info(room)),
+        _ => room_of(state, claims, req.name).await,
+    }
 }
 
 /// Replaces the room's metadata through the core command path: clients get `room_updated`.
@@ -94,5 +98,5 @@ pub async fn update_room_metadata(
         metadata: req.metadata,
     };
     auth::command(state, claims, &req.room, cmd).await?;
-    room_info(&state.registry.get_or_not_found(&req.room)?).await
+    room_of(state, claims, req.room).await
 }

@@ -3,7 +3,9 @@
 #![allow(dead_code)]
 
 pub mod chime;
+pub mod cluster;
 pub mod external;
+pub mod media;
 pub mod postgres;
 pub mod process;
 pub mod redis;

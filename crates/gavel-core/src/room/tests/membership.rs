@@ -37,6 +37,33 @@ fn join_sends_snapshot_to_joiner_and_participant_joined_to_others() {
     assert_eq!(h.room.identity_of(&sid), Some("b"));
 }
 
+/// A resynchronising client gets the snapshot it would get joining now, and nothing changes.
+#[test]
+fn a_snapshot_for_a_present_participant_is_its_joined_event_as_of_now() {
+    let mut h = Harness::new();
+    h.join("a", HOST);
+    let b = h.join("b", PARTICIPANT);
+    h.join("c", PARTICIPANT);
+    h.take();
+    let snapshot = h.room.snapshot(&b).expect("b is in the room");
+    assert_eq!(
+        snapshot,
+        Event::Joined {
+            room: h.room.info(),
+            me: h.info("b"),
+            participants: vec![h.info("a"), h.info("c")],
+            counts: Counts {
+                present: 3,
+                hidden: 0
+            },
+            pinned: None,
+            active_speakers: vec![],
+        }
+    );
+    assert!(h.take().no_events(), "a read emits nothing");
+    assert_eq!(h.room.snapshot("PA_nobody"), None);
+}
+
 #[test]
 fn hidden_observer_is_invisible_but_counted() {
     let mut h = Harness::new();

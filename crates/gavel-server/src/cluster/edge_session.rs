@@ -1,0 +1,139 @@
+//! The bus calls of a WebSocket session whose room another node serves (the edge's half;
+//! `edge.rs` keeps the books), and of the owner answering them.
+
+use super::bus::{Bus, Envelope};
+use super::edge_wire::{
+    EdgeClient, EdgeGone, EdgeJoin, EdgeResync, KIND_EDGE_CLIENT, KIND_EDGE_GONE, KIND_EDGE_JOIN,
+    KIND_EDGE_RESYNC,
+};
+use super::forward::{node_channel, Answer, FORWARD_TIMEOUT};
+use super::node::Node;
+use crate::fanout::Conn;
+use crate::registry::Registry;
+use gavel_core::{Command, Error, ErrorCode, JoinRequest, LeaveReason};
+
+/// How a remote join ended.
+pub enum RemoteJoin {
+    /// In the room as `sid`; the session's key on this edge.
+    Joined {
+        key: u64,
+        sid: String,
+    },
+    /// `owner` does not serve the room (any more): look again.
+    NotHere,
+    Refused(Error),
+}
+
+/// Joins `room`, served by `owner`, for session `key` on this node's socket.
+pub async fn join(
+    node: &Node,
+    key: u64,
+    owner: &str,
+    room: &str,
+    req: JoinRequest,
+    conn: Conn,
+) -> RemoteJoin {
+    node.edge.register(key, room, owner, req.clone(), conn);
+    let body = |id| {
+        let join = EdgeJoin {
+            id,
+            room: room.to_string(),
+            key,
+            req,
+        };
+        serde_json::to_vec(&join).expect("joins serialize")
+    };
+    let answer = node
+        .pending
+        .ask(
+            node.bus.as_ref(),
+            &node.id,
+            owner,
+            KIND_EDGE_JOIN,
+            body,
+            FORWARD_TIMEOUT,
+        )
+        .await;
+    match answer {
+        Ok(Answer::Joined {
+            result: Ok(sid), ..
+        }) => {
+            node.edge.joined(key, &sid);
+            RemoteJoin::Joined { key, sid }
+        }
+        other => {
+            node.edge.remove(key);
+            match other {
+                Ok(Answer::NotHere { .. }) => RemoteJoin::NotHere,
+                Ok(Answer::Joined { result: Err(e), .. }) | Err(e) => RemoteJoin::Refused(e),
+                Ok(Answer::Done { .. } | Answer::Joined { result: Ok(_), .. }) => {
+                    RemoteJoin::Refused(Error::new(
+                        ErrorCode::Internal,
+                        "a join was answered as a call",
+                    ))
+                }
+            }
+        }
+    }
+}
+
+/// Sends a session's request to its room's owner; `false` if the session is gone here.
+pub async fn client(node: &Node, key: u64, id: serde_json::Value, command: Command) -> bool {
+    let Some(route) = node.edge.route(key) else {
+        return false;
+    };
+    let body = EdgeClient {
+        room: route.room,
+        sid: route.sid,
+        id,
+        command,
+    };
+    publish(node, &route.owner, KIND_EDGE_CLIENT, &body).await;
+    true
+}
+
+/// The session's socket closed: the owner hears it left.
+pub async fn gone(node: &Node, key: u64, reason: LeaveReason) {
+    if let Some(route) = node.edge.remove(key) {
+        tell_gone(node, &route.owner, route.room, route.sid, reason).await;
+    }
+}
+
+pub async fn tell_gone(node: &Node, owner: &str, room: String, sid: String, reason: LeaveReason) {
+    let body = EdgeGone { room, sid, reason };
+    publish(node, owner, KIND_EDGE_GONE, &body).await;
+}
+
+/// Asks `owner` to resynchronise this edge's sessions in `room`.
+pub async fn resync(node: &Node, owner: &str, room: String) {
+    publish(node, owner, KIND_EDGE_RESYNC, &EdgeResync { room }).await;
+}
+
+async fn publish(node: &Node, to: &str, kind: &str, body: &impl serde::Serialize) {
+    let body = serde_json::to_vec(body).expect("edge messages serialize");
+    let envelope = Envelope::new(&node.id, kind, body).encode();
+    if let Err(e) = node.bus.publish(&node_channel(to), envelope).await {
+        // At most once: a lost request gets no response (the client's own timeout), a lost
+        // leave is found by the owner's resync or its room's end.
+        tracing::warn!(to, kind, error = %e, "a message to a room's owner was lost");
+    }
+}
+
+/// The owner's side of an edge's join: the room must be open here; the session joins it
+/// through this room's link to that edge.
+pub async fn admit(registry: &Registry, node: &Node, edge: &str, join: EdgeJoin) -> Answer {
+    let id = join.id;
+    let Some(handle) = registry.get(&join.room) else {
+        return Answer::NotHere { id };
+    };
+    let result = async {
+        // Child rooms inherit their ancestors' bans (which live on this node too).
+        registry
+            .check_inherited_bans(&join.room, &join.req.identity)
+            .await?;
+        let conn = Conn::remote(node.links.link(&handle.name, edge), join.key);
+        handle.join(join.req, conn).await
+    }
+    .await;
+    Answer::Joined { id, result }
+}

@@ -1,0 +1,99 @@
+//! What edges and owners say to each other about WebSocket sessions (bodies of bus
+//! envelopes, JSON).
+//!
+//! An *edge* is the node holding a participant's WebSocket; the *owner* holds its room. The
+//! edge names each of its sessions by a key of its own (known before the room has given the
+//! session an id), so the room can address a session from the moment it joins.
+//!
+//! - edge → owner: [`EdgeJoin`] (answered like a forwarded call), [`EdgeClient`] (a request;
+//!   its response comes back as a frame), [`EdgeGone`] (the socket closed), [`EdgeResync`] (the
+//!   edge saw a gap).
+//! - owner → edge: [`EdgeMsg`], numbered per (room, edge) link so the edge notices a lost one.
+
+use gavel_core::{Command, JoinRequest, LeaveReason};
+use serde::{Deserialize, Serialize};
+
+pub const KIND_EDGE_JOIN: &str = "edge_join";
+pub const KIND_EDGE_CLIENT: &str = "edge_client";
+pub const KIND_EDGE_GONE: &str = "edge_gone";
+pub const KIND_EDGE_RESYNC: &str = "edge_resync";
+pub const KIND_TO_EDGE: &str = "to_edge";
+
+/// A session on the edge asks to join `room` (served by the receiving node).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EdgeJoin {
+    /// The call id its answer carries.
+    pub id: u64,
+    pub room: String,
+    pub key: u64,
+    pub req: JoinRequest,
+}
+
+/// A session's request, as the room runs a client's own (`RoomHandle::client`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EdgeClient {
+    pub room: String,
+    pub sid: String,
+    pub id: serde_json::Value,
+    pub command: Command,
+}
+
+/// A session's socket closed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EdgeGone {
+    pub room: String,
+    pub sid: String,
+    pub reason: LeaveReason,
+}
+
+/// The edge missed messages of `room`: the owner sends it who is attached and a fresh snapshot
+/// for each of them.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EdgeResync {
+    pub room: String,
+}
+
+/// One message from a room to one edge. `link` names the sender's numbering (a new one starts
+/// at 1, for instance after a new owner took the room); `seq` counts within it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EdgeMsg {
+    pub room: String,
+    pub link: u64,
+    pub seq: u64,
+    pub body: EdgeBody,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum EdgeBody {
+    /// The session `key` is now in this room as `sid`: it receives the room's events from here
+    /// on (after a move, instead of its former room's).
+    Attach { key: u64, sid: String },
+    /// An event or response (JSON, without `seq`: each connection numbers its own) for the
+    /// edge's sessions in `to`.
+    Deliver { to: EdgeAudience, frame: String },
+    /// The room ended this session: close its socket with `reason`.
+    Close { key: u64, reason: LeaveReason },
+    /// The answer to a resync: exactly these sessions of the edge are in the room (any other
+    /// is closed); their snapshots follow.
+    Resync { keys: Vec<u64> },
+}
+
+/// Which of the edge's sessions in the room a delivery is for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "who", content = "keys", rename_all = "snake_case")]
+pub enum EdgeAudience {
+    All,
+    AllExcept(u64),
+    Keys(Vec<u64>),
+}
+
+impl EdgeAudience {
+    pub fn includes(&self, key: u64) -> bool {
+        match self {
+            EdgeAudience::All => true,
+            EdgeAudience::AllExcept(k) => *k != key,
+            EdgeAudience::Keys(ks) => ks.contains(&key),
+        }
+    }
+}

@@ -1,0 +1,256 @@
+//! Participants on any node: a WebSocket that reaches a node which does not own its room stays
+//! there (the edge) and is in the room its owner serves — its snapshot, its requests, every
+//! event in the same order as everyone else — with one bus message per edge per event, however
+//! many of the room's sessions that edge holds. When the owner dies, the edge admits its
+//! sessions again without closing their sockets, and the owner's bans hold. A participant's
+//! media session lives on the owner (signalling passes through the edge; packets go straight to
+//! the owner's media port), where host controls act on it. Against private PostgreSQL and Redis
+//! servers; the dying owner is a real process, killed with SIGKILL.
+
+mod common;
+
+use common::cluster::{node_id, Cluster};
+use common::media::{heard, talk};
+use common::process::{free_port, gavel, Proc};
+use common::{expect, expect_kinds, expect_room_left, settle, TestServer, KEY, SECRET};
+use gavel_client::core::{Event, Source};
+use gavel_client::media::MediaPeer;
+use gavel_client::{AccessToken, RtcClient};
+use gavel_server::cluster::bus::{Bus, Envelope};
+use gavel_server::cluster::redis_bus::RedisBus;
+use serde_json::{json, Value};
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+/// The others in the room, as the client's state holds them.
+fn identities(client: &RtcClient) -> Vec<String> {
+    let mut v: Vec<String> = client.state().participants.keys().cloned().collect();
+    v.sort();
+    v
+}
+
+/// The types of the events in `messages` (responses left out).
+fn kinds(messages: &[gavel_client::Message]) -> Vec<String> {
+    messages
+        .iter()
+        .filter_map(|m| match m {
+            gavel_client::Message::Event { event, .. } => Some(event.kind().to_string()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_participant_on_any_node_is_in_the_room_its_owner_serves() {
+    let cluster = Cluster::start("edges").await;
+    let config = |name: &str| cluster.node(name, 3_000, 500);
+    let a = TestServer::with_config(config("a")).await;
+    let b = TestServer::with_config(config("b")).await;
+    let b_id = node_id(&b.http).await;
+
+    // Everything the bus brings b, counted by kind.
+    let (spy, mut spied) = RedisBus::connect(&cluster.redis.url()).await.unwrap();
+    spy.subscribe(&format!("gavel:node:{b_id}")).await.unwrap();
+
+    // "r" is owned by a; ben and ann join it through b, which is their edge.
+    let hana = a.join("r", "hana", "host").await;
+    let ben = b.join("r", "ben", "participant").await;
+    assert_eq!(identities(&ben), ["hana"], "ben's snapshot");
+    expect(&hana, "participant_joined").await;
+    let ann = b.join("r", "ann", "participant").await;
+    expect(&ben, "participant_joined").await;
+    settle(&hana).await;
+    settle(&ben).await;
+    settle(&ann).await;
+    while spied.try_recv().is_ok() {}
+
+    // One event for the whole room: one message to b, which holds two of its sessions.
+    a.admin().update_room_metadata("r", "agenda").await.unwrap();
+    for c in [&hana, &ben, &ann] {
+        expect(c, "room_updated").await;
+    }
+    let mut to_edge = 0;
+    while let Ok(Some(m)) = tokio::time::timeout(Duration::from_millis(500), spied.recv()).await {
+        let e = Envelope::decode(&m.payload).unwrap();
+        if e.kind == "to_edge" {
+            to_edge += 1;
+            let body: Value = serde_json::from_slice(&e.body).unwrap();
+            assert_eq!(body["body"]["to"]["who"], "all", "{body}");
+        }
+    }
+    assert_eq!(to_edge, 1, "one bus message to the edge for one event");
+
+    // Requests from the edge run in the room: a host on b mutes, kicks; everyone sees the same
+    // events in the same order.
+    let host_b = b.join("r", "hugo", "host").await;
+    let r = host_b
+        .request(json!({"type": "kick", "identity": "ann", "ban_seconds": 600}))
+        .await
+        .unwrap();
+    assert_eq!(r["ok"], true, "{r}");
+    expect_room_left(&ann, "kicked", Some("hugo")).await;
+    a.admin()
+        .update_room_metadata("r", "agenda 2")
+        .await
+        .unwrap();
+    let seen: Vec<Vec<String>> = {
+        let mut v = Vec::new();
+        for c in [&hana, &ben] {
+            expect_kinds(c, &["participant_left", "room_updated"]).await;
+            v.push(kinds(&settle(c).await));
+        }
+        v
+    };
+    assert_eq!(seen[0], seen[1], "same events in the same order");
+    // The ban holds for a join through any node.
+    let again = RtcClient::connect(&b.ws, &b.token("r", "ann", "participant")).await;
+    assert_eq!(again.err().expect("banned").code.as_str(), "banned");
+
+    // Each connection numbers its own frames without a gap.
+    for c in [&hana, &ben, &host_b] {
+        assert_eq!(c.seq_break(), None, "{}", c.identity());
+    }
+
+    // A socket closing on the edge is a participant leaving.
+    ben.close().await;
+    match expect(&hana, "participant_left").await {
+        Event::ParticipantLeft {
+            identity, reason, ..
+        } => {
+            assert_eq!(identity, "ben");
+            assert_eq!(serde_json::to_value(reason).unwrap(), "disconnected");
+        }
+        other => panic!("{other:?}"),
+    }
+    drop((hana, host_b));
+    b.stop().await;
+    a.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn when_the_owner_dies_its_edges_admit_their_participants_again() {
+    let cluster = Cluster::start("failover").await;
+    // The owner is a real process, so it can die at once.
+    let port = free_port();
+    let dir = common::process::temp_dir("failover");
+    let config = dir.join("gavel.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[store]\npostgres = \"{}\"\n\n[cluster]\nenabled = true\nnode_id = \"a\"\nredis = \"{}\"\nlease_ttl_ms = 1500\nheartbeat_ms = 250\n",
+            cluster.url,
+            cluster.redis.url()
+        ),
+    )
+    .unwrap();
+    let mut a = Proc(
+        gavel(&[
+            "dev",
+            "--bind",
+            &format!("127.0.0.1:{port}"),
+            "--config",
+            config.to_str().unwrap(),
+        ])
+        .spawn()
+        .expect("spawn gavel"),
+    );
+    let lines = a.stdout_lines();
+    common::process::wait_for_line(&lines, "listening");
+    let (a_http, a_ws) = (
+        format!("http://127.0.0.1:{port}"),
+        format!("ws://127.0.0.1:{port}"),
+    );
+    let b = TestServer::with_config(cluster.node("b", 1_500, 250)).await;
+
+    let token = |identity: &str, role: &str| {
+        AccessToken::new(KEY, SECRET)
+            .join("r", identity)
+            .name(identity)
+            .role(role)
+            .to_jwt()
+    };
+    // a owns "r": hana is there, ben reaches it through b; hana bans a troll.
+    let hana = RtcClient::connect(&a_ws, &token("hana", "host"))
+        .await
+        .unwrap();
+    let ben = b.join("r", "ben", "participant").await;
+    let troll = b.join("r", "troll", "participant").await;
+    let r = hana
+        .request(json!({"type": "kick", "identity": "troll", "ban_seconds": 600}))
+        .await
+        .unwrap();
+    assert_eq!(r["ok"], true, "{r}");
+    expect_room_left(&troll, "kicked", Some("hana")).await;
+    assert_eq!(node_id(&a_http).await.split('-').next(), Some("a"));
+    settle(&ben).await;
+
+    // a dies. Within its lease (1.5 s) and the edge's next look (0.25 s), b takes the room and
+    // admits ben again: a fresh snapshot on the same socket, without hana.
+    let died = Instant::now();
+    a.0.kill().unwrap();
+    a.0.wait().unwrap();
+    let joined = ben.wait_type("joined", Duration::from_secs(15)).await;
+    assert!(joined.is_ok(), "ben was admitted again: {joined:?}");
+    let took = died.elapsed();
+    assert!(
+        identities(&ben).is_empty(),
+        "the new owner's snapshot: {:?}",
+        identities(&ben)
+    );
+    // The socket never closed, and ben's requests now run in the room on b.
+    let r = ben.request(json!({"type": "ping"})).await.unwrap();
+    assert_eq!(r["pong"], true);
+    let carol = b.join("r", "carol", "participant").await;
+    expect(&ben, "participant_joined").await;
+    // The ban a committed holds on b.
+    let again = RtcClient::connect(&b.ws, &b.token("r", "troll", "participant")).await;
+    assert_eq!(again.err().expect("still banned").code.as_str(), "banned");
+    eprintln!("re-admitted {took:?} after the owner died");
+    drop((hana, carol));
+    b.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn media_of_a_participant_on_an_edge_flows_through_the_owner_and_obeys_its_hosts() {
+    let cluster = Cluster::start("edge_media").await;
+    let config = |name: &str| cluster.node(name, 3_000, 500);
+    let a = TestServer::with_config(config("a")).await;
+    let b = TestServer::with_config(config("b")).await;
+    let loopback = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+
+    // The room is a's; ann publishes through b (her edge), hana listens on a.
+    let host = a.join("m", "hana", "host").await;
+    let hana = MediaPeer::open(&host, loopback, &[], 2, 0).await.unwrap();
+    let ann_ws = b.join("m", "ann", "participant").await;
+    let ann = MediaPeer::open(&ann_ws, loopback, &[Source::Microphone], 2, 0)
+        .await
+        .expect("ann's media session, negotiated through her edge");
+    assert!(ann.connected(common::WAIT).await, "ann never connected");
+    assert!(hana.connected(common::WAIT).await, "hana never connected");
+    // The track is announced from the owner.
+    let info = b.admin().get_participant("m", "ann").await.unwrap();
+    assert_eq!(info["participant"]["tracks"][0]["media"], true, "{info}");
+
+    let (_, got) = tokio::join!(
+        talk(&ann, "before", 25),
+        heard(&hana, Duration::from_millis(900))
+    );
+    assert!(
+        got.get("before").copied().unwrap_or(0) >= 15,
+        "hana got {got:?}"
+    );
+
+    // A host's mute, sent through the server API on b, silences her at the owner.
+    b.admin()
+        .mute("m", "ann", "microphone", true)
+        .await
+        .unwrap();
+    let (_, got) = tokio::join!(
+        talk(&ann, "muted", 25),
+        heard(&hana, Duration::from_millis(900))
+    );
+    assert_eq!(got.get("muted"), None, "frames after the mute: {got:?}");
+    drop((ann_ws, host));
+    b.stop().await;
+    a.stop().await;
+}
