@@ -163,10 +163,17 @@ impl RoomHandle {
 
     /// Closes the room and waits until its last outputs (session rows, audit) are handed on.
     pub async fn close_and_wait(&self, reason: LeaveReason) {
+        self.close_handing_over(reason, false).await;
+    }
+
+    /// Closes the room and waits; with `hand_over`, its sessions on other nodes' sockets are
+    /// let go silently, for their edges to admit them again elsewhere.
+    pub async fn close_handing_over(&self, reason: LeaveReason, hand_over: bool) {
         let (done, finished) = oneshot::channel();
         let msg = RoomMsg::Close {
             reason,
             done: Some(done),
+            hand_over,
         };
         if self.tx.send(msg).await.is_ok() {
             let _ = finished.await;
@@ -539,9 +546,18 @@ impl Registry {
     }
 
     /// Closes every room (SIGTERM): clients get `room_left {reason: server_shutdown}`; then
-    /// every audit and session row is committed.
+    /// every audit and session row is committed. In cluster mode the rooms are handed over:
+    /// participants whose sockets are on other nodes stay in them, admitted again by their
+    /// edges on the room's next owner; only this node's own sockets close (their clients
+    /// reconnect to any node).
     pub async fn shutdown(&self) {
-        self.close_all(LeaveReason::ServerShutdown).await;
+        let hand_over = self.cluster.get().is_some();
+        let entries: Vec<Entry> = self.rooms.lock().unwrap().drain().map(|(_, e)| e).collect();
+        for e in entries {
+            e.handle
+                .close_handing_over(LeaveReason::ServerShutdown, hand_over)
+                .await;
+        }
         self.durable.writer.flush().await;
     }
 

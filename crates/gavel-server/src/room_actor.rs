@@ -61,9 +61,12 @@ pub enum RoomMsg {
         edge: String,
     },
     /// Ends every session and stops the room; `done` fires once its last outputs are handed on.
+    /// `hand_over`: sessions on other nodes' sockets are let go silently instead, for their
+    /// edges to admit them again wherever the room is served next (`cluster/failover.rs`).
     Close {
         reason: LeaveReason,
         done: Option<oneshot::Sender<()>>,
+        hand_over: bool,
     },
 }
 
@@ -330,7 +333,15 @@ impl RoomActor {
                 }
             }
             RoomMsg::Resync { edge } => self.resync(&edge),
-            RoomMsg::Close { reason, done } => {
+            RoomMsg::Close {
+                reason,
+                done,
+                hand_over,
+            } => {
+                if hand_over {
+                    // Nothing more reaches them from here; their edges move them on.
+                    self.conns.retain(|_, c| c.edge().is_none());
+                }
                 self.core.close_all(reason, None);
                 if let Some(m) = &mut self.media {
                     m.close_all();

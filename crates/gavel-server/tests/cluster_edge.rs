@@ -211,6 +211,40 @@ async fn when_the_owner_dies_its_edges_admit_their_participants_again() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_that_stops_hands_its_rooms_over_to_the_edges_of_their_participants() {
+    let cluster = Cluster::start("handover").await;
+    let config = |name: &str| cluster.node(name, 3_000, 500);
+    let a = TestServer::with_config(config("a")).await;
+    let b = TestServer::with_config(config("b")).await;
+    let hana = a.join("r", "hana", "host").await;
+    let ben = b.join("r", "ben", "participant").await;
+    let carol = b.join("r", "carol", "participant").await;
+    expect(&ben, "participant_joined").await;
+    settle(&ben).await;
+
+    // a stops gracefully: its own socket closes; ben and carol, on b, stay in the room, now
+    // served by b, each with a fresh snapshot — nobody saw them leave.
+    a.stop().await;
+    expect_room_left(&hana, "server_shutdown", None).await;
+    for c in [&ben, &carol] {
+        expect(c, "joined").await;
+    }
+    let ben_saw = settle(&ben).await;
+    settle(&carol).await;
+    assert_eq!(identities(&ben), ["carol"]);
+    assert_eq!(identities(&carol), ["ben"]);
+    assert!(
+        !kinds(&ben_saw).contains(&"participant_left".to_string()),
+        "{ben_saw:?}"
+    );
+    // They go on in the room on b: carol leaves, ben sees it.
+    carol.close().await;
+    expect(&ben, "participant_left").await;
+    assert_eq!(ben.seq_break(), None);
+    b.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn media_of_a_participant_on_an_edge_flows_through_the_owner_and_obeys_its_hosts() {
     let cluster = Cluster::start("edge_media").await;
     let config = |name: &str| cluster.node(name, 3_000, 500);

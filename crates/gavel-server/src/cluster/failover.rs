@@ -1,5 +1,5 @@
 //! An edge's watch over the rooms its sessions are in: when a room's owner is gone (its lease
-//! expired, or it left), the edge admits those sessions again wherever the room is served now —
+//! expired, or it left — handing its rooms over, and saying so on the bus), the edge admits those sessions again wherever the room is served now —
 //! on the node that took it, or here, taking it itself (the ownership compare-and-set picks one
 //! taker among the edges racing for it). Sockets stay open; each session gets a fresh `joined`
 //! snapshot from the new owner, and the bans and revocations the old owner committed hold
@@ -25,6 +25,7 @@ pub async fn watch_owners(
     loop {
         tokio::select! {
             _ = tick.tick() => {}
+            _ = node.owners_changed.notified() => {}
             _ = stopped.wait_for(|s| *s) => return,
         }
         let rooms = node.edge.rooms();

@@ -103,6 +103,8 @@ pub struct Node {
     /// the database every time (a stale entry is corrected by the owner's `NotHere`).
     owners: Mutex<HashMap<String, (String, Instant)>>,
     left: tokio::sync::watch::Sender<bool>,
+    /// Woken when a node leaves: the edge looks at its rooms' owners at once.
+    pub(crate) owners_changed: tokio::sync::Notify,
 }
 
 /// The channel every node hears: notices about nodes.
@@ -170,6 +172,7 @@ impl Node {
             pending: Pending::default(),
             owners: Mutex::new(HashMap::new()),
             left: tokio::sync::watch::channel(false).0,
+            owners_changed: tokio::sync::Notify::new(),
         });
         use super::bus::Bus;
         node.bus.subscribe(&node.channel()).await.map_err(|e| e.0)?;
@@ -286,9 +289,11 @@ impl Node {
         self.owners.lock().unwrap().remove(room);
     }
 
-    /// Forgets every cached room of node `gone` (it left).
+    /// Forgets every cached room of node `gone` (it left), and has the edge look at once for
+    /// the new owners of its sessions' rooms.
     pub fn forget_node(&self, gone: &str) {
         self.owners.lock().unwrap().retain(|_, (n, _)| n != gone);
+        self.owners_changed.notify_one();
     }
 }
 
