@@ -346,15 +346,14 @@ async fn join_anywhere(
     if let Some(node) = app.registry.cluster.get() {
         if app.registry.get(room).is_none() {
             let key = node.edge.new_key();
-            // Asked at most twice: a cached owner that no longer serves the room says so.
-            for fresh in [false, true] {
-                let owner = node
-                    .owner_of(room, fresh)
-                    .await
-                    .map_err(|e| Error::new(ErrorCode::Unavailable, e.message))?;
-                let Some(owner) = owner.filter(|o| *o != node.id) else {
+            let mut local = false;
+            // A cached owner that no longer serves the room says so: look again.
+            for attempt in 0..3 {
+                let owner = edge_session::serving_node(node, room, attempt > 0).await?;
+                if owner == node.id {
+                    local = true;
                     break;
-                };
+                }
                 match edge_session::join(node, key, &owner, room, req.clone(), conn.clone()).await {
                     RemoteJoin::Joined { key, sid } => {
                         let node = node.clone();
@@ -369,6 +368,12 @@ async fn join_anywhere(
                         return Err(e);
                     }
                 }
+            }
+            if !local {
+                return Err(Error::new(
+                    ErrorCode::Unavailable,
+                    format!("room '{room}' is changing hands; join again"),
+                ));
             }
         }
     }

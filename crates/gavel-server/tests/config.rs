@@ -24,6 +24,16 @@ fn the_example_file_loads() {
     assert_eq!(c.audit, gavel_server::config::AuditRetention::default());
 }
 
+/// The deployment example (`deploy/cluster.toml`) is a valid cluster node's configuration.
+#[test]
+fn the_cluster_deployment_example_loads() {
+    let example = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../deploy/cluster.toml");
+    let c = config_file::load(Some(&example), false).expect("the example loads");
+    assert!(c.cluster.enabled);
+    assert_eq!(c.cluster.validate(&c.store), Ok(()));
+    assert_eq!(c.media.udp_port, Some(7882));
+}
+
 #[test]
 fn bad_files_name_the_offending_key() {
     let cases = [

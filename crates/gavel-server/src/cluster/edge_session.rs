@@ -77,6 +77,21 @@ pub async fn join(
     }
 }
 
+/// The node that serves `room` (`fresh`: not from the cache), taking it for this node if
+/// nobody does: joins racing through several nodes open a room on exactly one (the
+/// compare-and-set), and the others join it there.
+pub async fn serving_node(node: &Node, room: &str, fresh: bool) -> Result<String, Error> {
+    use super::lease::Owner;
+    let unavailable = |e: crate::store::StoreError| Error::new(ErrorCode::Unavailable, e.message);
+    match node.owner_of(room, fresh).await.map_err(unavailable)? {
+        Some(owner) => Ok(owner),
+        None => match node.acquire(room).await.map_err(unavailable)? {
+            Owner::Me(_) => Ok(node.id.clone()),
+            Owner::Other(owner) => Ok(owner),
+        },
+    }
+}
+
 /// Sends a session's request to its room's owner; `false` if the session is gone here.
 pub async fn client(node: &Node, key: u64, id: serde_json::Value, command: Command) -> bool {
     let Some(route) = node.edge.route(key) else {

@@ -76,32 +76,25 @@ async fn readmit_one(
     req: JoinRequest,
     conn: Conn,
 ) -> Result<(), Error> {
-    for fresh in [true, true] {
-        let owner = node
-            .owner_of(room, fresh)
-            .await
-            .map_err(|e| Error::new(gavel_core::ErrorCode::Unavailable, e.message))?;
-        match owner {
-            Some(owner) if owner != node.id => {
-                match edge_session::join(node, key, &owner, room, req.clone(), conn.clone()).await {
-                    RemoteJoin::Joined { .. } => return Ok(()),
-                    RemoteJoin::NotHere => continue,
-                    RemoteJoin::Refused(e) => return Err(e),
-                }
-            }
-            // Nobody serves it (or this node took it meanwhile): serve it here.
-            _ => {
-                registry.check_inherited_bans(room, &req.identity).await?;
-                let (handle, _) = registry.get_or_create(room, None, false)?;
-                // Its snapshot is queued first; then the session sends its next requests here.
-                let sid = handle.join(req, conn.clone()).await?;
-                let _ = conn.send(Outgoing::Rejoined(handle, sid));
-                return Ok(());
+    for _ in 0..3 {
+        let owner = edge_session::serving_node(node, room, true).await?;
+        if owner != node.id {
+            match edge_session::join(node, key, &owner, room, req.clone(), conn.clone()).await {
+                RemoteJoin::Joined { .. } => return Ok(()),
+                RemoteJoin::NotHere => continue,
+                RemoteJoin::Refused(e) => return Err(e),
             }
         }
+        // This node serves it now.
+        registry.check_inherited_bans(room, &req.identity).await?;
+        let (handle, _) = registry.get_or_create(room, None, false)?;
+        // Its snapshot is queued first; then the session sends its next requests here.
+        let sid = handle.join(req, conn.clone()).await?;
+        let _ = conn.send(Outgoing::Rejoined(handle, sid));
+        return Ok(());
     }
     Err(Error::new(
         gavel_core::ErrorCode::Unavailable,
-        format!("room '{room}' changed hands twice while this session was admitted again"),
+        format!("room '{room}' changed hands three times while this session was admitted again"),
     ))
 }

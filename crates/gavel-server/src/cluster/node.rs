@@ -315,16 +315,19 @@ fn lease_thread(
     loop {
         match queue.recv_timeout(next.saturating_duration_since(Instant::now())) {
             Ok(job) => job(&mut leases),
-            Err(std_mpsc::RecvTimeoutError::Timeout) => {
-                next = Instant::now() + heartbeat;
-                match leases.renew() {
-                    Ok(lease) => store_deadline(&valid, base, lease.valid_until),
-                    Err(e) => {
-                        tracing::warn!(node = %leases.node(), error = %e, "lease renewal failed")
-                    }
+            Err(std_mpsc::RecvTimeoutError::Timeout) => {}
+            Err(std_mpsc::RecvTimeoutError::Disconnected) => return,
+        }
+        // Checked after every job too: a steady stream of ownership calls never delays a
+        // renewal by more than one call.
+        if Instant::now() >= next {
+            next = Instant::now() + heartbeat;
+            match leases.renew() {
+                Ok(lease) => store_deadline(&valid, base, lease.valid_until),
+                Err(e) => {
+                    tracing::warn!(node = %leases.node(), error = %e, "lease renewal failed")
                 }
             }
-            Err(std_mpsc::RecvTimeoutError::Disconnected) => return,
         }
     }
 }

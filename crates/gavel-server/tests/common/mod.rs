@@ -4,6 +4,7 @@
 
 pub mod chime;
 pub mod cluster;
+pub mod deploy;
 pub mod external;
 pub mod media;
 pub mod postgres;
