@@ -69,11 +69,13 @@ impl Server {
         let listener = TcpListener::bind(config.bind).await?;
         let addr = listener.local_addr()?;
         let (backend, chime_backend) = store::open(&config).await.map_err(invalid)?;
+        let metrics = Arc::new(metrics::Metrics::default());
         let (cluster, bus_inbox) = match (&config.cluster.enabled, &config.store.postgres) {
             (true, Some(url)) => {
-                let (node, inbox) = cluster::node::Node::start(&config.cluster, url)
-                    .await
-                    .map_err(invalid)?;
+                let (node, inbox) =
+                    cluster::node::Node::start(&config.cluster, url, metrics.clone())
+                        .await
+                        .map_err(invalid)?;
                 (Some(node), Some(inbox))
             }
             _ => (None, None),
@@ -81,7 +83,6 @@ impl Server {
         let store_thread = store::thread::StoreThread::spawn()?;
         let store = store_thread.handle::<dyn store::Store>(backend);
         let chime_store = store_thread.handle::<dyn chime::store::ChimeStore>(chime_backend);
-        let metrics = Arc::new(metrics::Metrics::default());
         let writer =
             store::writer::Writer::spawn(store.clone(), metrics.clone(), config.audit.clone());
         let registry = Registry::new(

@@ -56,6 +56,11 @@ pub struct Metrics {
     pub turn_allocations: Gauge,
     pub turn_relayed_bytes: Counter,
     pub turn_refused: Family<ReasonLabel, Counter>,
+    pub cluster_forwarded: Family<OutcomeLabel, Counter>,
+    pub cluster_edge_messages: Family<DirectionLabel, Counter>,
+    pub cluster_edge_resyncs: Counter,
+    pub cluster_readmitted: Family<OutcomeLabel, Counter>,
+    pub cluster_bus_dropped: Counter,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -103,6 +108,11 @@ impl Default for Metrics {
             acme_orders: Family::default(),
             turn_allocations: Gauge::default(),
             turn_relayed_bytes: Counter::default(),
+            cluster_forwarded: Family::default(),
+            cluster_edge_messages: Family::default(),
+            cluster_edge_resyncs: Counter::default(),
+            cluster_readmitted: Family::default(),
+            cluster_bus_dropped: Counter::default(),
             turn_refused: Family::default(),
             registry: PromRegistry::default(),
         };
@@ -227,11 +237,49 @@ impl Default for Metrics {
             "TURN requests and packets refused, by reason (credentials, expired, capacity, allocations, ports, peer, bitrate)",
             m.turn_refused.clone(),
         );
+        registry.register(
+            "cluster_forwarded_calls",
+            "Server-API calls forwarded to the node that owns their room, by outcome (answered, not_here, unanswered)",
+            m.cluster_forwarded.clone(),
+        );
+        registry.register(
+            "cluster_edge_messages",
+            "Room messages between owners and edges (sent: to edges; received: from owners); one per edge per event",
+            m.cluster_edge_messages.clone(),
+        );
+        registry.register(
+            "cluster_edge_resyncs",
+            "Gaps in an owner's messages that made this edge ask it to resynchronise",
+            m.cluster_edge_resyncs.clone(),
+        );
+        registry.register(
+            "cluster_readmitted",
+            "Sessions this edge admitted again after their room's owner was gone, by outcome (ok, refused)",
+            m.cluster_readmitted.clone(),
+        );
+        registry.register(
+            "cluster_bus_dropped",
+            "Bus messages dropped because this node's inbox was full",
+            m.cluster_bus_dropped.clone(),
+        );
         Metrics { registry, ..m }
     }
 }
 
 impl Metrics {
+    /// Counts a forwarded call by its outcome.
+    pub fn forwarded(&self, outcome: &'static str) {
+        self.cluster_forwarded
+            .get_or_create(&OutcomeLabel { outcome })
+            .inc();
+    }
+
+    pub fn edge_message(&self, direction: &'static str) {
+        self.cluster_edge_messages
+            .get_or_create(&DirectionLabel { direction })
+            .inc();
+    }
+
     /// Counts an ACME order by its outcome.
     pub fn acme_order(&self, outcome: &'static str) {
         self.acme_orders

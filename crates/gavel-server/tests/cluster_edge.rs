@@ -12,7 +12,7 @@ mod common;
 use common::cluster::{node_id, Cluster};
 use common::media::{heard, talk};
 use common::process::{free_port, gavel, Proc};
-use common::{expect, expect_kinds, expect_room_left, settle, TestServer, KEY, SECRET};
+use common::{expect, expect_kinds, expect_room_left, metric, settle, TestServer, KEY, SECRET};
 use gavel_client::core::{Event, Source};
 use gavel_client::media::MediaPeer;
 use gavel_client::{AccessToken, RtcClient};
@@ -79,6 +79,13 @@ async fn a_participant_on_any_node_is_in_the_room_its_owner_serves() {
         }
     }
     assert_eq!(to_edge, 1, "one bus message to the edge for one event");
+    let sent = metric(&a, "gavel_cluster_edge_messages_total{direction=\"sent\"}").await;
+    let received = metric(
+        &b,
+        "gavel_cluster_edge_messages_total{direction=\"received\"}",
+    )
+    .await;
+    assert!(sent >= 1.0 && received >= 1.0, "{sent} {received}");
 
     // Requests from the edge run in the room: a host on b mutes, kicks; everyone sees the same
     // events in the same order.
@@ -182,6 +189,10 @@ async fn when_the_owner_dies_its_edges_admit_their_participants_again() {
     assert_eq!(r["ok"], true, "{r}");
     expect_room_left(&troll, "kicked", Some("hana")).await;
     assert_eq!(node_id(&a_http).await.split('-').next(), Some("a"));
+    // ben has a media session, on a (the owner).
+    let loopback = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+    let ben_media = MediaPeer::open(&ben, loopback, &[], 2, 0).await.unwrap();
+    assert!(ben_media.connected(common::WAIT).await);
     settle(&ben).await;
 
     // a dies. Within its lease (1.5 s) and the edge's next look (0.25 s), b takes the room and
@@ -205,6 +216,24 @@ async fn when_the_owner_dies_its_edges_admit_their_participants_again() {
     // The ban a committed holds on b.
     let again = RtcClient::connect(&b.ws, &b.token("r", "troll", "participant")).await;
     assert_eq!(again.err().expect("still banned").code.as_str(), "banned");
+    // ben's media session died with a; a new one, with b, hears carol.
+    drop(ben_media);
+    let ben_media = MediaPeer::open(&ben, loopback, &[], 2, 0).await.unwrap();
+    let carol_media = MediaPeer::open(&carol, loopback, &[Source::Microphone], 2, 0)
+        .await
+        .unwrap();
+    assert!(ben_media.connected(common::WAIT).await);
+    assert!(carol_media.connected(common::WAIT).await);
+    let (_, got) = tokio::join!(
+        talk(&carol_media, "after", 25),
+        heard(&ben_media, Duration::from_millis(900))
+    );
+    assert!(
+        got.get("after").copied().unwrap_or(0) >= 15,
+        "ben got {got:?}"
+    );
+    let readmitted = metric(&b, "gavel_cluster_readmitted_total{outcome=\"ok\"}").await;
+    assert!(readmitted >= 1.0, "{readmitted}");
     eprintln!("re-admitted {took:?} after the owner died");
     drop((hana, carol));
     b.stop().await;

@@ -7,7 +7,7 @@
 mod common;
 
 use common::cluster::{node_id, Cluster};
-use common::{api_code, api_identities, expect, expect_room_left, TestServer};
+use common::{api_code, api_identities, expect, expect_room_left, metric, TestServer};
 use gavel_client::{AccessToken, ApiClient, RtcClient};
 use serde_json::json;
 use std::time::{Duration, Instant};
@@ -118,7 +118,87 @@ async fn any_node_serves_the_server_api_for_a_room_another_node_owns() {
     assert_eq!(err.code().as_str(), "unavailable", "{}", err.error.message);
     sql(&cluster, "DELETE FROM cluster_nodes WHERE id = 'silent';");
 
+    let answered = metric(
+        &b,
+        "gavel_cluster_forwarded_calls_total{outcome=\"answered\"}",
+    )
+    .await;
+    assert!(answered >= 5.0, "forwarded and answered: {answered}");
+    let unanswered = metric(
+        &b,
+        "gavel_cluster_forwarded_calls_total{outcome=\"unanswered\"}",
+    )
+    .await;
+    assert!(unanswered >= 1.0, "unanswered: {unanswered}");
+
     drop((hana, guest));
+    a.stop().await;
+    b.stop().await;
+}
+
+/// Calls `f` until it succeeds (generously bounded): everything recovers by itself.
+async fn until_ok<T, E: std::fmt::Debug, F: std::future::Future<Output = Result<T, E>>>(
+    what: &str,
+    mut f: impl FnMut() -> F,
+) -> T {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match f().await {
+            Ok(v) => return v,
+            Err(e) => assert!(Instant::now() < deadline, "{what} never recovered: {e:?}"),
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn while_the_bus_or_the_database_is_down_calls_fail_fast_and_then_recover() {
+    let cluster = Cluster::start("outages").await;
+    // A lease long enough to outlive the outages: the nodes keep their rooms.
+    let config = |name: &str| cluster.node(name, 20_000, 500);
+    let a = TestServer::with_config(config("a")).await;
+    let b = TestServer::with_config(config("b")).await;
+    let via_b = b.admin();
+    let hana = a.join("r", "hana", "host").await;
+    let _troll = a.join("r", "troll", "participant").await;
+    via_b.get_room("r").await.unwrap();
+
+    // Redis down: a forwarded call cannot be published, and says so at once (not after the
+    // forwarding timeout).
+    cluster.redis.stop();
+    let err = via_b.get_room("r").await.unwrap_err();
+    assert_eq!(err.code().as_str(), "unavailable", "{}", err.error.message);
+    assert!(
+        err.error.message.contains("cannot be reached"),
+        "{}",
+        err.error.message
+    );
+    cluster.redis.run();
+    until_ok("a forwarded call", || via_b.get_room("r")).await;
+
+    // PostgreSQL down: a ban cannot be committed, and the kick is refused, changing nothing.
+    {
+        let pg = cluster.pg.clone();
+        tokio::task::spawn_blocking(move || pg.stop())
+            .await
+            .unwrap();
+    }
+    let err = via_b.remove("r", "troll", Some(600)).await.unwrap_err();
+    assert_eq!(err.code().as_str(), "unavailable", "{}", err.error.message);
+    assert_eq!(
+        common::api_identities(&a.admin(), "r").await,
+        ["hana", "troll"]
+    );
+    {
+        let pg = cluster.pg.clone();
+        tokio::task::spawn_blocking(move || pg.run()).await.unwrap();
+    }
+    until_ok("a kick with a ban", || {
+        via_b.remove("r", "troll", Some(600))
+    })
+    .await;
+    assert_eq!(common::api_identities(&a.admin(), "r").await, ["hana"]);
+    drop(hana);
     a.stop().await;
     b.stop().await;
 }

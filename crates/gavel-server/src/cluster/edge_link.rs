@@ -68,13 +68,14 @@ pub struct Links {
 
 impl Links {
     /// Starts the publishing task; it ends when the links are dropped.
-    pub fn start(me: &str, bus: Arc<dyn Bus>) -> Links {
+    pub fn start(me: &str, bus: Arc<dyn Bus>, metrics: Arc<crate::metrics::Metrics>) -> Links {
         let (outbox, mut queue) = mpsc::channel::<(String, Vec<u8>)>(OUTBOX);
         tokio::spawn(async move {
             while let Some((channel, payload)) = queue.recv().await {
-                if let Err(e) = bus.publish(&channel, payload).await {
+                match bus.publish(&channel, payload).await {
+                    Ok(()) => metrics.edge_message("sent"),
                     // At most once: the edge notices the gap and resynchronises.
-                    tracing::warn!(%channel, error = %e, "a message to an edge was lost");
+                    Err(e) => tracing::warn!(%channel, error = %e, "a message to an edge was lost"),
                 }
             }
         });

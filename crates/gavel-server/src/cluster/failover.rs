@@ -60,6 +60,11 @@ async fn readmit(
 ) {
     for (key, req, conn) in sessions {
         let result = readmit_one(node, registry, room, key, req, conn.clone()).await;
+        let outcome = if result.is_ok() { "ok" } else { "refused" };
+        node.metrics
+            .cluster_readmitted
+            .get_or_create(&crate::metrics::OutcomeLabel { outcome })
+            .inc();
         if let Err(e) = result {
             // The session cannot go on: it is told why, and its socket closes.
             let _ = conn.send(Outgoing::Frame(Frame::error(&e)));

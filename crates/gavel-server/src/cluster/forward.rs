@@ -128,7 +128,7 @@ impl Pending {
             self.waiting.lock().unwrap().remove(&id);
             return Err(Error::new(
                 ErrorCode::Unavailable,
-                format!("cannot reach node {to}, which serves the room: {e}"),
+                format!("{UNANSWERED}{to}, which serves the room, cannot be reached: {e}"),
             ));
         }
         let answer = tokio::time::timeout(timeout, rx).await;
@@ -138,7 +138,7 @@ impl Pending {
             Ok(Err(_)) | Err(_) => Err(Error::new(
                 ErrorCode::Unavailable,
                 format!(
-                    "node {to}, which serves the room, did not answer within {} ms; the request may or may not have been carried out",
+                    "{UNANSWERED}{to}, which serves the room, did not answer within {} ms; the request may or may not have been carried out",
                     timeout.as_millis()
                 ),
             )),
@@ -156,6 +156,15 @@ impl Pending {
         }
     }
 }
+
+/// Whether `e` is the caller's own verdict that the owner did not answer (or could not be
+/// reached), not the owner's answer.
+pub fn unanswered(e: &Error) -> bool {
+    e.code == ErrorCode::Unavailable && e.message.starts_with(UNANSWERED)
+}
+
+/// How the caller's own `unavailable` verdicts begin.
+const UNANSWERED: &str = "node ";
 
 /// The bus channel node `id` receives its own messages on.
 pub fn node_channel(id: &str) -> String {

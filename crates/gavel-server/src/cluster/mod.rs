@@ -87,8 +87,10 @@ pub async fn dispatch(
                     tracing::warn!(node = %node.id, from = %envelope.from, "a malformed message for an edge");
                     continue;
                 };
+                node.metrics.edge_message("received");
                 let follow = node.edge.on_message(&envelope.from, msg);
                 if let Some((owner, room)) = follow.resync {
+                    node.metrics.cluster_edge_resyncs.inc();
                     edge_session::resync(&node, &owner, room).await;
                 }
                 for (owner, room, sid) in follow.dropped {

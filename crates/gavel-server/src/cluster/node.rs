@@ -105,6 +105,7 @@ pub struct Node {
     left: tokio::sync::watch::Sender<bool>,
     /// Woken when a node leaves: the edge looks at its rooms' owners at once.
     pub(crate) owners_changed: tokio::sync::Notify,
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// The channel every node hears: notices about nodes.
@@ -123,6 +124,7 @@ impl Node {
     pub async fn start(
         config: &ClusterConfig,
         postgres: &str,
+        metrics: Arc<crate::metrics::Metrics>,
     ) -> Result<(Arc<Node>, mpsc::Receiver<Received>), String> {
         let suffix: u32 = rand::random();
         let id = format!(
@@ -158,9 +160,12 @@ impl Node {
             .map_err(|_| "the lease thread stopped".to_string())?
             .map_err(|e| format!("cannot register with the cluster: {e}"))?;
         let redis = config.redis.as_deref().unwrap_or_default();
-        let (bus, inbox) = RedisBus::connect(redis).await.map_err(|e| e.0)?;
+        let dropped = metrics.cluster_bus_dropped.clone();
+        let (bus, inbox) = RedisBus::connect_counting(redis, dropped)
+            .await
+            .map_err(|e| e.0)?;
         let bus = Arc::new(bus);
-        let links = super::edge_link::Links::start(&id, bus.clone());
+        let links = super::edge_link::Links::start(&id, bus.clone(), metrics.clone());
         let node = Arc::new(Node {
             links,
             edge: super::edge::Edge::default(),
@@ -173,6 +178,7 @@ impl Node {
             owners: Mutex::new(HashMap::new()),
             left: tokio::sync::watch::channel(false).0,
             owners_changed: tokio::sync::Notify::new(),
+            metrics,
         });
         use super::bus::Bus;
         node.bus.subscribe(&node.channel()).await.map_err(|e| e.0)?;
@@ -260,9 +266,18 @@ impl Node {
 
     /// Runs `request` on node `owner` (`forward.rs`).
     pub async fn forward(&self, owner: &str, by: &Principal, request: ServiceRequest) -> Forwarded {
-        self.pending
+        let forwarded = self
+            .pending
             .forward(self.bus.as_ref(), &self.id, owner, by, request)
-            .await
+            .await;
+        self.metrics.forwarded(match &forwarded {
+            Forwarded::NotHere => "not_here",
+            Forwarded::Reply(r) if r.as_ref().as_ref().is_err_and(super::forward::unanswered) => {
+                "unanswered"
+            }
+            Forwarded::Reply(_) => "answered",
+        });
+        forwarded
     }
 
     /// Leaves the cluster (a graceful stop): this node's rooms are free at once, and the other

@@ -8,8 +8,9 @@
 //! (a short connection timeout, no retries), so callers answer `unavailable` instead of waiting.
 
 use super::bus::{Bus, BusError, BusFuture, Received, INBOX};
+use prometheus_client::metrics::counter::Counter;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -27,7 +28,7 @@ pub const PING_INTERVAL: Duration = Duration::from_secs(1);
 pub struct RedisBus {
     conn: ConnectionManager,
     /// Messages dropped because the inbox was full.
-    pub dropped: Arc<AtomicU64>,
+    pub dropped: Counter,
     /// Whether the last ping was answered.
     pub healthy: Arc<std::sync::atomic::AtomicBool>,
     pinger: tokio::task::JoinHandle<()>,
@@ -46,6 +47,14 @@ fn error(e: redis::RedisError) -> BusError {
 impl RedisBus {
     /// Connects to `url` (`redis://host:port/`); fails if Redis cannot be reached now.
     pub async fn connect(url: &str) -> Result<(RedisBus, mpsc::Receiver<Received>), BusError> {
+        Self::connect_counting(url, Counter::default()).await
+    }
+
+    /// [`RedisBus::connect`], counting dropped messages in `dropped` (a metric).
+    pub async fn connect_counting(
+        url: &str,
+        dropped: Counter,
+    ) -> Result<(RedisBus, mpsc::Receiver<Received>), BusError> {
         let info: redis::ConnectionInfo = url
             .parse()
             .map_err(|e| BusError(format!("invalid [cluster] redis: {e}")))?;
@@ -57,7 +66,6 @@ impl RedisBus {
         let info = info.set_redis_settings(settings);
         let client = redis::Client::open(info).map_err(error)?;
         let (tx, rx) = mpsc::channel(INBOX);
-        let dropped = Arc::new(AtomicU64::new(0));
         let counter = dropped.clone();
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(CONNECT_TIMEOUT))
@@ -67,7 +75,7 @@ impl RedisBus {
             .set_push_sender(move |push: redis::PushInfo| {
                 if let Some(received) = message(push) {
                     if tx.try_send(received).is_err() {
-                        counter.fetch_add(1, Ordering::Relaxed);
+                        counter.inc();
                     }
                 }
                 Ok::<(), redis::aio::SendError>(())
