@@ -417,8 +417,8 @@ pub struct BanInfo {
     pub by: String,
 }
 
-/// The participant state a move carries from one room to the next.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The participant state a move carries from one room to the next (to another node too).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MovingParticipant {
     pub info: ParticipantInfo,
     pub from_room: String,

@@ -89,6 +89,9 @@ pub enum Outgoing {
     /// The session joined this room again under a new id (its room changed hands and this
     /// node took it over): send later commands there, as that id.
     Rejoined(RoomHandle, String),
+    /// The participant was moved into a room another node serves: this node is its edge now,
+    /// where it is session `key` (`cluster/edge.rs`).
+    Edged(u64),
     /// Send a close frame and end the session.
     Close(LeaveReason),
 }
@@ -100,7 +103,12 @@ pub struct Conn(ConnTo);
 
 #[derive(Clone, Debug)]
 enum ConnTo {
-    Local(mpsc::Sender<Outgoing>),
+    /// `pinned`: the session cannot be served from another node (LiveKit's client protocol,
+    /// which has no edge mode), so it is never moved into a room another node serves.
+    Local {
+        tx: mpsc::Sender<Outgoing>,
+        pinned: bool,
+    },
     Remote {
         link: Arc<crate::cluster::edge_link::EdgeLink>,
         key: u64,
@@ -114,7 +122,7 @@ pub struct WeakConn(Option<mpsc::WeakSender<Outgoing>>);
 impl WeakConn {
     pub fn upgrade(&self) -> Option<Conn> {
         let tx = self.0.as_ref()?.upgrade()?;
-        Some(Conn(ConnTo::Local(tx)))
+        Some(Conn(ConnTo::Local { tx, pinned: false }))
     }
 }
 
@@ -130,7 +138,18 @@ pub enum SendError {
 impl Conn {
     pub fn channel(capacity: usize) -> (Conn, mpsc::Receiver<Outgoing>) {
         let (tx, rx) = mpsc::channel(capacity);
-        (Conn(ConnTo::Local(tx)), rx)
+        (Conn(ConnTo::Local { tx, pinned: false }), rx)
+    }
+
+    /// A connection whose session must stay on this node (see `ConnTo::Local`).
+    pub fn pinned_channel(capacity: usize) -> (Conn, mpsc::Receiver<Outgoing>) {
+        let (tx, rx) = mpsc::channel(capacity);
+        (Conn(ConnTo::Local { tx, pinned: true }), rx)
+    }
+
+    /// Whether this session must stay on this node.
+    pub fn is_pinned(&self) -> bool {
+        matches!(self.0, ConnTo::Local { pinned: true, .. })
     }
 
     /// The session `key` of an edge, reached through `link`.
@@ -142,7 +161,7 @@ impl Conn {
     pub fn edge(&self) -> Option<(&Arc<crate::cluster::edge_link::EdgeLink>, u64)> {
         match &self.0 {
             ConnTo::Remote { link, key } => Some((link, *key)),
-            ConnTo::Local(_) => None,
+            ConnTo::Local { .. } => None,
         }
     }
 
@@ -151,14 +170,14 @@ impl Conn {
     /// handle lives on its edge; there is nothing to weaken here.)
     pub fn downgrade(&self) -> WeakConn {
         match &self.0 {
-            ConnTo::Local(tx) => WeakConn(Some(tx.downgrade())),
+            ConnTo::Local { tx, .. } => WeakConn(Some(tx.downgrade())),
             ConnTo::Remote { .. } => WeakConn(None),
         }
     }
 
     pub fn send(&self, out: Outgoing) -> Result<(), SendError> {
         match &self.0 {
-            ConnTo::Local(tx) => tx.try_send(out).map_err(|e| match e {
+            ConnTo::Local { tx, .. } => tx.try_send(out).map_err(|e| match e {
                 mpsc::error::TrySendError::Full(_) => SendError::Full,
                 mpsc::error::TrySendError::Closed(_) => SendError::Closed,
             }),
@@ -171,7 +190,9 @@ impl Conn {
                     },
                     Outgoing::Close(reason) => EdgeBody::Close { key: *key, reason },
                     // The edge learns the session's new room when that room attaches it.
-                    Outgoing::Switch(_) | Outgoing::Rejoined(..) => return Ok(()),
+                    Outgoing::Switch(_) | Outgoing::Rejoined(..) | Outgoing::Edged(_) => {
+                        return Ok(())
+                    }
                 };
                 link.send(body)
             }

@@ -129,6 +129,11 @@ impl RoomHandle {
             .map_err(|_| self.gone())
     }
 
+    /// The connection of participant `identity`, if it is in the room.
+    pub(crate) async fn conn_of(&self, identity: String) -> Result<Option<Conn>, Error> {
+        self.call(|reply| RoomMsg::ConnOf { identity, reply }).await
+    }
+
     /// An edge missed messages of this room (`cluster/edge.rs`).
     pub async fn resync(&self, edge: String) {
         let _ = self.tx.send(RoomMsg::Resync { edge }).await;

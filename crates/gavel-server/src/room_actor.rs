@@ -55,6 +55,11 @@ pub enum RoomMsg {
         request_id: String,
         reply: oneshot::Sender<Result<RequestOutcome, Error>>,
     },
+    /// The connection of the participant `identity`, if it is here.
+    ConnOf {
+        identity: String,
+        reply: oneshot::Sender<Option<Conn>>,
+    },
     /// Edge `edge` missed messages of this room: tell it who of its sessions is here, and send
     /// each a fresh snapshot.
     Resync {
@@ -333,6 +338,14 @@ impl RoomActor {
                 }
             }
             RoomMsg::Resync { edge } => self.resync(&edge),
+            RoomMsg::ConnOf { identity, reply } => {
+                let conn = self
+                    .core
+                    .participant(&identity)
+                    .and_then(|p| self.conns.get(&p.sid))
+                    .cloned();
+                let _ = reply.send(conn);
+            }
             RoomMsg::Close {
                 reason,
                 done,

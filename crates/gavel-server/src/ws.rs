@@ -192,6 +192,11 @@ async fn session(
                     route = Route::Here(h);
                     sid = new_sid;
                 }
+                Some(Outgoing::Edged(key)) => {
+                    if let Some(node) = app.registry.cluster.get() {
+                        route = Route::Edge { node: node.clone(), key };
+                    }
+                }
                 Some(Outgoing::Close(reason)) => {
                     w.close(1000, &reason_str(reason)).await;
                     return;

@@ -93,10 +93,26 @@ async fn any_node_serves_the_server_api_for_a_room_another_node_owns() {
         .unwrap();
     expect(&guest, "moved").await;
     assert_eq!(api_identities(&via_b, "r-side").await, ["guest"]);
-    // A move into a room on another node is refused before anyone leaves the source.
-    let refused = via_b.move_participant("r", "hana", "s").await;
-    assert_eq!(api_code(refused), ("unavailable", 503));
+    // A move into a room on another node: hana's socket stays on a, which becomes her edge;
+    // she is in "s" on b, hears its events and her requests run there.
+    via_b.move_participant("r", "hana", "s").await.unwrap();
+    expect(&hana, "moved").await;
+    assert_eq!(api_identities(&a.admin(), "s").await, ["hana"]);
+    assert!(api_identities(&a.admin(), "r").await.is_empty());
+    let sam = b.join("s", "sam", "participant").await;
+    expect(&hana, "participant_joined").await;
+    let r = hana
+        .request(json!({"type": "mute", "identity": "sam", "source": "microphone", "muted": true}))
+        .await;
+    assert!(r.is_ok(), "{r:?}");
+    // And back, through a: she comes home to a room of the node her socket is on.
+    a.admin().move_participant("s", "hana", "r").await.unwrap();
+    expect(&hana, "moved").await;
     assert_eq!(api_identities(&via_b, "r").await, ["hana"]);
+    let pong = hana.request(json!({"type": "ping"})).await.unwrap();
+    assert_eq!(pong["pong"], true);
+    assert_eq!(hana.seq_break(), None);
+    drop(sam);
 
     // An owner that never answers: the call is unavailable within the timeout.
     sql(

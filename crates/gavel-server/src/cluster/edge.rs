@@ -127,6 +127,17 @@ impl Edge {
         })
     }
 
+    /// Takes session `key` out (it moves into a room this node serves): its connection.
+    pub fn take_session(&self, key: u64) -> Option<Conn> {
+        let mut st = self.state.lock().unwrap();
+        let s = st.sessions.remove(&key)?;
+        if let Some(r) = st.rooms.get_mut(&s.room) {
+            r.attached.remove(&key);
+        }
+        forget_empty(&mut st, &s.room);
+        Some(s.conn)
+    }
+
     /// Rooms with sessions here, and who serves each (for the failover watch).
     pub fn rooms(&self) -> Vec<(String, String)> {
         let st = self.state.lock().unwrap();
@@ -156,8 +167,21 @@ impl Edge {
     pub fn on_message(&self, from: &str, msg: EdgeMsg) -> Followup {
         let mut follow = Followup::default();
         let mut st = self.state.lock().unwrap();
+        if !st.rooms.contains_key(&msg.room) {
+            // A session of this edge moved into a room it had nobody in yet.
+            let moved_in =
+                matches!(&msg.body, EdgeBody::Attach { key, .. } if st.sessions.contains_key(key));
+            if !moved_in {
+                return follow; // no session of this room is here (any more)
+            }
+            let room = Room {
+                owner: from.to_string(),
+                ..Default::default()
+            };
+            st.rooms.insert(msg.room.clone(), room);
+        }
         let Some(room) = st.rooms.get_mut(&msg.room) else {
-            return follow; // no session of this room is here (any more)
+            return follow;
         };
         if room.owner != from {
             return follow; // a former owner's late message
@@ -313,7 +337,9 @@ mod tests {
             match o {
                 Outgoing::Frame(f) => out.push(f.json()),
                 Outgoing::Close(r) => out.push(format!("close {r:?}")),
-                Outgoing::Switch(_) | Outgoing::Rejoined(..) => out.push("switch".into()),
+                Outgoing::Switch(_) | Outgoing::Rejoined(..) | Outgoing::Edged(_) => {
+                    out.push("switch".into())
+                }
             }
         }
         out

@@ -152,3 +152,54 @@ pub async fn admit(registry: &Registry, node: &Node, edge: &str, join: EdgeJoin)
     .await;
     Answer::Joined { id, result }
 }
+
+/// The owner's side of a move check: the room must be open here.
+pub async fn check_move(registry: &Registry, check: super::edge_wire::MoveCheck) -> Answer {
+    let id = check.id;
+    let Some(handle) = registry.get(&check.room) else {
+        return Answer::NotHere { id };
+    };
+    let (who, issued_at) = (check.identity.clone(), check.issued_at);
+    let result = async {
+        handle
+            .inspect(move |r, now| r.can_admit_moved(now, &who, issued_at))
+            .await??;
+        registry
+            .check_inherited_bans(&check.room, &check.identity)
+            .await
+    }
+    .await
+    .map(|()| crate::service::ServiceReply::Done);
+    Answer::Done {
+        id,
+        result: Box::new(result),
+    }
+}
+
+/// The owner's side of a move in: the participant joins the room here through this room's
+/// link to its edge.
+pub async fn move_in(registry: &Registry, node: &Node, m: super::edge_wire::MoveIn) -> Answer {
+    let id = m.id;
+    let Some(handle) = registry.get(&m.room) else {
+        return Answer::NotHere { id };
+    };
+    let mut moving = m.moving;
+    let result = async {
+        if !m.may_grant {
+            let (role, permissions) = handle.inspect(|r, _| r.default_grant()).await?;
+            moving.limit_to(role, permissions);
+        }
+        let conn = if m.edge == node.id {
+            // Its socket is on this node: it comes home from being an edge session (the room
+            // tells the session to send its requests here).
+            node.edge.take_session(m.key).ok_or_else(|| {
+                Error::new(ErrorCode::Unavailable, "the moving session's socket closed")
+            })?
+        } else {
+            Conn::remote(node.links.link(&handle.name, &m.edge), m.key)
+        };
+        handle.admit_moved(moving, conn, None).await
+    }
+    .await;
+    Answer::Joined { id, result }
+}

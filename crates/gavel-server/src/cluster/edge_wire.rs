@@ -10,7 +10,7 @@
 //!   edge saw a gap).
 //! - owner → edge: [`EdgeMsg`], numbered per (room, edge) link so the edge notices a lost one.
 
-use gavel_core::{Command, JoinRequest, LeaveReason};
+use gavel_core::{Command, JoinRequest, LeaveReason, Millis, MovingParticipant};
 use serde::{Deserialize, Serialize};
 
 pub const KIND_EDGE_JOIN: &str = "edge_join";
@@ -18,6 +18,8 @@ pub const KIND_EDGE_CLIENT: &str = "edge_client";
 pub const KIND_EDGE_GONE: &str = "edge_gone";
 pub const KIND_EDGE_RESYNC: &str = "edge_resync";
 pub const KIND_TO_EDGE: &str = "to_edge";
+pub const KIND_MOVE_CHECK: &str = "move_check";
+pub const KIND_MOVE_IN: &str = "move_in";
 
 /// A session on the edge asks to join `room` (served by the receiving node).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -96,4 +98,28 @@ impl EdgeAudience {
             EdgeAudience::Keys(ks) => ks.contains(&key),
         }
     }
+}
+
+/// Before a move into a room the receiving node serves: would it admit `identity` (with a
+/// token issued at `issued_at`)? Answered like a forwarded call; nothing changes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MoveCheck {
+    pub id: u64,
+    pub room: String,
+    pub identity: String,
+    pub issued_at: Option<Millis>,
+}
+
+/// A participant moved out of a room on the sending node, into `room` on the receiving one.
+/// Its socket is session `key` of node `edge` (the sender itself when the socket is there).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MoveIn {
+    pub id: u64,
+    pub room: String,
+    pub moving: MovingParticipant,
+    pub edge: String,
+    pub key: u64,
+    /// The mover may grant more there than the room's defaults (else the participant is
+    /// limited to them).
+    pub may_grant: bool,
 }

@@ -20,6 +20,7 @@ pub mod edge_wire;
 pub mod failover;
 pub mod forward;
 pub mod lease;
+pub mod moves;
 pub mod node;
 pub mod redis_bus;
 
@@ -116,6 +117,27 @@ pub async fn dispatch(
                 tokio::spawn(async move {
                     let _permit = permit;
                     let answer = edge_session::admit(&registry, &node, &envelope.from, join).await;
+                    answer_to(&node, &envelope.from, &answer).await;
+                });
+            }
+            edge_wire::KIND_MOVE_CHECK | edge_wire::KIND_MOVE_IN => {
+                let Ok(permit) = running.clone().acquire_owned().await else {
+                    return;
+                };
+                let (node, registry) = (node.clone(), service.registry().clone());
+                tokio::spawn(async move {
+                    let _permit = permit;
+                    let answer = if envelope.kind == edge_wire::KIND_MOVE_CHECK {
+                        match serde_json::from_slice(&envelope.body) {
+                            Ok(check) => edge_session::check_move(&registry, check).await,
+                            Err(_) => return,
+                        }
+                    } else {
+                        match serde_json::from_slice(&envelope.body) {
+                            Ok(m) => edge_session::move_in(&registry, &node, m).await,
+                            Err(_) => return,
+                        }
+                    };
                     answer_to(&node, &envelope.from, &answer).await;
                 });
             }

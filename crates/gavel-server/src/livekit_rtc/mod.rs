@@ -172,7 +172,8 @@ async fn session(
     let _counted = app.registry.session_started();
     let limits = app.registry.limits.clone();
     let timeout = Duration::from_millis(limits.write_timeout_ms);
-    let (conn, mut rx) = Conn::channel(limits.outbox_capacity);
+    // Pinned: LiveKit's sessions have no edge mode, so they are never moved to another node.
+    let (conn, mut rx) = Conn::pinned_channel(limits.outbox_capacity);
     let (mut sink, mut stream) = socket.split();
     let joined = Box::pin(crate::ws::join(&app, &room, req, conn)).await;
     let (mut handle, mut sid) = match joined {
@@ -249,6 +250,8 @@ async fn session(
                     handle = h;
                     sid = new_sid;
                 }
+                // Never sent to a pinned connection.
+                Some(Outgoing::Edged(_)) => {}
                 Some(Outgoing::Close(why)) => {
                     send(&mut sink, translate::leave(why), timeout).await;
                     let _ = sink.close().await;

@@ -8,7 +8,8 @@
 //! capacity). Only then does the source let the participant go; the destination admits it.
 
 use super::{Principal, Service, ServiceReply};
-use crate::fanout::{Frame, Outgoing};
+use crate::cluster::moves as remote;
+use crate::fanout::{Conn, Frame, Outgoing};
 use gavel_core::{ids, Command, Error, ErrorCode, Event, LeaveReason, Millis, Reply};
 
 impl Service {
@@ -28,11 +29,28 @@ impl Service {
         let actor = by.actor_in(&self.registry, room)?;
         let may_grant = by.may_move_into(&self.registry, room, &destination)?;
         let source = self.registry.get_or_not_found(room)?;
-        self.require_destination_here(&destination).await?;
+        // In cluster mode the destination may be served by another node.
+        let remote = self.destination_node(&destination).await?;
         let who = identity.clone();
         let issued_at = source.inspect(move |r, _| r.token_issued_at(&who)).await?;
-        self.check_admission(&destination, &identity, issued_at)
-            .await?;
+        match &remote {
+            None => {
+                self.check_admission(&destination, &identity, issued_at)
+                    .await?
+            }
+            Some(owner) => {
+                let conn = source.conn_of(identity.clone()).await?;
+                if conn.as_ref().is_some_and(Conn::is_pinned) {
+                    return Err(Error::new(
+                        ErrorCode::Unavailable,
+                        format!(
+                            "'{identity}' is connected with LiveKit's client protocol, which cannot follow a move to room '{destination}' on another node"
+                        ),
+                    ));
+                }
+                remote::check(self.node()?, owner, &destination, &identity, issued_at).await?
+            }
+        }
 
         let command = Command::Move {
             identity,
@@ -48,15 +66,31 @@ impl Service {
         else {
             return Ok(ServiceReply::Command { reply });
         };
-        let admitted = match self.registry.get_or_create(&destination, None, false) {
-            Ok((dest, _)) => {
-                if !may_grant {
-                    let (role, permissions) = dest.inspect(|r, _| r.default_grant()).await?;
-                    moving.limit_to(role, permissions);
-                }
-                dest.admit_moved(*moving, conn.clone(), media).await
+        let admitted = match remote {
+            Some(owner) => {
+                // Its media session ends here; it negotiates a new one with that node.
+                drop(media);
+                let moving = *moving;
+                remote::move_in(
+                    self.node()?,
+                    &owner,
+                    &destination,
+                    moving,
+                    conn.clone(),
+                    may_grant,
+                )
+                .await
             }
-            Err(e) => Err(e),
+            None => match self.registry.get_or_create(&destination, None, false) {
+                Ok((dest, _)) => {
+                    if !may_grant {
+                        let (role, permissions) = dest.inspect(|r, _| r.default_grant()).await?;
+                        moving.limit_to(role, permissions);
+                    }
+                    dest.admit_moved(*moving, conn.clone(), media).await
+                }
+                Err(e) => Err(e),
+            },
         };
         match admitted {
             Ok(_) => Ok(ServiceReply::Command {
@@ -76,26 +110,23 @@ impl Service {
         }
     }
 
-    /// In cluster mode, a move needs both rooms on this node: carrying a participant, its
-    /// connection and its media session to another node is not built yet, and is refused
-    /// before the participant leaves the source.
-    async fn require_destination_here(&self, destination: &str) -> Result<(), Error> {
+    fn node(&self) -> Result<&std::sync::Arc<crate::cluster::node::Node>, Error> {
+        self.registry
+            .cluster
+            .get()
+            .ok_or_else(|| Error::new(ErrorCode::Internal, "not in cluster mode"))
+    }
+
+    /// The node serving `destination` when it is another than this one (cluster mode).
+    async fn destination_node(&self, destination: &str) -> Result<Option<String>, Error> {
         let Some(node) = self.registry.cluster.get() else {
-            return Ok(());
+            return Ok(None);
         };
         if self.registry.get(destination).is_some() {
-            return Ok(());
+            return Ok(None);
         }
-        match node.owner_of(destination, true).await {
-            Ok(Some(owner)) if owner != node.id => Err(Error::new(
-                ErrorCode::Unavailable,
-                format!(
-                    "room '{destination}' is served by another node ({owner}); moves between rooms on different nodes are not supported yet"
-                ),
-            )),
-            Ok(_) => Ok(()),
-            Err(e) => Err(Error::new(ErrorCode::Unavailable, e.message)),
-        }
+        let owner = crate::cluster::edge_session::serving_node(node, destination, false).await?;
+        Ok((owner != node.id).then_some(owner))
     }
 
     /// Whether `identity`, with a token issued at `issued_at`, could come into `room` by a
