@@ -6,7 +6,7 @@ use super::edge_wire::{
     EdgeClient, EdgeGone, EdgeJoin, EdgeResync, KIND_EDGE_CLIENT, KIND_EDGE_GONE, KIND_EDGE_JOIN,
     KIND_EDGE_RESYNC,
 };
-use super::forward::{node_channel, Answer, FORWARD_TIMEOUT};
+use super::forward::{node_channel, Answer};
 use super::node::Node;
 use crate::fanout::Conn;
 use crate::registry::Registry;
@@ -43,17 +43,7 @@ pub async fn join(
         };
         serde_json::to_vec(&join).expect("joins serialize")
     };
-    let answer = node
-        .pending
-        .ask(
-            node.bus.as_ref(),
-            &node.id,
-            owner,
-            KIND_EDGE_JOIN,
-            body,
-            FORWARD_TIMEOUT,
-        )
-        .await;
+    let answer = node.ask(owner, KIND_EDGE_JOIN, body).await;
     match answer {
         Ok(Answer::Joined {
             result: Ok(sid), ..

@@ -9,7 +9,7 @@
 //! destination's node (as after any `moved` into a room whose node changed).
 
 use super::edge_wire::{MoveCheck, MoveIn, KIND_MOVE_CHECK, KIND_MOVE_IN};
-use super::forward::{Answer, FORWARD_TIMEOUT};
+use super::forward::Answer;
 use super::node::Node;
 use crate::fanout::{Conn, Outgoing};
 use gavel_core::{Error, ErrorCode, JoinRequest, Millis, MovingParticipant};
@@ -32,17 +32,7 @@ pub async fn check(
         };
         serde_json::to_vec(&check).expect("checks serialize")
     };
-    let answer = node
-        .pending
-        .ask(
-            node.bus.as_ref(),
-            &node.id,
-            owner,
-            KIND_MOVE_CHECK,
-            body,
-            FORWARD_TIMEOUT,
-        )
-        .await?;
+    let answer = node.ask(owner, KIND_MOVE_CHECK, body).await?;
     match answer {
         Answer::Done { result, .. } => result.map(drop),
         Answer::NotHere { .. } => {
@@ -96,17 +86,7 @@ pub async fn move_in(
         };
         serde_json::to_vec(&m).expect("moves serialize")
     };
-    let answer = node
-        .pending
-        .ask(
-            node.bus.as_ref(),
-            &node.id,
-            owner,
-            KIND_MOVE_IN,
-            body,
-            FORWARD_TIMEOUT,
-        )
-        .await;
+    let answer = node.ask(owner, KIND_MOVE_IN, body).await;
     let result = match answer {
         Ok(Answer::Joined { result, .. }) => result,
         Ok(Answer::NotHere { .. }) => {

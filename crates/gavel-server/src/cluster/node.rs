@@ -264,6 +264,20 @@ impl Node {
         Ok(nodes)
     }
 
+    /// Sends node `to` a message of `kind` (its body made from the call id) and waits for the
+    /// answer, at most the forwarding timeout.
+    pub async fn ask(
+        &self,
+        to: &str,
+        kind: &str,
+        body: impl FnOnce(u64) -> Vec<u8>,
+    ) -> Result<super::forward::Answer, gavel_core::Error> {
+        let timeout = super::forward::FORWARD_TIMEOUT;
+        self.pending
+            .ask(self.bus.as_ref(), &self.id, to, kind, body, timeout)
+            .await
+    }
+
     /// Runs `request` on node `owner` (`forward.rs`).
     pub async fn forward(&self, owner: &str, by: &Principal, request: ServiceRequest) -> Forwarded {
         let forwarded = self
