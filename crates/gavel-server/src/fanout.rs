@@ -103,8 +103,9 @@ pub struct Conn(ConnTo);
 
 #[derive(Clone, Debug)]
 enum ConnTo {
-    /// `pinned`: the session cannot be served from another node (LiveKit's client protocol,
-    /// which has no edge mode), so it is never moved into a room another node serves.
+    /// `pinned`: the session cannot follow its room to another node's media plane (LiveKit's
+    /// client protocol, whose peer connections are not renegotiated after a move), so it is
+    /// never moved into a room another node serves.
     Local {
         tx: mpsc::Sender<Outgoing>,
         pinned: bool,
@@ -112,6 +113,7 @@ enum ConnTo {
     Remote {
         link: Arc<crate::cluster::edge_link::EdgeLink>,
         key: u64,
+        pinned: bool,
     },
 }
 
@@ -147,20 +149,23 @@ impl Conn {
         (Conn(ConnTo::Local { tx, pinned: true }), rx)
     }
 
-    /// Whether this session must stay on this node.
+    /// Whether this session must stay on the node that serves its room now.
     pub fn is_pinned(&self) -> bool {
-        matches!(self.0, ConnTo::Local { pinned: true, .. })
+        matches!(
+            self.0,
+            ConnTo::Local { pinned: true, .. } | ConnTo::Remote { pinned: true, .. }
+        )
     }
 
-    /// The session `key` of an edge, reached through `link`.
-    pub fn remote(link: Arc<crate::cluster::edge_link::EdgeLink>, key: u64) -> Conn {
-        Conn(ConnTo::Remote { link, key })
+    /// The session `key` of an edge, reached through `link`; `pinned` as for a local one.
+    pub fn remote(link: Arc<crate::cluster::edge_link::EdgeLink>, key: u64, pinned: bool) -> Conn {
+        Conn(ConnTo::Remote { link, key, pinned })
     }
 
     /// The edge link and session key of a remote session.
     pub fn edge(&self) -> Option<(&Arc<crate::cluster::edge_link::EdgeLink>, u64)> {
         match &self.0 {
-            ConnTo::Remote { link, key } => Some((link, *key)),
+            ConnTo::Remote { link, key, .. } => Some((link, *key)),
             ConnTo::Local { .. } => None,
         }
     }
@@ -181,7 +186,7 @@ impl Conn {
                 mpsc::error::TrySendError::Full(_) => SendError::Full,
                 mpsc::error::TrySendError::Closed(_) => SendError::Closed,
             }),
-            ConnTo::Remote { link, key } => {
+            ConnTo::Remote { link, key, .. } => {
                 use crate::cluster::edge_wire::{EdgeAudience, EdgeBody};
                 let body = match out {
                     Outgoing::Frame(f) => EdgeBody::Deliver {

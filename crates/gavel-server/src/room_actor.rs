@@ -751,7 +751,7 @@ impl RoomActor {
                 if attached.is_err() {
                     tracing::warn!(room = %self.me.name, %sid, "could not attach a session on its edge");
                 }
-                Conn::remote(link, key)
+                Conn::remote(link, key, conn.is_pinned())
             }
             None => conn,
         };

@@ -187,15 +187,8 @@ async fn session(
                         }
                     }
                 }
-                Some(Outgoing::Switch(h)) => route = Route::Here(h),
-                Some(Outgoing::Rejoined(h, new_sid)) => {
-                    route = Route::Here(h);
-                    sid = new_sid;
-                }
-                Some(Outgoing::Edged(key)) => {
-                    if let Some(node) = app.registry.cluster.get() {
-                        route = Route::Edge { node: node.clone(), key };
-                    }
+                Some(out @ (Outgoing::Switch(_) | Outgoing::Rejoined(..) | Outgoing::Edged(_))) => {
+                    route.follow(&app, &out, &mut sid)
                 }
                 Some(Outgoing::Close(reason)) => {
                     w.close(1000, &reason_str(reason)).await;
@@ -233,21 +226,15 @@ async fn session(
                             tokio::spawn(run_move(app.clone(), principal, me.clone(), id, identity, destination));
                         }
                         Ok((id, command)) => {
-                            let sent = match &route {
-                                Route::Here(handle) => Box::pin(app.service.session_request(handle, sid.clone(), id, command)).await.is_ok(),
-                                Route::Edge { node, key } => {
-                                    if !Box::pin(crate::cluster::edge_session::client(node, *key, id.clone(), command)).await {
-                                        // Its room is changing hands (`cluster/failover.rs`).
-                                        let e = Error::new(ErrorCode::Unavailable, "the room is moving to another node; send the request again");
-                                        if !w.frame(&Frame::response(&id, &Err(e))).await {
-                                            break;
-                                        }
+                            match route.request(&app, &sid, id.clone(), command).await {
+                                Ok(true) => {}
+                                Ok(false) => {
+                                    let e = Error::new(ErrorCode::Unavailable, "the room is moving to another node; send the request again");
+                                    if !w.frame(&Frame::response(&id, &Err(e))).await {
+                                        break;
                                     }
-                                    true
                                 }
-                            };
-                            if !sent {
-                                break;
+                                Err(()) => break,
                             }
                         }
                         Err((id, e)) => {
@@ -277,12 +264,7 @@ async fn session(
             }
         }
     }
-    match route {
-        Route::Here(handle) => Box::pin(handle.disconnected(sid, reason)).await,
-        Route::Edge { node, key } => {
-            Box::pin(crate::cluster::edge_session::gone(&node, key, reason)).await
-        }
-    }
+    route.disconnected(sid, reason).await;
     if let Some(frame) = violation {
         Box::pin(crate::websocket::fail(w.sink, stream, frame, w.timeout)).await;
     }
@@ -320,7 +302,7 @@ async fn run_move(
 }
 
 /// Where a session's room is served.
-enum Route {
+pub(crate) enum Route {
     Here(crate::registry::RoomHandle),
     /// On another node: this node is the session's edge (`cluster/edge.rs`).
     Edge {
@@ -337,11 +319,65 @@ impl Route {
             Route::Edge { node, key } => node.edge.route(*key).map(|r| (r.room, r.sid)),
         }
     }
+
+    /// Sends one of the session's requests to its room. `Err(())`: the room is gone, the
+    /// session ends; `Ok(false)`: its room is changing hands (`cluster/failover.rs`), the
+    /// request was not sent.
+    pub(crate) async fn request(
+        &self,
+        app: &AppState,
+        sid: &str,
+        id: Value,
+        command: Command,
+    ) -> Result<bool, ()> {
+        match self {
+            Route::Here(handle) => {
+                let sent = app
+                    .service
+                    .session_request(handle, sid.to_string(), id, command);
+                Box::pin(sent).await.map(|()| true).map_err(drop)
+            }
+            Route::Edge { node, key } => {
+                let sent = crate::cluster::edge_session::client(node, *key, id, command);
+                Ok(Box::pin(sent).await)
+            }
+        }
+    }
+
+    /// The session's socket closed.
+    pub(crate) async fn disconnected(self, sid: String, reason: LeaveReason) {
+        match self {
+            Route::Here(handle) => Box::pin(handle.disconnected(sid, reason)).await,
+            Route::Edge { node, key } => {
+                Box::pin(crate::cluster::edge_session::gone(&node, key, reason)).await
+            }
+        }
+    }
+
+    /// Follows what the room said about where the session is now.
+    pub(crate) fn follow(&mut self, app: &AppState, out: &Outgoing, sid: &mut String) {
+        match out {
+            Outgoing::Switch(h) => *self = Route::Here(h.clone()),
+            Outgoing::Rejoined(h, new_sid) => {
+                *self = Route::Here(h.clone());
+                *sid = new_sid.clone();
+            }
+            Outgoing::Edged(key) => {
+                if let Some(node) = app.registry.cluster.get() {
+                    *self = Route::Edge {
+                        node: node.clone(),
+                        key: *key,
+                    };
+                }
+            }
+            Outgoing::Frame(_) | Outgoing::Close(_) => {}
+        }
+    }
 }
 
 /// Joins wherever the room is served: here, or — in cluster mode, when another node owns it —
 /// there, with this node as the session's edge.
-async fn join_anywhere(
+pub(crate) async fn join_anywhere(
     app: &AppState,
     room: &str,
     req: JoinRequest,

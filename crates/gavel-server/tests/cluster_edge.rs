@@ -317,3 +317,66 @@ async fn media_of_a_participant_on_an_edge_flows_through_the_owner_and_obeys_its
     b.stop().await;
     a.stop().await;
 }
+
+/// LiveKit's client protocol through an edge: the join response comes from the owner's room,
+/// and the room's events reach the LiveKit client as LiveKit's messages.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_livekit_client_on_an_edge_is_in_the_owners_room() {
+    use livekit_protocol::signal_response::Message as Response_;
+
+    let cluster = Cluster::start("edge_livekit").await;
+    let config = |name: &str| cluster.node(name, 3_000, 500);
+    let a = TestServer::with_config(config("a")).await;
+    let b = TestServer::with_config(config("b")).await;
+    let hana = a.join("r", "hana", "host").await;
+
+    let token = b.token("r", "lee", "participant");
+    let url = format!("{}/rtc?access_token={token}", b.ws);
+    let mut lee = tokio_tungstenite::connect_async(url).await.unwrap().0;
+    let Some(Response_::Join(join)) = next_signal(&mut lee).await else {
+        panic!("a JoinResponse first")
+    };
+    let others: Vec<&str> = join
+        .other_participants
+        .iter()
+        .map(|p| p.identity.as_str())
+        .collect();
+    assert_eq!(others, ["hana"], "the owner's room");
+    expect(&hana, "participant_joined").await;
+    // A participant joining on a reaches lee, through b, as a ParticipantUpdate.
+    let _ann = a.join("r", "ann", "participant").await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        assert!(Instant::now() < deadline, "no update about ann");
+        if let Some(Response_::Update(update)) = next_signal(&mut lee).await {
+            if update.participants.iter().any(|p| p.identity == "ann") {
+                break;
+            }
+        }
+    }
+    drop(lee);
+    expect(&hana, "participant_left").await;
+    b.stop().await;
+    a.stop().await;
+}
+
+type Signal =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// The next LiveKit `SignalResponse` message.
+async fn next_signal(ws: &mut Signal) -> Option<livekit_protocol::signal_response::Message> {
+    use futures_util::StreamExt;
+    use prost::Message as _;
+    loop {
+        let msg = tokio::time::timeout(Duration::from_secs(5), ws.next())
+            .await
+            .expect("a message within 5 s")
+            .expect("open")
+            .unwrap();
+        if let tokio_tungstenite::tungstenite::Message::Binary(b) = msg {
+            return livekit_protocol::SignalResponse::decode(b.as_ref())
+                .unwrap()
+                .message;
+        }
+    }
+}

@@ -33,6 +33,7 @@ pub async fn join(
     req: JoinRequest,
     conn: Conn,
 ) -> RemoteJoin {
+    let pinned = conn.is_pinned();
     node.edge.register(key, room, owner, req.clone(), conn);
     let body = |id| {
         let join = EdgeJoin {
@@ -40,6 +41,7 @@ pub async fn join(
             room: room.to_string(),
             key,
             req,
+            pinned,
         };
         serde_json::to_vec(&join).expect("joins serialize")
     };
@@ -136,7 +138,7 @@ pub async fn admit(registry: &Registry, node: &Node, edge: &str, join: EdgeJoin)
         registry
             .check_inherited_bans(&join.room, &join.req.identity)
             .await?;
-        let conn = Conn::remote(node.links.link(&handle.name, edge), join.key);
+        let conn = Conn::remote(node.links.link(&handle.name, edge), join.key, join.pinned);
         handle.join(join.req, conn).await
     }
     .await;
@@ -186,7 +188,8 @@ pub async fn move_in(registry: &Registry, node: &Node, m: super::edge_wire::Move
                 Error::new(ErrorCode::Unavailable, "the moving session's socket closed")
             })?
         } else {
-            Conn::remote(node.links.link(&handle.name, &m.edge), m.key)
+            // Only unpinned sessions are moved between nodes.
+            Conn::remote(node.links.link(&handle.name, &m.edge), m.key, false)
         };
         handle.admit_moved(moving, conn, None).await
     }

@@ -29,6 +29,9 @@ pub struct EdgeJoin {
     pub room: String,
     pub key: u64,
     pub req: JoinRequest,
+    /// The session cannot follow a move to another node (`fanout::Conn::is_pinned`).
+    #[serde(default)]
+    pub pinned: bool,
 }
 
 /// A session's request, as the room runs a client's own (`RoomHandle::client`).

@@ -172,11 +172,14 @@ async fn session(
     let _counted = app.registry.session_started();
     let limits = app.registry.limits.clone();
     let timeout = Duration::from_millis(limits.write_timeout_ms);
-    // Pinned: LiveKit's sessions have no edge mode, so they are never moved to another node.
+    // Pinned: its peer connections are not renegotiated after a move, so it is never moved
+    // into a room another node serves.
     let (conn, mut rx) = Conn::pinned_channel(limits.outbox_capacity);
     let (mut sink, mut stream) = socket.split();
-    let joined = Box::pin(crate::ws::join(&app, &room, req, conn)).await;
-    let (mut handle, mut sid) = match joined {
+    // In cluster mode the room may be served by another node: this one is then the session's
+    // edge, as for the native protocol (`cluster/edge.rs`).
+    let joined = Box::pin(crate::ws::join_anywhere(&app, &room, req, conn)).await;
+    let (mut route, mut sid) = match joined {
         Ok(x) => x,
         Err(e) => {
             app.registry.metrics.error(e.code);
@@ -198,12 +201,7 @@ async fn session(
         }
     };
     // The subscriber connection: the server's first offer follows as an event.
-    let opened = app.service.session_request(
-        &handle,
-        sid.clone(),
-        serde_json::Value::Null,
-        Command::MediaSubscribe,
-    );
+    let opened = route.request(&app, &sid, serde_json::Value::Null, Command::MediaSubscribe);
     if Box::pin(opened).await.is_err() {
         return;
     }
@@ -243,15 +241,9 @@ async fn session(
                         }
                     }
                 }
-                Some(Outgoing::Switch(h)) => handle = h,
-                // Only a session on another node's room is admitted again by its edge; a
-                // LiveKit session is always in a room of this node.
-                Some(Outgoing::Rejoined(h, new_sid)) => {
-                    handle = h;
-                    sid = new_sid;
+                Some(out @ (Outgoing::Switch(_) | Outgoing::Rejoined(..) | Outgoing::Edged(_))) => {
+                    route.follow(&app, &out, &mut sid)
                 }
-                // Never sent to a pinned connection.
-                Some(Outgoing::Edged(_)) => {}
                 Some(Outgoing::Close(why)) => {
                     send(&mut sink, translate::leave(why), timeout).await;
                     let _ = sink.close().await;
@@ -295,8 +287,9 @@ async fn session(
                         }
                         Handled::Commands(commands) => {
                             for (id, command) in commands {
-                                let sent = app.service.session_request(&handle, sid.clone(), id, command);
-                                if Box::pin(sent).await.is_err() {
+                                // A request while the room changes hands is dropped (LiveKit's
+                                // requests have no error response; the client retries).
+                                if route.request(&app, &sid, id, command).await.is_err() {
                                     break;
                                 }
                             }
@@ -312,7 +305,7 @@ async fn session(
             }
         }
     }
-    Box::pin(handle.disconnected(sid, reason)).await;
+    route.disconnected(sid, reason).await;
 }
 
 /// The LiveKit messages one frame from the room means: an event, translated; a response to
