@@ -168,7 +168,7 @@ async fn session(
     // Set when the client broke the protocol: the close frame that says how.
     let mut violation = None;
     // Sent right after `joined`, the first frame.
-    let servers = app.ice_servers.for_participant(&sid, host.as_deref());
+    let servers = route.ice_servers(&app, &sid, host.as_deref());
     let mut ice = (!servers.is_empty()).then(|| Frame::ice_servers(&servers));
     loop {
         tokio::select! {
@@ -351,6 +351,22 @@ impl Route {
             Route::Edge { node, key } => {
                 Box::pin(crate::cluster::edge_session::gone(&node, key, reason)).await
             }
+        }
+    }
+
+    /// The ICE servers for the session's media: this node's, when its room is here. A room on
+    /// another node has its media there, which this node's TURN relay does not serve (it
+    /// relays only to its own media ports): none are given, and the client reaches the owner's
+    /// media address directly.
+    pub(crate) fn ice_servers(
+        &self,
+        app: &AppState,
+        sid: &str,
+        host: Option<&str>,
+    ) -> Vec<crate::turn::IceServer> {
+        match self {
+            Route::Here(_) => app.ice_servers.for_participant(sid, host),
+            Route::Edge { .. } => Vec::new(),
         }
     }
 

@@ -216,9 +216,8 @@ async fn session(
                 Some(Outgoing::Frame(f)) => {
                     for mut message in frame_messages(&mut translator, &mut requests, &f.with_seq(0)) {
                         if let Response_::Join(join) = &mut message {
-                            join.ice_servers = app
-                                .ice_servers
-                                .for_participant(&sid, host.as_deref())
+                            join.ice_servers = route
+                                .ice_servers(&app, &sid, host.as_deref())
                                 .into_iter()
                                 .map(|s| lk::IceServer {
                                     urls: s.urls,
