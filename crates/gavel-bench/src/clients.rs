@@ -34,15 +34,16 @@ pub struct Crowd {
 
 impl Crowd {
     /// Creates the room and joins `n` participants, `concurrency` connection attempts at a time.
+    /// `http`: the server API; `ws`: where sockets go, taken in turn (a cluster's nodes).
     pub async fn join(
-        ws: &str,
+        http: &str,
+        ws: &[String],
         args: &Args,
         room: &str,
         timeout: Duration,
     ) -> Result<Crowd, String> {
-        let http = ws.replacen("ws", "http", 1);
         let api = ApiClient::new(
-            &http,
+            http,
             &AccessToken::new(&args.key, &args.secret)
                 .admin(None)
                 .to_jwt(),
@@ -72,7 +73,7 @@ impl Crowd {
                 })
                 .ttl(3600)
                 .to_jwt();
-            let url = format!("{ws}/v1/rtc?access_token={token}");
+            let url = format!("{}/v1/rtc?access_token={token}", ws[i % ws.len()]);
             let (gate, probe, state_tx, full) = (
                 gate.clone(),
                 probes.probe(i),

@@ -54,10 +54,19 @@ pub struct Args {
     key: String,
     #[arg(long, default_value = "secret")]
     secret: String,
+    /// Where the participants' sockets go: comma-separated server URLs, taken in turn (a
+    /// cluster's nodes); default: `--url`.
+    #[arg(long)]
+    join_urls: Option<String>,
+    /// failover: the process id of the node that owns the room, killed (SIGKILL) to measure
+    /// how long until every participant holds the new owner's snapshot.
+    #[arg(long)]
+    owner_pid: Option<u32>,
     /// Participants (for `media`: subscribers).
     #[arg(short, long, default_value_t = 100)]
     n: usize,
-    /// join | speaker | mute-all | mute | kick | kick-ban | memory | all, or media (run alone)
+    /// join | speaker | mute-all | mute | kick | kick-ban | memory | all, or media or failover
+    /// (run alone)
     #[arg(long, default_value = "all")]
     scenario: String,
     /// gavel, or janus (a Janus VideoRoom at --url, e.g. http://127.0.0.1:8188; with
@@ -132,13 +141,19 @@ async fn run(args: Args) -> Result<(), String> {
     );
     let all = args.scenario == "all";
     let timeout = Duration::from_secs(args.timeout);
-    let ws = args.url.replacen("http", "ws", 1);
+    let ws: Vec<String> = args
+        .join_urls
+        .as_deref()
+        .unwrap_or(&args.url)
+        .split(',')
+        .map(|u| u.trim().replacen("http", "ws", 1))
+        .collect();
 
     // Idle memory is the growth from here: the server's own baseline is not per participant.
     let baseline = args.server_pid.and_then(report::rss_kib);
     // Every scenario needs the room full; the join storm is measured while filling it.
     let started = Instant::now();
-    let crowd = clients::Crowd::join(&ws, &args, &room, timeout).await?;
+    let crowd = clients::Crowd::join(&args.url, &ws, &args, &room, timeout).await?;
     let join = crowd.join_report(started);
     if all || args.scenario == "join" {
         join.print();
@@ -235,6 +250,25 @@ async fn run(args: Args) -> Result<(), String> {
             )
             .await?;
         r.print();
+    }
+    if args.scenario == "failover" {
+        // Cluster mode: the owner dies; every participant (all on other nodes) is admitted
+        // again by its edge, and holds the new owner's `joined` snapshot.
+        let pid = args.owner_pid.ok_or("the failover scenario needs --owner-pid")?;
+        let r = probes
+            .measure("failover", "\"type\":\"joined\"", everyone, timeout, || async {
+                let killed = std::process::Command::new("kill")
+                    .args(["-KILL", &pid.to_string()])
+                    .status()
+                    .map_err(|e| e.to_string())?;
+                killed
+                    .success()
+                    .then_some(())
+                    .ok_or_else(|| format!("kill -KILL {pid} failed"))
+            })
+            .await?;
+        r.print();
+        return Ok(());
     }
     let _ = api.delete_room(&room).await;
     Ok(())
