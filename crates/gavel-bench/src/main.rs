@@ -254,18 +254,26 @@ async fn run(args: Args) -> Result<(), String> {
     if args.scenario == "failover" {
         // Cluster mode: the owner dies; every participant (all on other nodes) is admitted
         // again by its edge, and holds the new owner's `joined` snapshot.
-        let pid = args.owner_pid.ok_or("the failover scenario needs --owner-pid")?;
+        let pid = args
+            .owner_pid
+            .ok_or("the failover scenario needs --owner-pid")?;
         let r = probes
-            .measure("failover", "\"type\":\"joined\"", everyone, timeout, || async {
-                let killed = std::process::Command::new("kill")
-                    .args(["-KILL", &pid.to_string()])
-                    .status()
-                    .map_err(|e| e.to_string())?;
-                killed
-                    .success()
-                    .then_some(())
-                    .ok_or_else(|| format!("kill -KILL {pid} failed"))
-            })
+            .measure(
+                "failover",
+                "\"type\":\"joined\"",
+                everyone,
+                timeout,
+                || async {
+                    let killed = std::process::Command::new("kill")
+                        .args(["-KILL", &pid.to_string()])
+                        .status()
+                        .map_err(|e| e.to_string())?;
+                    killed
+                        .success()
+                        .then_some(())
+                        .ok_or_else(|| format!("kill -KILL {pid} failed"))
+                },
+            )
             .await?;
         r.print();
         return Ok(());

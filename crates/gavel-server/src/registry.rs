@@ -556,21 +556,20 @@ impl Registry {
     /// edges on the room's next owner; only this node's own sockets close (their clients
     /// reconnect to any node).
     pub async fn shutdown(&self) {
+        self.hand_over_all().await;
+        self.durable.writer.flush().await;
+    }
+
+    /// Closes every room with `room_left {reason: server_shutdown}` for this node's own
+    /// sockets; in cluster mode, participants on other nodes' sockets are let go silently, for
+    /// their edges to admit them again on the rooms' next owners (a stop, or a lapsed lease).
+    pub async fn hand_over_all(&self) {
         let hand_over = self.cluster.get().is_some();
         let entries: Vec<Entry> = self.rooms.lock().unwrap().drain().map(|(_, e)| e).collect();
         for e in entries {
             e.handle
                 .close_handing_over(LeaveReason::ServerShutdown, hand_over)
                 .await;
-        }
-        self.durable.writer.flush().await;
-    }
-
-    /// Closes every room: everyone in them gets `room_left {reason}`.
-    pub async fn close_all(&self, reason: LeaveReason) {
-        let entries: Vec<Entry> = self.rooms.lock().unwrap().drain().map(|(_, e)| e).collect();
-        for e in entries {
-            e.handle.close_and_wait(reason).await;
         }
     }
 }

@@ -51,6 +51,10 @@ pub async fn watch_owners(
     }
 }
 
+/// Sessions admitted again at once: a room of thousands moves in seconds, not one round trip
+/// after another.
+const READMIT_AT_ONCE: usize = 64;
+
 /// Admits sessions of `room` wherever it is served now.
 async fn readmit(
     node: &Arc<Node>,
@@ -58,7 +62,8 @@ async fn readmit(
     room: &str,
     sessions: Vec<(u64, JoinRequest, Conn)>,
 ) {
-    for (key, req, conn) in sessions {
+    use futures_util::StreamExt;
+    let admissions = sessions.into_iter().map(|(key, req, conn)| async move {
         let result = readmit_one(node, registry, room, key, req, conn.clone()).await;
         let outcome = if result.is_ok() { "ok" } else { "refused" };
         node.metrics
@@ -70,7 +75,11 @@ async fn readmit(
             let _ = conn.send(Outgoing::Frame(Frame::error(&e)));
             let _ = conn.send(Outgoing::Close(LeaveReason::ServerShutdown));
         }
-    }
+    });
+    futures_util::stream::iter(admissions)
+        .buffer_unordered(READMIT_AT_ONCE)
+        .for_each(|()| async {})
+        .await;
 }
 
 async fn readmit_one(

@@ -362,10 +362,11 @@ fn lease_thread(
 }
 
 /// Stops this node's rooms whenever its lease lapses by its own clock (renewals failed for a
-/// lease's length, less the margin): before another node can take them, everyone in them is
-/// told (`room_left {reason: server_shutdown}`, which clients answer by reconnecting) and the
-/// rooms close. Their writes were already fenced; this stops them being served at all. Once
-/// renewals succeed again, rooms open here again on demand.
+/// lease's length, less the margin): before another node can take them, the rooms close —
+/// this node's own sockets are told (`room_left {reason: server_shutdown}`, which clients
+/// answer by reconnecting), participants on other nodes' sockets are let go silently, for their
+/// edges to admit them again on the next owner. Their writes were already fenced; this stops
+/// them being served at all. Once renewals succeed again, rooms open here again on demand.
 /// Ends when the server stops.
 pub async fn stop_rooms_when_lease_lapses(
     node: Arc<Node>,
@@ -383,9 +384,7 @@ pub async fn stop_rooms_when_lease_lapses(
         let now_held = node.lease_held();
         if held && !now_held {
             tracing::error!(node = %node.id, "this node's lease lapsed: stopping its rooms");
-            registry
-                .close_all(gavel_core::LeaveReason::ServerShutdown)
-                .await;
+            registry.hand_over_all().await;
         }
         held = now_held;
     }
