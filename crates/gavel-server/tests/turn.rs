@@ -33,13 +33,9 @@ async fn start(max_allocations: usize) -> TestServer {
     TestServer::with_config(config).await
 }
 
-/// A free loopback UDP port (bound, then released) for the relay's listener.
+/// A free loopback UDP port for the relay's listener (`common::process::free_port`).
 fn free_udp_port() -> u16 {
-    std::net::UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    common::process::free_port()
 }
 
 /// Joins natively and returns the `ice_servers` frame that follows `joined`.

@@ -9,13 +9,29 @@ use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_gavel");
 
-/// A loopback port that was free a moment ago.
+/// A loopback port that was free a moment ago, for something to bind later. Taken below the
+/// kernel's ephemeral range (32768 and up here), so no socket bound to port 0 meanwhile — a
+/// server's, a client's — can take it first; never the same one twice in a process. (A port
+/// the kernel picked for a bind to port 0 and released could be handed to the next such bind,
+/// by this test or one running beside it.)
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    use std::collections::HashSet;
+    use std::sync::Mutex;
+    static GIVEN: Mutex<Option<HashSet<u16>>> = Mutex::new(None);
+    let mut given = GIVEN.lock().unwrap();
+    let given = given.get_or_insert_with(HashSet::new);
+    loop {
+        let port = 20_000 + rand::random::<u16>() % 12_000;
+        if given.contains(&port) {
+            continue;
+        }
+        let tcp = std::net::TcpListener::bind(("127.0.0.1", port));
+        let udp = std::net::UdpSocket::bind(("127.0.0.1", port));
+        if tcp.is_ok() && udp.is_ok() {
+            given.insert(port);
+            return port;
+        }
+    }
 }
 
 /// `gavel` with a clean environment (no GAVEL_* variables leak in from the caller).
