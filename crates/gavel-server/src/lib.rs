@@ -58,6 +58,8 @@ pub struct Server {
     pub cluster: Option<Arc<cluster::node::Node>>,
     stop: watch::Sender<bool>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
+    /// The TLS listener's accepting task: the port is free once it has ended.
+    tls_accepting: Option<tls::listener::Accepting>,
 }
 
 impl Server {
@@ -159,12 +161,15 @@ impl Server {
             // Every client hears `room_left {reason: server_shutdown}` before we exit.
             reg.shutdown().await;
         };
+        let mut tls_accepting = None;
         let task = match (&config.tls, tls) {
             (Some(c), Some(tls)) => {
                 if let Some(from) = c.redirect_from {
                     tls::serve_redirect(from, addr.port(), tls.challenges.clone()).await?;
                 }
-                let listener = tls::listener::TlsListener::new(listener, tls.config.clone())?;
+                let (listener, accepting) =
+                    tls::listener::TlsListener::new(listener, tls.config.clone())?;
+                tls_accepting = Some(accepting);
                 tokio::spawn(async move {
                     axum::serve(listener, app)
                         .with_graceful_shutdown(shutdown)
@@ -187,6 +192,7 @@ impl Server {
             cluster,
             stop,
             task,
+            tls_accepting,
         })
     }
 
@@ -200,9 +206,14 @@ impl Server {
     pub async fn shutdown(self, grace: std::time::Duration) {
         let _ = self.stop.send(true);
         let registry = self.registry;
-        let task = self.task;
+        let (task, accepting) = (self.task, self.tls_accepting);
         let _ = tokio::time::timeout(grace, async move {
             let _ = task.await;
+            // The TLS listener's port is closed by its own task, which notices the server
+            // stopped: wait for it, so a new server can bind the port at once.
+            if let Some(accepting) = accepting {
+                let _ = accepting.await;
+            }
             registry.sessions_finished().await;
         })
         .await;

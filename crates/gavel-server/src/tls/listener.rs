@@ -25,17 +25,21 @@ pub struct TlsListener {
     local: SocketAddr,
 }
 
+/// Ends once the accepting task has closed the TCP listener (after the server stopped
+/// serving): awaited on shutdown, so the port is free when the server says it stopped.
+pub type Accepting = tokio::task::JoinHandle<()>;
+
 impl TlsListener {
     /// Serves TLS on `tcp` with `config`. Connections get `TCP_NODELAY`, as plain ones do.
     pub fn new(
         tcp: TcpListener,
         config: Arc<rustls::ServerConfig>,
-    ) -> std::io::Result<TlsListener> {
+    ) -> std::io::Result<(TlsListener, Accepting)> {
         let local = tcp.local_addr()?;
         let (tx, ready) = mpsc::channel(64);
         let acceptor = TlsAcceptor::from(config);
         let slots = Arc::new(Semaphore::new(MAX_HANDSHAKES));
-        tokio::spawn(async move {
+        let accepting = tokio::spawn(async move {
             loop {
                 let Ok(permit) = slots.clone().acquire_owned().await else {
                     return;
@@ -79,7 +83,7 @@ impl TlsListener {
                 });
             }
         });
-        Ok(TlsListener { ready, local })
+        Ok((TlsListener { ready, local }, accepting))
     }
 }
 
