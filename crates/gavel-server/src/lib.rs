@@ -118,6 +118,7 @@ impl Server {
         .await?;
         let _ = registry.media.set(plane);
         if let Some(node) = &cluster {
+            let _ = node.ice_servers.set(ice_servers.clone());
             let _ = registry.cluster.set(node.clone());
         }
         let restored = registry

@@ -289,6 +289,10 @@ impl RoomActor {
                 if let Ok(sid) = &r {
                     self.attach(sid, conn);
                 }
+                // The snapshot is queued before the join is answered: what the joiner's task
+                // sends the session next (`cluster/failover.rs`, `cluster/edge_session.rs`)
+                // comes after it.
+                self.drain_outputs();
                 let _ = reply.send(r);
             }
             RoomMsg::AdmitMoved {
@@ -307,6 +311,8 @@ impl RoomActor {
                         m.adopt(carried);
                     }
                 }
+                // As for a join: the snapshot first.
+                self.drain_outputs();
                 let _ = reply.send(r);
             }
             RoomMsg::Command {

@@ -188,7 +188,23 @@ async fn session(
                     }
                 }
                 Some(out @ (Outgoing::Switch(_) | Outgoing::Rejoined(..) | Outgoing::Edged(_))) => {
-                    route.follow(&app, &out, &mut sid)
+                    if route.follow(&app, &out, &mut sid) {
+                        // Its next media session is with this node: this node's ICE servers,
+                        // after its new snapshot (a move's comes after the switch; a room
+                        // taken over queued it before saying so).
+                        let servers = app.ice_servers.for_participant(&sid, host.as_deref());
+                        if !servers.is_empty() {
+                            let frame = Frame::ice_servers(&servers);
+                            if matches!(out, Outgoing::Rejoined(..)) {
+                                if let Err(why) = w.send(&frame).await {
+                                    reason = why;
+                                    break;
+                                }
+                            } else {
+                                ice = Some(frame);
+                            }
+                        }
+                    }
                 }
                 Some(Outgoing::Close(reason)) => {
                     w.close(1000, &reason_str(reason)).await;
@@ -308,6 +324,9 @@ pub(crate) enum Route {
     Edge {
         node: std::sync::Arc<crate::cluster::node::Node>,
         key: u64,
+        /// The owner's ICE servers, for a protocol that gives them in its join response
+        /// (pinned sessions; an unpinned one gets them from the owner as a frame).
+        ice_servers: Vec<crate::turn::IceServer>,
     },
 }
 
@@ -316,7 +335,7 @@ impl Route {
     fn current(&self, sid: &str) -> Option<(String, String)> {
         match self {
             Route::Here(h) => Some((h.name.to_string(), sid.to_string())),
-            Route::Edge { node, key } => node.edge.route(*key).map(|r| (r.room, r.sid)),
+            Route::Edge { node, key, .. } => node.edge.route(*key).map(|r| (r.room, r.sid)),
         }
     }
 
@@ -337,7 +356,7 @@ impl Route {
                     .session_request(handle, sid.to_string(), id, command);
                 Box::pin(sent).await.map(|()| true).map_err(drop)
             }
-            Route::Edge { node, key } => {
+            Route::Edge { node, key, .. } => {
                 let sent = crate::cluster::edge_session::client(node, *key, id, command);
                 Ok(Box::pin(sent).await)
             }
@@ -348,16 +367,16 @@ impl Route {
     pub(crate) async fn disconnected(self, sid: String, reason: LeaveReason) {
         match self {
             Route::Here(handle) => Box::pin(handle.disconnected(sid, reason)).await,
-            Route::Edge { node, key } => {
+            Route::Edge { node, key, .. } => {
                 Box::pin(crate::cluster::edge_session::gone(&node, key, reason)).await
             }
         }
     }
 
-    /// The ICE servers for the session's media: this node's, when its room is here. A room on
-    /// another node has its media there, which this node's TURN relay does not serve (it
-    /// relays only to its own media ports): none are given, and the client reaches the owner's
-    /// media address directly.
+    /// The ICE servers for the session's media, to give with its first `joined`: this node's
+    /// when its room is here. A room on another node has its media there, which only that
+    /// node's TURN relay serves (each relays to its own media ports): the owner gives its own —
+    /// in its answer to the join for a pinned session, as a frame after `joined` otherwise.
     pub(crate) fn ice_servers(
         &self,
         app: &AppState,
@@ -366,12 +385,19 @@ impl Route {
     ) -> Vec<crate::turn::IceServer> {
         match self {
             Route::Here(_) => app.ice_servers.for_participant(sid, host),
-            Route::Edge { .. } => Vec::new(),
+            Route::Edge { ice_servers, .. } => ice_servers.clone(),
         }
     }
 
-    /// Follows what the room said about where the session is now.
-    pub(crate) fn follow(&mut self, app: &AppState, out: &Outgoing, sid: &mut String) {
+    fn is_edge(&self) -> bool {
+        matches!(self, Route::Edge { .. })
+    }
+
+    /// Follows what the room said about where the session is now. `true`: its room was on
+    /// another node and is here now (it came home, or this node took its room over), and so is
+    /// its next media session.
+    pub(crate) fn follow(&mut self, app: &AppState, out: &Outgoing, sid: &mut String) -> bool {
+        let was_edge = self.is_edge();
         match out {
             Outgoing::Switch(h) => *self = Route::Here(h.clone()),
             Outgoing::Rejoined(h, new_sid) => {
@@ -380,14 +406,17 @@ impl Route {
             }
             Outgoing::Edged(key) => {
                 if let Some(node) = app.registry.cluster.get() {
+                    // The destination's owner sends its ICE servers after the snapshot.
                     *self = Route::Edge {
                         node: node.clone(),
                         key: *key,
+                        ice_servers: Vec::new(),
                     };
                 }
             }
             Outgoing::Frame(_) | Outgoing::Close(_) => {}
         }
+        was_edge && !self.is_edge()
     }
 }
 
@@ -412,9 +441,18 @@ pub(crate) async fn join_anywhere(
                     break;
                 }
                 match edge_session::join(node, key, &owner, room, req.clone(), conn.clone()).await {
-                    RemoteJoin::Joined { key, sid } => {
+                    RemoteJoin::Joined {
+                        key,
+                        sid,
+                        ice_servers,
+                    } => {
                         let node = node.clone();
-                        return Ok((Route::Edge { node, key }, sid));
+                        let route = Route::Edge {
+                            node,
+                            key,
+                            ice_servers,
+                        };
+                        return Ok((route, sid));
                     }
                     RemoteJoin::NotHere => continue,
                     RemoteJoin::Refused(e) => {

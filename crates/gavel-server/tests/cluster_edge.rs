@@ -380,3 +380,101 @@ async fn next_signal(ws: &mut Signal) -> Option<livekit_protocol::signal_respons
         }
     }
 }
+
+/// Each node's TURN relay serves only its own media ports, so a participant gets the relay of
+/// the node serving its room — where its media session is — wherever its socket is: with its
+/// first `joined`, and again after a move takes its room to another node.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_participant_gets_the_turn_relay_of_the_node_serving_its_room() {
+    use common::turn::{turn_addr, Client};
+    use gavel_server::turn::{credentials, TurnConfig};
+
+    let cluster = Cluster::start("edge_turn").await;
+    let config = |name: &str, secret: &str, relay: (u16, u16)| {
+        let mut c = cluster.node(name, 3_000, 500);
+        c.turn = TurnConfig {
+            enabled: true,
+            udp_port: free_port(),
+            tls_port: 0,
+            relay_ports: relay,
+            secret: Some(secret.into()),
+            ..TurnConfig::default()
+        };
+        c
+    };
+    let (config_a, config_b) = (
+        config("a", "secret-of-a", (42000, 42099)),
+        config("b", "secret-of-b", (42100, 42199)),
+    );
+    let relay =
+        |c: &gavel_server::config::Config| std::net::SocketAddr::new(c.bind.ip(), c.turn.udp_port);
+    let (relay_a, relay_b) = (relay(&config_a), relay(&config_b));
+    let a = TestServer::with_config(config_a).await;
+    let b = TestServer::with_config(config_b).await;
+
+    // "r" is a's, "s" is b's; ben's socket is on b.
+    let hana = a.join("r", "hana", "host").await;
+    let _sue = b.join("s", "sue", "host").await;
+    let token = b.token("r", "ben", "participant");
+    let url = format!("{}/v1/rtc?access_token={token}", b.ws);
+    let mut ben = tokio_tungstenite::connect_async(url).await.unwrap().0;
+    let first = next_frame(&mut ben, "joined").await;
+    assert_eq!(first["self"]["identity"], "ben", "{first}");
+    let server = next_frame(&mut ben, "ice_servers").await["ice_servers"][0].clone();
+    assert_eq!(turn_addr(&server), relay_a, "a's relay: {server}");
+    let (user, password) = (
+        server["username"].as_str().unwrap(),
+        server["credential"].as_str().unwrap(),
+    );
+    assert_eq!(password, credentials::password(b"secret-of-a", user));
+    // The credential works on a's relay, which relays to a's media plane.
+    let mut client = Client::new(turn_addr(&server), user, password).await;
+    assert!(client.allocate().await, "allocation: {:?}", client.events);
+    let media = a.server.as_ref().unwrap().media_addr().unwrap();
+    client.send(media, b"not really media").await;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while metric(&a, "gavel_turn_relayed_bytes_total").await == 0.0 {
+        assert!(Instant::now() < deadline, "nothing was relayed by a");
+        client.drive(Duration::from_millis(100), |_| false).await;
+    }
+
+    // Moved into b's room, ben's socket and room are on the same node: b's relay.
+    a.admin().move_participant("r", "ben", "s").await.unwrap();
+    next_frame(&mut ben, "moved").await;
+    let server = next_frame(&mut ben, "ice_servers").await["ice_servers"][0].clone();
+    assert_eq!(turn_addr(&server), relay_b, "b's relay: {server}");
+    let user = server["username"].as_str().unwrap();
+    assert_eq!(
+        server["credential"].as_str().unwrap(),
+        credentials::password(b"secret-of-b", user)
+    );
+
+    // Moved back, a serves his room again, and gives him its relay.
+    b.admin().move_participant("s", "ben", "r").await.unwrap();
+    next_frame(&mut ben, "moved").await;
+    let server = next_frame(&mut ben, "ice_servers").await["ice_servers"][0].clone();
+    assert_eq!(turn_addr(&server), relay_a, "a's relay again: {server}");
+    drop((ben, hana));
+    b.stop().await;
+    a.stop().await;
+}
+
+/// Reads a native client's frames until one of type `kind` (which is returned).
+async fn next_frame(ws: &mut Signal, kind: &str) -> Value {
+    use futures_util::StreamExt;
+    let deadline = Instant::now() + common::WAIT;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let m = tokio::time::timeout(left, ws.next())
+            .await
+            .unwrap_or_else(|_| panic!("no {kind}"))
+            .expect("the socket stays open")
+            .unwrap();
+        if let Ok(text) = m.to_text() {
+            let v: Value = serde_json::from_str(text).unwrap();
+            if v["type"] == kind {
+                return v;
+            }
+        }
+    }
+}

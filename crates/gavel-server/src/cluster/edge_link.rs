@@ -13,7 +13,6 @@ use super::edge_wire::{EdgeBody, EdgeMsg, KIND_TO_EDGE};
 use super::forward::node_channel;
 use crate::fanout::SendError;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use tokio::sync::mpsc;
 
@@ -27,7 +26,7 @@ pub struct EdgeLink {
     pub edge: String,
     channel: String,
     link: u64,
-    seq: AtomicU64,
+    seq: Mutex<u64>,
     from: String,
     outbox: mpsc::Sender<(String, Vec<u8>)>,
 }
@@ -35,9 +34,12 @@ pub struct EdgeLink {
 impl EdgeLink {
     /// Numbers `body` and queues it for the edge.
     pub fn send(&self, body: EdgeBody) -> Result<(), SendError> {
-        // Numbered and queued under one lock-free step each; the room actor is the only sender
-        // on a link, so numbers reach the outbox in order.
-        let seq = self.seq.fetch_add(1, Ordering::Relaxed) + 1;
+        // Numbered and queued under one lock, so numbers reach the outbox in order even when a
+        // task other than the room actor sends (the owner's answer to a join adds the ICE
+        // servers). Uncontended but for those: the room actor sends nearly everything.
+        let mut last = self.seq.lock().unwrap_or_else(|p| p.into_inner());
+        *last += 1;
+        let seq = *last;
         let msg = EdgeMsg {
             room: self.room.to_string(),
             link: self.link,
@@ -100,7 +102,7 @@ impl Links {
             edge: edge.to_string(),
             channel: node_channel(edge),
             link: rand::random::<u64>() >> 1,
-            seq: AtomicU64::new(0),
+            seq: Mutex::new(0),
             from: self.me.clone(),
             outbox: self.outbox.clone(),
         });

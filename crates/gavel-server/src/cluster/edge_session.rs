@@ -14,10 +14,12 @@ use gavel_core::{Command, Error, ErrorCode, JoinRequest, LeaveReason};
 
 /// How a remote join ended.
 pub enum RemoteJoin {
-    /// In the room as `sid`; the session's key on this edge.
+    /// In the room as `sid`; the session's key on this edge; for a pinned session, the ICE
+    /// servers of the owner (see `forward::Answer::Joined`).
     Joined {
         key: u64,
         sid: String,
+        ice_servers: Vec<crate::turn::IceServer>,
     },
     /// `owner` does not serve the room (any more): look again.
     NotHere,
@@ -48,10 +50,16 @@ pub async fn join(
     let answer = node.ask(owner, KIND_EDGE_JOIN, body).await;
     match answer {
         Ok(Answer::Joined {
-            result: Ok(sid), ..
+            result: Ok(sid),
+            ice_servers,
+            ..
         }) => {
             node.edge.joined(key, &sid);
-            RemoteJoin::Joined { key, sid }
+            RemoteJoin::Joined {
+                key,
+                sid,
+                ice_servers,
+            }
         }
         other => {
             node.edge.remove(key);
@@ -139,10 +147,38 @@ pub async fn admit(registry: &Registry, node: &Node, edge: &str, join: EdgeJoin)
             .check_inherited_bans(&join.room, &join.req.identity)
             .await?;
         let conn = Conn::remote(node.links.link(&handle.name, edge), join.key, join.pinned);
-        handle.join(join.req, conn).await
+        let sid = handle.join(join.req, conn.clone()).await?;
+        Ok((sid, conn))
     }
     .await;
-    Answer::Joined { id, result }
+    let (result, ice_servers) = match result {
+        Ok((sid, conn)) => {
+            let servers = node.ice_servers_for(&sid);
+            if join.pinned {
+                (Ok(sid), servers)
+            } else {
+                give_ice_servers(&conn, &servers);
+                (Ok(sid), Vec::new())
+            }
+        }
+        Err(e) => (Err(e), Vec::new()),
+    };
+    Answer::Joined {
+        id,
+        result,
+        ice_servers,
+    }
+}
+
+/// Sends an unpinned remote session this node's ICE servers, after its snapshot (queued by its
+/// room before the join or move was answered): its media session is here now, and the client
+/// uses them for its next peer connection.
+fn give_ice_servers(conn: &Conn, servers: &[crate::turn::IceServer]) {
+    if !servers.is_empty() {
+        let _ = conn.send(crate::fanout::Outgoing::Frame(
+            crate::fanout::Frame::ice_servers(servers),
+        ));
+    }
 }
 
 /// The owner's side of a move check: the room must be open here.
@@ -191,8 +227,20 @@ pub async fn move_in(registry: &Registry, node: &Node, m: super::edge_wire::Move
             // Only unpinned sessions are moved between nodes.
             Conn::remote(node.links.link(&handle.name, &m.edge), m.key, false)
         };
-        handle.admit_moved(moving, conn, None).await
+        let sid = handle.admit_moved(moving, conn.clone(), None).await?;
+        Ok((sid, conn))
     }
     .await;
-    Answer::Joined { id, result }
+    let result = result.map(|(sid, conn)| {
+        if conn.edge().is_some() {
+            give_ice_servers(&conn, &node.ice_servers_for(&sid));
+        }
+        // A session come home has its socket here: it takes this node's servers itself.
+        sid
+    });
+    Answer::Joined {
+        id,
+        result,
+        ice_servers: Vec::new(),
+    }
 }

@@ -46,10 +46,15 @@ pub enum Answer {
     NotHere {
         id: u64,
     },
-    /// The answer to an edge's join (`edge_wire::EdgeJoin`): the session's id in the room.
+    /// The answer to an edge's join (`edge_wire::EdgeJoin`): the session's id in the room,
+    /// and — for a pinned session, whose protocol gives them in its join response — the ICE
+    /// servers of the owner, where its media session is. (An unpinned session gets them from
+    /// the owner as a frame after its `joined`.)
     Joined {
         id: u64,
         result: Result<String, Error>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        ice_servers: Vec<crate::turn::IceServer>,
     },
 }
 

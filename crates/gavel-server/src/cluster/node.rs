@@ -106,6 +106,10 @@ pub struct Node {
     /// Woken when a node leaves: the edge looks at its rooms' owners at once.
     pub(crate) owners_changed: tokio::sync::Notify,
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// This node's ICE servers (its TURN relay serves only its own media ports): given to the
+    /// participants whose rooms — and so media sessions — this node serves, wherever their
+    /// sockets are. Set once the relay has started.
+    pub ice_servers: std::sync::OnceLock<Arc<crate::turn::IceServers>>,
 }
 
 /// The channel every node hears: notices about nodes.
@@ -179,12 +183,23 @@ impl Node {
             left: tokio::sync::watch::channel(false).0,
             owners_changed: tokio::sync::Notify::new(),
             metrics,
+            ice_servers: std::sync::OnceLock::new(),
         });
         use super::bus::Bus;
         node.bus.subscribe(&node.channel()).await.map_err(|e| e.0)?;
         node.bus.subscribe(CLUSTER_CHANNEL).await.map_err(|e| e.0)?;
         tracing::info!(node = %node.id, "joined the cluster");
         Ok((node, inbox))
+    }
+
+    /// The ICE servers for the media session of participant `sid` of a room this node serves,
+    /// whose socket is on another node: this node's relay (named by `[turn] domain`: the host
+    /// name the client used reached the edge, not this node) and the external servers.
+    pub fn ice_servers_for(&self, sid: &str) -> Vec<crate::turn::IceServer> {
+        self.ice_servers
+            .get()
+            .map(|s| s.for_participant(sid, None))
+            .unwrap_or_default()
     }
 
     /// The bus channel this node receives its own messages on.

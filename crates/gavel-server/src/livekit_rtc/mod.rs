@@ -241,7 +241,9 @@ async fn session(
                     }
                 }
                 Some(out @ (Outgoing::Switch(_) | Outgoing::Rejoined(..) | Outgoing::Edged(_))) => {
-                    route.follow(&app, &out, &mut sid)
+                    // LiveKit's protocol has no message for new ICE servers: after a room is
+                    // taken over, the client keeps those of its join (docs/cluster.md).
+                    route.follow(&app, &out, &mut sid);
                 }
                 Some(Outgoing::Close(why)) => {
                     send(&mut sink, translate::leave(why), timeout).await;

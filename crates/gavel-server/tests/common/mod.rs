@@ -11,6 +11,7 @@ pub mod postgres;
 pub mod process;
 pub mod redis;
 pub mod tls;
+pub mod turn;
 
 use gavel_client::core::Event;
 use gavel_client::{AccessToken, ApiClient, Message, RtcClient};
