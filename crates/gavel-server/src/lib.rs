@@ -103,8 +103,13 @@ impl Server {
         plane.spawn_reader();
         let tls = match &config.tls {
             Some(c) => Some(
-                tls::Tls::start(c, config.data_dir.as_deref(), registry.metrics.clone())
-                    .map_err(invalid)?,
+                tls::Tls::start(
+                    c,
+                    config.data_dir.as_deref(),
+                    registry.metrics.clone(),
+                    cluster.as_ref(),
+                )
+                .map_err(invalid)?,
             ),
             None => None,
         };

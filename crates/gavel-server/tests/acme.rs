@@ -7,6 +7,7 @@
 
 mod common;
 
+use common::cluster::Cluster;
 use common::process::{free_port, temp_dir};
 use common::tls::{connect, https_get, issue, Issued};
 use common::TestServer;
@@ -101,6 +102,19 @@ async fn server(
     data: &std::path::Path,
 ) -> TestServer {
     let mut config = TestServer::config();
+    with_acme(&mut config, port, redirect, pebble, challenge, data);
+    TestServer::with_config(config).await
+}
+
+/// `config` on `port` with `[tls.acme]` for `localhost`, caching in `data`.
+fn with_acme(
+    config: &mut gavel_server::config::Config,
+    port: u16,
+    redirect: Option<u16>,
+    pebble: &Pebble,
+    challenge: ChallengeKind,
+    data: &std::path::Path,
+) {
     config.bind = ([127, 0, 0, 1], port).into();
     config.data_dir = Some(data.to_path_buf());
     config.tls = Some(TlsConfig {
@@ -115,7 +129,6 @@ async fn server(
             directory_ca: Some(pebble.listener_ca.clone()),
         }),
     });
-    TestServer::with_config(config).await
 }
 
 /// Waits until the server's certificate verifies against `root` (the order went through),
@@ -270,6 +283,42 @@ async fn http_01_is_answered_on_the_plain_http_port() {
         .unwrap();
     assert_eq!(r.status().as_u16(), 308);
     ts.stop().await;
+}
+
+/// In a cluster one node orders, any node answers the CA, and every node serves the
+/// certificate: Pebble validates TLS-ALPN-01 on b's HTTPS port only, while b's own orders go
+/// to a directory nobody serves — so a orders, and b answers for it from the shared challenges.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_a_cluster_one_node_orders_and_every_node_answers_and_serves() {
+    let cluster = Cluster::start("acme_cluster").await;
+    let (port_a, port_b) = (free_port(), free_port());
+    let pebble = Pebble::start(free_port(), port_b);
+    let root = pebble.root().await;
+    let node = |name: &str, port: u16, directory: String| {
+        let mut c = cluster.node(name, 3_000, 500);
+        let data = temp_dir(&format!("acme-{name}"));
+        with_acme(&mut c, port, None, &pebble, ChallengeKind::TlsAlpn01, &data);
+        c.tls.as_mut().unwrap().acme.as_mut().unwrap().directory = directory;
+        c
+    };
+
+    // b first: its order fails at once, and it lets the order lock go.
+    let nowhere = format!("https://127.0.0.1:{}/dir", free_port());
+    let b = TestServer::with_config(node("b", port_b, nowhere)).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while orders(&b, "failed") == 0 {
+        assert!(Instant::now() < deadline, "b never tried to order");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let a = TestServer::with_config(node("a", port_a, pebble.directory.clone())).await;
+    let leaf = issued_by(&format!("127.0.0.1:{port_a}"), &root).await;
+    assert_eq!(orders(&a, "issued"), 1);
+    // b answered the CA's validation, and serves what a ordered without ordering itself.
+    let leaf_b = issued_by(&format!("127.0.0.1:{port_b}"), &root).await;
+    assert_eq!(leaf_b, leaf, "the same certificate on every node");
+    assert_eq!(orders(&b, "issued"), 0);
+    b.stop().await;
+    a.stop().await;
 }
 
 #[tokio::test]

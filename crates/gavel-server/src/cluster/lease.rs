@@ -103,7 +103,7 @@ impl Leases {
 
     /// Runs `f` on the connection, connecting first if there is none; a connection that
     /// failed is dropped, to be opened again by the next call.
-    fn with<T>(
+    pub(crate) fn with<T>(
         &mut self,
         f: impl FnOnce(&mut postgres::Client) -> Result<T, postgres::Error>,
     ) -> StoreResult<T> {

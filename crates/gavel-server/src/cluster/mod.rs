@@ -10,8 +10,10 @@
 //! A service call for a room another node owns is forwarded to it ([`forward`]); the room list
 //! is gathered from every node. A WebSocket on a node that does not own its room joins through
 //! the owner, this node being its edge ([`edge`], [`edge_link`], [`edge_session`]), and is
-//! admitted again when that owner dies ([`failover`]).
+//! admitted again when that owner dies ([`failover`]). Every node serves the certificate one of
+//! them ordered, and answers its ACME challenges ([`acme`]).
 
+pub mod acme;
 pub mod bus;
 pub mod edge;
 pub mod edge_link;
@@ -82,6 +84,29 @@ pub async fn dispatch(
                 });
             }
             KIND_ANSWER => node.pending.answered(&envelope.body),
+            acme::KIND_ACME_CHALLENGE => {
+                let Ok(msg) = serde_json::from_slice::<acme::ChallengeMsg>(&envelope.body) else {
+                    tracing::warn!(node = %node.id, from = %envelope.from, "a malformed ACME challenge");
+                    continue;
+                };
+                let result = match node.acme.get() {
+                    Some(shared) => shared.answer(&msg.challenge),
+                    None => Err("this node does not use ACME".to_string()),
+                };
+                let result = result
+                    .map(|()| crate::service::ServiceReply::Done)
+                    .map_err(|e| gavel_core::Error::new(gavel_core::ErrorCode::Unavailable, e));
+                let answer = Answer::Done {
+                    id: msg.id,
+                    result: Box::new(result),
+                };
+                answer_to(&node, &envelope.from, &answer).await;
+            }
+            acme::KIND_ACME_ISSUED if envelope.from != node.id => {
+                if let Some(shared) = node.acme.get().cloned() {
+                    tokio::spawn(async move { shared.on_issued().await });
+                }
+            }
             node::KIND_NODE_LEFT => node.forget_node(&envelope.from),
             edge_wire::KIND_TO_EDGE => {
                 let Ok(msg) = serde_json::from_slice::<edge_wire::EdgeMsg>(&envelope.body) else {

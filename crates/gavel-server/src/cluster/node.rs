@@ -110,6 +110,9 @@ pub struct Node {
     /// participants whose rooms — and so media sessions — this node serves, wherever their
     /// sockets are. Set once the relay has started.
     pub ice_servers: std::sync::OnceLock<Arc<crate::turn::IceServers>>,
+    /// This node's share of the cluster's ACME state, when it orders certificates
+    /// (`cluster/acme.rs`).
+    pub acme: std::sync::OnceLock<Arc<super::acme::SharedAcme>>,
 }
 
 /// The channel every node hears: notices about nodes.
@@ -184,6 +187,7 @@ impl Node {
             owners_changed: tokio::sync::Notify::new(),
             metrics,
             ice_servers: std::sync::OnceLock::new(),
+            acme: std::sync::OnceLock::new(),
         });
         use super::bus::Bus;
         node.bus.subscribe(&node.channel()).await.map_err(|e| e.0)?;
@@ -215,7 +219,7 @@ impl Node {
     }
 
     /// Runs `f` on the lease thread, in order with the heartbeats.
-    async fn call<T: Send + 'static>(
+    pub(crate) async fn call<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut Leases) -> StoreResult<T> + Send + 'static,
     ) -> StoreResult<T> {

@@ -89,6 +89,24 @@ pub const MIGRATIONS: &[&str] = &[
          epoch BIGINT NOT NULL
      );
      CREATE INDEX room_owners_by_node ON room_owners (node);",
+    // 3: ACME shared by the nodes (`cluster/acme.rs`): the account and the issued certificate,
+    // the challenges of the order in progress, and the lock of the one node ordering.
+    "CREATE TABLE acme_shared (
+         name TEXT PRIMARY KEY,
+         value TEXT NOT NULL,
+         updated_at TIMESTAMPTZ NOT NULL DEFAULT now()
+     );
+     CREATE TABLE acme_challenges (
+         kind TEXT NOT NULL,
+         key TEXT NOT NULL,
+         answer TEXT NOT NULL,
+         PRIMARY KEY (kind, key)
+     );
+     CREATE TABLE acme_orderer (
+         id INTEGER PRIMARY KEY CHECK (id = 1),
+         node TEXT NOT NULL,
+         until TIMESTAMPTZ NOT NULL
+     );",
 ];
 
 /// Any fixed number: the advisory lock migrations hold, so concurrent nodes run them once.

@@ -15,6 +15,12 @@
 //!   open connections keep theirs.
 //! - Until the first certificate is issued, handshakes get a self-signed placeholder for the
 //!   configured names, so the server starts at once.
+//! - **In a cluster** every node serves the same certificate, and any node answers the CA
+//!   (which reaches whichever node the name resolves to): the account, the certificate and
+//!   the challenges in progress live in the shared store, one node at a time orders (a lock
+//!   there), and it hands each challenge to every live node over the bus before telling the CA
+//!   it is ready; a stored certificate is announced on the bus and adopted by every node
+//!   (`cluster/acme.rs`).
 
 use super::certs::ReloadingCert;
 use instant_acme::{
@@ -22,7 +28,7 @@ use instant_acme::{
     NewOrder, OrderStatus, RetryPolicy,
 };
 use rustls::sign::CertifiedKey;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
@@ -56,7 +62,7 @@ fn lets_encrypt() -> String {
     LETS_ENCRYPT.to_string()
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ChallengeKind {
     /// Answered on the HTTPS port.
@@ -64,6 +70,15 @@ pub enum ChallengeKind {
     TlsAlpn01,
     /// Answered on the plain-HTTP port (`redirect_from`).
     Http01,
+}
+
+/// One challenge's answer, as the nodes of a cluster share it: for TLS-ALPN-01 the name and
+/// the key authorization's digest (hex), for HTTP-01 the token and the key authorization.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Challenge {
+    pub kind: ChallengeKind,
+    pub key: String,
+    pub answer: String,
 }
 
 /// Challenges in progress, for the handshakes and the plain-HTTP port to answer.
@@ -92,7 +107,30 @@ impl Challenges {
             .cloned()
     }
 
-    fn clear(&self) {
+    /// Starts answering `c` (on this node; `order` shares it with the others).
+    pub fn install(&self, c: &Challenge) -> Result<(), String> {
+        match c.kind {
+            ChallengeKind::TlsAlpn01 => {
+                let digest = hex::decode(&c.answer)
+                    .map_err(|_| "a TLS-ALPN-01 answer is the digest in hex".to_string())?;
+                let name = c.key.to_ascii_lowercase();
+                let answer = tls_alpn_certificate(&name, &digest)?;
+                self.tls_alpn
+                    .write()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(name, answer);
+            }
+            ChallengeKind::Http01 => {
+                self.http
+                    .write()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(c.key.clone(), c.answer.clone());
+            }
+        }
+        Ok(())
+    }
+
+    pub fn clear(&self) {
         self.tls_alpn
             .write()
             .unwrap_or_else(|e| e.into_inner())
@@ -150,6 +188,9 @@ fn certified(cert: Vec<u8>, key_pkcs8: Vec<u8>) -> Result<Arc<CertifiedKey>, Str
         .map_err(|e| e.to_string())
 }
 
+/// The shared store and bus of a cluster, when this node is in one (`cluster/acme.rs`).
+pub type Shared = Option<Arc<crate::cluster::acme::SharedAcme>>;
+
 /// Starts the task that orders and renews the certificate into `cert`.
 pub fn start(
     acme: AcmeConfig,
@@ -157,18 +198,51 @@ pub fn start(
     cert: Arc<ReloadingCert>,
     challenges: Arc<Challenges>,
     metrics: Arc<crate::metrics::Metrics>,
+    shared: Shared,
 ) {
     tokio::spawn(async move {
         let mut backoff = Duration::from_secs(60);
+        if let Some(shared) = &shared {
+            // Challenges of an order another node is running now.
+            match shared.challenges().await {
+                Ok(list) => list.iter().for_each(|c| {
+                    let _ = challenges.install(c);
+                }),
+                Err(e) => tracing::warn!(error = %e, "cannot read the cluster's ACME challenges"),
+            }
+        }
         loop {
-            let due = renewal_due(&cert);
-            if let Some(wait) = due {
-                tokio::time::sleep(wait.min(Duration::from_secs(3600))).await;
+            adopt_shared(&shared, &cert).await;
+            if let Some(wait) = renewal_due(&cert) {
+                sleep_or_announced(&shared, wait.min(Duration::from_secs(3600))).await;
                 continue;
             }
-            match order(&acme, data_dir.as_deref(), &challenges).await {
-                Ok(issued) => {
-                    cert.replace(issued);
+            // In a cluster, one node orders at a time; the others adopt what it stores.
+            if let Some(shared) = &shared {
+                match shared.lock().await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        sleep_or_announced(&Some(shared.clone()), Duration::from_secs(60)).await;
+                        continue;
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot take the cluster's ACME order lock");
+                        tokio::time::sleep(backoff).await;
+                        continue;
+                    }
+                }
+                // The node that held the lock before may have just stored a new certificate.
+                adopt_shared(&Some(shared.clone()), &cert).await;
+                if renewal_due(&cert).is_some() {
+                    shared.finish(false).await;
+                    continue;
+                }
+            }
+            let outcome = order(&acme, data_dir.as_deref(), &challenges, &shared).await;
+            let issued = outcome.is_ok();
+            match outcome {
+                Ok(certificate) => {
+                    cert.replace(certificate);
                     backoff = Duration::from_secs(60);
                     metrics.acme_order("issued");
                     tracing::info!(domains = ?acme.domains, "certificate issued by ACME");
@@ -176,13 +250,46 @@ pub fn start(
                 Err(e) => {
                     metrics.acme_order("failed");
                     tracing::error!(error = %e, retry_in = ?backoff, "ACME order failed");
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(Duration::from_secs(3600));
                 }
             }
+            if let Some(shared) = &shared {
+                shared.finish(issued).await;
+            }
             challenges.clear();
+            if !issued {
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(3600));
+            }
         }
     });
+}
+
+/// Serves the certificate in the cluster's store when it differs from the one in use (another
+/// node ordered it).
+async fn adopt_shared(shared: &Shared, cert: &ReloadingCert) {
+    let Some(shared) = shared else { return };
+    match shared.certificate().await {
+        Ok(Some((chain, key))) => match parse_pem(&chain, &key) {
+            Ok(stored) if stored.cert != cert.current().cert => {
+                cert.replace(stored);
+                tracing::info!("serving the certificate in the cluster's store");
+            }
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "the cluster's stored certificate is unusable"),
+        },
+        Ok(None) => {}
+        Err(e) => tracing::warn!(error = %e, "cannot read the cluster's certificate"),
+    }
+}
+
+/// Sleeps `wait`, or less when another node announces a new certificate.
+async fn sleep_or_announced(shared: &Shared, wait: Duration) {
+    match shared {
+        Some(s) => {
+            let _ = tokio::time::timeout(wait, s.announced()).await;
+        }
+        None => tokio::time::sleep(wait).await,
+    }
 }
 
 /// `None` when the certificate in use must be ordered now (a placeholder, or less than a
@@ -211,8 +318,9 @@ async fn order(
     acme: &AcmeConfig,
     data_dir: Option<&Path>,
     challenges: &Challenges,
+    shared: &Shared,
 ) -> Result<Arc<CertifiedKey>, String> {
-    let account = account(acme, data_dir).await?;
+    let account = account(acme, data_dir, shared).await?;
     let identifiers: Vec<Identifier> = acme.domains.iter().cloned().map(Identifier::Dns).collect();
     let mut order = account
         .new_order(&NewOrder::new(&identifiers))
@@ -235,25 +343,22 @@ async fn order(
             .ok_or_else(|| format!("the CA offers no {kind:?} challenge"))?;
         let name = challenge.identifier().to_string().to_ascii_lowercase();
         let key_authorization = challenge.key_authorization();
-        match acme.challenge {
-            ChallengeKind::TlsAlpn01 => {
-                let answer = tls_alpn_certificate(&name, key_authorization.digest().as_ref())?;
-                challenges
-                    .tls_alpn
-                    .write()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .insert(name, answer);
-            }
-            ChallengeKind::Http01 => {
-                challenges
-                    .http
-                    .write()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .insert(
-                        challenge.token.clone(),
-                        key_authorization.as_str().to_string(),
-                    );
-            }
+        let answer = match acme.challenge {
+            ChallengeKind::TlsAlpn01 => Challenge {
+                kind: ChallengeKind::TlsAlpn01,
+                key: name,
+                answer: hex::encode(key_authorization.digest()),
+            },
+            ChallengeKind::Http01 => Challenge {
+                kind: ChallengeKind::Http01,
+                key: challenge.token.clone(),
+                answer: key_authorization.as_str().to_string(),
+            },
+        };
+        challenges.install(&answer)?;
+        if let Some(shared) = shared {
+            // The CA may reach any node: each answers before the CA is told to look.
+            shared.publish_challenge(&answer).await?;
         }
         challenge.set_ready().await.map_err(err)?;
     }
@@ -270,6 +375,9 @@ async fn order(
         .await
         .map_err(err)?;
     let issued = parse_pem(&chain_pem, &key_pem)?;
+    if let Some(shared) = shared {
+        shared.store_certificate(&chain_pem, &key_pem).await?;
+    }
     if let Some(dir) = data_dir.map(cache_dir) {
         save(&dir, "cert.pem", chain_pem.as_bytes(), false)?;
         save(&dir, "key.pem", key_pem.as_bytes(), true)?;
@@ -278,11 +386,23 @@ async fn order(
 }
 
 /// The account: restored from the cache, or created (and cached).
-async fn account(acme: &AcmeConfig, data_dir: Option<&Path>) -> Result<Account, String> {
+/// In a cluster, the account in the shared store comes first, and a new one is stored there.
+async fn account(
+    acme: &AcmeConfig,
+    data_dir: Option<&Path>,
+    shared: &Shared,
+) -> Result<Account, String> {
     let builder = || match &acme.directory_ca {
         Some(ca) => Account::builder_with_root(ca).map_err(err),
         None => Account::builder().map_err(err),
     };
+    if let Some(shared) = shared {
+        if let Some(text) = shared.account().await? {
+            if let Ok(credentials) = serde_json::from_str::<AccountCredentials>(&text) {
+                return builder()?.from_credentials(credentials).await.map_err(err);
+            }
+        }
+    }
     let cached = data_dir.map(|d| cache_dir(d).join("account.json"));
     if let Some(path) = &cached {
         if let Ok(text) = std::fs::read_to_string(path) {
@@ -304,6 +424,10 @@ async fn account(acme: &AcmeConfig, data_dir: Option<&Path>) -> Result<Account, 
         )
         .await
         .map_err(err)?;
+    if let Some(shared) = shared {
+        let json = serde_json::to_string(&credentials).map_err(err)?;
+        shared.store_account(&json).await?;
+    }
     if let Some(path) = &cached {
         let json = serde_json::to_vec(&credentials).map_err(err)?;
         save(
@@ -338,7 +462,7 @@ fn tls_alpn_certificate(name: &str, digest: &[u8]) -> Result<Arc<CertifiedKey>, 
     )))
 }
 
-fn parse_pem(chain: &str, key: &str) -> Result<Arc<CertifiedKey>, String> {
+pub(crate) fn parse_pem(chain: &str, key: &str) -> Result<Arc<CertifiedKey>, String> {
     use rustls_pki_types::pem::PemObject;
     use rustls_pki_types::{CertificateDer, PrivateKeyDer};
     let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(chain.as_bytes())

@@ -58,11 +58,12 @@ impl TlsConfig {
 
 impl Tls {
     /// Loads the certificate (a bad one is a start-up error) and starts watching its files, or
-    /// starts ACME (`data_dir` caches what it issues).
+    /// starts ACME (`data_dir` caches what it issues; in a cluster, the nodes share it).
     pub fn start(
         c: &TlsConfig,
         data_dir: Option<&std::path::Path>,
         metrics: Arc<crate::metrics::Metrics>,
+        cluster: Option<&Arc<crate::cluster::node::Node>>,
     ) -> Result<Tls, String> {
         c.validate()?;
         let mut alpn = vec![b"http/1.1".to_vec()];
@@ -77,12 +78,17 @@ impl Tls {
                 let first = acme::first_certificate(a, data_dir)?;
                 let cert = certs::ReloadingCert::answering(first, Some(challenges.clone()));
                 alpn.push(acme::ACME_TLS_ALPN.to_vec());
+                let shared = cluster.map(crate::cluster::acme::SharedAcme::new);
+                if let Some(shared) = &shared {
+                    shared.attach(challenges.clone(), cert.clone());
+                }
                 acme::start(
                     a.clone(),
                     data_dir.map(|d| d.to_path_buf()),
                     cert.clone(),
                     challenges.clone(),
                     metrics,
+                    shared,
                 );
                 (cert, Some(challenges))
             }
