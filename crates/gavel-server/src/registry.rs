@@ -74,6 +74,14 @@ impl RoomHandle {
             .await?
     }
 
+    /// Joins each of `joins`, in one turn of the room; each outcome as [`Self::join`]'s.
+    pub async fn join_many(
+        &self,
+        joins: Vec<(JoinRequest, Conn)>,
+    ) -> Result<Vec<Result<String, Error>>, Error> {
+        self.call(|reply| RoomMsg::JoinMany { joins, reply }).await
+    }
+
     pub async fn admit_moved(
         &self,
         moving: MovingParticipant,

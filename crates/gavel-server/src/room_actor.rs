@@ -26,6 +26,11 @@ pub enum RoomMsg {
         conn: Conn,
         reply: oneshot::Sender<Result<String, Error>>,
     },
+    /// Many joins in one message (an edge admitting its sessions again after a failover).
+    JoinMany {
+        joins: Vec<(JoinRequest, Conn)>,
+        reply: oneshot::Sender<Vec<Result<String, Error>>>,
+    },
     AdmitMoved {
         moving: Box<MovingParticipant>,
         conn: Conn,
@@ -294,6 +299,21 @@ impl RoomActor {
                 // comes after it.
                 self.drain_outputs();
                 let _ = reply.send(r);
+            }
+            RoomMsg::JoinMany { joins, reply } => {
+                let results = joins
+                    .into_iter()
+                    .map(|(req, conn)| {
+                        let r = self.core.join(now, req);
+                        if let Ok(sid) = &r {
+                            self.attach(sid, conn);
+                        }
+                        r
+                    })
+                    .collect();
+                // As for one join: the snapshots first.
+                self.drain_outputs();
+                let _ = reply.send(results);
             }
             RoomMsg::AdmitMoved {
                 moving,

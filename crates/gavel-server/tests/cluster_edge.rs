@@ -245,31 +245,42 @@ async fn a_node_that_stops_hands_its_rooms_over_to_the_edges_of_their_participan
     let config = |name: &str| cluster.node(name, 3_000, 500);
     let a = TestServer::with_config(config("a")).await;
     let b = TestServer::with_config(config("b")).await;
+    let c = TestServer::with_config(config("c")).await;
     let hana = a.join("r", "hana", "host").await;
     let ben = b.join("r", "ben", "participant").await;
     let carol = b.join("r", "carol", "participant").await;
-    expect(&ben, "participant_joined").await;
+    let dan = c.join("r", "dan", "participant").await;
+    expect_kinds(&ben, &["participant_joined", "participant_joined"]).await;
     settle(&ben).await;
+    settle(&dan).await;
 
-    // a stops gracefully: its own socket closes; ben and carol, on b, stay in the room, now
-    // served by b, each with a fresh snapshot — nobody saw them leave.
+    // a stops gracefully: its own socket closes; ben and carol on b, and dan on c, stay in the
+    // room, now served by b or c — one takes it, the other's sessions join it there in one
+    // batch — each with a fresh snapshot, and nobody saw them leave.
     a.stop().await;
     expect_room_left(&hana, "server_shutdown", None).await;
-    for c in [&ben, &carol] {
-        expect(c, "joined").await;
+    for p in [&ben, &carol, &dan] {
+        expect(p, "joined").await;
     }
     let ben_saw = settle(&ben).await;
     settle(&carol).await;
-    assert_eq!(identities(&ben), ["carol"]);
-    assert_eq!(identities(&carol), ["ben"]);
+    settle(&dan).await;
+    assert_eq!(identities(&ben), ["carol", "dan"]);
+    assert_eq!(identities(&carol), ["ben", "dan"]);
+    assert_eq!(identities(&dan), ["ben", "carol"]);
     assert!(
         !kinds(&ben_saw).contains(&"participant_left".to_string()),
         "{ben_saw:?}"
     );
-    // They go on in the room on b: carol leaves, ben sees it.
+    let readmitted = |ts| metric(ts, "gavel_cluster_readmitted_total{outcome=\"ok\"}");
+    assert_eq!(readmitted(&b).await + readmitted(&c).await, 3.0);
+    // They go on in the room: carol and dan leave, ben sees it.
     carol.close().await;
     expect(&ben, "participant_left").await;
+    dan.close().await;
+    expect(&ben, "participant_left").await;
     assert_eq!(ben.seq_break(), None);
+    c.stop().await;
     b.stop().await;
 }
 

@@ -66,13 +66,83 @@ pub async fn join(
             match other {
                 Ok(Answer::NotHere { .. }) => RemoteJoin::NotHere,
                 Ok(Answer::Joined { result: Err(e), .. }) | Err(e) => RemoteJoin::Refused(e),
-                Ok(Answer::Done { .. } | Answer::Joined { result: Ok(_), .. }) => {
-                    RemoteJoin::Refused(Error::new(
-                        ErrorCode::Internal,
-                        "a join was answered as a call",
-                    ))
-                }
+                Ok(
+                    Answer::Done { .. }
+                    | Answer::Joined { result: Ok(_), .. }
+                    | Answer::JoinedMany { .. },
+                ) => RemoteJoin::Refused(Error::new(
+                    ErrorCode::Internal,
+                    "a join was answered as a call",
+                )),
             }
+        }
+    }
+}
+
+/// How a batch of remote joins ended.
+pub enum ManyJoined {
+    /// Each session's outcome (sessions that joined are recorded on this edge).
+    Answered(Vec<(u64, Result<String, Error>)>),
+    /// `owner` does not serve the room (any more): look again.
+    NotHere,
+    /// No answer (the bus, or the owner's timeout): none of them is in the room here.
+    Failed(Error),
+}
+
+/// Joins sessions `joins` (key, request, connection) of this edge into `room`, served by
+/// `owner`, in one message.
+pub async fn join_many(
+    node: &Node,
+    owner: &str,
+    room: &str,
+    joins: Vec<(u64, JoinRequest, Conn)>,
+) -> ManyJoined {
+    use super::edge_wire::{EdgeJoinMany, OneJoin, KIND_EDGE_JOIN_MANY};
+    let mut wire = Vec::with_capacity(joins.len());
+    for (key, req, conn) in joins {
+        wire.push(OneJoin {
+            key,
+            req: req.clone(),
+            pinned: conn.is_pinned(),
+        });
+        node.edge.register(key, room, owner, req, conn);
+    }
+    let keys: Vec<u64> = wire.iter().map(|j| j.key).collect();
+    let body = |id| {
+        let many = EdgeJoinMany {
+            id,
+            room: room.to_string(),
+            joins: wire,
+        };
+        serde_json::to_vec(&many).expect("joins serialize")
+    };
+    let answer = node.ask(owner, KIND_EDGE_JOIN_MANY, body).await;
+    let forget = || keys.iter().for_each(|k| drop(node.edge.remove(*k)));
+    match answer {
+        Ok(Answer::JoinedMany { results, .. }) => {
+            let out = results
+                .into_iter()
+                .map(|one| {
+                    match &one.result {
+                        Ok(sid) => node.edge.joined(one.key, sid),
+                        Err(_) => drop(node.edge.remove(one.key)),
+                    }
+                    (one.key, one.result)
+                })
+                .collect();
+            ManyJoined::Answered(out)
+        }
+        Ok(Answer::NotHere { .. }) => {
+            forget();
+            ManyJoined::NotHere
+        }
+        Ok(_) => {
+            forget();
+            ManyJoined::Failed(Error::new(ErrorCode::Internal, "an unexpected answer"))
+        }
+        Err(e) => {
+            forget();
+            ManyJoined::Failed(e)
         }
     }
 }
@@ -168,6 +238,68 @@ pub async fn admit(registry: &Registry, node: &Node, edge: &str, join: EdgeJoin)
         result,
         ice_servers,
     }
+}
+
+/// The owner's side of [`join_many`]: the room must be open here; the sessions join it in one
+/// turn of the room, through its link to that edge.
+pub async fn admit_many(
+    registry: &Registry,
+    node: &Node,
+    edge: &str,
+    many: super::edge_wire::EdgeJoinMany,
+) -> Answer {
+    use super::forward::JoinedOne;
+    let id = many.id;
+    let Some(handle) = registry.get(&many.room) else {
+        return Answer::NotHere { id };
+    };
+    let link = node.links.link(&handle.name, edge);
+    let mut results = Vec::with_capacity(many.joins.len());
+    let mut joining = Vec::with_capacity(many.joins.len());
+    for j in many.joins {
+        // Child rooms inherit their ancestors' bans (which live on this node too).
+        match registry
+            .check_inherited_bans(&many.room, &j.req.identity)
+            .await
+        {
+            Ok(()) => joining.push((j.key, j.pinned, j.req)),
+            Err(e) => results.push(JoinedOne {
+                key: j.key,
+                result: Err(e),
+                ice_servers: Vec::new(),
+            }),
+        }
+    }
+    let conns: Vec<Conn> = joining
+        .iter()
+        .map(|(key, pinned, _)| Conn::remote(link.clone(), *key, *pinned))
+        .collect();
+    let joins = joining
+        .iter()
+        .zip(&conns)
+        .map(|((_, _, req), conn)| (req.clone(), conn.clone()))
+        .collect();
+    let outcomes = match handle.join_many(joins).await {
+        Ok(o) => o,
+        Err(_) => return Answer::NotHere { id },
+    };
+    for (((key, pinned, _), conn), result) in joining.iter().zip(&conns).zip(outcomes) {
+        let mut ice_servers = Vec::new();
+        if let Ok(sid) = &result {
+            let servers = node.ice_servers_for(sid);
+            if *pinned {
+                ice_servers = servers;
+            } else {
+                give_ice_servers(conn, &servers);
+            }
+        }
+        results.push(JoinedOne {
+            key: *key,
+            result,
+            ice_servers,
+        });
+    }
+    Answer::JoinedMany { id, results }
 }
 
 /// Sends an unpinned remote session this node's ICE servers, after its snapshot (queued by its

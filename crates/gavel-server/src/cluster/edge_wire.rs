@@ -5,7 +5,8 @@
 //! edge names each of its sessions by a key of its own (known before the room has given the
 //! session an id), so the room can address a session from the moment it joins.
 //!
-//! - edge → owner: [`EdgeJoin`] (answered like a forwarded call), [`EdgeClient`] (a request;
+//! - edge → owner: [`EdgeJoin`] (answered like a forwarded call), [`EdgeJoinMany`] (many
+//!   sessions at once, when a room changed hands), [`EdgeClient`] (a request;
 //!   its response comes back as a frame), [`EdgeGone`] (the socket closed), [`EdgeResync`] (the
 //!   edge saw a gap).
 //! - owner → edge: [`EdgeMsg`], numbered per (room, edge) link so the edge notices a lost one.
@@ -14,6 +15,7 @@ use gavel_core::{Command, JoinRequest, LeaveReason, Millis, MovingParticipant};
 use serde::{Deserialize, Serialize};
 
 pub const KIND_EDGE_JOIN: &str = "edge_join";
+pub const KIND_EDGE_JOIN_MANY: &str = "edge_join_many";
 pub const KIND_EDGE_CLIENT: &str = "edge_client";
 pub const KIND_EDGE_GONE: &str = "edge_gone";
 pub const KIND_EDGE_RESYNC: &str = "edge_resync";
@@ -30,6 +32,23 @@ pub struct EdgeJoin {
     pub key: u64,
     pub req: JoinRequest,
     /// The session cannot follow a move to another node (`fanout::Conn::is_pinned`).
+    #[serde(default)]
+    pub pinned: bool,
+}
+
+/// Sessions of the edge join `room` together: after a failover, an edge admits all its
+/// participants of a room again in a few messages, not one round trip each.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EdgeJoinMany {
+    pub id: u64,
+    pub room: String,
+    pub joins: Vec<OneJoin>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OneJoin {
+    pub key: u64,
+    pub req: JoinRequest,
     #[serde(default)]
     pub pinned: bool,
 }

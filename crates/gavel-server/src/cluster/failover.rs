@@ -3,9 +3,10 @@
 //! on the node that took it, or here, taking it itself (the ownership compare-and-set picks one
 //! taker among the edges racing for it). Sockets stay open; each session gets a fresh `joined`
 //! snapshot from the new owner, and the bans and revocations the old owner committed hold
-//! there (they are in the shared store).
+//! there (they are in the shared store). An edge admits a room's sessions in batches, each one
+//! bus message and one turn of the room (`edge_session::join_many`).
 
-use super::edge_session::{self, RemoteJoin};
+use super::edge_session::{self, ManyJoined};
 use super::node::Node;
 use crate::fanout::{Conn, Frame, Outgoing};
 use crate::registry::Registry;
@@ -13,14 +14,17 @@ use gavel_core::{Error, JoinRequest, LeaveReason};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Looks at the owners of the edge's rooms every `every`, until the server stops.
+/// Looks at the owners of the edge's rooms every `every` (at most 500 ms), until the server
+/// stops.
 pub async fn watch_owners(
     node: Arc<Node>,
     registry: Arc<Registry>,
     every: Duration,
     mut stopped: tokio::sync::watch::Receiver<bool>,
 ) {
-    let mut tick = tokio::time::interval(every);
+    // A dead owner's rooms are taken when its lease expires: look often enough that its
+    // sessions are admitted again well within a second of that (one query for every room).
+    let mut tick = tokio::time::interval(every.min(Duration::from_millis(500)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
@@ -51,64 +55,107 @@ pub async fn watch_owners(
     }
 }
 
-/// Sessions admitted again at once: a room of thousands moves in seconds, not one round trip
-/// after another.
-const READMIT_AT_ONCE: usize = 64;
+/// Sessions admitted together in one message to the room's new owner, and such messages in
+/// flight at once: a room of thousands moves in a few round trips, each one turn of the room.
+const READMIT_BATCH: usize = 500;
+const BATCHES_AT_ONCE: usize = 4;
+
+type Session = (u64, JoinRequest, Conn);
 
 /// Admits sessions of `room` wherever it is served now.
-async fn readmit(
-    node: &Arc<Node>,
-    registry: &Arc<Registry>,
-    room: &str,
-    sessions: Vec<(u64, JoinRequest, Conn)>,
-) {
+async fn readmit(node: &Arc<Node>, registry: &Arc<Registry>, room: &str, sessions: Vec<Session>) {
     use futures_util::StreamExt;
-    let admissions = sessions.into_iter().map(|(key, req, conn)| async move {
-        let result = readmit_one(node, registry, room, key, req, conn.clone()).await;
-        let outcome = if result.is_ok() { "ok" } else { "refused" };
-        node.metrics
-            .cluster_readmitted
-            .get_or_create(&crate::metrics::OutcomeLabel { outcome })
-            .inc();
-        if let Err(e) = result {
-            // The session cannot go on: it is told why, and its socket closes.
-            let _ = conn.send(Outgoing::Frame(Frame::error(&e)));
-            let _ = conn.send(Outgoing::Close(LeaveReason::ServerShutdown));
+    let mut pending = sessions;
+    for _ in 0..3 {
+        if pending.is_empty() {
+            return;
         }
-    });
-    futures_util::stream::iter(admissions)
-        .buffer_unordered(READMIT_AT_ONCE)
-        .for_each(|()| async {})
-        .await;
+        let owner = match edge_session::serving_node(node, room, true).await {
+            Ok(owner) => owner,
+            Err(e) => {
+                pending
+                    .iter()
+                    .for_each(|(_, _, c)| outcome(node, c, Err(e.clone())));
+                return;
+            }
+        };
+        if owner == node.id {
+            // This node serves it now: its sessions join here.
+            for (_, req, conn) in pending {
+                let joined = join_here(registry, room, req, conn.clone()).await;
+                outcome(node, &conn, joined);
+            }
+            return;
+        }
+        let mut batches = Vec::new();
+        while !pending.is_empty() {
+            let rest = pending.split_off(pending.len().min(READMIT_BATCH));
+            batches.push(std::mem::replace(&mut pending, rest));
+        }
+        let mut answers = futures_util::stream::iter(batches)
+            .map(|batch| {
+                let owner = owner.clone();
+                async move {
+                    let joined = edge_session::join_many(node, &owner, room, batch.clone()).await;
+                    (joined, batch)
+                }
+            })
+            .buffer_unordered(BATCHES_AT_ONCE);
+        let mut again = Vec::new();
+        while let Some((joined, batch)) = answers.next().await {
+            match joined {
+                ManyJoined::Answered(results) => {
+                    let conns: std::collections::HashMap<u64, &Conn> =
+                        batch.iter().map(|(k, _, c)| (*k, c)).collect();
+                    for (key, result) in results {
+                        if let Some(conn) = conns.get(&key) {
+                            outcome(node, conn, result.map(drop));
+                        }
+                    }
+                }
+                // It changed hands again meanwhile: look again.
+                ManyJoined::NotHere => again.extend(batch),
+                ManyJoined::Failed(e) => batch
+                    .iter()
+                    .for_each(|(_, _, c)| outcome(node, c, Err(e.clone()))),
+            }
+        }
+        pending = again;
+    }
+    let e = Error::new(
+        gavel_core::ErrorCode::Unavailable,
+        format!("room '{room}' changed hands three times while its sessions were admitted again"),
+    );
+    pending
+        .iter()
+        .for_each(|(_, _, c)| outcome(node, c, Err(e.clone())));
 }
 
-async fn readmit_one(
-    node: &Arc<Node>,
+/// Counts a re-admission; a session that cannot go on is told why, and its socket closes.
+fn outcome(node: &Node, conn: &Conn, result: Result<(), Error>) {
+    let label = if result.is_ok() { "ok" } else { "refused" };
+    node.metrics
+        .cluster_readmitted
+        .get_or_create(&crate::metrics::OutcomeLabel { outcome: label })
+        .inc();
+    if let Err(e) = result {
+        let _ = conn.send(Outgoing::Frame(Frame::error(&e)));
+        let _ = conn.send(Outgoing::Close(LeaveReason::ServerShutdown));
+    }
+}
+
+/// Admits a session into `room`, which this node serves now.
+async fn join_here(
     registry: &Arc<Registry>,
     room: &str,
-    key: u64,
     req: JoinRequest,
     conn: Conn,
 ) -> Result<(), Error> {
-    for _ in 0..3 {
-        let owner = edge_session::serving_node(node, room, true).await?;
-        if owner != node.id {
-            match edge_session::join(node, key, &owner, room, req.clone(), conn.clone()).await {
-                RemoteJoin::Joined { .. } => return Ok(()),
-                RemoteJoin::NotHere => continue,
-                RemoteJoin::Refused(e) => return Err(e),
-            }
-        }
-        // This node serves it now.
-        registry.check_inherited_bans(room, &req.identity).await?;
-        let (handle, _) = registry.get_or_create(room, None, false)?;
-        // Its snapshot is queued first; then the session sends its next requests here.
-        let sid = handle.join(req, conn.clone()).await?;
-        let _ = conn.send(Outgoing::Rejoined(handle, sid));
-        return Ok(());
-    }
-    Err(Error::new(
-        gavel_core::ErrorCode::Unavailable,
-        format!("room '{room}' changed hands three times while this session was admitted again"),
-    ))
+    registry.check_inherited_bans(room, &req.identity).await?;
+    let (handle, _) = registry.get_or_create(room, None, false)?;
+    // Its snapshot is queued before the join is answered; then the session sends its next
+    // requests here.
+    let sid = handle.join(req, conn.clone()).await?;
+    let _ = conn.send(Outgoing::Rejoined(handle, sid));
+    Ok(())
 }

@@ -56,12 +56,29 @@ pub enum Answer {
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         ice_servers: Vec<crate::turn::IceServer>,
     },
+    /// The answer to `edge_wire::EdgeJoinMany`: each session's outcome, as for one join.
+    JoinedMany {
+        id: u64,
+        results: Vec<JoinedOne>,
+    },
+}
+
+/// One session's outcome in [`Answer::JoinedMany`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct JoinedOne {
+    pub key: u64,
+    pub result: Result<String, Error>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ice_servers: Vec<crate::turn::IceServer>,
 }
 
 impl Answer {
     fn id(&self) -> u64 {
         match self {
-            Answer::Done { id, .. } | Answer::NotHere { id } | Answer::Joined { id, .. } => *id,
+            Answer::Done { id, .. }
+            | Answer::NotHere { id }
+            | Answer::Joined { id, .. }
+            | Answer::JoinedMany { id, .. } => *id,
         }
     }
 }
@@ -106,10 +123,12 @@ impl Pending {
         match self.ask(bus, me, owner, KIND_CALL, body, timeout).await {
             Ok(Answer::Done { result, .. }) => Forwarded::Reply(result),
             Ok(Answer::NotHere { .. }) => Forwarded::NotHere,
-            Ok(Answer::Joined { .. }) => Forwarded::Reply(Box::new(Err(Error::new(
-                ErrorCode::Internal,
-                "a forwarded call was answered as a join",
-            )))),
+            Ok(Answer::Joined { .. } | Answer::JoinedMany { .. }) => {
+                Forwarded::Reply(Box::new(Err(Error::new(
+                    ErrorCode::Internal,
+                    "a forwarded call was answered as a join",
+                ))))
+            }
             Err(e) => Forwarded::Reply(Box::new(Err(e))),
         }
     }

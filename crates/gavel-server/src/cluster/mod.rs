@@ -130,40 +130,22 @@ pub async fn dispatch(
                     .await;
                 }
             }
-            edge_wire::KIND_EDGE_JOIN => {
-                let Ok(join) = serde_json::from_slice::<edge_wire::EdgeJoin>(&envelope.body) else {
-                    tracing::warn!(node = %node.id, from = %envelope.from, "a malformed join from an edge");
-                    continue;
-                };
+            edge_wire::KIND_EDGE_JOIN
+            | edge_wire::KIND_EDGE_JOIN_MANY
+            | edge_wire::KIND_MOVE_CHECK
+            | edge_wire::KIND_MOVE_IN => {
                 let Ok(permit) = running.clone().acquire_owned().await else {
                     return;
                 };
                 let (node, registry) = (node.clone(), service.registry().clone());
                 tokio::spawn(async move {
                     let _permit = permit;
-                    let answer = edge_session::admit(&registry, &node, &envelope.from, join).await;
-                    answer_to(&node, &envelope.from, &answer).await;
-                });
-            }
-            edge_wire::KIND_MOVE_CHECK | edge_wire::KIND_MOVE_IN => {
-                let Ok(permit) = running.clone().acquire_owned().await else {
-                    return;
-                };
-                let (node, registry) = (node.clone(), service.registry().clone());
-                tokio::spawn(async move {
-                    let _permit = permit;
-                    let answer = if envelope.kind == edge_wire::KIND_MOVE_CHECK {
-                        match serde_json::from_slice(&envelope.body) {
-                            Ok(check) => edge_session::check_move(&registry, check).await,
-                            Err(_) => return,
+                    match answer_edge(&registry, &node, &envelope).await {
+                        Some(answer) => answer_to(&node, &envelope.from, &answer).await,
+                        None => {
+                            tracing::warn!(node = %node.id, from = %envelope.from, kind = %envelope.kind, "a malformed message from an edge")
                         }
-                    } else {
-                        match serde_json::from_slice(&envelope.body) {
-                            Ok(m) => edge_session::move_in(&registry, &node, m).await,
-                            Err(_) => return,
-                        }
-                    };
-                    answer_to(&node, &envelope.from, &answer).await;
+                    }
                 });
             }
             // A session's requests and its leaving are handed to its room in the order they
@@ -194,6 +176,29 @@ pub async fn dispatch(
             }
         }
     }
+}
+
+/// The owner's answer to an edge's join, joins, move check or move (`None`: the message does
+/// not parse).
+async fn answer_edge(
+    registry: &crate::registry::Registry,
+    node: &node::Node,
+    envelope: &Envelope,
+) -> Option<Answer> {
+    let (body, from) = (&envelope.body, envelope.from.as_str());
+    Some(match envelope.kind.as_str() {
+        edge_wire::KIND_EDGE_JOIN => {
+            edge_session::admit(registry, node, from, serde_json::from_slice(body).ok()?).await
+        }
+        edge_wire::KIND_EDGE_JOIN_MANY => {
+            let many = serde_json::from_slice(body).ok()?;
+            edge_session::admit_many(registry, node, from, many).await
+        }
+        edge_wire::KIND_MOVE_CHECK => {
+            edge_session::check_move(registry, serde_json::from_slice(body).ok()?).await
+        }
+        _ => edge_session::move_in(registry, node, serde_json::from_slice(body).ok()?).await,
+    })
 }
 
 /// Publishes the answer to a call or join on the asking node's channel.

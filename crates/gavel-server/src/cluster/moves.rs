@@ -39,7 +39,9 @@ pub async fn check(
             node.forget_owner_of(room);
             Err(not_here(room))
         }
-        Answer::Joined { .. } => Err(Error::new(ErrorCode::Internal, "an unexpected answer")),
+        Answer::Joined { .. } | Answer::JoinedMany { .. } => {
+            Err(Error::new(ErrorCode::Internal, "an unexpected answer"))
+        }
     }
 }
 
@@ -93,7 +95,9 @@ pub async fn move_in(
             node.forget_owner_of(room);
             Err(not_here(room))
         }
-        Ok(Answer::Done { .. }) => Err(Error::new(ErrorCode::Internal, "an unexpected answer")),
+        Ok(Answer::Done { .. } | Answer::JoinedMany { .. }) => {
+            Err(Error::new(ErrorCode::Internal, "an unexpected answer"))
+        }
         Err(e) => Err(e),
     };
     match &result {
