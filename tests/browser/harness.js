@@ -10,6 +10,8 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 
 export const HTTP = process.env.GAVEL_HTTP ?? "http://127.0.0.1:7880";
+/** A second node of the same cluster, for the cluster tests (tests/browser/cluster/). */
+export const HTTP2 = process.env.GAVEL_HTTP2;
 export const CHROMIUM = process.env.GAVEL_CHROMIUM ?? "/usr/bin/chromium";
 /** Set to a folder to save screenshots of the main screens (docs/screenshots/). */
 const SHOTS = process.env.GAVEL_SCREENSHOTS;
@@ -29,7 +31,7 @@ const FLAGS = [
   "--use-fake-ui-for-media-stream",
   // The server runs on a private address inside the test's network namespace (WebRTC needs a
   // non-loopback interface); capture needs a secure context, which http:// there is not.
-  `--unsafely-treat-insecure-origin-as-secure=${HTTP}`,
+  `--unsafely-treat-insecure-origin-as-secure=${[HTTP, HTTP2].filter(Boolean).join(",")}`,
 ];
 
 export async function launch(extraFlags = []) {
@@ -42,10 +44,11 @@ export function roomName(prefix) {
 }
 
 /**
- * Opens the console in a fresh context and joins `room` as `name` with a development token for
- * `role`, through the join form. Returns {context, page}.
+ * Opens the console (at `base`, the server's address unless given) in a fresh context and joins
+ * `room` as `name` with a development token for `role`, through the join form. Returns
+ * {context, page}.
  */
-export async function joinAs(browser, room, name, role) {
+export async function joinAs(browser, room, name, role, base = HTTP) {
   const context = await browser.newContext({
     viewport: { width: 1280, height: 800 },
     permissions: ["microphone", "camera"],
@@ -57,7 +60,7 @@ export async function joinAs(browser, room, name, role) {
   page.on("requestfailed", (r) => trouble.push(`${r.method()} ${r.url()}: ${r.failure()?.errorText}`));
   page.on("pageerror", (e) => trouble.push(`page error: ${e.message}`));
   page.on("console", (m) => m.type() === "error" && trouble.push(`console: ${m.text()}`));
-  await page.goto(HTTP);
+  await page.goto(base);
   try {
     await fillJoinForm(page, room, name, role);
   } catch (e) {

@@ -4,6 +4,11 @@
 //! The signalling goes over the participant's [`RtcClient`]: the peer offers (its tracks as
 //! `sendonly` m-lines, plus `recvonly` slots), the server answers, and `media_slots` events say
 //! which slot carries whose track. A task drives the peer on its own UDP socket.
+//!
+//! In cluster mode a participant's media session can end while it stays in the room (a move
+//! into a room another node serves, or that node taking its room over): the room says so with
+//! `media_session_ended`, and [`MediaPeer::reopen`] opens the same session again with the node
+//! serving the room now, after the `joined` that follows.
 
 use crate::rtc::RtcClient;
 use gavel_core::{Error, ErrorCode, OfferedTrack, Source};
@@ -55,6 +60,17 @@ pub struct MediaPeer {
     /// The receive slots this peer offered, in order.
     pub slots: Vec<String>,
     pub local: SocketAddr,
+    /// How it was opened, for [`MediaPeer::reopen`].
+    opened: Opened,
+}
+
+#[derive(Debug, Clone)]
+struct Opened {
+    tcp: bool,
+    bind_ip: IpAddr,
+    publish: Vec<Source>,
+    audio_slots: usize,
+    video_slots: usize,
 }
 
 fn err(message: impl Into<String>) -> Error {
@@ -76,16 +92,27 @@ impl MediaPeer {
             .map_err(|e| err(format!("cannot bind a UDP socket: {e}")))?;
         let local = socket.local_addr().map_err(|e| err(e.to_string()))?;
         let candidate = Candidate::host(local, "udp").map_err(|e| err(e.to_string()))?;
-        Self::negotiate(
-            rtc,
-            candidate,
-            Net::Udp(socket),
-            local,
-            publish,
+        let opened = Opened {
+            tcp: false,
+            bind_ip,
+            publish: publish.to_vec(),
             audio_slots,
             video_slots,
-        )
-        .await
+        };
+        Self::negotiate(rtc, candidate, Net::Udp(socket), local, opened).await
+    }
+
+    /// Opens the same media session again — the same tracks and slots, on a new socket — after
+    /// `media_session_ended` (this one is closed). Call it once the `joined` that follows has
+    /// arrived: the offer goes to the node serving the room now.
+    pub async fn reopen(self, rtc: &RtcClient) -> Result<MediaPeer, Error> {
+        let o = self.opened.clone();
+        drop(self);
+        if o.tcp {
+            Self::open_tcp(rtc, o.bind_ip, &o.publish, o.audio_slots, o.video_slots).await
+        } else {
+            Self::open(rtc, o.bind_ip, &o.publish, o.audio_slots, o.video_slots).await
+        }
     }
 
     /// Like [`MediaPeer::open`], over ICE-TCP only (an active TCP candidate: the peer connects
@@ -109,16 +136,14 @@ impl MediaPeer {
             writer: None,
             frames: None,
         };
-        Self::negotiate(
-            rtc,
-            candidate,
-            net,
-            local,
-            publish,
+        let opened = Opened {
+            tcp: true,
+            bind_ip,
+            publish: publish.to_vec(),
             audio_slots,
             video_slots,
-        )
-        .await
+        };
+        Self::negotiate(rtc, candidate, net, local, opened).await
     }
 
     async fn negotiate(
@@ -126,15 +151,15 @@ impl MediaPeer {
         candidate: Candidate,
         net: Net,
         local: SocketAddr,
-        publish: &[Source],
-        audio_slots: usize,
-        video_slots: usize,
+        opened: Opened,
     ) -> Result<MediaPeer, Error> {
+        let (publish, audio_slots, video_slots) =
+            (&opened.publish, opened.audio_slots, opened.video_slots);
         let mut peer = Rtc::builder().build(Instant::now());
         peer.add_local_candidate(candidate);
         let mut api = peer.sdp_api();
         let mut offered = Vec::new();
-        for &source in publish {
+        for &source in publish.iter() {
             let kind = match source {
                 Source::Microphone | Source::ScreenAudio => MediaKind::Audio,
                 Source::Camera | Source::ScreenVideo => MediaKind::Video,
@@ -189,6 +214,7 @@ impl MediaPeer {
             tracks,
             slots,
             local,
+            opened,
         })
     }
 

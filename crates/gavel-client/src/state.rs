@@ -171,7 +171,10 @@ impl RoomState {
             Event::ActiveSpeakers { speakers } => self.active_speakers = speakers.clone(),
             Event::ActiveSpeakerChanged { identity } => self.active_speaker = identity.clone(),
             // Which slot carries whose track concerns the media session, not the room's state.
-            Event::Moved { .. } | Event::MediaSlots { .. } | Event::MediaOffer { .. } => {}
+            Event::Moved { .. }
+            | Event::MediaSessionEnded { .. }
+            | Event::MediaSlots { .. }
+            | Event::MediaOffer { .. } => {}
             Event::RoomLeft { reason, .. } => self.left = Some(*reason),
         }
     }

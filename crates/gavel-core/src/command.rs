@@ -427,6 +427,10 @@ pub struct MovingParticipant {
     pub issued_at: Option<Millis>,
     /// Its media session comes along (the shell carries the engine's session over).
     pub media_session: bool,
+    /// It had a media session that could not come along (a move into a room another node
+    /// serves): it is told to open a new one.
+    #[serde(default)]
+    pub media_ended: bool,
 }
 
 impl MovingParticipant {

@@ -49,6 +49,17 @@ pub enum LeaveReason {
     RoomDeleted,
 }
 
+/// Why a participant's media session ended while it stayed in the room (cluster mode: the
+/// session lived on a node that no longer serves its room).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MediaEndReason {
+    /// It was moved into a room another node serves.
+    Moved,
+    /// The node serving its room stopped or died; another took the room over.
+    Failover,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum UnpublishReason {
@@ -173,6 +184,12 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         by: Option<String>,
     },
+    /// To one participant: its media session is gone though it is still in the room — open a
+    /// new one (`media_offer`) after the `joined` that follows (after a move: `moved`, this,
+    /// then `joined`). Sent only in cluster mode.
+    MediaSessionEnded {
+        reason: MediaEndReason,
+    },
     /// The room's metadata changed (everyone).
     RoomUpdated {
         room: RoomInfo,
@@ -272,6 +289,7 @@ impl Event {
             Event::ActiveSpeakers { .. } => "active_speakers",
             Event::ActiveSpeakerChanged { .. } => "active_speaker_changed",
             Event::Moved { .. } => "moved",
+            Event::MediaSessionEnded { .. } => "media_session_ended",
             Event::RoomUpdated { .. } => "room_updated",
             Event::DataReceived { .. } => "data_received",
             Event::MediaSlots { .. } => "media_slots",

@@ -79,8 +79,8 @@ pub use command::{
 };
 pub use error::{Error, ErrorCode, Result};
 pub use event::{
-    Audience, ConnectionQuality, Counts, DurableWrite, Event, LeaveReason, MediaSlot, Output,
-    QualityUpdate, RequestOutcome,
+    Audience, ConnectionQuality, Counts, DurableWrite, Event, LeaveReason, MediaEndReason,
+    MediaSlot, Output, QualityUpdate, RequestOutcome,
 };
 pub use grant::{Claims, VideoGrant};
 pub use media_rules::{Layer, MediaRules, ReceiverRule, TrackRule};

@@ -600,6 +600,7 @@ impl View {
             Event::RoomUpdated { .. }
             | Event::RoomLeft { .. }
             | Event::MediaSlots { .. }
+            | Event::MediaSessionEnded { .. }
             | Event::MediaOffer { .. } => {}
         }
     }

@@ -10,7 +10,7 @@
 mod common;
 
 use common::cluster::{node_id, Cluster};
-use common::media::{heard, talk};
+use common::media::frames_heard;
 use common::process::{free_port, gavel, Proc};
 use common::{expect, expect_kinds, expect_room_left, metric, settle, TestServer, KEY, SECRET};
 use gavel_client::core::{Event, Source};
@@ -200,6 +200,11 @@ async fn when_the_owner_dies_its_edges_admit_their_participants_again() {
     let died = Instant::now();
     a.0.kill().unwrap();
     a.0.wait().unwrap();
+    // First he hears his media session is gone, then the new snapshot.
+    let ended = ben
+        .wait_type("media_session_ended", Duration::from_secs(15))
+        .await;
+    assert!(ended.is_ok(), "told his media session ended: {ended:?}");
     let joined = ben.wait_type("joined", Duration::from_secs(15)).await;
     assert!(joined.is_ok(), "ben was admitted again: {joined:?}");
     let took = died.elapsed();
@@ -216,22 +221,15 @@ async fn when_the_owner_dies_its_edges_admit_their_participants_again() {
     // The ban a committed holds on b.
     let again = RtcClient::connect(&b.ws, &b.token("r", "troll", "participant")).await;
     assert_eq!(again.err().expect("still banned").code.as_str(), "banned");
-    // ben's media session died with a; a new one, with b, hears carol.
-    drop(ben_media);
-    let ben_media = MediaPeer::open(&ben, loopback, &[], 2, 0).await.unwrap();
+    // ben's media session died with a; he opens it again, now with b, and hears carol.
+    let ben_media = ben_media.reopen(&ben).await.unwrap();
     let carol_media = MediaPeer::open(&carol, loopback, &[Source::Microphone], 2, 0)
         .await
         .unwrap();
     assert!(ben_media.connected(common::WAIT).await);
     assert!(carol_media.connected(common::WAIT).await);
-    let (_, got) = tokio::join!(
-        talk(&carol_media, "after", 25),
-        heard(&ben_media, Duration::from_millis(900))
-    );
-    assert!(
-        got.get("after").copied().unwrap_or(0) >= 15,
-        "ben got {got:?}"
-    );
+    let got = frames_heard(&carol_media, &ben_media, "after").await;
+    assert!(got >= 15, "ben got {got} of 25");
     let readmitted = metric(&b, "gavel_cluster_readmitted_total{outcome=\"ok\"}").await;
     assert!(readmitted >= 1.0, "{readmitted}");
     eprintln!("re-admitted {took:?} after the owner died");
@@ -305,26 +303,32 @@ async fn media_of_a_participant_on_an_edge_flows_through_the_owner_and_obeys_its
     let info = b.admin().get_participant("m", "ann").await.unwrap();
     assert_eq!(info["participant"]["tracks"][0]["media"], true, "{info}");
 
-    let (_, got) = tokio::join!(
-        talk(&ann, "before", 25),
-        heard(&hana, Duration::from_millis(900))
-    );
-    assert!(
-        got.get("before").copied().unwrap_or(0) >= 15,
-        "hana got {got:?}"
-    );
+    let got = frames_heard(&ann, &hana, "before").await;
+    assert!(got >= 15, "hana got {got} of 25");
 
     // A host's mute, sent through the server API on b, silences her at the owner.
     b.admin()
         .mute("m", "ann", "microphone", true)
         .await
         .unwrap();
-    let (_, got) = tokio::join!(
-        talk(&ann, "muted", 25),
-        heard(&hana, Duration::from_millis(900))
+    let got = frames_heard(&ann, &hana, "muted").await;
+    assert_eq!(got, 0, "frames after the mute");
+
+    // Moved into a room b serves, her media session cannot follow: she is told so before the
+    // new snapshot, opens it again with b, and sue — in that room — hears her.
+    let sue_ws = b.join("n", "sue", "host").await;
+    let sue = MediaPeer::open(&sue_ws, loopback, &[], 2, 0).await.unwrap();
+    assert!(sue.connected(common::WAIT).await, "sue never connected");
+    a.admin().move_participant("m", "ann", "n").await.unwrap();
+    expect_kinds(&ann_ws, &["moved", "media_session_ended", "joined"]).await;
+    let ann = ann.reopen(&ann_ws).await.expect("her media session with b");
+    assert!(
+        ann.connected(common::WAIT).await,
+        "ann never connected again"
     );
-    assert_eq!(got.get("muted"), None, "frames after the mute: {got:?}");
-    drop((ann_ws, host));
+    let got = frames_heard(&ann, &sue, "moved").await;
+    assert!(got >= 15, "sue got {got} of 25");
+    drop((ann_ws, host, sue_ws));
     b.stop().await;
     a.stop().await;
 }

@@ -100,11 +100,16 @@ impl Room {
         let mut info = moving.info;
         info.joined_at = now;
         self.check_revocation(&info.identity, moving.issued_at)?;
+        let from = MovedFrom {
+            room: moving.from_room,
+            by: moving.by,
+            media_ended: moving.media_ended,
+        };
         self.admit(
             now,
             info,
             moving.issued_at,
-            Some((moving.from_room, moving.by)),
+            Some(from),
             moving.media_session,
         )?;
         Ok(sid)
@@ -165,7 +170,7 @@ impl Room {
         now: Millis,
         mut info: ParticipantInfo,
         issued_at: Option<Millis>,
-        moved: Option<(String, String)>,
+        moved: Option<MovedFrom>,
         media_session: bool,
     ) -> Result<()> {
         self.can_admit(now, &info.identity)?;
@@ -220,15 +225,25 @@ impl Room {
         };
         self.participants.insert(p.identity().to_string(), p);
         self.count(hidden, 1);
-        if let Some((from, by)) = moved {
+        if let Some(moved) = moved {
             self.emit(
                 Audience::Only(sid.clone()),
                 Event::Moved {
-                    from,
+                    from: moved.room,
                     room: self.name.clone(),
-                    by: Some(by),
+                    by: Some(moved.by),
                 },
             );
+            if moved.media_ended {
+                // Before the snapshot, as after a failover: the client opens a new media
+                // session once the `joined` that follows has arrived.
+                self.emit(
+                    Audience::Only(sid.clone()),
+                    Event::MediaSessionEnded {
+                        reason: crate::event::MediaEndReason::Moved,
+                    },
+                );
+            }
         }
         self.emit(Audience::Only(sid.clone()), snapshot);
         if announced {
@@ -466,6 +481,7 @@ impl Room {
             by: ctx.label.clone(),
             issued_at: p.issued_at,
             media_session: p.media_session,
+            media_ended: false,
         };
         self.outputs.push_back(Output::MovedOut {
             moving: Box::new(moving),
@@ -473,4 +489,12 @@ impl Room {
         self.remove(identity, LeaveReason::Moved, Some(ctx.label.clone()), false);
         Ok(Reply::done())
     }
+}
+
+/// Where a participant moved in from (`Room::admit_moved`).
+struct MovedFrom {
+    room: String,
+    by: String,
+    /// Its media session could not come along (`MovingParticipant::media_ended`).
+    media_ended: bool,
 }

@@ -29,6 +29,43 @@ export class LocalMedia {
     this.preview = byId("preview");
   }
 
+  /**
+   * Our media session ended while we stay in the room (cluster mode): keep the captures through
+   * the new snapshot, which lists none of our tracks, until `adopt` publishes them again.
+   */
+  holdCaptures() {
+    /** source → whether it was muted: it stays muted when published again. */
+    this.held = new Map();
+    for (const source of this.streams.keys()) {
+      this.publishing.add(source);
+      this.held.set(source, Boolean(this.state.myTrack(source)?.muted));
+    }
+  }
+
+  /** The new media session (or none): publishes again everything we capture. */
+  async adopt(session) {
+    this.session = session;
+    for (const [source, stream] of [...this.streams]) {
+      const track = source === "microphone" ? stream.getAudioTracks()[0] : stream.getVideoTracks()[0];
+      const muted = this.held?.get(source) ?? false;
+      try {
+        if (session) await session.publish(source, track);
+        else await this.conn.request("publish_track", { source, muted });
+        const published = this.state.myTrack(source);
+        if (muted && published && !published.muted) {
+          await this.conn.request("set_track_muted", { track_sid: published.sid, muted: true });
+        }
+      } catch (e) {
+        this.release(source);
+        toast(`Cannot send your ${source.replace("_", " ")} again: ${e.message}`, "error");
+      } finally {
+        this.publishing.delete(source);
+      }
+    }
+    this.held = null;
+    this.sync();
+  }
+
   stop() {
     clearInterval(this.timer);
     for (const source of [...this.streams.keys()]) this.release(source);

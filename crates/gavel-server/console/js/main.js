@@ -15,6 +15,8 @@ import { TileGrid } from "./tiles.js";
 const SELF_SOURCES = ["microphone", "camera", "screen_video"];
 /** Audit rows are committed in batches (≤ 100 ms apart): look a little after each action. */
 const AUDIT_DELAY_MS = 300;
+/** After a new `joined`, how long a new media session waits for the new node's ICE servers. */
+const ICE_SERVERS_WAIT_MS = 1000;
 
 let session = null;
 let lastJoin = null;
@@ -118,6 +120,8 @@ class Session {
     this.panel = new HostPanel(conn, this.state, () => setTimeout(() => this.audit.refresh(), AUDIT_DELAY_MS));
     this.audit = new AuditTrail(token);
     this.ended = false;
+    /** Set while our media session is to be opened again (`followMedia`). */
+    this.reopen = null;
     for (const source of SELF_SOURCES) byId(`self-${source}`).onclick = () => this.media.toggle(source);
     byId("leave").onclick = () => this.leave();
     conn.onEvent((ev) => this.handle(ev));
@@ -143,6 +147,7 @@ class Session {
     this.consent.handle(ev);
     this.notify(ev);
     if (ev.type === "joined") this.audit.setRoom(ev.room.name);
+    this.followMedia(ev);
     if (ev.type === "room_left") {
       this.ended = true;
       this.session?.close();
@@ -181,6 +186,44 @@ class Session {
       announce(text);
     }
     if (ev.type === "pinned") announce(`${ev.identity} is pinned for everyone.`);
+  }
+
+  /**
+   * Cluster mode: our media session can end while we stay in the room (a move into a room
+   * another node serves, or that node taking our room over). The server says so before the new
+   * `joined`; we open a new session after it — once the `ice_servers` of the node now serving
+   * the room arrive, when the server gives ICE servers at all — and publish again what we capture.
+   */
+  followMedia(ev) {
+    if (ev.type === "media_session_ended" && this.session && !this.reopen) {
+      this.session.close();
+      this.session = null;
+      this.media.holdCaptures();
+      this.reopen = { timer: null };
+      return;
+    }
+    if (!this.reopen) return;
+    if (ev.type === "joined") {
+      if (this.conn.iceServers?.length) this.reopen.timer = setTimeout(() => this.reopenMedia(), ICE_SERVERS_WAIT_MS);
+      else this.reopenMedia();
+    }
+    if (ev.type === "ice_servers" && this.reopen.timer) {
+      clearTimeout(this.reopen.timer);
+      this.reopenMedia();
+    }
+  }
+
+  reopenMedia() {
+    this.reopen = null;
+    if (this.ended) return;
+    this.session = openMediaSession(this.conn);
+    this.grid.session = this.session;
+    if (!this.session) return this.media.adopt(null);
+    this.session.onChange = () => this.grid.schedule(this.state);
+    this.session
+      .start()
+      .then(() => this.media.adopt(this.session))
+      .catch((e) => toast(`No audio or video: ${e.message}`, "error"));
   }
 
   redraw() {

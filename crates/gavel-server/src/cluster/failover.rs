@@ -65,6 +65,14 @@ type Session = (u64, JoinRequest, Conn);
 /// Admits sessions of `room` wherever it is served now.
 async fn readmit(node: &Arc<Node>, registry: &Arc<Registry>, room: &str, sessions: Vec<Session>) {
     use futures_util::StreamExt;
+    // Any media session they had lived on the owner that is gone: they open new ones after
+    // the `joined` that follows (queued first, so it precedes that snapshot).
+    let ended = Frame::event(&gavel_core::Event::MediaSessionEnded {
+        reason: gavel_core::MediaEndReason::Failover,
+    });
+    for (_, _, conn) in &sessions {
+        let _ = conn.send(Outgoing::Frame(ended.clone()));
+    }
     let mut pending = sessions;
     for _ in 0..3 {
         if pending.is_empty() {

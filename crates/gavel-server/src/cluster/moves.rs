@@ -55,7 +55,7 @@ pub async fn move_in(
     may_grant: bool,
 ) -> Result<String, Error> {
     // Its media session ended with the move: tracks it carried are gone with it.
-    moving.media_session = false;
+    moving.media_ended = std::mem::take(&mut moving.media_session);
     moving.info.tracks.retain(|t| !t.media);
     let (edge, key, here) = match conn.edge() {
         Some((link, key)) => (link.edge.clone(), key, false),

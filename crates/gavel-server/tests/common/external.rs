@@ -128,7 +128,8 @@ exit $status"#
     }
 }
 
-fn find_on_path(program: &str) -> Option<PathBuf> {
+/// Where `program` is on `PATH`, if anywhere.
+pub fn find_on_path(program: &str) -> Option<PathBuf> {
     std::env::split_paths(&std::env::var_os("PATH")?)
         .map(|dir| dir.join(program))
         .find(|p| p.is_file())

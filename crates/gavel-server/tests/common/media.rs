@@ -33,3 +33,9 @@ pub async fn heard(peer: &MediaPeer, window: Duration) -> HashMap<String, usize>
         }
     }
 }
+
+/// How many of 25 frames `from` sends (tagged `tag`) `to` hears within 900 ms.
+pub async fn frames_heard(from: &MediaPeer, to: &MediaPeer, tag: &str) -> usize {
+    let (_, got) = tokio::join!(talk(from, tag, 25), heard(to, Duration::from_millis(900)));
+    got.get(tag).copied().unwrap_or(0)
+}
