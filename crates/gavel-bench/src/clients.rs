@@ -33,8 +33,10 @@ pub struct Crowd {
 }
 
 impl Crowd {
-    /// Creates the room and joins `n` participants, `concurrency` connection attempts at a time.
-    /// `http`: the server API; `ws`: where sockets go, taken in turn (a cluster's nodes).
+    /// Creates the room (unless it exists) and joins `n` participants, `concurrency` connection
+    /// attempts at a time. `http`: the server API; `ws`: where sockets go, taken in turn (a
+    /// cluster's nodes). Each client is in once it sees `args.room_total` present (default:
+    /// `n`; more when several generator processes fill one room).
     pub async fn join(
         http: &str,
         ws: &[String],
@@ -52,9 +54,12 @@ impl Crowd {
         if let Some(limit) = args.listed_limit {
             settings["listed_limit"] = limit.into();
         }
-        api.create_room(room, settings)
-            .await
-            .map_err(|e| e.to_string())?;
+        match api.create_room(room, settings).await {
+            Ok(_) => {}
+            // Another generator process of the same room made it first.
+            Err(e) if e.status == 409 => {}
+            Err(e) => return Err(e.to_string()),
+        }
         let n = args.n;
         let prefix = format!("p{}-", std::process::id());
         let probes = Probes::new(n);
@@ -62,7 +67,7 @@ impl Crowd {
         let mut senders = Vec::with_capacity(n);
         let (state_tx, mut state_rx) = mpsc::unbounded_channel::<(usize, Event)>();
         let gate = Arc::new(Semaphore::new(args.concurrency.max(1)));
-        let full = format!("\"present\":{n},");
+        let full = format!("\"present\":{},", args.room_total.unwrap_or(n));
         for i in 0..n {
             let token = AccessToken::new(&args.key, &args.secret)
                 .join(room, &format!("{prefix}{i}"))

@@ -17,6 +17,11 @@
 //!   each; server CPU per sent datagram on the low layer, then on the high one after a pin
 //!   (`media_video.rs`; needs `--server-pid`).
 //!
+//! - `fanout` (run alone): one room filled by `--shards` generator processes, one per
+//!   `--join-urls` entry in turn, and one mute-all; latency to every client of every shard, and
+//!   against a cluster the bus messages the owner sent for it (`fanout.rs`). `--target limit`
+//!   runs the same against `ws-limit` processes (the raw-socket limit).
+//!
 //! `--target janus` runs the join storm, memory and a kick against Janus's VideoRoom instead
 //! (`janus.rs`), for the side-by-side comparison; with `--scenario media`, the audio room
 //! against Janus's VideoRoom forwarding (`janus_media.rs`; `--url` is Janus's WebSocket).
@@ -25,6 +30,7 @@
 
 mod churn;
 mod clients;
+mod fanout;
 mod janus;
 mod janus_media;
 mod media;
@@ -62,6 +68,12 @@ pub struct Args {
     /// how long until every participant holds the new owner's snapshot.
     #[arg(long)]
     owner_pid: Option<u32>,
+    /// fanout: generator processes filling the room together (each holds `n / shards` sockets).
+    #[arg(long, default_value_t = 1)]
+    shards: usize,
+    /// How many are in the room when everyone is (default: `n`); set by `fanout` for its shards.
+    #[arg(long, hide = true)]
+    room_total: Option<usize>,
     /// Participants (for `media`: subscribers).
     #[arg(short, long, default_value_t = 100)]
     n: usize,
@@ -70,7 +82,8 @@ pub struct Args {
     #[arg(long, default_value = "all")]
     scenario: String,
     /// gavel, or janus (a Janus VideoRoom at --url, e.g. http://127.0.0.1:8188; with
-    /// `--scenario media`, Janus's media forwarding).
+    /// `--scenario media`, Janus's media forwarding), or limit (`fanout` against `ws-limit`
+    /// processes at --join-urls).
     #[arg(long, default_value = "gavel")]
     target: String,
     /// Room name (a fresh one per run by default).
@@ -125,7 +138,14 @@ async fn run(args: Args) -> Result<(), String> {
         }
         return media::run(&args).await;
     }
+    if args.scenario == "fanout" {
+        return fanout::coordinate(&args).await;
+    }
     raise_fd_limit(args.n);
+    if args.scenario == "fanout-shard" {
+        let room = args.room.clone().ok_or("a shard needs --room")?;
+        return fanout::shard(&args, &room).await;
+    }
     if args.target == "janus" {
         return janus::run(&args, Duration::from_secs(args.timeout)).await;
     }

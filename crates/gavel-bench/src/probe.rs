@@ -112,11 +112,29 @@ impl Probes {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<(), String>>,
     {
+        self.arm(pattern).await;
+        let started = Instant::now();
+        action().await?;
+        let times = self.collect(name, expected, timeout).await?;
+        Ok(Report::from_instants(name, started, &times))
+    }
+
+    /// From now on, clients report their first frame containing `pattern` (earlier hits are
+    /// forgotten).
+    pub async fn arm(&self, pattern: &str) {
         let mut hits = self.hits.lock().await;
         while hits.try_recv().is_ok() {}
         self.pattern.send_replace(Some(Arc::from(pattern)));
-        let started = Instant::now();
-        action().await?;
+    }
+
+    /// Waits until `expected` clients hit the armed pattern; each one's first hit.
+    pub async fn collect(
+        &self,
+        name: &str,
+        expected: usize,
+        timeout: Duration,
+    ) -> Result<Vec<Instant>, String> {
+        let mut hits = self.hits.lock().await;
         let mut seen = vec![None; self.n];
         let mut got = 0;
         let deadline = tokio::time::Instant::now() + timeout;
@@ -135,7 +153,6 @@ impl Probes {
             }
         }
         self.pattern.send_replace(None);
-        let times: Vec<Instant> = seen.into_iter().flatten().collect();
-        Ok(Report::from_instants(name, started, &times))
+        Ok(seen.into_iter().flatten().collect())
     }
 }

@@ -336,9 +336,16 @@ impl Room {
 
 /// Events that can change what is forwarded: the shell rebuilds the rules after them.
 pub(super) fn affects_media(event: &Event) -> bool {
+    // A join changes the rules only when the newcomer brings a media session or media tracks
+    // (a move within a node): `Room::admit` says so itself. Recomputing them for every join
+    // would make filling a 40,000-person room quadratic.
     !matches!(
         event,
-        Event::CountsUpdated { .. }
+        Event::Joined { .. }
+            | Event::ParticipantJoined { .. }
+            | Event::Moved { .. }
+            | Event::MediaSessionEnded { .. }
+            | Event::CountsUpdated { .. }
             | Event::MediaRequested { .. }
             | Event::RequestResolved { .. }
             | Event::RoomUpdated { .. }

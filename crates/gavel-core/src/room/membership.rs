@@ -223,6 +223,12 @@ impl Room {
         let joined = Event::ParticipantJoined {
             participant: p.info.clone(),
         };
+        if p.listed {
+            self.listed.insert(p.identity().to_string());
+        }
+        if p.media_session || p.info.tracks.iter().any(|t| t.media) {
+            self.media_changed = true;
+        }
         self.participants.insert(p.identity().to_string(), p);
         self.count(hidden, 1);
         if let Some(moved) = moved {
@@ -269,6 +275,7 @@ impl Room {
         notify_target: bool,
     ) -> Option<Participant> {
         let p = self.participants.remove(identity)?;
+        self.listed.remove(identity);
         self.by_sid.remove(p.sid());
         self.media_changed = true;
         self.count(p.hidden(), -1);
@@ -425,6 +432,7 @@ impl Room {
     /// Ends every session with `reason` (end of session, shutdown, room deleted).
     pub fn close_all(&mut self, reason: LeaveReason, by: Option<String>) {
         let participants = std::mem::take(&mut self.participants);
+        self.listed.clear();
         for p in participants.values() {
             self.emit(
                 Audience::Only(p.sid().to_string()),

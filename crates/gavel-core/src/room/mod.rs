@@ -32,7 +32,7 @@ use crate::roles::Roles;
 use crate::settings::RoomSettings;
 use crate::speaker::{SpeakerConfig, SpeakerDetector};
 use crate::Millis;
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 
 pub use consent::PendingRequest;
@@ -89,6 +89,10 @@ pub struct Room {
     ids: IdGen,
     /// By identity; ordered so snapshots and `*` batches are deterministic.
     participants: BTreeMap<String, Participant>,
+    /// The identities of present participants that are listed (hidden ones included): a
+    /// joiner's snapshot reads these, not every participant — in a 40,000-person audience a
+    /// join would otherwise cost a pass over the whole room. A participant is never unlisted.
+    listed: BTreeSet<String>,
     /// Session id → identity.
     by_sid: HashMap<String, String>,
     counts: Counts,
@@ -130,6 +134,7 @@ impl Room {
             roles,
             ids: IdGen::new(seed),
             participants: BTreeMap::new(),
+            listed: BTreeSet::new(),
             by_sid: HashMap::new(),
             counts: Counts::default(),
             pinned: None,
@@ -516,6 +521,7 @@ impl Room {
             return;
         }
         p.listed = true;
+        self.listed.insert(identity.to_string());
         if p.announced() {
             let sid = p.sid().to_string();
             let participant = p.info.clone();
@@ -581,9 +587,17 @@ impl Room {
     }
 
     fn visible_snapshot(&self, except_identity: &str) -> Vec<ParticipantInfo> {
-        self.participants
-            .values()
-            .filter(|p| p.announced() && p.identity() != except_identity)
+        // The index holds exactly the listed participants (checked in debug builds, where rooms
+        // are small enough for a pass over everyone).
+        debug_assert!(
+            self.participants.len() > 2_000
+                || self.participants.values().filter(|p| p.listed).count() == self.listed.len()
+        );
+        self.listed
+            .iter()
+            .filter(|identity| *identity != except_identity)
+            .filter_map(|identity| self.participants.get(identity))
+            .filter(|p| p.announced())
             .map(|p| p.info.clone())
             .collect()
     }

@@ -149,6 +149,7 @@ impl Room {
         // An audience member who may now send or moderate is listed from here on.
         if !p.is_audience() {
             p.listed = true;
+            self.listed.insert(p.identity().to_string());
         }
         let now_hidden = p.hidden();
         let now_announced = p.announced();

@@ -50,6 +50,10 @@ pub struct Followup {
     pub resync: Option<(String, String)>,
     /// Sessions whose queues were full, dropped here: (owner, room, sid) to report gone.
     pub dropped: Vec<(String, String, String)>,
+    /// Sessions the room attached that this edge does not hold — their join's answer came too
+    /// late here, or their socket closed before it came: (owner, room, sid) to report gone, so
+    /// nobody stays in a room without a connection.
+    pub unknown: Vec<(String, String, String)>,
 }
 
 /// Where a session's requests go.
@@ -167,6 +171,13 @@ impl Edge {
     pub fn on_message(&self, from: &str, msg: EdgeMsg) -> Followup {
         let mut follow = Followup::default();
         let mut st = self.state.lock().unwrap();
+        if let EdgeBody::Attach { key, sid } = &msg.body {
+            if !st.sessions.contains_key(key) {
+                follow
+                    .unknown
+                    .push((from.to_string(), msg.room.clone(), sid.clone()));
+            }
+        }
         if !st.rooms.contains_key(&msg.room) {
             // A session of this edge moved into a room it had nobody in yet.
             let moved_in =
@@ -450,5 +461,29 @@ mod tests {
         let f = edge.on_message("owner", msg(3, deliver(EdgeAudience::All, "two")));
         assert_eq!(f.dropped, [("owner".into(), "r".into(), "PA_a".into())]);
         assert_eq!(edge.route(ka), None);
+    }
+
+    #[test]
+    fn a_session_attached_after_the_edge_gave_it_up_is_reported_gone() {
+        let edge = Edge::default();
+        let (a, _a_rx) = Conn::channel(8);
+        let ka = edge.new_key();
+        edge.register(ka, "r", "owner", req("ann"), a);
+        // Its join timed out here (or its socket closed): the edge forgot it.
+        edge.remove(ka);
+        let attach = |key| EdgeBody::Attach {
+            key,
+            sid: "PA_a".into(),
+        };
+        let f = edge.on_message("owner", msg(1, attach(ka)));
+        assert_eq!(f.unknown, [("owner".into(), "r".into(), "PA_a".into())]);
+        // Likewise in a room where the edge still holds others.
+        let (b, _b_rx) = Conn::channel(8);
+        let kb = edge.new_key();
+        edge.register(kb, "r", "owner", req("ben"), b);
+        edge.on_message("owner", msg(1, attach(kb)));
+        let f = edge.on_message("owner", msg(2, attach(ka)));
+        assert_eq!(f.unknown.len(), 1, "{f:?}");
+        assert_eq!(f.resync, None);
     }
 }

@@ -88,10 +88,11 @@ async fn readmit(node: &Arc<Node>, registry: &Arc<Registry>, room: &str, session
             }
         };
         if owner == node.id {
-            // This node serves it now: its sessions join here.
-            for (_, req, conn) in pending {
-                let joined = join_here(registry, room, req, conn.clone()).await;
-                outcome(node, &conn, joined);
+            // This node serves it now: its sessions join here, a batch per turn of the room.
+            while !pending.is_empty() {
+                let rest = pending.split_off(pending.len().min(READMIT_BATCH));
+                let batch = std::mem::replace(&mut pending, rest);
+                join_here(node, registry, room, batch).await;
             }
             return;
         }
@@ -152,18 +153,36 @@ fn outcome(node: &Node, conn: &Conn, result: Result<(), Error>) {
     }
 }
 
-/// Admits a session into `room`, which this node serves now.
-async fn join_here(
-    registry: &Arc<Registry>,
-    room: &str,
-    req: JoinRequest,
-    conn: Conn,
-) -> Result<(), Error> {
-    registry.check_inherited_bans(room, &req.identity).await?;
-    let (handle, _) = registry.get_or_create(room, None, false)?;
-    // Its snapshot is queued before the join is answered; then the session sends its next
-    // requests here.
-    let sid = handle.join(req, conn.clone()).await?;
-    let _ = conn.send(Outgoing::Rejoined(handle, sid));
-    Ok(())
+/// Admits `batch` into `room`, which this node serves now.
+async fn join_here(node: &Node, registry: &Arc<Registry>, room: &str, batch: Vec<Session>) {
+    let handle = match registry.get_or_create(room, None, false) {
+        Ok((handle, _)) => handle,
+        Err(e) => {
+            batch
+                .iter()
+                .for_each(|(_, _, c)| outcome(node, c, Err(e.clone())));
+            return;
+        }
+    };
+    let mut joining = Vec::with_capacity(batch.len());
+    for (_, req, conn) in batch {
+        match registry.check_inherited_bans(room, &req.identity).await {
+            Ok(()) => joining.push((req, conn)),
+            Err(e) => outcome(node, &conn, Err(e)),
+        }
+    }
+    let conns: Vec<Conn> = joining.iter().map(|(_, c)| c.clone()).collect();
+    match handle.join_many(joining).await {
+        Ok(results) => {
+            for (conn, result) in conns.iter().zip(results) {
+                // Its snapshot was queued before the joins were answered; then the session
+                // sends its next requests here.
+                let joined = result.map(|sid| {
+                    let _ = conn.send(Outgoing::Rejoined(handle.clone(), sid));
+                });
+                outcome(node, conn, joined);
+            }
+        }
+        Err(e) => conns.iter().for_each(|c| outcome(node, c, Err(e.clone()))),
+    }
 }

@@ -119,15 +119,11 @@ pub async fn dispatch(
                     node.metrics.cluster_edge_resyncs.inc();
                     edge_session::resync(&node, &owner, room).await;
                 }
-                for (owner, room, sid) in follow.dropped {
-                    edge_session::tell_gone(
-                        &node,
-                        &owner,
-                        room,
-                        sid,
-                        gavel_core::LeaveReason::SlowConsumer,
-                    )
-                    .await;
+                use gavel_core::LeaveReason::{Disconnected, SlowConsumer};
+                let gone = (follow.dropped.into_iter().map(|d| (d, SlowConsumer)))
+                    .chain(follow.unknown.into_iter().map(|u| (u, Disconnected)));
+                for ((owner, room, sid), reason) in gone {
+                    edge_session::tell_gone(&node, &owner, room, sid, reason).await;
                 }
             }
             edge_wire::KIND_EDGE_JOIN
