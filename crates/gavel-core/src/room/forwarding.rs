@@ -336,13 +336,14 @@ impl Room {
 
 /// Events that can change what is forwarded: the shell rebuilds the rules after them.
 pub(super) fn affects_media(event: &Event) -> bool {
-    // A join changes the rules only when the newcomer brings a media session or media tracks
-    // (a move within a node): `Room::admit` says so itself. Recomputing them for every join
-    // would make filling a 40,000-person room quadratic.
+    // A join or a leave changes the rules only when that participant has a media session or
+    // media tracks: `Room::admit` and `Room::remove` say so themselves. Recomputing them for
+    // every join would make filling (or emptying) a 40,000-person room quadratic.
     !matches!(
         event,
         Event::Joined { .. }
             | Event::ParticipantJoined { .. }
+            | Event::ParticipantLeft { .. }
             | Event::Moved { .. }
             | Event::MediaSessionEnded { .. }
             | Event::CountsUpdated { .. }

@@ -277,7 +277,11 @@ impl Room {
         let p = self.participants.remove(identity)?;
         self.listed.remove(identity);
         self.by_sid.remove(p.sid());
-        self.media_changed = true;
+        // Only someone with a media session or media tracks changes what is forwarded (its
+        // session closes, its tracks stop); an audience member leaving a huge room does not.
+        if p.media_session || p.info.tracks.iter().any(|t| t.media) {
+            self.media_changed = true;
+        }
         self.count(p.hidden(), -1);
         self.outputs.push_back(Output::SessionEnded {
             participant: Box::new(p.info.clone()),
