@@ -89,7 +89,10 @@ impl Crowd {
             let (out_tx, mut out_rx) = mpsc::unbounded_channel::<String>();
             senders.push(out_tx);
             tokio::spawn(async move {
-                let permit = gate.acquire_owned().await;
+                // Held until the room answered the join (its first frame), not just until the
+                // socket opened: the server joins after the upgrade, so `concurrency` bounds
+                // the joins in flight.
+                let mut permit = gate.acquire_owned().await.ok();
                 let ws = match tokio_tungstenite::connect_async(&url).await {
                     Ok((ws, _)) => ws,
                     Err(e) => {
@@ -97,10 +100,9 @@ impl Crowd {
                         return;
                     }
                 };
-                drop(permit);
                 let _ = state_tx.send((i, Event::Connected(Instant::now())));
                 if i >= PUBLISHERS {
-                    return viewer(ws, full, i, state_tx, probe).await;
+                    return viewer(ws, full, i, state_tx, probe, permit).await;
                 }
                 let (mut sink, mut stream) = ws.split();
                 let publish = r#"{"id":1,"type":"publish_track","source":"microphone"}"#;
@@ -116,6 +118,7 @@ impl Crowd {
                 let mut consistent = false;
                 while let Some(Ok(msg)) = stream.next().await {
                     let Message::Text(text) = msg else { continue };
+                    permit.take();
                     if !consistent && text.contains(&full) {
                         consistent = true;
                         let _ = state_tx.send((i, Event::Consistent(Instant::now())));
@@ -208,9 +211,11 @@ async fn viewer(
     i: usize,
     state_tx: mpsc::UnboundedSender<(usize, Event)>,
     probe: crate::probe::Probe,
+    mut permit: Option<tokio::sync::OwnedSemaphorePermit>,
 ) {
     while let Some(Ok(msg)) = ws.next().await {
         if let Message::Text(text) = msg {
+            permit.take();
             if text.contains(&full) {
                 let _ = state_tx.send((i, Event::Consistent(Instant::now())));
                 break;
