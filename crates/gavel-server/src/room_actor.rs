@@ -290,10 +290,7 @@ impl RoomActor {
         let now = now_ms();
         match msg {
             RoomMsg::Join { req, conn, reply } => {
-                let r = self.core.join(now, req);
-                if let Ok(sid) = &r {
-                    self.attach(sid, conn);
-                }
+                let r = self.join(now, req, conn);
                 // The snapshot is queued before the join is answered: what the joiner's task
                 // sends the session next (`cluster/failover.rs`, `cluster/edge_session.rs`)
                 // comes after it.
@@ -303,13 +300,7 @@ impl RoomActor {
             RoomMsg::JoinMany { joins, reply } => {
                 let results = joins
                     .into_iter()
-                    .map(|(req, conn)| {
-                        let r = self.core.join(now, req);
-                        if let Ok(sid) = &r {
-                            self.attach(sid, conn);
-                        }
-                        r
-                    })
+                    .map(|(req, conn)| self.join(now, req, conn))
                     .collect();
                 // As for one join: the snapshots first.
                 self.drain_outputs();
@@ -752,6 +743,15 @@ impl RoomActor {
 
     /// Adds a participant's connection; a session on another node's socket is attached to
     /// this room's link to that edge, which from then on delivers the room's events to it.
+    /// Admits a joiner and attaches its connection.
+    fn join(&mut self, now: u64, req: JoinRequest, conn: Conn) -> Result<String, Error> {
+        let r = self.core.join(now, req);
+        if let Ok(sid) = &r {
+            self.attach(sid, conn);
+        }
+        r
+    }
+
     fn attach(&mut self, sid: &str, conn: Conn) {
         use crate::cluster::edge_wire::EdgeBody;
         let conn = match conn.edge() {

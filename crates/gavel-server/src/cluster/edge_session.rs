@@ -223,13 +223,8 @@ pub async fn admit(registry: &Registry, node: &Node, edge: &str, join: EdgeJoin)
     .await;
     let (result, ice_servers) = match result {
         Ok((sid, conn)) => {
-            let servers = node.ice_servers_for(&sid);
-            if join.pinned {
-                (Ok(sid), servers)
-            } else {
-                give_ice_servers(&conn, &servers);
-                (Ok(sid), Vec::new())
-            }
+            let servers = answered_ice_servers(node, &conn, &sid, join.pinned);
+            (Ok(sid), servers)
         }
         Err(e) => (Err(e), Vec::new()),
     };
@@ -284,15 +279,10 @@ pub async fn admit_many(
         Err(_) => return Answer::NotHere { id },
     };
     for (((key, pinned, _), conn), result) in joining.iter().zip(&conns).zip(outcomes) {
-        let mut ice_servers = Vec::new();
-        if let Ok(sid) = &result {
-            let servers = node.ice_servers_for(sid);
-            if *pinned {
-                ice_servers = servers;
-            } else {
-                give_ice_servers(conn, &servers);
-            }
-        }
+        let ice_servers = match &result {
+            Ok(sid) => answered_ice_servers(node, conn, sid, *pinned),
+            Err(_) => Vec::new(),
+        };
         results.push(JoinedOne {
             key: *key,
             result,
@@ -300,6 +290,22 @@ pub async fn admit_many(
         });
     }
     Answer::JoinedMany { id, results }
+}
+
+/// This node's ICE servers for a session it admitted from an edge: in the answer for a pinned
+/// one (its protocol gives them in its join response), sent as a frame to any other.
+fn answered_ice_servers(
+    node: &Node,
+    conn: &Conn,
+    sid: &str,
+    pinned: bool,
+) -> Vec<crate::turn::IceServer> {
+    let servers = node.ice_servers_for(sid);
+    if pinned {
+        return servers;
+    }
+    give_ice_servers(conn, &servers);
+    Vec::new()
 }
 
 /// Sends an unpinned remote session this node's ICE servers, after its snapshot (queued by its

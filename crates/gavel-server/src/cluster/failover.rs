@@ -89,19 +89,12 @@ async fn readmit(node: &Arc<Node>, registry: &Arc<Registry>, room: &str, session
         };
         if owner == node.id {
             // This node serves it now: its sessions join here, a batch per turn of the room.
-            while !pending.is_empty() {
-                let rest = pending.split_off(pending.len().min(READMIT_BATCH));
-                let batch = std::mem::replace(&mut pending, rest);
+            for batch in batches(pending) {
                 join_here(node, registry, room, batch).await;
             }
             return;
         }
-        let mut batches = Vec::new();
-        while !pending.is_empty() {
-            let rest = pending.split_off(pending.len().min(READMIT_BATCH));
-            batches.push(std::mem::replace(&mut pending, rest));
-        }
-        let mut answers = futures_util::stream::iter(batches)
+        let mut answers = futures_util::stream::iter(batches(std::mem::take(&mut pending)))
             .map(|batch| {
                 let owner = owner.clone();
                 async move {
@@ -138,6 +131,16 @@ async fn readmit(node: &Arc<Node>, registry: &Arc<Registry>, room: &str, session
     pending
         .iter()
         .for_each(|(_, _, c)| outcome(node, c, Err(e.clone())));
+}
+
+/// `sessions` in batches of at most [`READMIT_BATCH`].
+fn batches(mut sessions: Vec<Session>) -> Vec<Vec<Session>> {
+    let mut out = Vec::with_capacity(sessions.len().div_ceil(READMIT_BATCH));
+    while !sessions.is_empty() {
+        let rest = sessions.split_off(sessions.len().min(READMIT_BATCH));
+        out.push(std::mem::replace(&mut sessions, rest));
+    }
+    out
 }
 
 /// Counts a re-admission; a session that cannot go on is told why, and its socket closes.
