@@ -23,6 +23,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
 use tokio::sync::{mpsc, Mutex};
 
+/// The WebRTC stack under [`MediaPeer`], for callers that negotiate by hand.
+pub use str0m;
+
 /// What the peer reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PeerEvent {

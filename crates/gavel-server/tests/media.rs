@@ -363,6 +363,124 @@ async fn media_flows_over_ipv6_when_the_server_binds_an_ipv6_address() {
 /// Seed 004: an attendee's capability lowered to `Receive` stops its audio at the server; raised
 /// back to `SendReceive`, "audio will flow from the attendee to the other meeting participants"
 /// — on the same m-line, without a new offer from the client.
+/// A client's offer that crosses a revoke still lists the revoked source's line: the rest of
+/// the offer stands (the line stays suspended, and comes back once the source is allowed
+/// again); only a new line for a forbidden source refuses an offer.
+#[tokio::test]
+async fn an_offer_that_crosses_a_revoke_keeps_its_other_tracks() {
+    use gavel_client::core::{Command, OfferedTrack};
+    use gavel_client::media::str0m::change::SdpAnswer;
+    use gavel_client::media::str0m::media::{Direction, MediaKind};
+    use gavel_client::media::str0m::{Candidate, Rtc};
+    let s = TestServer::start().await;
+    let _host = s.join("m", "host", "host").await;
+    let ann = s.join("m", "ann", "participant").await;
+    let mut peer = Rtc::builder().build(std::time::Instant::now());
+    peer.add_local_candidate(Candidate::host("127.0.0.1:9".parse().unwrap(), "udp").unwrap());
+    let offer = |peer: &mut Rtc, add: Option<MediaKind>| {
+        let mut api = peer.sdp_api();
+        let mid = add.map(|kind| api.add_media(kind, Direction::SendOnly, None, None, None));
+        let (offer, pending) = api.apply().expect("something to offer");
+        (offer.to_sdp_string(), pending, mid.map(|m| m.to_string()))
+    };
+    let answer = |peer: &mut Rtc, pending, reply: &serde_json::Value| {
+        let sdp = SdpAnswer::from_sdp_string(reply["sdp"].as_str().unwrap()).unwrap();
+        peer.sdp_api().accept_answer(pending, sdp).unwrap();
+    };
+    let sources = |tracks: &serde_json::Value| -> Vec<String> {
+        let mut v: Vec<String> = tracks
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["source"].as_str().unwrap().to_string())
+            .collect();
+        v.sort();
+        v
+    };
+    let tracks_of = || async {
+        s.admin().get_participant("m", "ann").await.unwrap()["participant"]["tracks"].clone()
+    };
+
+    // The camera goes out first.
+    let (sdp, pending, camera) = offer(&mut peer, Some(MediaKind::Video));
+    let camera = camera.unwrap();
+    let track = |mid: &str, source| OfferedTrack {
+        mid: mid.to_string(),
+        source,
+    };
+    let reply = ann
+        .command(&Command::MediaOffer {
+            sdp,
+            tracks: vec![track(&camera, Source::Camera)],
+        })
+        .await
+        .expect("the camera is accepted");
+    answer(&mut peer, pending, &reply);
+
+    // The camera is revoked while the client adds its microphone, and its offer still sends
+    // on the camera's line.
+    s.admin()
+        .update_participant(
+            "m",
+            "ann",
+            json!({"permissions": {"can_send": ["microphone"]}}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(tracks_of().await, json!([]));
+    let (sdp, pending, mic) = offer(&mut peer, Some(MediaKind::Audio));
+    let mic = mic.unwrap();
+    let reply = ann
+        .command(&Command::MediaOffer {
+            sdp,
+            tracks: vec![
+                track(&camera, Source::Camera),
+                track(&mic, Source::Microphone),
+            ],
+        })
+        .await
+        .expect("the offer stands without the revoked camera");
+    answer(&mut peer, pending, &reply);
+    let published: Vec<&str> = reply["tracks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["track"]["source"].as_str().unwrap())
+        .collect();
+    assert_eq!(published, ["microphone"], "{reply}");
+    assert_eq!(sources(&tracks_of().await), ["microphone"]);
+
+    // A new line for a forbidden source is refused, and changes nothing.
+    let (sdp, _, second) = offer(&mut peer, Some(MediaKind::Video));
+    let refused = ann
+        .command(&Command::MediaOffer {
+            sdp,
+            tracks: vec![
+                track(&camera, Source::Camera),
+                track(&mic, Source::Microphone),
+                track(&second.unwrap(), Source::ScreenVideo),
+            ],
+        })
+        .await;
+    assert_eq!(
+        refused.err().map(|e| e.code.as_str()),
+        Some("permission_denied")
+    );
+    assert_eq!(sources(&tracks_of().await), ["microphone"]);
+
+    // Allowed again: the camera comes back on its line.
+    s.admin()
+        .update_participant(
+            "m",
+            "ann",
+            json!({"permissions": {"can_send": ["microphone", "camera"]}}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(sources(&tracks_of().await), ["camera", "microphone"]);
+    s.stop().await;
+}
+
 #[tokio::test]
 async fn chime_capabilities_stop_and_restart_an_attendees_audio() {
     let s = TestServer::start().await;

@@ -238,6 +238,24 @@ impl RoomMedia {
                 line.mid
             )));
         }
+        // A line this session already sends on whose source has been revoked since (the
+        // client's offer crossed the revoke, or it keeps the line to send again once allowed)
+        // stays on, suspended: its packets are dropped, and the rest of the offer stands. A new
+        // line for a source the participant may not send refuses the offer.
+        let allowed = core
+            .identity_of(sid)
+            .and_then(|i| core.participant(i))
+            .map(|p| p.permissions.can_send.clone())
+            .unwrap_or_default();
+        let suspended: Vec<&OfferedTrack> = tracks
+            .iter()
+            .filter(|t| !allowed.contains(&t.source) && self.had_line(sid, &t.mid, t.source))
+            .collect();
+        let tracks: Vec<&OfferedTrack> = tracks
+            .iter()
+            .filter(|t| !suspended.iter().any(|s| s.mid == t.mid))
+            .collect();
+        sources.retain(|s| tracks.iter().any(|t| t.source == *s));
         core.check_media_publish(sid, &sources)?;
         let answer = self
             .engine
@@ -262,7 +280,7 @@ impl RoomMedia {
         core.media_session_opened(sid)?;
         core.unpublish_media_tracks_except(sid, &sources);
         let mut published = Vec::new();
-        for t in tracks {
+        for t in &tracks {
             let track = core.publish_media_track(sid, t.source, false)?;
             self.engine.bind(sid, &t.mid, &track.sid);
             published.push(MediaTrack {
@@ -270,12 +288,13 @@ impl RoomMedia {
                 track,
             });
         }
-        let lines = tracks
-            .iter()
-            .map(|t| Line {
+        let live = tracks.iter().map(|t| (*t, LineState::Live));
+        let lines = live
+            .chain(suspended.iter().map(|t| (*t, LineState::Suspended)))
+            .map(|(t, state)| Line {
                 mid: t.mid.clone(),
                 source: t.source,
-                state: LineState::Live,
+                state,
             })
             .collect();
         self.lines.insert(sid.to_string(), lines);
@@ -283,6 +302,13 @@ impl RoomMedia {
             sdp: answer,
             tracks: published,
         })
+    }
+
+    /// Whether `sid`'s session already sent `source` on line `mid`.
+    fn had_line(&self, sid: &str, mid: &str, source: Source) -> bool {
+        self.lines
+            .get(sid)
+            .is_some_and(|lines| lines.iter().any(|l| l.mid == mid && l.source == source))
     }
 
     pub fn candidate(
