@@ -391,10 +391,19 @@ pub enum Output {
     MovedOut {
         moving: Box<crate::command::MovingParticipant>,
     },
+    /// A participant's session in this room began (a join, or a move into this room), hidden
+    /// and unlisted participants included: for webhooks, which report every session.
+    SessionStarted {
+        participant: Box<ParticipantInfo>,
+        /// The room it was moved from, for a move.
+        moved_from: Option<String>,
+    },
     /// A participant's session in this room ended (left, kicked, moved, …): for session history.
     SessionEnded {
         participant: Box<ParticipantInfo>,
         reason: LeaveReason,
+        /// Who ended it, when someone did (a kick, a ban, the end of the session).
+        by: Option<String>,
     },
 }
 

@@ -147,6 +147,8 @@ pub struct Config {
     pub turn: crate::turn::TurnConfig,
     /// Cluster mode (`[cluster]`, docs/cluster.md).
     pub cluster: crate::cluster::node::ClusterConfig,
+    /// Webhook endpoints and the outbox's bounds (`[webhooks]`, docs/webhooks.md).
+    pub webhooks: crate::webhooks::config::WebhookConfig,
 }
 
 impl Config {
@@ -165,12 +167,14 @@ impl Config {
             tls: None,
             turn: Default::default(),
             cluster: Default::default(),
+            webhooks: Default::default(),
         }
     }
 
     /// Checks what `serve` must refuse to start with.
     pub fn validate(&self) -> Result<(), String> {
         self.cluster.validate(&self.store)?;
+        self.webhooks.validate(&self.keys)?;
         if self.keys.is_empty() {
             return Err("no API key configured: pass --api-key and --api-secret (or GAVEL_API_KEY and GAVEL_API_SECRET), or run `gavel dev`".into());
         }

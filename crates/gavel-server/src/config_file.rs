@@ -56,6 +56,8 @@ struct FileConfig {
     turn: crate::turn::TurnConfig,
     #[serde(default)]
     cluster: crate::cluster::node::ClusterConfig,
+    #[serde(default)]
+    webhooks: crate::webhooks::config::WebhookConfig,
 }
 
 fn default_data_dir() -> std::path::PathBuf {
@@ -113,6 +115,7 @@ pub fn load(path: Option<&Path>, dev: bool) -> Result<Config, String> {
     config.tls = file.tls;
     config.turn = file.turn;
     config.cluster = file.cluster;
+    config.webhooks = file.webhooks;
     file.room_defaults
         .validate()
         .map_err(|e| format!("invalid configuration: room_defaults: {}", e.message))?;

@@ -27,6 +27,7 @@ pub mod store;
 pub mod tls;
 pub mod turn;
 pub mod twirp;
+pub mod webhooks;
 pub mod websocket;
 pub mod ws;
 
@@ -70,7 +71,8 @@ impl Server {
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
         let listener = TcpListener::bind(config.bind).await?;
         let addr = listener.local_addr()?;
-        let (backend, chime_backend) = store::open(&config).await.map_err(invalid)?;
+        let (backend, chime_backend, webhook_backend) =
+            store::open(&config).await.map_err(invalid)?;
         let metrics = Arc::new(metrics::Metrics::default());
         let (cluster, bus_inbox) = match (&config.cluster.enabled, &config.store.postgres) {
             (true, Some(url)) => {
@@ -87,6 +89,21 @@ impl Server {
         let chime_store = store_thread.handle::<dyn chime::store::ChimeStore>(chime_backend);
         let writer =
             store::writer::Writer::spawn(store.clone(), metrics.clone(), config.audit.clone());
+        let (stop, stopped) = watch::channel(false);
+        // Deliveries to https endpoints use the same crypto provider as everything else.
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+        let webhooks = webhooks::start(
+            &config.webhooks,
+            &config.keys,
+            dev_signing_key(&config),
+            store_thread.handle::<dyn webhooks::store::WebhookStore>(webhook_backend),
+            metrics.clone(),
+            match &cluster {
+                Some(node) => node.id.to_string(),
+                None => uuid::Uuid::new_v4().to_string(),
+            },
+            stopped.clone(),
+        );
         let registry = Registry::new(
             config.roles.clone(),
             config.limits.clone(),
@@ -96,6 +113,7 @@ impl Server {
                 store,
                 writer,
                 fence: None,
+                webhooks,
             },
         );
         let plane =
@@ -144,7 +162,7 @@ impl Server {
             cluster: cluster.clone(),
         };
         let app = http::router(state);
-        let (stop, mut stopped) = watch::channel(false);
+        let mut stopped = stopped;
         if let (Some(node), Some(inbox)) = (&cluster, bus_inbox) {
             // What arrived on the bus since the node joined waited in its bounded inbox.
             let (watch_stop, node) = (stopped.clone(), node.clone());

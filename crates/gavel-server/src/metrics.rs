@@ -61,6 +61,20 @@ pub struct Metrics {
     pub cluster_edge_resyncs: Counter,
     pub cluster_readmitted: Family<OutcomeLabel, Counter>,
     pub cluster_bus_dropped: Counter,
+    pub webhook_deliveries: Family<EndpointOutcome, Counter>,
+    pub webhook_pending: Family<EndpointLabel, Gauge>,
+    pub webhook_unqueued: Counter,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct EndpointLabel {
+    pub endpoint: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct EndpointOutcome {
+    pub endpoint: String,
+    pub outcome: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -114,6 +128,9 @@ impl Default for Metrics {
             cluster_readmitted: Family::default(),
             cluster_bus_dropped: Counter::default(),
             turn_refused: Family::default(),
+            webhook_deliveries: Family::default(),
+            webhook_pending: Family::default(),
+            webhook_unqueued: Counter::default(),
             registry: PromRegistry::default(),
         };
         registry.register("rooms", "Open rooms", m.rooms.clone());
@@ -262,6 +279,21 @@ impl Default for Metrics {
             "Bus messages dropped because this node's inbox was full",
             m.cluster_bus_dropped.clone(),
         );
+        registry.register(
+            "webhook_deliveries",
+            "Webhook delivery attempts by endpoint and outcome (delivered, failed: to be retried, dropped: past the retry period or the endpoint's bound)",
+            m.webhook_deliveries.clone(),
+        );
+        registry.register(
+            "webhook_pending",
+            "Webhook events waiting in the outbox, by endpoint",
+            m.webhook_pending.clone(),
+        );
+        registry.register(
+            "webhook_unqueued",
+            "Webhook events that found the outbox writer's queue full (the store stalled) and were never queued",
+            m.webhook_unqueued.clone(),
+        );
         Metrics { registry, ..m }
     }
 }
@@ -278,6 +310,15 @@ impl Metrics {
         self.cluster_edge_messages
             .get_or_create(&DirectionLabel { direction })
             .inc();
+    }
+
+    pub fn webhook(&self, endpoint: &str, outcome: &'static str, n: u64) {
+        self.webhook_deliveries
+            .get_or_create(&EndpointOutcome {
+                endpoint: endpoint.to_string(),
+                outcome,
+            })
+            .inc_by(n);
     }
 
     /// Counts an ACME order by its outcome.

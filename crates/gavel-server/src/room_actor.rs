@@ -126,6 +126,11 @@ pub struct RoomActor {
     /// The room's media engine (absent when the server runs without a media plane).
     media: Option<RoomMedia>,
     close_ack: Option<oneshot::Sender<()>>,
+    /// Webhook events were handed to the outbox since the last command was answered: its
+    /// answer waits until they are durable.
+    noticed: bool,
+    /// Closed to be served by another node (no `room_finished`: the room goes on there).
+    handed_over: bool,
 }
 
 /// Where a room's durable effects go: `store.call(|s| …).await` runs a store call on the store
@@ -137,6 +142,8 @@ pub struct Durable {
     /// In cluster mode, this node's ownership of the room: every commit is fenced by it, so a
     /// node that lost the room commits nothing (`cluster/lease.rs`).
     pub fence: Option<crate::cluster::lease::Fence>,
+    /// The webhook outbox, when endpoints are configured.
+    pub webhooks: Option<crate::webhooks::Webhooks>,
 }
 
 impl Durable {
@@ -217,7 +224,10 @@ impl RoomActor {
             durable,
             moved_out: Vec::new(),
             close_ack: None,
+            noticed: false,
+            handed_over: false,
         };
+        actor.notice_room(crate::webhooks::config::Kind::RoomStarted);
         tokio::spawn(actor.run());
         Ok(())
     }
@@ -256,6 +266,9 @@ impl RoomActor {
         }
         if let Some(m) = &mut self.media {
             m.close_all();
+        }
+        if !self.handed_over {
+            self.notice_room(crate::webhooks::config::Kind::RoomFinished);
         }
         // Anything still queued is answered with an error by dropping its reply channel.
         self.rx.close();
@@ -331,13 +344,26 @@ impl RoomActor {
                 command,
                 reply,
             } => {
+                self.noticed = false;
                 let result = self.run_command(now, &actor, command).await;
                 if let Err(e) = &result {
                     self.metrics.error(e.code);
                 }
                 self.flush();
                 let moved = self.moved_out.pop();
-                let _ = reply.send(CommandOutcome { result, moved });
+                let outcome = CommandOutcome { result, moved };
+                match self.webhooks_durable() {
+                    // Answered once its webhook events are in the outbox, off the room's path.
+                    Some(durable) => {
+                        tokio::spawn(async move {
+                            let _ = durable.await;
+                            let _ = reply.send(outcome);
+                        });
+                    }
+                    None => {
+                        let _ = reply.send(outcome);
+                    }
+                }
             }
             RoomMsg::Client { sid, id, command } => self.on_client(now, sid, id, command).await,
             RoomMsg::Disconnected { sid, reason } => {
@@ -371,6 +397,7 @@ impl RoomActor {
                 if hand_over {
                     // Nothing more reaches them from here; their edges move them on.
                     self.conns.retain(|_, c| c.edge().is_none());
+                    self.handed_over = true;
                 }
                 self.core.close_all(reason, None);
                 if let Some(m) = &mut self.media {
@@ -424,7 +451,10 @@ impl RoomActor {
                 Some(m) => m.answer(&sid, &sdp),
                 None => Err(crate::media::room::no_media_plane()),
             },
-            command => self.run_command(now, &actor, command).await,
+            command => {
+                self.noticed = false;
+                self.run_command(now, &actor, command).await
+            }
         };
         if let Err(e) = &result {
             self.metrics.error(e.code);
@@ -437,7 +467,39 @@ impl RoomActor {
             self.flush();
         } else {
             self.flush();
-            let _ = conn.send(response);
+            match self.webhooks_durable() {
+                // Answered once its webhook events are in the outbox, off the room's path (the
+                // events it caused are queued already).
+                Some(durable) => {
+                    tokio::spawn(async move {
+                        let _ = durable.await;
+                        let _ = conn.send(response);
+                    });
+                }
+                None => {
+                    let _ = conn.send(response);
+                }
+            }
+        }
+    }
+
+    /// After a command: a barrier on the webhook outbox if it caused webhook events (its
+    /// answer waits for it: an acknowledged host action's webhook is never lost).
+    fn webhooks_durable(&mut self) -> Option<oneshot::Receiver<()>> {
+        if !std::mem::take(&mut self.noticed) {
+            return None;
+        }
+        self.durable.webhooks.as_ref().map(|w| w.barrier())
+    }
+
+    /// `room_started` / `room_finished` to the webhook outbox.
+    fn notice_room(&self, kind: crate::webhooks::config::Kind) {
+        if let Some(w) = &self.durable.webhooks {
+            w.emit(crate::webhooks::notices::room(
+                &self.me.name,
+                kind,
+                now_ms(),
+            ));
         }
     }
 
@@ -534,6 +596,13 @@ impl RoomActor {
 
     /// One output to where it goes.
     fn route(&mut self, out: Output, slow: &mut Vec<String>) {
+        if let Some(w) = &self.durable.webhooks {
+            if let Some(notice) = crate::webhooks::notices::from_output(&self.core, &out, now_ms())
+            {
+                w.emit(notice);
+                self.noticed = true;
+            }
+        }
         match out {
             Output::Event { to, event } => self.fan_out(&to, &event, slow),
             Output::Disconnect { sid, reason } => {
@@ -563,9 +632,11 @@ impl RoomActor {
                 debug_assert!(false, "an uncommitted durable write: {out:?}");
                 tracing::error!(room = %self.me.name, "an uncommitted durable write was dropped");
             }
+            Output::SessionStarted { .. } => {}
             Output::SessionEnded {
                 participant,
                 reason,
+                ..
             } => self.durable.writer.session(SessionRecord {
                 id: 0,
                 room: self.me.name.to_string(),

@@ -229,6 +229,10 @@ impl Room {
         if p.media_session || p.info.tracks.iter().any(|t| t.media) {
             self.media_changed = true;
         }
+        self.outputs.push_back(Output::SessionStarted {
+            participant: Box::new(p.info.clone()),
+            moved_from: moved.as_ref().map(|m| m.room.clone()),
+        });
         self.participants.insert(p.identity().to_string(), p);
         self.count(hidden, 1);
         if let Some(moved) = moved {
@@ -286,6 +290,7 @@ impl Room {
         self.outputs.push_back(Output::SessionEnded {
             participant: Box::new(p.info.clone()),
             reason,
+            by: by.clone(),
         });
         if notify_target {
             self.emit(
@@ -452,6 +457,7 @@ impl Room {
             self.outputs.push_back(Output::SessionEnded {
                 participant: Box::new(p.info.clone()),
                 reason,
+                by: by.clone(),
             });
         }
         for (id, r) in std::mem::take(&mut self.requests) {

@@ -75,6 +75,35 @@ pub const MIGRATIONS: &[&str] = &[
      );",
     // 4: how many refused attempts an audit entry stands for beyond itself (audit_policy.rs).
     "ALTER TABLE audit ADD COLUMN suppressed INTEGER NOT NULL DEFAULT 0;",
+    // 5: the webhook outbox (events waiting per endpoint) and its delivery log.
+    "CREATE TABLE webhook_outbox (
+         id INTEGER PRIMARY KEY AUTOINCREMENT,
+         endpoint TEXT NOT NULL,
+         room TEXT NOT NULL,
+         event_id TEXT NOT NULL,
+         kind TEXT NOT NULL,
+         created_at INTEGER NOT NULL,
+         body TEXT NOT NULL,
+         attempts INTEGER NOT NULL DEFAULT 0,
+         next_at INTEGER NOT NULL DEFAULT 0,
+         last_error TEXT
+     );
+     CREATE INDEX webhook_outbox_heads ON webhook_outbox (endpoint, room, id);
+     CREATE INDEX webhook_outbox_order ON webhook_outbox (endpoint, id);
+     CREATE TABLE webhook_log (
+         id INTEGER PRIMARY KEY AUTOINCREMENT,
+         endpoint TEXT NOT NULL,
+         event_id TEXT NOT NULL,
+         kind TEXT NOT NULL,
+         room TEXT NOT NULL,
+         at INTEGER NOT NULL,
+         outcome TEXT NOT NULL,
+         attempts INTEGER NOT NULL,
+         status INTEGER,
+         error TEXT,
+         body TEXT NOT NULL
+     );
+     CREATE INDEX webhook_log_by_endpoint ON webhook_log (endpoint, id);",
 ];
 
 pub fn version(conn: &Connection) -> StoreResult<usize> {

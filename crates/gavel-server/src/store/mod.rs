@@ -18,9 +18,11 @@ pub mod migrations;
 pub mod postgres;
 pub mod postgres_chime;
 pub mod postgres_schema;
+pub mod postgres_webhooks;
 pub mod retention;
 pub mod sqlite;
 pub mod sqlite_chime;
+pub mod sqlite_webhooks;
 pub mod thread;
 pub mod writer;
 
@@ -81,12 +83,7 @@ pub type StoreResult<T> = Result<T, StoreError>;
 
 /// The configured backend, behind both of its interfaces: PostgreSQL when `[store] postgres`
 /// is set, else SQLite in the data directory (or in memory without one).
-pub async fn open(
-    config: &crate::config::Config,
-) -> StoreResult<(
-    std::sync::Arc<dyn Store>,
-    std::sync::Arc<dyn crate::chime::store::ChimeStore>,
-)> {
+pub async fn open(config: &crate::config::Config) -> StoreResult<Backends> {
     use std::sync::Arc;
     if let Some(url) = config.store.postgres.clone() {
         // The blocking client runs a runtime of its own, which cannot start on an async
@@ -99,14 +96,21 @@ pub async fn open(
             rx.await
                 .map_err(|_| StoreError::new("connecting to PostgreSQL failed"))??,
         );
-        return Ok((pg.clone(), pg));
+        return Ok((pg.clone(), pg.clone(), pg));
     }
     let sqlite = Arc::new(match &config.data_dir {
         Some(dir) => sqlite::SqliteStore::open(dir)?,
         None => sqlite::SqliteStore::in_memory()?,
     });
-    Ok((sqlite.clone(), sqlite))
+    Ok((sqlite.clone(), sqlite.clone(), sqlite))
 }
+
+/// One backend behind each of its interfaces: the rooms' store, Chime's, the webhook outbox's.
+pub type Backends = (
+    std::sync::Arc<dyn Store>,
+    std::sync::Arc<dyn crate::chime::store::ChimeStore>,
+    std::sync::Arc<dyn crate::webhooks::store::WebhookStore>,
+);
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredBan {

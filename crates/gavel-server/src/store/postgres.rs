@@ -76,7 +76,7 @@ impl PostgresStore {
     }
 
     /// Runs `f` in one transaction.
-    fn in_transaction<T>(
+    pub(super) fn in_transaction<T>(
         &self,
         f: impl FnOnce(&mut postgres::Transaction<'_>) -> Result<T, postgres::Error>,
     ) -> StoreResult<T> {

@@ -107,6 +107,41 @@ pub const MIGRATIONS: &[&str] = &[
          node TEXT NOT NULL,
          until TIMESTAMPTZ NOT NULL
      );",
+    // 4: the webhook outbox and its delivery log (SQLite's 5), and which node delivers to
+    // each endpoint.
+    "CREATE TABLE webhook_outbox (
+         id BIGSERIAL PRIMARY KEY,
+         endpoint TEXT NOT NULL,
+         room TEXT NOT NULL,
+         event_id TEXT NOT NULL,
+         kind TEXT NOT NULL,
+         created_at BIGINT NOT NULL,
+         body TEXT NOT NULL,
+         attempts INTEGER NOT NULL DEFAULT 0,
+         next_at BIGINT NOT NULL DEFAULT 0,
+         last_error TEXT
+     );
+     CREATE INDEX webhook_outbox_heads ON webhook_outbox (endpoint, room, id);
+     CREATE INDEX webhook_outbox_order ON webhook_outbox (endpoint, id);
+     CREATE TABLE webhook_log (
+         id BIGSERIAL PRIMARY KEY,
+         endpoint TEXT NOT NULL,
+         event_id TEXT NOT NULL,
+         kind TEXT NOT NULL,
+         room TEXT NOT NULL,
+         at BIGINT NOT NULL,
+         outcome TEXT NOT NULL,
+         attempts INTEGER NOT NULL,
+         status INTEGER,
+         error TEXT,
+         body TEXT NOT NULL
+     );
+     CREATE INDEX webhook_log_by_endpoint ON webhook_log (endpoint, id);
+     CREATE TABLE webhook_dispatchers (
+         endpoint TEXT PRIMARY KEY,
+         node TEXT NOT NULL,
+         until TIMESTAMPTZ NOT NULL
+     );",
 ];
 
 /// Any fixed number: the advisory lock migrations hold, so concurrent nodes run them once.

@@ -12,7 +12,7 @@ pub fn source(s: Source) -> lk::TrackSource {
     }
 }
 
-fn track_type(s: Source) -> lk::TrackType {
+pub fn track_type(s: Source) -> lk::TrackType {
     match s {
         Source::Microphone | Source::ScreenAudio => lk::TrackType::Audio,
         Source::Camera | Source::ScreenVideo => lk::TrackType::Video,

@@ -12,6 +12,7 @@ pub mod process;
 pub mod redis;
 pub mod tls;
 pub mod turn;
+pub mod webhook_receiver;
 
 use gavel_client::core::Event;
 use gavel_client::{AccessToken, ApiClient, Message, RtcClient};

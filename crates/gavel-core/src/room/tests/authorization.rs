@@ -211,6 +211,7 @@ fn durable_outputs_for_bans_sessions_and_audit() {
         Output::SessionEnded {
             participant,
             reason,
+            ..
         } => Some((participant.identity.clone(), participant.joined_at, *reason)),
         _ => None,
     });
