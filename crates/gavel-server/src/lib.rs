@@ -90,8 +90,6 @@ impl Server {
         let writer =
             store::writer::Writer::spawn(store.clone(), metrics.clone(), config.audit.clone());
         let (stop, stopped) = watch::channel(false);
-        // Deliveries to https endpoints use the same crypto provider as everything else.
-        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
         let webhooks = webhooks::start(
             &config.webhooks,
             &config.keys,

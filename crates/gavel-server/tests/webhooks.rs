@@ -147,3 +147,114 @@ async fn a_failing_then_hanging_endpoint_gets_every_event_in_order_once_it_recov
     }
     s.stop().await;
 }
+
+/// Events a server acknowledged before `kill -9` are in its outbox: the next process on the
+/// same data directory delivers them.
+#[tokio::test]
+async fn acknowledged_events_are_delivered_after_kill_9() {
+    use common::process::{free_port, gavel, temp_dir, wait_for_line, Proc};
+    use gavel_client::{AccessToken, ApiClient, RtcClient};
+    const SECRET32: &str = "0123456789abcdef0123456789abcdef";
+    let receiver = Receiver::start(Mode::Fail).await;
+    let data = temp_dir("webhooks-kill9");
+    let config = data.join("gavel.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[webhooks]\ntimeout_ms = 500\n[[webhooks.endpoints]]\nname = \"main\"\nurl = \"{}\"\n",
+            receiver.url
+        ),
+    )
+    .unwrap();
+    let port = free_port();
+    let start = || {
+        let mut cmd = gavel(&["serve", "--bind", &format!("127.0.0.1:{port}")]);
+        cmd.env("GAVEL_API_KEY", "prod")
+            .env("GAVEL_API_SECRET", SECRET32)
+            .env("GAVEL_DATA_DIR", &data)
+            .env("GAVEL_CONFIG", &config);
+        let mut p = Proc(cmd.spawn().expect("spawn gavel"));
+        let lines = p.stdout_lines();
+        wait_for_line(&lines, "listening");
+        std::thread::spawn(move || while lines.recv().is_ok() {});
+        p
+    };
+    let http = format!("http://127.0.0.1:{port}");
+    let api = || {
+        ApiClient::new(
+            &http,
+            &AccessToken::new("prod", SECRET32).admin(None).to_jwt(),
+        )
+    };
+    let mut first = start();
+    let token = AccessToken::new("prod", SECRET32)
+        .join("k9", "troll")
+        .role("participant")
+        .to_jwt();
+    let troll = RtcClient::connect(&format!("ws://127.0.0.1:{port}"), &token)
+        .await
+        .unwrap();
+    // Acknowledged: its webhook events are in the outbox (no wait before the kill).
+    api().remove("k9", "troll", Some(600)).await.unwrap();
+    first.kill9();
+    drop(troll);
+    assert!(receiver.accepted().is_empty());
+
+    receiver.set(Mode::Accept);
+    let _second = start();
+    let got = receiver
+        .wait_for(DELIVERED, "the kick's events", |b| {
+            in_order(
+                &kinds(b, "k9"),
+                &["room_started", "participant_joined", "participant_left"],
+            ) && b
+                .iter()
+                .any(|e| e["event"] == "host_action" && e["gavel"]["action"] == "kick")
+        })
+        .await;
+    let left = got
+        .iter()
+        .find(|b| b["event"] == "participant_left")
+        .unwrap();
+    assert_eq!(left["participant"]["identity"], "troll", "{left}");
+    assert_eq!(left["gavel"]["reason"], "kicked", "{left}");
+}
+
+/// LiveKit's own `WebhookReceiver` (Python `livekit-api`) verifies and parses Gavel's webhooks.
+#[tokio::test]
+async fn livekits_python_webhook_receiver_verifies_gavels_webhooks() {
+    use common::external::{run_checked, workspace_root};
+    let receiver = Receiver::start(Mode::Accept).await;
+    let mut config = TestServer::config();
+    config.webhooks = WebhookConfig {
+        endpoints: vec![endpoint("main", &receiver.url)],
+        ..Default::default()
+    };
+    let s = TestServer::with_config(config).await;
+    let ann = s.join("py", "ann", "participant").await;
+    ann.close().await;
+    receiver
+        .wait_for(DELIVERED, "ann's session", |b| {
+            has(b, "py", "participant_left")
+        })
+        .await;
+    let dir = common::process::temp_dir("webhooks-python");
+    for (i, r) in receiver.seen().iter().enumerate() {
+        std::fs::write(dir.join(format!("{i:03}.body")), &r.body).unwrap();
+        std::fs::write(dir.join(format!("{i:03}.auth")), &r.authorization).unwrap();
+    }
+    run_checked(
+        workspace_root().join(".venv/bin/python"),
+        vec![
+            "tests/python/verify_webhooks.py".into(),
+            dir.display().to_string(),
+        ],
+        vec![
+            ("GAVEL_KEY".into(), KEY.into()),
+            ("GAVEL_SECRET".into(), SECRET.into()),
+            ("PYTHONDONTWRITEBYTECODE".into(), "1".into()),
+        ],
+    )
+    .await;
+    s.stop().await;
+}

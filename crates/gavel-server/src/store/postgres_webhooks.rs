@@ -56,25 +56,6 @@ fn log(
     Ok(())
 }
 
-fn dropped(row: &OutboxRow, now: Millis, why: &str) -> DeliveryRecord {
-    DeliveryRecord {
-        id: 0,
-        endpoint: row.endpoint.clone(),
-        event_id: row.event_id.clone(),
-        kind: row.kind.clone(),
-        room: row.room.clone(),
-        at: now,
-        outcome: "dropped".into(),
-        attempts: row.attempts,
-        status: None,
-        error: Some(match &row.last_error {
-            Some(e) => format!("{why} (last error: {e})"),
-            None => why.to_string(),
-        }),
-        body: row.body.clone(),
-    }
-}
-
 impl WebhookStore for PostgresStore {
     fn webhook_enqueue(&self, rows: &[NewOutboxRow]) -> StoreResult<()> {
         self.in_transaction(|tx| {
@@ -197,7 +178,7 @@ impl WebhookStore for PostgresStore {
             }
             for (row, why) in &gone {
                 tx.execute("DELETE FROM webhook_outbox WHERE id = $1", &[&row.id])?;
-                log(tx, &dropped(row, now, why), log_rows)?;
+                log(tx, &DeliveryRecord::dropped(row, now, why), log_rows)?;
             }
             Ok(gone.len() as u64)
         })

@@ -32,8 +32,6 @@ pub const CLAIM_TTL: Duration = Duration::from_secs(15);
 /// How long an idle deliverer sleeps at most before looking at the outbox again (a node that
 /// does not hold the claim learns of new events only this way).
 const IDLE: Duration = Duration::from_secs(1);
-/// At most this much of an endpoint's answer is kept in the log.
-const ANSWER_BYTES: usize = 256;
 
 pub struct Deliverer {
     pub endpoint: EndpointConfig,
@@ -41,24 +39,11 @@ pub struct Deliverer {
     pub key: (String, String),
     pub config: Arc<WebhookConfig>,
     pub store: StoreHandle<dyn WebhookStore>,
-    pub client: reqwest::Client,
+    pub client: super::http::HttpClient,
     pub metrics: Arc<Metrics>,
     pub wake: Arc<Notify>,
     /// This node's name, for the claim.
     pub node: String,
-}
-
-/// The HTTP client deliveries use: no redirects (a signed body is not sent on elsewhere), no
-/// connection kept idle for long.
-pub fn client(timeout: Duration) -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(timeout)
-        .connect_timeout(timeout.min(Duration::from_secs(5)))
-        .redirect(reqwest::redirect::Policy::none())
-        .pool_idle_timeout(Duration::from_secs(30))
-        .user_agent(concat!("gavel-webhooks/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .expect("a plain HTTP client builds")
 }
 
 impl Deliverer {
@@ -205,25 +190,18 @@ impl Deliverer {
     async fn attempt(&self, row: &OutboxRow) -> Result<u16, String> {
         let (key, secret) = &self.key;
         let auth = sign::authorization(key, secret, row.body.as_bytes(), now_ms() / 1000);
-        let sent = self
+        let headers = [
+            ("Content-Type", "application/webhook+json"),
+            ("Authorization", auth.as_str()),
+            ("X-Gavel-Event-Id", row.event_id.as_str()),
+        ];
+        let answer = self
             .client
-            .post(&self.endpoint.url)
-            .header("Content-Type", "application/webhook+json")
-            .header("Authorization", auth)
-            .header("X-Gavel-Event-Id", &row.event_id)
-            .body(row.body.clone())
-            .send()
-            .await;
-        match sent {
-            Ok(r) if r.status().is_success() => Ok(r.status().as_u16()),
-            Ok(r) => {
-                let status = r.status();
-                let text = r.text().await.unwrap_or_default();
-                let text: String = text.chars().take(ANSWER_BYTES).collect();
-                Err(format!("HTTP {status}: {text}"))
-            }
-            Err(e) if e.is_timeout() => Err("timed out".into()),
-            Err(e) => Err(format!("{e}")),
+            .post(&self.endpoint.url, &headers, row.body.clone().into())
+            .await?;
+        match answer.status {
+            200..=299 => Ok(answer.status),
+            status => Err(format!("HTTP {status}: {}", answer.body)),
         }
     }
 }

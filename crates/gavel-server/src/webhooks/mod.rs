@@ -16,6 +16,7 @@
 
 pub mod config;
 pub mod deliver;
+pub mod http;
 pub mod notices;
 pub mod outbox;
 pub mod payload;
@@ -46,7 +47,7 @@ pub fn start(
         return None;
     }
     let shared = Arc::new(config.clone());
-    let client = deliver::client(Duration::from_millis(config.timeout_ms));
+    let client = http::HttpClient::new(Duration::from_millis(config.timeout_ms));
     let mut wake = Vec::new();
     for endpoint in &config.endpoints {
         let notify = Arc::new(Notify::new());

@@ -53,6 +53,28 @@ pub struct DeliveryRecord {
     pub body: String,
 }
 
+impl DeliveryRecord {
+    /// The log line of an event dropped at `now` for `why`.
+    pub fn dropped(row: &OutboxRow, now: Millis, why: &str) -> DeliveryRecord {
+        DeliveryRecord {
+            id: 0,
+            endpoint: row.endpoint.clone(),
+            event_id: row.event_id.clone(),
+            kind: row.kind.clone(),
+            room: row.room.clone(),
+            at: now,
+            outcome: "dropped".into(),
+            attempts: row.attempts,
+            status: None,
+            error: Some(match &row.last_error {
+                Some(e) => format!("{why} (last error: {e})"),
+                None => why.to_string(),
+            }),
+            body: row.body.clone(),
+        }
+    }
+}
+
 /// An event to queue for one endpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewOutboxRow {
