@@ -261,6 +261,41 @@ impl ApiClient {
         )
         .await
     }
+    /// Webhook endpoints, with the events waiting for each.
+    pub async fn webhooks(&self) -> Result<Value, ApiError> {
+        self.call("GET", "/v1/webhooks", None).await
+    }
+    /// Creates an endpoint: `{"name", "url", "events"?, "api_key"?}`.
+    pub async fn add_webhook(&self, endpoint: Value) -> Result<Value, ApiError> {
+        self.call("POST", "/v1/webhooks", Some(endpoint)).await
+    }
+    pub async fn remove_webhook(&self, name: &str) -> Result<Value, ApiError> {
+        self.call("DELETE", &format!("/v1/webhooks/{name}"), None)
+            .await
+    }
+    /// An endpoint's delivery log (newest first) and the events waiting for it.
+    pub async fn webhook_deliveries(&self, name: &str, limit: usize) -> Result<Value, ApiError> {
+        self.call(
+            "GET",
+            &format!("/v1/webhooks/{name}/deliveries?limit={limit}"),
+            None,
+        )
+        .await
+    }
+    /// Sends a `test` event to one endpoint; returns its `event_id`.
+    pub async fn test_webhook(&self, name: &str) -> Result<Value, ApiError> {
+        self.call("POST", &format!("/v1/webhooks/{name}/test"), None)
+            .await
+    }
+    /// Queues logged events of an endpoint again.
+    pub async fn replay_webhooks(&self, name: &str, event_ids: &[&str]) -> Result<Value, ApiError> {
+        self.call(
+            "POST",
+            &format!("/v1/webhooks/{name}/replay"),
+            Some(json!({ "event_ids": event_ids })),
+        )
+        .await
+    }
     pub async fn lift_ban(&self, room: &str, identity: &str) -> Result<Value, ApiError> {
         self.call("DELETE", &format!("/v1/rooms/{room}/bans/{identity}"), None)
             .await

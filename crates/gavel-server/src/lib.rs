@@ -90,7 +90,7 @@ impl Server {
         let writer =
             store::writer::Writer::spawn(store.clone(), metrics.clone(), config.audit.clone());
         let (stop, stopped) = watch::channel(false);
-        let webhooks = webhooks::start(
+        let endpoints = webhooks::endpoints::Endpoints::new(
             &config.webhooks,
             &config.keys,
             dev_signing_key(&config),
@@ -102,6 +102,9 @@ impl Server {
             },
             stopped.clone(),
         );
+        let webhooks = webhooks::Webhooks::start(endpoints, metrics.clone())
+            .await
+            .map_err(invalid)?;
         let registry = Registry::new(
             config.roles.clone(),
             config.limits.clone(),
@@ -111,7 +114,7 @@ impl Server {
                 store,
                 writer,
                 fence: None,
-                webhooks,
+                webhooks: Some(webhooks),
             },
         );
         let plane =

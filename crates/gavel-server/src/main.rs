@@ -1,5 +1,5 @@
 //! The `gavel` binary: runs the server (`serve`, `dev`) and operates a running one (`token`,
-//! `room`, `participant`, `bans`) through the server API.
+//! `room`, `participant`, `bans`, `webhooks`) through the server API.
 
 mod cli;
 

@@ -236,3 +236,51 @@ async fn failures_exit_non_zero_with_the_server_message() {
     assert!(err.contains("--settings is not valid JSON"), "{err}");
     ts.stop().await;
 }
+
+/// `gavel webhooks`: add, list, test, deliveries, replay, remove.
+#[tokio::test]
+async fn webhook_endpoints_from_the_command_line() {
+    use common::webhook_receiver::{Mode, Receiver};
+    let receiver = Receiver::start(Mode::Accept).await;
+    let ts = TestServer::start().await;
+    gavel_ok(
+        &ts,
+        &[
+            "webhooks",
+            "add",
+            "ops",
+            &receiver.url,
+            "--events",
+            "participant_joined,participant_left",
+        ],
+    )
+    .await;
+    let table = gavel_ok(&ts, &["webhooks", "list"]).await;
+    assert!(
+        table.contains("ops")
+            && table.contains("participant_joined,participant_left")
+            && table.contains("api"),
+        "{table}"
+    );
+    let test = gavel_json(&ts, &["webhooks", "test", "ops"]).await;
+    let id = test["event_id"].as_str().unwrap().to_string();
+    receiver
+        .wait_for(std::time::Duration::from_secs(30), "the test event", |b| {
+            b.iter().any(|e| e["id"] == id.as_str())
+        })
+        .await;
+    let log = gavel_ok(&ts, &["webhooks", "deliveries", "ops"]).await;
+    assert!(log.contains(&id) && log.contains("delivered"), "{log}");
+    let replayed = gavel_ok(&ts, &["webhooks", "replay", "ops", &id]).await;
+    assert!(replayed.contains("queued 1 of 1"), "{replayed}");
+    let (code, _, err) = gavel(&ts, &["webhooks", "remove", "nope"]).await;
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("no webhook endpoint 'nope' (not_found)"),
+        "{err}"
+    );
+    gavel_ok(&ts, &["webhooks", "remove", "ops"]).await;
+    let table = gavel_ok(&ts, &["webhooks", "list"]).await;
+    assert!(!table.contains("ops"), "{table}");
+    ts.stop().await;
+}

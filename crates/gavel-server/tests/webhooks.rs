@@ -258,3 +258,178 @@ async fn livekits_python_webhook_receiver_verifies_gavels_webhooks() {
     .await;
     s.stop().await;
 }
+
+/// The server API's endpoints: created, filtered, tested, replayed, listed with their log,
+/// removed; bad input refused with its code; only a server-wide admin may manage them.
+#[tokio::test]
+async fn endpoints_managed_through_the_api() {
+    use common::api_code;
+    let receiver = Receiver::start(Mode::Accept).await;
+    let s = TestServer::start().await;
+    let api = s.admin();
+
+    // Only a server-wide admin.
+    let scoped = gavel_client::ApiClient::new(
+        &s.http,
+        &gavel_client::AccessToken::new(KEY, SECRET)
+            .admin(Some("one"))
+            .to_jwt(),
+    );
+    assert_eq!(
+        api_code(scoped.webhooks().await),
+        ("permission_denied", 403)
+    );
+
+    // Bad input changes nothing.
+    for (body, code) in [
+        (
+            json!({"name": "Bad Name", "url": receiver.url}),
+            "invalid_argument",
+        ),
+        (
+            json!({"name": "x", "url": "ftp://host/x"}),
+            "invalid_argument",
+        ),
+        (
+            json!({"name": "x", "url": receiver.url, "events": ["nope"]}),
+            "invalid_argument",
+        ),
+        (
+            json!({"name": "x", "url": receiver.url, "api_key": "unknown"}),
+            "invalid_argument",
+        ),
+        (
+            json!({"name": "x", "url": receiver.url, "extra": 1}),
+            "invalid_argument",
+        ),
+    ] {
+        assert_eq!(
+            api_code(api.add_webhook(body.clone()).await).0,
+            code,
+            "{body}"
+        );
+    }
+    assert_eq!(api.webhooks().await.unwrap()["endpoints"], json!([]));
+
+    let added = api
+        .add_webhook(
+            json!({"name": "joins", "url": receiver.url, "events": ["participant_joined"]}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(added["endpoint"]["name"], "joins");
+    assert_eq!(
+        api_code(
+            api.add_webhook(json!({"name": "joins", "url": receiver.url}))
+                .await
+        ),
+        ("conflict", 409)
+    );
+    let list = api.webhooks().await.unwrap();
+    assert_eq!(list["endpoints"][0]["source"], "api", "{list}");
+
+    // The filter: joins only.
+    let ann = s.join("api-room", "ann", "participant").await;
+    let got = receiver
+        .wait_for(DELIVERED, "ann's join", |b| {
+            has(b, "api-room", "participant_joined")
+        })
+        .await;
+    assert_eq!(kinds(&got, "api-room"), ["participant_joined"]);
+    let joined_id = got[0]["id"].as_str().unwrap().to_string();
+    ann.close().await;
+
+    // A test event.
+    let test = api.test_webhook("joins").await.unwrap();
+    let test_id = test["event_id"].as_str().unwrap().to_string();
+    receiver
+        .wait_for(DELIVERED, "the test event", |b| {
+            b.iter()
+                .any(|e| e["event"] == "test" && e["id"] == test_id.as_str())
+        })
+        .await;
+
+    // The log, then a replay of a logged event: the same id again.
+    let log = api.webhook_deliveries("joins", 10).await.unwrap();
+    let outcomes: Vec<(&str, &str)> = log["deliveries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| (d["kind"].as_str().unwrap(), d["outcome"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        outcomes,
+        [("test", "delivered"), ("participant_joined", "delivered")],
+        "{log}"
+    );
+    let replayed = api
+        .replay_webhooks("joins", &[&joined_id, "EV_unknown"])
+        .await
+        .unwrap();
+    assert_eq!(replayed["replayed"], json!([joined_id]));
+    receiver
+        .wait_for(DELIVERED, "the replayed join", |b| {
+            b.iter().filter(|e| e["id"] == joined_id.as_str()).count() == 2
+        })
+        .await;
+
+    assert_eq!(api_code(api.test_webhook("nope").await), ("not_found", 404));
+    api.remove_webhook("joins").await.unwrap();
+    assert_eq!(api.webhooks().await.unwrap()["endpoints"], json!([]));
+    assert_eq!(
+        api_code(api.remove_webhook("joins").await),
+        ("not_found", 404)
+    );
+    s.stop().await;
+}
+
+/// An endpoint that never answers cannot grow the outbox without bound: past `max_pending`,
+/// and past the retry period, events are dropped — logged and counted.
+#[tokio::test]
+async fn a_dead_endpoint_keeps_its_outbox_bounded() {
+    let receiver = Receiver::start(Mode::Fail).await;
+    let mut config = TestServer::config();
+    config.webhooks = WebhookConfig {
+        endpoints: vec![endpoint("dead", &receiver.url)],
+        max_pending: 3,
+        retry_for_seconds: 2,
+        ..Default::default()
+    };
+    let s = TestServer::with_config(config).await;
+    let api = s.admin();
+    for i in 0..4 {
+        s.join("bounded", &format!("p{i}"), "participant")
+            .await
+            .close()
+            .await;
+    }
+    let end = tokio::time::Instant::now() + DELIVERED;
+    loop {
+        let log = api.webhook_deliveries("dead", 100).await.unwrap();
+        let errors: Vec<String> = log["deliveries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|d| d["outcome"] == "dropped")
+            .map(|d| d["error"].as_str().unwrap_or_default().to_string())
+            .collect();
+        let full = errors.iter().any(|e| e.contains("outbox was full"));
+        let aged = errors.iter().any(|e| e.contains("retry period"));
+        if full && aged && log["pending_total"] == 0 {
+            // The last error is kept with the reason.
+            assert!(errors.iter().any(|e| e.contains("HTTP 500")), "{errors:?}");
+            break;
+        }
+        assert!(tokio::time::Instant::now() < end, "not bounded: {log}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(
+        common::metric(
+            &s,
+            "gavel_webhook_deliveries_total{endpoint=\"dead\",outcome=\"dropped\"}"
+        )
+        .await
+            >= 4.0
+    );
+    s.stop().await;
+}

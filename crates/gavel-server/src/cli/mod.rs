@@ -7,6 +7,7 @@ mod room;
 mod serve;
 mod store;
 mod token;
+mod webhooks;
 
 use clap::{Args, Parser, Subcommand};
 use gavel_client::{AccessToken, ApiClient, ApiError};
@@ -134,6 +135,13 @@ enum Cmd {
         #[command(subcommand)]
         command: store::StoreCmd,
     },
+    /// Webhook endpoints: list, add, remove, deliveries, test, replay.
+    Webhooks {
+        #[command(subcommand)]
+        command: webhooks::WebhooksCmd,
+        #[command(flatten)]
+        remote: Remote,
+    },
     /// A room's active bans (`--lift IDENTITY` to lift one).
     Bans {
         room: String,
@@ -168,6 +176,7 @@ pub fn main() -> i32 {
             Cmd::Participant { command, remote } => participant::run(command, &remote).await,
             Cmd::Bans { room, lift, remote } => room::bans(&room, lift, &remote).await,
             Cmd::Store { command } => store::run(command).await,
+            Cmd::Webhooks { command, remote } => webhooks::run(command, &remote).await,
             Cmd::Audit {
                 room,
                 limit,

@@ -64,3 +64,14 @@ pub fn tracks(p: &Value) -> String {
         list.join(" ")
     }
 }
+
+/// Milliseconds since the epoch as `HH:MM:SS` (UTC) of that day.
+pub fn time(v: &Value) -> String {
+    let secs = v.as_u64().unwrap_or(0) / 1000;
+    format!(
+        "{:02}:{:02}:{:02}",
+        secs / 3600 % 24,
+        secs / 60 % 60,
+        secs % 60
+    )
+}

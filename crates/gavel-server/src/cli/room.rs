@@ -1,6 +1,6 @@
 //! `gavel room …` and `gavel bans`.
 
-use super::output::{self, text};
+use super::output::{self, text, time};
 use super::{json_arg, Remote};
 use clap::Subcommand;
 use gavel_client::ApiError;
@@ -174,17 +174,6 @@ pub async fn sessions(room: &str, limit: usize, remote: &Remote) -> Result<(), A
         rows,
     );
     Ok(())
-}
-
-/// Milliseconds since the epoch as `HH:MM:SS` (UTC) of that day.
-fn time(v: &Value) -> String {
-    let secs = v.as_u64().unwrap_or(0) / 1000;
-    format!(
-        "{:02}:{:02}:{:02}",
-        secs / 3600 % 24,
-        secs / 60 % 60,
-        secs % 60
-    )
 }
 
 fn now_ms() -> u64 {

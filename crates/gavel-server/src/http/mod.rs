@@ -9,6 +9,7 @@ mod history;
 mod participants;
 mod ready;
 mod rooms;
+mod webhooks;
 
 pub use error::ApiError;
 
@@ -113,6 +114,11 @@ pub fn router(state: AppState) -> Router {
             "/v1/rooms/{room}/participants/{identity}/pin",
             post(participants::pin).delete(participants::unpin),
         )
+        .route("/v1/webhooks", get(webhooks::list).post(webhooks::create))
+        .route("/v1/webhooks/{name}", delete(webhooks::remove))
+        .route("/v1/webhooks/{name}/deliveries", get(webhooks::deliveries))
+        .route("/v1/webhooks/{name}/test", post(webhooks::test))
+        .route("/v1/webhooks/{name}/replay", post(webhooks::replay))
         .merge(crate::twirp::router())
         .merge(crate::chime::router())
         // A known path with a method it does not take is an unknown endpoint too (in JSON).

@@ -86,6 +86,23 @@ impl Principal {
         }
     }
 
+    /// Server-wide administration (webhooks): `roomAdmin` with no room named.
+    pub fn require_server_admin(&self) -> Result<(), Error> {
+        match self {
+            Principal::Api { claims }
+                if claims.video.room_admin == Some(true) && claims.is_unscoped() =>
+            {
+                Ok(())
+            }
+            Principal::Api { .. } => Err(Error::denied(
+                "this needs a token with roomAdmin for every room (no room named)",
+            )),
+            Principal::Session { .. } => Err(Error::denied(
+                "a participant's session cannot use the server API",
+            )),
+        }
+    }
+
     /// Whether the caller, acting in `source`, may bring a participant into `destination`;
     /// `Ok(true)` when it may also grant more there than the destination's defaults (so the
     /// participant keeps its role and permissions).

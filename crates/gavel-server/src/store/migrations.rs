@@ -103,7 +103,12 @@ pub const MIGRATIONS: &[&str] = &[
          error TEXT,
          body TEXT NOT NULL
      );
-     CREATE INDEX webhook_log_by_endpoint ON webhook_log (endpoint, id);",
+     CREATE INDEX webhook_log_by_endpoint ON webhook_log (endpoint, id);
+     CREATE TABLE webhook_endpoints (
+         name TEXT PRIMARY KEY,
+         config TEXT NOT NULL,
+         created_at INTEGER NOT NULL
+     );",
 ];
 
 pub fn version(conn: &Connection) -> StoreResult<usize> {

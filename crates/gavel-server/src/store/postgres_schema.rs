@@ -137,6 +137,11 @@ pub const MIGRATIONS: &[&str] = &[
          body TEXT NOT NULL
      );
      CREATE INDEX webhook_log_by_endpoint ON webhook_log (endpoint, id);
+     CREATE TABLE webhook_endpoints (
+         name TEXT PRIMARY KEY,
+         config TEXT NOT NULL,
+         created_at BIGINT NOT NULL
+     );
      CREATE TABLE webhook_dispatchers (
          endpoint TEXT PRIMARY KEY,
          node TEXT NOT NULL,

@@ -4,6 +4,7 @@
 
 use super::postgres::PostgresStore;
 use super::StoreResult;
+use crate::webhooks::config::EndpointConfig;
 use crate::webhooks::store::{DeliveryRecord, NewOutboxRow, OutboxRow, WebhookStore};
 use gavel_core::Millis;
 use postgres::{GenericClient, Row};
@@ -57,6 +58,67 @@ fn log(
 }
 
 impl WebhookStore for PostgresStore {
+    fn webhook_endpoints(&self) -> StoreResult<Vec<EndpointConfig>> {
+        self.with(|c| {
+            let rows = c.query("SELECT config FROM webhook_endpoints ORDER BY name", &[])?;
+            // Written by this code from a validated endpoint; an unreadable row is skipped.
+            Ok(rows
+                .iter()
+                .filter_map(|r| serde_json::from_str(&r.get::<_, String>(0)).ok())
+                .collect())
+        })
+    }
+
+    fn webhook_add_endpoint(&self, endpoint: &EndpointConfig, now: Millis) -> StoreResult<bool> {
+        let config = serde_json::to_string(endpoint).unwrap_or_default();
+        self.with(|c| {
+            let n = c.execute(
+                "INSERT INTO webhook_endpoints (name, config, created_at) VALUES ($1, $2, $3)
+                 ON CONFLICT (name) DO NOTHING",
+                &[&endpoint.name, &config, &(now as i64)],
+            )?;
+            Ok(n == 1)
+        })
+    }
+
+    fn webhook_remove_endpoint(&self, name: &str) -> StoreResult<bool> {
+        self.in_transaction(|tx| {
+            let n = tx.execute("DELETE FROM webhook_endpoints WHERE name = $1", &[&name])?;
+            if n == 1 {
+                tx.execute("DELETE FROM webhook_outbox WHERE endpoint = $1", &[&name])?;
+                tx.execute("DELETE FROM webhook_log WHERE endpoint = $1", &[&name])?;
+                tx.execute(
+                    "DELETE FROM webhook_dispatchers WHERE endpoint = $1",
+                    &[&name],
+                )?;
+            }
+            Ok(n == 1)
+        })
+    }
+
+    fn webhook_replay(
+        &self,
+        endpoint: &str,
+        event_ids: &[String],
+        now: Millis,
+    ) -> StoreResult<Vec<String>> {
+        self.in_transaction(|tx| {
+            let mut found = Vec::new();
+            for id in event_ids {
+                let n = tx.execute(
+                    "INSERT INTO webhook_outbox (endpoint, room, event_id, kind, created_at, body)
+                     SELECT endpoint, room, event_id, kind, $3, body FROM webhook_log
+                     WHERE endpoint = $1 AND event_id = $2 ORDER BY id DESC LIMIT 1",
+                    &[&endpoint, id, &(now as i64)],
+                )?;
+                if n == 1 {
+                    found.push(id.clone());
+                }
+            }
+            Ok(found)
+        })
+    }
+
     fn webhook_enqueue(&self, rows: &[NewOutboxRow]) -> StoreResult<()> {
         self.in_transaction(|tx| {
             let st = tx.prepare(

@@ -3,6 +3,7 @@
 
 use super::sqlite::SqliteStore;
 use super::StoreResult;
+use crate::webhooks::config::EndpointConfig;
 use crate::webhooks::store::{DeliveryRecord, NewOutboxRow, OutboxRow, WebhookStore};
 use gavel_core::Millis;
 use rusqlite::{params, Connection, Row};
@@ -53,6 +54,78 @@ fn log(c: &Connection, d: &DeliveryRecord, log_rows: u64) -> rusqlite::Result<()
 }
 
 impl WebhookStore for SqliteStore {
+    fn webhook_endpoints(&self) -> StoreResult<Vec<EndpointConfig>> {
+        self.with(|c| {
+            let mut st = c.prepare_cached("SELECT config FROM webhook_endpoints ORDER BY name")?;
+            let rows = st.query_map([], |r| r.get::<_, String>(0))?;
+            let mut out = Vec::new();
+            for config in rows {
+                // Written by this code from a validated endpoint; an unreadable row is skipped.
+                if let Ok(e) = serde_json::from_str(&config?) {
+                    out.push(e);
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    fn webhook_add_endpoint(&self, endpoint: &EndpointConfig, now: Millis) -> StoreResult<bool> {
+        let config = serde_json::to_string(endpoint).unwrap_or_default();
+        self.with(|c| {
+            let n = c.execute(
+                "INSERT INTO webhook_endpoints (name, config, created_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (name) DO NOTHING",
+                params![endpoint.name, config, now as i64],
+            )?;
+            Ok(n == 1)
+        })
+    }
+
+    fn webhook_remove_endpoint(&self, name: &str) -> StoreResult<bool> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            let n = tx.execute(
+                "DELETE FROM webhook_endpoints WHERE name = ?1",
+                params![name],
+            )?;
+            if n == 1 {
+                tx.execute(
+                    "DELETE FROM webhook_outbox WHERE endpoint = ?1",
+                    params![name],
+                )?;
+                tx.execute("DELETE FROM webhook_log WHERE endpoint = ?1", params![name])?;
+            }
+            tx.commit()?;
+            Ok(n == 1)
+        })
+    }
+
+    fn webhook_replay(
+        &self,
+        endpoint: &str,
+        event_ids: &[String],
+        now: Millis,
+    ) -> StoreResult<Vec<String>> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            let mut found = Vec::new();
+            for id in event_ids {
+                // The newest log line of that event (a replayed event may be logged twice).
+                let n = tx.execute(
+                    "INSERT INTO webhook_outbox (endpoint, room, event_id, kind, created_at, body)
+                     SELECT endpoint, room, event_id, kind, ?3, body FROM webhook_log
+                     WHERE endpoint = ?1 AND event_id = ?2 ORDER BY id DESC LIMIT 1",
+                    params![endpoint, id, now as i64],
+                )?;
+                if n == 1 {
+                    found.push(id.clone());
+                }
+            }
+            tx.commit()?;
+            Ok(found)
+        })
+    }
+
     fn webhook_enqueue(&self, rows: &[NewOutboxRow]) -> StoreResult<()> {
         self.with(|c| {
             let tx = c.transaction()?;

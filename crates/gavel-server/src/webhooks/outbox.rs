@@ -9,14 +9,13 @@
 //! lost while the process lives. `kill -9` loses only events not yet committed (the queue),
 //! never one a barrier was resolved for.
 
-use super::config::{EndpointConfig, WebhookConfig};
+use super::endpoints::Endpoints;
 use super::payload::Notice;
-use super::store::{NewOutboxRow, WebhookStore};
+use super::store::NewOutboxRow;
 use crate::metrics::Metrics;
-use crate::store::thread::StoreHandle;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{mpsc, oneshot, Notify};
+use tokio::sync::{mpsc, oneshot};
 
 /// Events waiting for the writer; past it, an event is counted (`gavel_webhook_unqueued`)
 /// and logged, never silently lost.
@@ -29,30 +28,37 @@ enum Msg {
     Barrier(oneshot::Sender<()>),
 }
 
-/// The rooms' way to the outbox; `None` in a room means no endpoint is configured.
+/// The rooms' way to the outbox, and the live endpoints.
 #[derive(Clone)]
 pub struct Webhooks {
     tx: mpsc::Sender<Msg>,
     metrics: Arc<Metrics>,
+    pub endpoints: Arc<Endpoints>,
 }
 
 impl Webhooks {
-    /// Starts the writer; `wake` is notified (one per endpoint, in `config.endpoints` order)
-    /// after each commit that queued rows for that endpoint.
-    pub fn spawn(
-        config: &WebhookConfig,
-        store: StoreHandle<dyn WebhookStore>,
+    /// Reads the stored endpoints, starts their deliverers and the writer.
+    pub async fn start(
+        endpoints: Arc<Endpoints>,
         metrics: Arc<Metrics>,
-        wake: Vec<Arc<Notify>>,
-    ) -> Webhooks {
+    ) -> crate::store::StoreResult<Webhooks> {
+        endpoints.reload().await?;
+        endpoints.keep_reloading();
         let (tx, rx) = mpsc::channel(QUEUE_EVENTS);
         let writer = Writer {
-            endpoints: config.endpoints.clone(),
-            wake,
-            store,
+            endpoints: endpoints.clone(),
         };
         tokio::spawn(writer.run(rx));
-        Webhooks { tx, metrics }
+        Ok(Webhooks {
+            tx,
+            metrics,
+            endpoints,
+        })
+    }
+
+    /// Whether rooms should report their events at all (an endpoint exists).
+    pub fn active(&self) -> bool {
+        self.endpoints.any()
     }
 
     /// Hands an event over; never waits.
@@ -83,28 +89,32 @@ impl Webhooks {
 }
 
 struct Writer {
-    endpoints: Vec<EndpointConfig>,
-    wake: Vec<Arc<Notify>>,
-    store: StoreHandle<dyn WebhookStore>,
+    endpoints: Arc<Endpoints>,
 }
 
 impl Writer {
     async fn run(self, mut rx: mpsc::Receiver<Msg>) {
         let mut rows = Vec::new();
         let mut barriers = Vec::new();
-        let mut woken = vec![false; self.endpoints.len()];
         while let Some(first) = rx.recv().await {
+            // The endpoints as they are for this batch.
+            let live = self.endpoints.live();
+            let mut woken = vec![false; live.len()];
             let mut next = Some(first);
             let mut events = 0;
             while let Some(msg) = next.take() {
                 match msg {
                     Msg::Event(n) => {
                         events += 1;
-                        for (i, e) in self.endpoints.iter().enumerate() {
-                            if e.wants(n.kind) {
+                        for (i, e) in live.iter().enumerate() {
+                            let wanted = match &n.only {
+                                Some(only) => *only == e.config.name,
+                                None => e.config.wants(n.kind),
+                            };
+                            if wanted {
                                 woken[i] = true;
                                 rows.push(NewOutboxRow {
-                                    endpoint: e.name.clone(),
+                                    endpoint: e.config.name.clone(),
                                     room: n.room.clone(),
                                     event_id: n.event_id.clone(),
                                     kind: n.kind.as_str().to_string(),
@@ -123,9 +133,9 @@ impl Writer {
             if !rows.is_empty() {
                 self.commit(std::mem::take(&mut rows)).await;
             }
-            for (i, w) in woken.iter_mut().enumerate() {
-                if std::mem::take(w) {
-                    self.wake[i].notify_one();
+            for (i, w) in woken.iter().enumerate() {
+                if *w {
+                    self.endpoints.wake(&live[i].config.name);
                 }
             }
             for b in barriers.drain(..) {
@@ -139,7 +149,12 @@ impl Writer {
         let rows = Arc::new(rows);
         loop {
             let batch = rows.clone();
-            match self.store.call(move |s| s.webhook_enqueue(&batch)).await {
+            let queued = self
+                .endpoints
+                .store
+                .call(move |s| s.webhook_enqueue(&batch))
+                .await;
+            match queued {
                 Ok(()) => return,
                 Err(e) => {
                     tracing::error!(error = %e, events = rows.len(), "cannot write webhook events to the outbox; retrying");

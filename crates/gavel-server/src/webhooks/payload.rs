@@ -20,6 +20,8 @@ pub struct Notice {
     pub event_id: String,
     pub created_at: Millis,
     pub body: String,
+    /// For one endpoint only (a test event), whatever its filter.
+    pub only: Option<String>,
 }
 
 /// What an event says beyond its kind and room.
@@ -59,7 +61,8 @@ pub fn notice(room: &str, kind: Kind, now: Millis, parts: Parts) -> Notice {
     });
     let event = lk::WebhookEvent {
         event: kind.as_str().to_string(),
-        room: Some(lk::Room {
+        // A test event belongs to no room.
+        room: (!room.is_empty()).then(|| lk::Room {
             sid: format!("RM_{room}"),
             name: room.to_string(),
             ..Default::default()
@@ -83,6 +86,7 @@ pub fn notice(room: &str, kind: Kind, now: Millis, parts: Parts) -> Notice {
         event_id: id,
         created_at: now,
         body: body.to_string(),
+        only: None,
     }
 }
 

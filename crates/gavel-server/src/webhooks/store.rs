@@ -3,6 +3,7 @@
 //! `store/sqlite_webhooks.rs`, the PostgreSQL one in `store/postgres_webhooks.rs`; both run on
 //! the store thread (`store/thread.rs`).
 
+use super::config::EndpointConfig;
 use crate::store::StoreResult;
 use gavel_core::Millis;
 use serde::{Deserialize, Serialize};
@@ -87,6 +88,20 @@ pub struct NewOutboxRow {
 }
 
 pub trait WebhookStore: Send + Sync + 'static {
+    /// Endpoints created through the API (the configuration file's are not stored).
+    fn webhook_endpoints(&self) -> StoreResult<Vec<EndpointConfig>>;
+    /// Stores a new endpoint; `false` if one of that name is stored already.
+    fn webhook_add_endpoint(&self, endpoint: &EndpointConfig, now: Millis) -> StoreResult<bool>;
+    /// Forgets a stored endpoint with its waiting events and its log; `false` if none.
+    fn webhook_remove_endpoint(&self, name: &str) -> StoreResult<bool>;
+    /// Queues the logged events `event_ids` of `endpoint` again, with their ids and bodies;
+    /// returns the ids found.
+    fn webhook_replay(
+        &self,
+        endpoint: &str,
+        event_ids: &[String],
+        now: Millis,
+    ) -> StoreResult<Vec<String>>;
     /// Queues events, all or none.
     fn webhook_enqueue(&self, rows: &[NewOutboxRow]) -> StoreResult<()>;
     /// The oldest waiting event of each room of `endpoint` that is due at `now`, oldest first,
