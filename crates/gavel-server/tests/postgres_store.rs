@@ -22,6 +22,21 @@ fn the_postgres_store_behaves_like_the_embedded_one() {
     conformance::rooms_holding_state(&fresh("holding_state"));
     conformance::pruning(&fresh("pruning"));
     conformance::chime_meetings(&fresh("chime"));
+    conformance::webhook_outbox(&fresh("webhooks"));
+    // Nodes sharing the outbox: one deliverer per endpoint until its claim lapses.
+    {
+        use gavel_server::webhooks::store::WebhookStore;
+        let shared = fresh("claims");
+        assert!(shared.webhook_claim("e", "n1", 60_000).unwrap());
+        assert!(!shared.webhook_claim("e", "n2", 60_000).unwrap());
+        assert!(
+            shared.webhook_claim("f", "n2", 60_000).unwrap(),
+            "per endpoint"
+        );
+        assert!(shared.webhook_claim("g", "n1", 1).unwrap());
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        assert!(shared.webhook_claim("g", "n2", 60_000).unwrap(), "lapsed");
+    }
     // Connecting again to a migrated database migrates nothing and keeps the rows.
     let url = pg.url("round_trip");
     let again = PostgresStore::connect(&url).unwrap();

@@ -178,3 +178,120 @@ pub fn chime_meetings(s: &(impl Store + ChimeStore)) {
         "an ended meeting is not reopened"
     );
 }
+
+/// The webhook outbox: endpoints, heads per room in order, retries, settling with a bounded
+/// log, trimming by age and count, replays, and (for a store a single process uses) claims.
+pub fn webhook_outbox(s: &impl crate::webhooks::store::WebhookStore) {
+    use crate::webhooks::config::EndpointConfig;
+    use crate::webhooks::store::{DeliveryRecord, NewOutboxRow};
+    let endpoint = EndpointConfig {
+        name: "e".into(),
+        url: "http://127.0.0.1:1/h".into(),
+        events: vec![],
+        api_key: None,
+    };
+    assert!(s.webhook_add_endpoint(&endpoint, 1).unwrap());
+    assert!(
+        !s.webhook_add_endpoint(&endpoint, 2).unwrap(),
+        "names are unique"
+    );
+    assert_eq!(s.webhook_endpoints().unwrap(), vec![endpoint]);
+
+    let row = |room: &str, id: &str, at: u64| NewOutboxRow {
+        endpoint: "e".into(),
+        room: room.into(),
+        event_id: id.into(),
+        kind: "test".into(),
+        created_at: at,
+        body: format!("{{\"id\":\"{id}\"}}"),
+    };
+    s.webhook_enqueue(&[row("a", "1", 10), row("b", "2", 11), row("a", "3", 12)])
+        .unwrap();
+    let ids = |rows: Vec<crate::webhooks::store::OutboxRow>| -> Vec<String> {
+        rows.into_iter().map(|r| r.event_id).collect()
+    };
+    // One head per room, oldest first.
+    assert_eq!(ids(s.webhook_due("e", 100, 10).unwrap()), ["1", "2"]);
+    assert_eq!(s.webhook_pending_count("e").unwrap(), 3);
+    // A failed head holds its room back, not the others.
+    let head = s.webhook_due("e", 100, 10).unwrap().remove(0);
+    s.webhook_retry(head.id, 1, 500, "HTTP 500").unwrap();
+    assert_eq!(ids(s.webhook_due("e", 100, 10).unwrap()), ["2"]);
+    assert_eq!(s.webhook_next_at("e").unwrap(), Some(0));
+    let b = s.webhook_due("e", 100, 10).unwrap().remove(0);
+    let delivered = |r: &crate::webhooks::store::OutboxRow| DeliveryRecord {
+        id: 0,
+        endpoint: r.endpoint.clone(),
+        event_id: r.event_id.clone(),
+        kind: r.kind.clone(),
+        room: r.room.clone(),
+        at: 200,
+        outcome: "delivered".into(),
+        attempts: r.attempts + 1,
+        status: Some(200),
+        error: None,
+        body: r.body.clone(),
+    };
+    s.webhook_settle(b.id, &delivered(&b), 1).unwrap();
+    assert!(s.webhook_due("e", 100, 10).unwrap().is_empty());
+    assert_eq!(s.webhook_next_at("e").unwrap(), Some(500));
+    let retried = s.webhook_due("e", 500, 10).unwrap();
+    assert_eq!(ids(retried.clone()), ["1"]);
+    assert_eq!(retried[0].attempts, 1);
+    assert_eq!(retried[0].last_error.as_deref(), Some("HTTP 500"));
+    s.webhook_settle(retried[0].id, &delivered(&retried[0]), 1)
+        .unwrap();
+    assert_eq!(ids(s.webhook_due("e", 500, 10).unwrap()), ["3"]);
+    // The log keeps the newest `log_rows` (1 here).
+    let log = s.webhook_log("e", None, 10).unwrap();
+    assert_eq!(log.len(), 1);
+    assert_eq!((log[0].event_id.as_str(), log[0].status), ("1", Some(200)));
+
+    // Replays queue a logged event again; unknown ids are skipped.
+    assert_eq!(
+        s.webhook_replay("e", &["1".into(), "nope".into()], 600)
+            .unwrap(),
+        ["1"]
+    );
+    assert_eq!(ids(s.webhook_pending("e", 0, 10).unwrap()), ["3", "1"]);
+
+    // Trimming: by age (created before 12), then by count.
+    s.webhook_enqueue(&[row("c", "4", 700), row("c", "5", 701)])
+        .unwrap();
+    assert_eq!(s.webhook_trim("e", 12, 100, 800, 10).unwrap(), 0);
+    assert_eq!(
+        s.webhook_trim("e", 13, 100, 800, 10).unwrap(),
+        1,
+        "3 is too old"
+    );
+    assert_eq!(
+        s.webhook_trim("e", 13, 2, 800, 10).unwrap(),
+        1,
+        "the oldest beyond 2"
+    );
+    assert_eq!(ids(s.webhook_pending("e", 0, 10).unwrap()), ["4", "5"]);
+    let dropped: Vec<(String, String)> = s
+        .webhook_log("e", None, 10)
+        .unwrap()
+        .into_iter()
+        .filter(|d| d.outcome == "dropped")
+        .map(|d| (d.event_id, d.error.unwrap_or_default()))
+        .collect();
+    assert_eq!(dropped.len(), 2, "{dropped:?}");
+    assert!(dropped
+        .iter()
+        .any(|(id, e)| id == "3" && e.contains("retry period")));
+    assert!(dropped
+        .iter()
+        .any(|(id, e)| id == "1" && e.contains("outbox was full")));
+
+    // Claims: one node at a time.
+    assert!(s.webhook_claim("e", "n1", 60_000).unwrap());
+    assert!(s.webhook_claim("e", "n1", 60_000).unwrap(), "renewed");
+
+    // Removing the endpoint forgets its events and log.
+    assert!(s.webhook_remove_endpoint("e").unwrap());
+    assert!(!s.webhook_remove_endpoint("e").unwrap());
+    assert_eq!(s.webhook_pending_count("e").unwrap(), 0);
+    assert!(s.webhook_log("e", None, 10).unwrap().is_empty());
+}

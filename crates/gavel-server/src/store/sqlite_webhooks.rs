@@ -319,3 +319,11 @@ impl WebhookStore for SqliteStore {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_outbox_conforms() {
+        crate::store::conformance::webhook_outbox(&super::SqliteStore::in_memory().unwrap());
+    }
+}
