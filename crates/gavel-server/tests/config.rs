@@ -58,6 +58,16 @@ fn bad_files_name_the_offending_key() {
         ("bad-bind", "bind = \"nowhere\"\n", "bind"),
         ("bad-retention", "[audit]\nmax_rows = -1\n", "max_rows"),
         ("unknown-audit", "[audit]\nkeep = 3\n", "keep"),
+        (
+            "bad-webhook-event",
+            "[[webhooks.endpoints]]\nname = \"a\"\nurl = \"http://h/\"\nevents = [\"nope\"]\n",
+            "nope",
+        ),
+        (
+            "unknown-webhook-key",
+            "[webhooks]\nretries = 3\n",
+            "retries",
+        ),
     ];
     for (name, text, key) in cases {
         let err = config_file::load(Some(&write(name, text)), true).unwrap_err();
@@ -66,6 +76,40 @@ fn bad_files_name_the_offending_key() {
     let missing =
         config_file::load(Some(&PathBuf::from("/nonexistent/gavel.toml")), true).unwrap_err();
     assert!(missing.contains("does not exist"), "{missing}");
+}
+
+/// Webhook endpoints a server must refuse to start with, each named in the error.
+#[test]
+fn bad_webhook_endpoints_are_refused_at_start_up() {
+    let endpoint = |name: &str, url: &str, key: Option<&str>| {
+        let key = key
+            .map(|k| format!("api_key = \"{k}\"\n"))
+            .unwrap_or_default();
+        format!("[[webhooks.endpoints]]\nname = \"{name}\"\nurl = \"{url}\"\n{key}")
+    };
+    let twice = format!(
+        "{}{}",
+        endpoint("a", "http://h/", None),
+        endpoint("a", "http://h/", None)
+    );
+    for (name, text, needle) in [
+        (
+            "webhook-name",
+            endpoint("Bad Name", "http://h/", None),
+            "Bad Name",
+        ),
+        ("webhook-url", endpoint("a", "ftp://h/", None), "ftp://h/"),
+        (
+            "webhook-key",
+            endpoint("a", "http://h/", Some("nokey")),
+            "nokey",
+        ),
+        ("webhook-twice", twice, "named twice"),
+    ] {
+        let config = config_file::load(Some(&write(name, &text)), true).unwrap();
+        let err = config.validate().unwrap_err();
+        assert!(err.contains(needle), "{name}: {err}");
+    }
 }
 
 #[test]
