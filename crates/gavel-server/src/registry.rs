@@ -566,6 +566,11 @@ impl Registry {
     pub async fn shutdown(&self) {
         self.hand_over_all().await;
         self.durable.writer.flush().await;
+        // The rooms' last webhook events (people leaving, rooms finishing) are in the outbox
+        // before the process ends: the next node or start delivers them.
+        if let Some(w) = &self.durable.webhooks {
+            let _ = w.barrier().await;
+        }
     }
 
     /// Closes every room with `room_left {reason: server_shutdown}` for this node's own

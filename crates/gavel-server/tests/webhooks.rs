@@ -433,3 +433,73 @@ async fn a_dead_endpoint_keeps_its_outbox_bounded() {
     );
     s.stop().await;
 }
+
+/// Two cluster nodes share the outbox: rooms on either node reach the endpoint, each event
+/// once, from one deliverer; when that node stops, the other delivers.
+#[tokio::test]
+async fn cluster_nodes_share_the_outbox_and_one_delivers() {
+    use common::cluster::Cluster;
+    let receiver = Receiver::start(Mode::Accept).await;
+    let cluster = Cluster::start("webhooks").await;
+    let config = |name: &str| {
+        let mut c = cluster.node(name, 3_000, 500);
+        c.webhooks = WebhookConfig {
+            endpoints: vec![endpoint("main", &receiver.url)],
+            ..Default::default()
+        };
+        c
+    };
+    let a = TestServer::with_config(config("a")).await;
+    let b = TestServer::with_config(config("b")).await;
+    a.join("on-a", "ann", "participant").await.close().await;
+    b.join("on-b", "ben", "participant").await.close().await;
+    receiver
+        .wait_for(DELIVERED, "both rooms' sessions", |bodies| {
+            ["on-a", "on-b"].iter().all(|r| {
+                in_order(
+                    &kinds(bodies, r),
+                    &["room_started", "participant_joined", "participant_left"],
+                )
+            })
+        })
+        .await;
+    let url = cluster.url.clone();
+    let claims: Vec<String> = tokio::task::spawn_blocking(move || {
+        let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+        c.query(
+            "SELECT node FROM webhook_dispatchers WHERE endpoint = 'main'",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+    })
+    .await
+    .unwrap();
+    assert_eq!(claims.len(), 1, "one deliverer: {claims:?}");
+
+    // The deliverer's node stops (it gives its claim up); the other node delivers from now on,
+    // the stopped node's last events included.
+    let (stopping, staying) = match claims[0].as_str() {
+        "a" => (a, b),
+        _ => (b, a),
+    };
+    stopping.stop().await;
+    staying
+        .join("later", "cat", "participant")
+        .await
+        .close()
+        .await;
+    let got = receiver
+        .wait_for(DELIVERED, "the later room's session", |bodies| {
+            has(bodies, "later", "participant_left")
+        })
+        .await;
+    let mut ids: Vec<&str> = got.iter().map(|b| b["id"].as_str().unwrap()).collect();
+    let n = ids.len();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), n, "an event was delivered twice");
+    staying.stop().await;
+}

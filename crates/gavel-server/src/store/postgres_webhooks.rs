@@ -318,4 +318,14 @@ impl WebhookStore for PostgresStore {
             Ok(!rows.is_empty())
         })
     }
+
+    fn webhook_release(&self, endpoint: &str, node: &str) -> StoreResult<()> {
+        self.with(|c| {
+            c.execute(
+                "DELETE FROM webhook_dispatchers WHERE endpoint = $1 AND node = $2",
+                &[&endpoint, &node],
+            )
+            .map(drop)
+        })
+    }
 }

@@ -52,6 +52,12 @@ impl Deliverer {
         let mut trim_at = tokio::time::Instant::now();
         loop {
             if *stop.borrow() {
+                // Another node may deliver to this endpoint at once.
+                let node = self.node.clone();
+                let _ = self
+                    .store
+                    .call(move |s| s.webhook_release(&name, &node))
+                    .await;
                 return;
             }
             let wait = match self.round(&mut trim_at).await {

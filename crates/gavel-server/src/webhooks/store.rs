@@ -158,4 +158,8 @@ pub trait WebhookStore: Send + Sync + 'static {
     fn webhook_claim(&self, _endpoint: &str, _node: &str, _ttl_ms: u64) -> StoreResult<bool> {
         Ok(true)
     }
+    /// Gives up `node`'s claim on `endpoint` (it stops): another node may deliver at once.
+    fn webhook_release(&self, _endpoint: &str, _node: &str) -> StoreResult<()> {
+        Ok(())
+    }
 }
