@@ -31,6 +31,11 @@ impl Inbox {
         true
     }
 
+    /// Whether the application dropped its end (nothing will read what comes).
+    pub fn is_closed(&self) -> bool {
+        self.tx.is_closed()
+    }
+
     /// Queues the last message, in the slot kept for it.
     pub fn close(self, code: u16, reason: String) {
         let _ = self.tx.try_send(Message::Closed { code, reason });

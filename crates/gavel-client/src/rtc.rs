@@ -50,6 +50,13 @@ pub enum Message {
 /// How long [`RtcClient::request`] waits for its response.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How long a client tries to resume its session after its connection broke (the server's
+/// default grace period): a network blip is not a leave (docs/protocol.md, "Resuming a
+/// session").
+pub const RESUME_FOR: Duration = Duration::from_secs(10);
+/// The wait between two attempts to resume.
+const RESUME_RETRY: Duration = Duration::from_millis(200);
+
 /// How many messages an [`RtcClient`] holds for the application to read ([`RtcClient::next`] and
 /// the helpers built on it): as many as the server queues for one connection. When the
 /// application has left this many unread, the client ends the session instead of buffering
@@ -104,6 +111,7 @@ impl RtcClient {
             }
             Err(e) => return Err(err(ErrorCode::Internal, format!("connect failed: {e}"))),
         };
+        let base = ws_base.trim_end_matches('/').to_string();
         let (sink, mut stream) = ws.split();
         // The first message is `joined`, or an `error` for a refused join.
         let first = loop {
@@ -120,6 +128,7 @@ impl RtcClient {
                 .unwrap_or_else(|_| err(ErrorCode::Internal, first.clone())));
         }
         let seq = v["seq"].as_u64().unwrap_or(0);
+        let first_ev = v["ev"].as_u64().unwrap_or(0);
         let joined = parse_event(v)
             .ok_or_else(|| err(ErrorCode::Internal, "first message was not joined"))?;
         let mut state = RoomState::default();
@@ -136,6 +145,12 @@ impl RtcClient {
         let sink: SharedSink = Arc::new(tokio::sync::Mutex::new(sink));
         let (inbox, rx) = inbox(MESSAGE_BUFFER);
         inbox.push(Message::Event { seq, event: joined });
+        let resume = Resume {
+            base,
+            token: token.to_string(),
+            sid: me.sid.clone(),
+            last_ev: first_ev,
+        };
         tokio::spawn(read_loop(
             stream,
             inbox,
@@ -143,6 +158,7 @@ impl RtcClient {
             pending.clone(),
             state.clone(),
             order.clone(),
+            resume,
         ));
         Ok(RtcClient {
             sink,
@@ -291,70 +307,143 @@ fn parse_event(mut v: Value) -> Option<Event> {
     serde_json::from_value(v).ok()
 }
 
+type Stream = futures_util::stream::SplitStream<
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+>;
+
+/// What resuming the session takes: where, with which token, and the last room message
+/// number (`ev`) received.
+struct Resume {
+    base: String,
+    token: String,
+    sid: String,
+    last_ev: u64,
+}
+
+impl Resume {
+    /// Resumes on a new connection (for up to [`RESUME_FOR`]); `None` when the server refuses
+    /// (the session ended: kicked, or its grace period passed) or cannot be reached.
+    async fn reconnect(&self, last_seq: u64, order: &Mutex<SeqOrder>) -> Option<(Sink, Stream)> {
+        let url = format!(
+            "{}/v1/rtc?access_token={}&resume={}&last_seq={last_seq}&last_ev={}",
+            self.base, self.token, self.sid, self.last_ev
+        );
+        let deadline = tokio::time::Instant::now() + RESUME_FOR;
+        while tokio::time::Instant::now() < deadline {
+            let attempt =
+                tokio::time::timeout(REQUEST_TIMEOUT, tokio_tungstenite::connect_async(&url));
+            let ws = match attempt.await {
+                Ok(Ok((ws, _))) => ws,
+                // Refused before the upgrade (an invalid token): it will not get better.
+                Ok(Err(tungstenite::Error::Http(_))) => return None,
+                _ => {
+                    tokio::time::sleep(RESUME_RETRY).await;
+                    continue;
+                }
+            };
+            let (sink, mut stream) = ws.split();
+            // `resumed` first (it carries the next `seq`), or an `error`: not resumable.
+            let first = tokio::time::timeout(REQUEST_TIMEOUT, stream.next()).await;
+            let Ok(Some(Ok(WsMessage::Text(t)))) = first else {
+                tokio::time::sleep(RESUME_RETRY).await;
+                continue;
+            };
+            let v: Value = serde_json::from_str(&t).unwrap_or_default();
+            if v["type"] != "resumed" {
+                return None;
+            }
+            order
+                .lock()
+                .unwrap()
+                .observe(v["seq"].as_u64().unwrap_or(0));
+            return Some((sink, stream));
+        }
+        None
+    }
+}
+
 async fn read_loop(
-    mut stream: futures_util::stream::SplitStream<
-        tokio_tungstenite::WebSocketStream<
-            tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
-        >,
-    >,
+    mut stream: Stream,
     inbox: Inbox,
     sink: SharedSink,
     pending: Pending,
     state: Arc<Mutex<RoomState>>,
     order: Arc<Mutex<SeqOrder>>,
+    mut resume: Resume,
 ) {
     let mut closed = (1006u16, String::from("connection lost"));
-    while let Some(msg) = stream.next().await {
-        let text = match msg {
-            Ok(WsMessage::Text(t)) => t,
-            Ok(WsMessage::Close(frame)) => {
-                if let Some(f) = frame {
-                    closed = (f.code.into(), f.reason.to_string());
-                } else {
-                    closed = (1005, String::new());
+    loop {
+        let mut broke = true;
+        while let Some(msg) = stream.next().await {
+            let text = match msg {
+                Ok(WsMessage::Text(t)) => t,
+                Ok(WsMessage::Close(frame)) => {
+                    if let Some(f) = frame {
+                        closed = (f.code.into(), f.reason.to_string());
+                    } else {
+                        closed = (1005, String::new());
+                    }
+                    broke = false;
+                    break;
                 }
+                Ok(_) => continue,
+                Err(_) => break,
+            };
+            let Ok(v) = serde_json::from_str::<Value>(&text) else {
+                continue;
+            };
+            let seq = v["seq"].as_u64().unwrap_or(0);
+            order.lock().unwrap().observe(seq);
+            if let Some(ev) = v["ev"].as_u64() {
+                resume.last_ev = ev;
+            }
+            let message = if v["type"] == "response" {
+                let waiter = v["id"]
+                    .as_u64()
+                    .and_then(|id| pending.lock().unwrap().remove(&id));
+                match waiter {
+                    Some(w) => {
+                        let r = if v["ok"] == true {
+                            Ok(v)
+                        } else {
+                            Err(serde_json::from_value(v["error"].clone())
+                                .unwrap_or_else(|_| err(ErrorCode::Internal, "bad error body")))
+                        };
+                        let _ = w.send(r);
+                        continue;
+                    }
+                    None => Message::Response { seq, body: v },
+                }
+            } else if let Some(event) = parse_event(v.clone()) {
+                state.lock().unwrap().apply(&event);
+                Message::Event { seq, event }
+            } else {
+                Message::Response { seq, body: v }
+            };
+            if !inbox.push(message) {
+                closed = (LAGGED_CODE, LAGGED.to_string());
+                let frame = CloseFrame {
+                    code: LAGGED_CODE.into(),
+                    reason: LAGGED.into(),
+                };
+                let close = async { sink.lock().await.send(WsMessage::Close(Some(frame))).await };
+                let _ = tokio::time::timeout(REQUEST_TIMEOUT, close).await;
+                broke = false;
                 break;
             }
-            Ok(_) => continue,
-            Err(_) => break,
-        };
-        let Ok(v) = serde_json::from_str::<Value>(&text) else {
-            continue;
-        };
-        let seq = v["seq"].as_u64().unwrap_or(0);
-        order.lock().unwrap().observe(seq);
-        let message = if v["type"] == "response" {
-            let waiter = v["id"]
-                .as_u64()
-                .and_then(|id| pending.lock().unwrap().remove(&id));
-            match waiter {
-                Some(w) => {
-                    let r = if v["ok"] == true {
-                        Ok(v)
-                    } else {
-                        Err(serde_json::from_value(v["error"].clone())
-                            .unwrap_or_else(|_| err(ErrorCode::Internal, "bad error body")))
-                    };
-                    let _ = w.send(r);
-                    continue;
-                }
-                None => Message::Response { seq, body: v },
-            }
-        } else if let Some(event) = parse_event(v.clone()) {
-            state.lock().unwrap().apply(&event);
-            Message::Event { seq, event }
-        } else {
-            Message::Response { seq, body: v }
-        };
-        if !inbox.push(message) {
-            closed = (LAGGED_CODE, LAGGED.to_string());
-            let frame = CloseFrame {
-                code: LAGGED_CODE.into(),
-                reason: LAGGED.into(),
-            };
-            let close = async { sink.lock().await.send(WsMessage::Close(Some(frame))).await };
-            let _ = tokio::time::timeout(REQUEST_TIMEOUT, close).await;
+        }
+        // A connection that broke (no close frame) resumes: the same session, the messages
+        // missed meanwhile, the same numbering.
+        if !broke || inbox.is_closed() {
             break;
+        }
+        let last_seq = order.lock().unwrap().last();
+        match resume.reconnect(last_seq, &order).await {
+            Some((new_sink, new_stream)) => {
+                *sink.lock().await = new_sink;
+                stream = new_stream;
+            }
+            None => break,
         }
     }
     // Requests still waiting learn why no response will come.

@@ -23,6 +23,14 @@ pub struct Limits {
     pub max_body_bytes: usize,
     /// How long a write to a client may block before the client is dropped.
     pub write_timeout_ms: u64,
+    /// How long a participant whose connection broke (no close frame) stays in its room,
+    /// unseen by the others, for its client to resume the session (`journal.rs`); 0: it
+    /// leaves at once.
+    pub resume_grace_ms: u64,
+    /// The events a room keeps for sessions that resume: at most this many…
+    pub resume_events: usize,
+    /// …and at most this many bytes of them.
+    pub resume_bytes: usize,
 }
 
 impl Limits {
@@ -46,6 +54,9 @@ impl Default for Limits {
             request_burst: 100,
             max_body_bytes: 256 * 1024,
             write_timeout_ms: 10_000,
+            resume_grace_ms: 10_000,
+            resume_events: 4096,
+            resume_bytes: 4 * 1024 * 1024,
         }
     }
 }

@@ -47,6 +47,12 @@ impl Frame {
         Self::from_json(json!({"type": "ice_servers", "ice_servers": servers}).to_string())
     }
 
+    /// `{"type":"resumed","sid":…,"replayed":N}`: the first message of a resumed session —
+    /// the `N` messages it missed follow, then the room's live ones.
+    pub fn resumed(sid: &str, replayed: usize) -> Frame {
+        Self::from_json(json!({"type": "resumed", "sid": sid, "replayed": replayed}).to_string())
+    }
+
     /// `{"type":"error","error":{…}}`: a refusal outside any request (a failed join).
     pub fn error(e: &Error) -> Frame {
         Self::from_json(json!({"type": "error", "error": e}).to_string())
@@ -62,6 +68,22 @@ impl Frame {
     fn from_json(json: String) -> Frame {
         debug_assert!(json.starts_with('{') && json.len() > 2);
         Frame(Arc::from(&json[1..]))
+    }
+
+    /// This message with the room's message number `ev` (`journal.rs`) — one copy per
+    /// message, shared by every recipient.
+    pub fn numbered(&self, ev: u64) -> Frame {
+        let mut s = String::with_capacity(self.0.len() + 24);
+        s.push_str("\"ev\":");
+        s.push_str(&ev.to_string());
+        s.push(',');
+        s.push_str(&self.0);
+        Frame(Arc::from(s))
+    }
+
+    /// The size of the shared body, in bytes.
+    pub fn size(&self) -> usize {
+        self.0.len()
     }
 
     /// The message as JSON, without a sequence number.
@@ -122,6 +144,11 @@ enum ConnTo {
 pub struct WeakConn(Option<mpsc::WeakSender<Outgoing>>);
 
 impl WeakConn {
+    /// A handle that stands for no connection (a session on another node's socket).
+    pub fn none() -> WeakConn {
+        WeakConn(None)
+    }
+
     pub fn upgrade(&self) -> Option<Conn> {
         let tx = self.0.as_ref()?.upgrade()?;
         Some(Conn(ConnTo::Local { tx, pinned: false }))
@@ -180,6 +207,16 @@ impl Conn {
         }
     }
 
+    /// Whether `weak` is a handle on this same connection (`None`-handles match any: a remote
+    /// session's edge tells its sessions apart itself).
+    pub fn is(&self, weak: &WeakConn) -> bool {
+        match (&self.0, &weak.0) {
+            (ConnTo::Local { tx, .. }, Some(w)) => w.upgrade().is_some_and(|w| w.same_channel(tx)),
+            (_, None) => true,
+            (ConnTo::Remote { .. }, Some(_)) => false,
+        }
+    }
+
     pub fn send(&self, out: Outgoing) -> Result<(), SendError> {
         match &self.0 {
             ConnTo::Local { tx, .. } => tx.try_send(out).map_err(|e| match e {
@@ -219,6 +256,19 @@ mod tests {
         assert_eq!(
             v,
             json!({"seq": 42, "type": "counts_updated", "present": 2, "hidden": 1})
+        );
+    }
+
+    #[test]
+    fn the_rooms_number_goes_before_the_body_and_after_seq() {
+        let f = Frame::event(&Event::CountsUpdated {
+            present: 2,
+            hidden: 1,
+        })
+        .numbered(7);
+        assert_eq!(
+            f.with_seq(3),
+            r#"{"seq":3,"ev":7,"type":"counts_updated","present":2,"hidden":1}"#
         );
     }
 

@@ -17,6 +17,7 @@ pub mod console;
 pub mod dev;
 pub mod fanout;
 pub mod http;
+pub mod journal;
 pub mod livekit_rtc;
 pub mod media;
 pub mod metrics;

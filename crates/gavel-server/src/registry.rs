@@ -148,7 +148,52 @@ impl RoomHandle {
     }
 
     pub async fn disconnected(&self, sid: String, reason: LeaveReason) {
-        let _ = self.tx.send(RoomMsg::Disconnected { sid, reason }).await;
+        let conn = crate::fanout::WeakConn::none();
+        let msg = RoomMsg::Disconnected {
+            sid,
+            reason,
+            suspend: false,
+            conn,
+        };
+        let _ = self.tx.send(msg).await;
+    }
+
+    /// The session's connection `conn` ended: with `suspend` (it broke, with no close frame)
+    /// the participant stays for the grace period, for its client to resume. Ignored if the
+    /// session resumed on another connection meanwhile.
+    pub async fn connection_ended(
+        &self,
+        sid: String,
+        reason: LeaveReason,
+        suspend: bool,
+        conn: crate::fanout::WeakConn,
+    ) {
+        let msg = RoomMsg::Disconnected {
+            sid,
+            reason,
+            suspend,
+            conn,
+        };
+        let _ = self.tx.send(msg).await;
+    }
+
+    /// Resumes `sid` (of `identity`) on `conn`: the messages after `last_ev` it missed are
+    /// queued on `conn` (or a fresh snapshot). Refused when there is no such session.
+    pub async fn resume(
+        &self,
+        sid: String,
+        identity: String,
+        last_ev: u64,
+        conn: Conn,
+    ) -> Result<String, Error> {
+        self.call(|reply| RoomMsg::Resume {
+            sid,
+            identity,
+            last_ev,
+            conn,
+            reply,
+        })
+        .await?
     }
 
     /// Reads room state inside the actor.

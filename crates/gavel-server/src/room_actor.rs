@@ -51,9 +51,22 @@ pub enum RoomMsg {
         command: Command,
     },
     /// The session ended on its side (`disconnected`, or `slow_consumer` after a write timeout).
+    /// `suspend`: its connection broke (no close frame): it stays, unseen, for the grace
+    /// period (`journal.rs`). `conn`: the connection that ended; a session that resumed on
+    /// another one since is not affected.
     Disconnected {
         sid: String,
         reason: LeaveReason,
+        suspend: bool,
+        conn: crate::fanout::WeakConn,
+    },
+    /// A client resumes session `sid` on a new connection after the room's message `last_ev`.
+    Resume {
+        sid: String,
+        identity: String,
+        last_ev: u64,
+        conn: Conn,
+        reply: oneshot::Sender<Result<String, Error>>,
     },
     Inspect(Inspector),
     WaitRequest {
@@ -131,6 +144,12 @@ pub struct RoomActor {
     noticed: bool,
     /// Closed to be served by another node (no `room_finished`: the room goes on there).
     handed_over: bool,
+    /// Recent messages, for sessions that resume (`journal.rs`).
+    journal: crate::journal::Journal,
+    /// Sessions whose connection broke, and when their grace period ends.
+    suspended: HashMap<String, Instant>,
+    /// How long a broken session may resume.
+    grace: std::time::Duration,
 }
 
 /// Where a room's durable effects go: `store.call(|s| …).await` runs a store call on the store
@@ -207,7 +226,20 @@ impl RoomActor {
             let plane = r.media.get().cloned()?;
             Some(RoomMedia::new(plane, metrics.clone(), r.limits.clone()))
         });
+        let limits = registry
+            .upgrade()
+            .map(|r| r.limits.clone())
+            .unwrap_or_default();
         let actor = RoomActor {
+            journal: crate::journal::Journal::new(
+                limits.resume_events,
+                limits.resume_bytes,
+                // A session resumes within the grace period; what it missed just before its
+                // connection broke is older by at most a write timeout's worth.
+                std::time::Duration::from_millis(limits.resume_grace_ms.saturating_mul(2)),
+            ),
+            suspended: HashMap::new(),
+            grace: std::time::Duration::from_millis(limits.resume_grace_ms),
             media,
             core,
             me,
@@ -260,6 +292,7 @@ impl RoomActor {
                 m.on_timeout();
             }
             self.core.handle_timeout(now_ms());
+            self.end_expired_suspensions();
             self.flush();
             self.run_data_commands().await;
             self.maybe_reap();
@@ -296,7 +329,11 @@ impl RoomActor {
     fn next_deadline(&self) -> Option<Instant> {
         let core = self.core.poll_timeout().map(instant_at);
         let media = self.media.as_ref().and_then(RoomMedia::deadline);
-        [core, self.reap_at, media].into_iter().flatten().min()
+        let grace = self.suspended.values().min().copied();
+        [core, self.reap_at, media, grace]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     async fn on_message(&mut self, msg: RoomMsg) {
@@ -366,9 +403,35 @@ impl RoomActor {
                 }
             }
             RoomMsg::Client { sid, id, command } => self.on_client(now, sid, id, command).await,
-            RoomMsg::Disconnected { sid, reason } => {
+            RoomMsg::Disconnected {
+                sid,
+                reason,
+                suspend,
+                conn,
+            } => {
+                if !self.conns.get(&sid).is_none_or(|c| c.is(&conn)) {
+                    return; // it resumed on another connection
+                }
                 self.conns.remove(&sid);
-                self.core.disconnected(&sid, reason);
+                let grace = self.grace;
+                if suspend && !grace.is_zero() && self.journal.enabled() {
+                    if self.core.identity_of(&sid).is_some() {
+                        self.suspended.insert(sid, Instant::now() + grace);
+                    }
+                } else {
+                    self.suspended.remove(&sid);
+                    self.core.disconnected(&sid, reason);
+                }
+            }
+            RoomMsg::Resume {
+                sid,
+                identity,
+                last_ev,
+                conn,
+                reply,
+            } => {
+                let r = self.resume(&sid, &identity, last_ev, conn);
+                let _ = reply.send(r);
             }
             RoomMsg::Inspect(f) => f(&self.core, now),
             RoomMsg::WaitRequest { request_id, reply } => {
@@ -426,7 +489,8 @@ impl RoomActor {
                 ErrorCode::Internal,
                 "a move must go through the service layer",
             );
-            let _ = conn.send(Outgoing::Frame(Frame::response(&id, &Err(e))));
+            let frame = self.stamp_for(&sid, Frame::response(&id, &Err(e)));
+            let _ = conn.send(Outgoing::Frame(frame));
             return;
         }
         let actor = Actor::Participant { sid: sid.clone() };
@@ -459,7 +523,7 @@ impl RoomActor {
         if let Err(e) = &result {
             self.metrics.error(e.code);
         }
-        let response = Outgoing::Frame(Frame::response(&id, &result));
+        let response = Outgoing::Frame(self.stamp_for(&sid, Frame::response(&id, &result)));
         if self.core.identity_of(&sid).is_none() {
             // The request ended the sender's own session (leave, end_session): answer it before
             // its `room_left` and the close that follows.
@@ -573,7 +637,7 @@ impl RoomActor {
         // engine closes the sessions of everyone no longer in the room.
         self.drain_outputs();
         if let Some(m) = &mut self.media {
-            m.sync(&mut self.core, &self.conns, now_ms());
+            m.sync(&mut self.core, &self.conns, &mut self.journal, now_ms());
             self.drain_outputs();
         }
         self.report_counts();
@@ -660,7 +724,7 @@ impl RoomActor {
     /// An event, serialized once, to every connection of its audience.
     fn fan_out(&mut self, to: &Audience, event: &gavel_core::Event, slow: &mut Vec<String>) {
         let started = std::time::Instant::now();
-        let frame = Frame::event(event);
+        let frame = self.journal.stamp(to, Frame::event(event));
         let sent = self.deliver(to, &frame, slow);
         if let Some(m) = &mut self.media {
             // LiveKit's clients receive data, and Gavel's extras, on their data channels.
@@ -880,9 +944,73 @@ impl RoomActor {
         let _ = link.send(EdgeBody::Resync { keys });
         for (sid, conn) in &mine {
             if let Some(snapshot) = self.core.snapshot(sid) {
-                let _ = conn.send(Outgoing::Frame(Frame::event(&snapshot)));
+                let frame = self.stamp_for(sid, Frame::event(&snapshot));
+                let _ = conn.send(Outgoing::Frame(frame));
             }
         }
+    }
+
+    /// `frame` for `sid` alone, numbered and kept for a resume.
+    fn stamp_for(&mut self, sid: &str, frame: Frame) -> Frame {
+        self.journal.stamp(&Audience::Only(sid.to_string()), frame)
+    }
+
+    /// Sessions whose grace period ended without a resume leave (`disconnected`).
+    fn end_expired_suspensions(&mut self) {
+        if self.suspended.is_empty() {
+            return;
+        }
+        let now = Instant::now();
+        let expired: Vec<String> = self
+            .suspended
+            .iter()
+            .filter(|(_, at)| **at <= now)
+            .map(|(sid, _)| sid.clone())
+            .collect();
+        for sid in expired {
+            self.suspended.remove(&sid);
+            if !self.conns.contains_key(&sid) {
+                self.core.disconnected(&sid, LeaveReason::Disconnected);
+            }
+        }
+    }
+
+    /// A session resumes on `conn`: `resumed`, then what it missed since `last_ev` (or a fresh
+    /// snapshot when that is no longer kept), then the live messages. Only a session of
+    /// `identity` that is still in the room resumes (a kicked, banned or ended one is not).
+    fn resume(
+        &mut self,
+        sid: &str,
+        identity: &str,
+        last_ev: u64,
+        conn: Conn,
+    ) -> Result<String, Error> {
+        if self.core.identity_of(sid) != Some(identity) {
+            return Err(Error::not_found(format!(
+                "no session '{sid}' of '{identity}' to resume in room '{}'",
+                self.me.name
+            )));
+        }
+        self.suspended.remove(sid);
+        // A connection still attached is a socket this side has not seen break yet: it is
+        // dropped (its task ends), and its late `Disconnected` no longer matches.
+        self.conns.remove(sid);
+        let replay = self.journal.since(last_ev, sid);
+        let frames = match replay {
+            crate::journal::Replay::Missed(frames) => frames,
+            crate::journal::Replay::TooOld => match self.core.snapshot(sid) {
+                Some(snapshot) => vec![self.stamp_for(sid, Frame::event(&snapshot))],
+                None => Vec::new(),
+            },
+        };
+        let _ = conn.send(Outgoing::Frame(Frame::resumed(sid, frames.len())));
+        for f in frames {
+            if conn.send(Outgoing::Frame(f)).is_err() {
+                break; // more than its queue holds: it fails as a slow consumer
+            }
+        }
+        self.attach(sid, conn);
+        Ok(sid.to_string())
     }
 
     fn resolved(&mut self, request_id: String, outcome: RequestOutcome) {

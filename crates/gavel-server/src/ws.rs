@@ -32,6 +32,21 @@ const READ_BUFFER: usize = 512;
 #[derive(Deserialize)]
 pub struct RtcParams {
     pub(crate) access_token: Option<String>,
+    /// Resuming: the session id, and the last `seq` and `ev` the client received
+    /// (docs/protocol.md, "Resuming a session").
+    #[serde(default)]
+    pub(crate) resume: Option<String>,
+    #[serde(default)]
+    pub(crate) last_seq: Option<u64>,
+    #[serde(default)]
+    pub(crate) last_ev: Option<u64>,
+}
+
+/// A client's request to resume its session.
+struct Resume {
+    sid: String,
+    last_seq: u64,
+    last_ev: u64,
 }
 
 pub async fn rtc(
@@ -59,8 +74,22 @@ pub async fn rtc(
     let config = Upgrade::config(TRANSPORT_MAX_MESSAGE, READ_BUFFER);
     let claims = Box::new(claims);
     let host = crate::http::request_host(&headers);
+    let resume = match (params.resume, params.last_seq, params.last_ev) {
+        (Some(sid), Some(last_seq), Some(last_ev)) => Some(Resume {
+            sid,
+            last_seq,
+            last_ev,
+        }),
+        (None, None, None) => None,
+        _ => {
+            return ApiError(Error::invalid(
+                "resume needs resume (the session id), last_seq and last_ev together",
+            ))
+            .into_response()
+        }
+    };
     upgrade.respond(config, move |socket| {
-        session(socket, app, room, req, claims, host)
+        session(socket, app, room, req, claims, host, resume)
     })
 }
 
@@ -139,6 +168,7 @@ async fn session(
     req: JoinRequest,
     claims: Box<Claims>,
     host: Option<String>,
+    resume: Option<Resume>,
 ) {
     let _counted = app.registry.session_started();
     let limits = app.registry.limits.clone();
@@ -152,7 +182,23 @@ async fn session(
     // Run-once and rare futures are boxed: the session's own future lives as long as the
     // connection, and its size is that of its largest await (docs/benchmarks.md, idle memory).
     let me = conn.downgrade();
-    let joined = Box::pin(join_anywhere(&app, &room, req, conn)).await;
+    // A session that resumes continues its numbering; one that cannot is a fresh join.
+    let resumed = match &resume {
+        Some(r) => Box::pin(resume_here(&app, &room, r, &req.identity, conn.clone())).await,
+        None => None,
+    };
+    let joined = match (resumed, &resume) {
+        (Some(route), Some(r)) => {
+            w.seq = r.last_seq;
+            Ok(route)
+        }
+        // Not resumable (kicked, banned, ended, its grace period passed, or an unknown
+        // session): the client is told so, and joins afresh if it wants to.
+        (None, Some(_)) => Err(Error::not_found(
+            "this session cannot be resumed (it ended, or its grace period passed): join again",
+        )),
+        _ => Box::pin(join_anywhere(&app, &room, req, conn)).await,
+    };
     let (mut route, mut sid) = match joined {
         Ok(x) => x,
         Err(e) => {
@@ -165,10 +211,15 @@ async fn session(
     };
     let limiter = RateLimiter::direct(limits.request_quota());
     let mut reason = LeaveReason::Disconnected;
+    // Whether the connection broke (no close frame): the session may resume.
+    let mut broke = true;
     // Set when the client broke the protocol: the close frame that says how.
     let mut violation = None;
-    // Sent right after `joined`, the first frame.
-    let servers = route.ice_servers(&app, &sid, host.as_deref());
+    // Sent right after `joined`, the first frame (a resumed session has them already).
+    let servers = match resume {
+        Some(_) => Vec::new(),
+        None => route.ice_servers(&app, &sid, host.as_deref()),
+    };
     let mut ice = (!servers.is_empty()).then(|| Frame::ice_servers(&servers));
     loop {
         tokio::select! {
@@ -273,14 +324,20 @@ async fn session(
                     violation = crate::websocket::violation_close(&e);
                     if violation.is_some() {
                         tracing::info!(%sid, error = %e, "client broke the WebSocket protocol");
+                        broke = false;
                     }
                     break;
                 }
-                Some(Ok(Message::Close(_))) | None => break,
+                Some(Ok(Message::Close(_))) => {
+                    broke = false;
+                    break;
+                }
+                None => break,
             }
         }
     }
-    route.disconnected(sid, reason).await;
+    let suspend = broke && reason == LeaveReason::Disconnected;
+    route.ended(sid, reason, suspend, me).await;
     if let Some(frame) = violation {
         Box::pin(crate::websocket::fail(w.sink, stream, frame, w.timeout)).await;
     }
@@ -363,6 +420,16 @@ impl Route {
         }
     }
 
+    /// The session's socket `conn` ended; `suspend`: it broke, and the session may resume.
+    async fn ended(self, sid: String, reason: LeaveReason, suspend: bool, conn: WeakConn) {
+        match self {
+            Route::Here(handle) => {
+                Box::pin(handle.connection_ended(sid, reason, suspend, conn)).await
+            }
+            edge => edge.disconnected(sid, reason).await,
+        }
+    }
+
     /// The session's socket closed.
     pub(crate) async fn disconnected(self, sid: String, reason: LeaveReason) {
         match self {
@@ -417,6 +484,31 @@ impl Route {
             Outgoing::Frame(_) | Outgoing::Close(_) => {}
         }
         was_edge && !self.is_edge()
+    }
+}
+
+/// Resumes a session of `identity` in `room` on this node; `None` when it cannot (no such
+/// session any more, or its room is served elsewhere).
+async fn resume_here(
+    app: &AppState,
+    room: &str,
+    resume: &Resume,
+    identity: &str,
+    conn: Conn,
+) -> Option<(Route, String)> {
+    let handle = app.registry.get(room)?;
+    let resumed = handle.resume(
+        resume.sid.clone(),
+        identity.to_string(),
+        resume.last_ev,
+        conn,
+    );
+    match resumed.await {
+        Ok(sid) => Some((Route::Here(handle), sid)),
+        Err(e) => {
+            tracing::debug!(room, sid = %resume.sid, error = %e, "resume refused: a fresh join");
+            None
+        }
     }
 }
 

@@ -9,6 +9,10 @@ export class ServerError extends Error {
   }
 }
 
+/** How long a broken connection tries to resume its session (the server's grace period). */
+const RESUME_FOR_MS = 10_000;
+const RESUME_RETRY_MS = 300;
+
 export class Connection {
   /** @param {string} token a join token (its room and identity decide where we land) */
   constructor(token) {
@@ -17,8 +21,18 @@ export class Connection {
     this.pending = new Map();
     this.listeners = [];
     this.closeListeners = [];
+    this.resumeListeners = [];
     this.lastSeq = 0;
+    /** The room's number of the last message received (`ev`), for a resume. */
+    this.lastEv = 0;
+    this.sid = null;
     this.socket = null;
+    this.leaving = false;
+  }
+
+  /** `fn()` after the connection broke and the session resumed on a new one. */
+  onResume(fn) {
+    this.resumeListeners.push(fn);
   }
 
   /** Every server message but responses goes to `fn(message)`, in order. */
@@ -38,44 +52,117 @@ export class Connection {
    */
   connect() {
     const scheme = location.protocol === "https:" ? "wss" : "ws";
-    const url = `${scheme}://${location.host}/v1/rtc?access_token=${encodeURIComponent(this.token)}`;
+    this.base = `${scheme}://${location.host}/v1/rtc?access_token=${encodeURIComponent(this.token)}`;
     return new Promise((resolve, reject) => {
       let joined = false;
       let refused = null;
-      let roomLeft = null;
-      const socket = new WebSocket(url);
+      const socket = new WebSocket(this.base);
       this.socket = socket;
+      this.roomLeft = null;
       socket.onmessage = (msg) => {
-        let data;
-        try {
-          data = JSON.parse(msg.data);
-        } catch {
-          return; // The server only sends JSON; anything else is ignored rather than fatal.
-        }
-        if (typeof data.seq === "number") this.lastSeq = data.seq;
-        if (data.type === "response") return this.settle(data);
+        const data = this.receive(msg);
+        if (!data) return;
         if (data.type === "error" && !joined) {
           refused = new ServerError(data.error.code, data.error.message);
           return;
         }
-        if (data.type === "room_left") roomLeft = data;
-        if (data.type === "ice_servers") this.iceServers = data.ice_servers;
         if (data.type === "joined" && !joined) {
           joined = true;
+          this.sid = data.me.sid;
           resolve(data);
         }
-        for (const fn of this.listeners) fn(data);
+        this.dispatch(data);
       };
       socket.onclose = async (ev) => {
-        for (const [, p] of this.pending) p.reject(new ServerError("disconnected", "the connection closed"));
-        this.pending.clear();
+        this.failPending();
         if (!joined) {
           reject(refused ?? (await this.refusalBeforeUpgrade()));
           return;
         }
-        for (const fn of this.closeListeners) fn({ code: ev.code, reason: ev.reason, roomLeft });
+        this.closed(ev);
       };
     });
+  }
+
+  /** One message off the socket: numbering noted, responses settled; `null` once handled. */
+  receive(msg) {
+    let data;
+    try {
+      data = JSON.parse(msg.data);
+    } catch {
+      return null; // The server only sends JSON; anything else is ignored rather than fatal.
+    }
+    if (typeof data.seq === "number") this.lastSeq = data.seq;
+    if (typeof data.ev === "number") this.lastEv = data.ev;
+    if (data.type === "response") {
+      this.settle(data);
+      return null;
+    }
+    return data;
+  }
+
+  dispatch(data) {
+    if (data.type === "room_left") this.roomLeft = data;
+    if (data.type === "ice_servers") this.iceServers = data.ice_servers;
+    for (const fn of this.listeners) fn(data);
+  }
+
+  failPending() {
+    for (const [, p] of this.pending) p.reject(new ServerError("disconnected", "the connection closed"));
+    this.pending.clear();
+  }
+
+  /**
+   * The socket closed. One that broke (no close frame from the server: 1006) while we were
+   * in the room resumes the session — same session, the messages missed meanwhile — for up to
+   * RESUME_FOR_MS; anything else ends it for the listeners.
+   */
+  async closed(ev) {
+    const broke = ev.code === 1006 && !this.leaving && !this.roomLeft;
+    if (broke && (await this.resume())) {
+      for (const fn of this.resumeListeners) fn();
+      return;
+    }
+    for (const fn of this.closeListeners) fn({ code: ev.code, reason: ev.reason, roomLeft: this.roomLeft });
+  }
+
+  /** Tries to resume until the server answers `resumed` (true) or refuses, or time runs out. */
+  async resume() {
+    const end = Date.now() + RESUME_FOR_MS;
+    while (Date.now() < end && !this.leaving) {
+      const url = `${this.base}&resume=${encodeURIComponent(this.sid)}&last_seq=${this.lastSeq}&last_ev=${this.lastEv}`;
+      const outcome = await new Promise((settle) => {
+        const socket = new WebSocket(url);
+        let first = true;
+        socket.onmessage = (msg) => {
+          const data = this.receive(msg);
+          if (first) {
+            first = false;
+            if (data?.type !== "resumed") {
+              socket.onclose = null;
+              socket.close();
+              settle("refused");
+              return;
+            }
+            this.socket = socket;
+            settle("resumed");
+            return;
+          }
+          if (data) this.dispatch(data);
+        };
+        socket.onclose = (ev) => {
+          if (first) settle("retry");
+          else {
+            this.failPending();
+            this.closed(ev);
+          }
+        };
+      });
+      if (outcome === "resumed") return true;
+      if (outcome === "refused") return false;
+      await new Promise((r) => setTimeout(r, RESUME_RETRY_MS));
+    }
+    return false;
   }
 
   /** Browsers hide why an upgrade failed; the same URL over plain HTTP answers with the error. */
@@ -117,6 +204,7 @@ export class Connection {
   }
 
   close() {
+    this.leaving = true;
     if (this.socket) this.socket.close(1000, "left");
   }
 }

@@ -126,6 +126,8 @@ class Session {
     byId("leave").onclick = () => this.leave();
     conn.onEvent((ev) => this.handle(ev));
     conn.onClose((c) => this.closed(c));
+    // Back after a network blip: our media path may have changed too (another network).
+    conn.onResume(() => this.session?.restartIce().catch(() => {}));
     this.handle(joined);
     show("room-screen");
     if (this.session) {

@@ -92,6 +92,12 @@ export class MediaSession {
     return this.sending.get(source)?.sender ?? null;
   }
 
+  /** After a network blip: new ICE credentials and candidates, the same tracks and slots. */
+  restartIce() {
+    this.pc.restartIce();
+    return this.negotiate();
+  }
+
   /** Offer → answer, one at a time. */
   negotiate() {
     this.busy = this.busy.catch(() => {}).then(() => this.offer());

@@ -427,7 +427,13 @@ impl RoomMedia {
     }
 
     /// Brings the engine and the room into step; see the module doc.
-    pub fn sync(&mut self, core: &mut Room, conns: &HashMap<String, Conn>, now_ms: u64) {
+    pub fn sync(
+        &mut self,
+        core: &mut Room,
+        conns: &HashMap<String, Conn>,
+        journal: &mut crate::journal::Journal,
+        now_ms: u64,
+    ) {
         for _ in 0..4 {
             if core.take_media_changed() {
                 // Sessions whose participant left (or was kicked, banned, ended) close.
@@ -445,7 +451,7 @@ impl RoomMedia {
                 self.follow_permissions(core);
                 self.engine.set_rules(Instant::now(), core.media_rules());
             }
-            self.drain(core, conns, now_ms);
+            self.drain(core, conns, journal, now_ms);
             if !core.media_changed() {
                 break;
             }
@@ -489,7 +495,13 @@ impl RoomMedia {
         }
     }
 
-    fn drain(&mut self, core: &mut Room, conns: &HashMap<String, Conn>, now_ms: u64) {
+    fn drain(
+        &mut self,
+        core: &mut Room,
+        conns: &HashMap<String, Conn>,
+        journal: &mut crate::journal::Journal,
+        now_ms: u64,
+    ) {
         // UDP datagrams leave as one batch, sent from the media plane's sender thread.
         let mut udp = Vec::new();
         while let Some(out) = self.engine.poll_output() {
@@ -546,9 +558,11 @@ impl RoomMedia {
                     tracing::debug!(%session, "media connected");
                 }
                 EngineOutput::Event(MediaEvent::Offer { session, sdp }) => {
-                    if let Some(conn) = conns.get(participant_of(&session)) {
-                        let _ =
-                            conn.send(Outgoing::Frame(Frame::event(&Event::MediaOffer { sdp })));
+                    let sid = participant_of(&session);
+                    let to = gavel_core::Audience::Only(sid.to_string());
+                    let frame = journal.stamp(&to, Frame::event(&Event::MediaOffer { sdp }));
+                    if let Some(conn) = conns.get(sid) {
+                        let _ = conn.send(Outgoing::Frame(frame));
                     }
                 }
                 EngineOutput::Event(MediaEvent::Data {
@@ -563,9 +577,6 @@ impl RoomMedia {
                     unserved_audio,
                     unserved_video,
                 }) => {
-                    let Some(conn) = conns.get(&session) else {
-                        continue;
-                    };
                     let slots = slots
                         .into_iter()
                         .map(|s| MediaSlot {
@@ -581,7 +592,13 @@ impl RoomMedia {
                         unserved_audio: unserved_audio as u32,
                         unserved_video: unserved_video as u32,
                     };
-                    let _ = conn.send(Outgoing::Frame(Frame::event(&event)));
+                    // Kept for a resume even while the session is suspended: its slots change
+                    // while it is away.
+                    let to = gavel_core::Audience::Only(session.clone());
+                    let frame = journal.stamp(&to, Frame::event(&event));
+                    if let Some(conn) = conns.get(&session) {
+                        let _ = conn.send(Outgoing::Frame(frame));
+                    }
                 }
             }
         }

@@ -9,6 +9,7 @@ pub mod external;
 pub mod media;
 pub mod postgres;
 pub mod process;
+pub mod proxy;
 pub mod redis;
 pub mod tls;
 pub mod turn;
