@@ -73,12 +73,17 @@ impl Frame {
     /// This message with the room's message number `ev` (`journal.rs`) — one copy per
     /// message, shared by every recipient.
     pub fn numbered(&self, ev: u64) -> Frame {
-        let mut s = String::with_capacity(self.0.len() + 24);
-        s.push_str("\"ev\":");
-        s.push_str(&ev.to_string());
+        Frame(Arc::from(self.prefixed("\"ev\":", ev)))
+    }
+
+    /// `opening`, `n`, a comma, then the shared body.
+    fn prefixed(&self, opening: &str, n: u64) -> String {
+        let mut s = String::with_capacity(self.0.len() + opening.len() + 21);
+        s.push_str(opening);
+        s.push_str(&n.to_string());
         s.push(',');
         s.push_str(&self.0);
-        Frame(Arc::from(s))
+        s
     }
 
     /// The size of the shared body, in bytes.
@@ -93,12 +98,7 @@ impl Frame {
 
     /// The text a connection sends: its sequence number spliced in front of the shared body.
     pub fn with_seq(&self, seq: u64) -> String {
-        let mut s = String::with_capacity(self.0.len() + 28);
-        s.push_str("{\"seq\":");
-        s.push_str(&seq.to_string());
-        s.push(',');
-        s.push_str(&self.0);
-        s
+        self.prefixed("{\"seq\":", seq)
     }
 }
 
