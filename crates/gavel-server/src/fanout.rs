@@ -139,19 +139,44 @@ enum ConnTo {
     },
 }
 
-/// See [`Conn::downgrade`].
+/// See [`Conn::downgrade`]; also what names the connection a session's end came from.
 #[derive(Clone, Debug)]
-pub struct WeakConn(Option<mpsc::WeakSender<Outgoing>>);
+pub struct WeakConn(WeakTo);
+
+#[derive(Clone, Debug)]
+enum WeakTo {
+    Local(mpsc::WeakSender<Outgoing>),
+    /// Session `key` on the edge node `edge`.
+    Remote {
+        edge: String,
+        key: u64,
+    },
+    /// Any connection (an end that names none).
+    Any,
+}
 
 impl WeakConn {
-    /// A handle that stands for no connection (a session on another node's socket).
+    /// Stands for whichever connection the session has.
     pub fn none() -> WeakConn {
-        WeakConn(None)
+        WeakConn(WeakTo::Any)
+    }
+
+    /// Session `key` of the edge node `edge`.
+    pub fn remote(edge: &str, key: u64) -> WeakConn {
+        WeakConn(WeakTo::Remote {
+            edge: edge.to_string(),
+            key,
+        })
     }
 
     pub fn upgrade(&self) -> Option<Conn> {
-        let tx = self.0.as_ref()?.upgrade()?;
-        Some(Conn(ConnTo::Local { tx, pinned: false }))
+        let WeakTo::Local(w) = &self.0 else {
+            return None;
+        };
+        Some(Conn(ConnTo::Local {
+            tx: w.upgrade()?,
+            pinned: false,
+        }))
     }
 }
 
@@ -202,18 +227,22 @@ impl Conn {
     /// handle lives on its edge; there is nothing to weaken here.)
     pub fn downgrade(&self) -> WeakConn {
         match &self.0 {
-            ConnTo::Local { tx, .. } => WeakConn(Some(tx.downgrade())),
-            ConnTo::Remote { .. } => WeakConn(None),
+            ConnTo::Local { tx, .. } => WeakConn(WeakTo::Local(tx.downgrade())),
+            ConnTo::Remote { link, key, .. } => WeakConn::remote(&link.edge, *key),
         }
     }
 
-    /// Whether `weak` is a handle on this same connection (`None`-handles match any: a remote
-    /// session's edge tells its sessions apart itself).
+    /// Whether `weak` names this same connection ([`WeakConn::none`] names any).
     pub fn is(&self, weak: &WeakConn) -> bool {
         match (&self.0, &weak.0) {
-            (ConnTo::Local { tx, .. }, Some(w)) => w.upgrade().is_some_and(|w| w.same_channel(tx)),
-            (_, None) => true,
-            (ConnTo::Remote { .. }, Some(_)) => false,
+            (_, WeakTo::Any) => true,
+            (ConnTo::Local { tx, .. }, WeakTo::Local(w)) => {
+                w.upgrade().is_some_and(|w| w.same_channel(tx))
+            }
+            (ConnTo::Remote { link, key, .. }, WeakTo::Remote { edge, key: k }) => {
+                link.edge == *edge && key == k
+            }
+            _ => false,
         }
     }
 

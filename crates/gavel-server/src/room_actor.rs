@@ -1003,13 +1003,20 @@ impl RoomActor {
                 None => Vec::new(),
             },
         };
+        // Attached first: a session on an edge is known there by its sid before its frames.
+        self.attach(sid, conn);
+        let Some(conn) = self.conns.get(sid) else {
+            return Err(Error::new(
+                ErrorCode::Internal,
+                "the resumed session has no connection",
+            ));
+        };
         let _ = conn.send(Outgoing::Frame(Frame::resumed(sid, frames.len())));
         for f in frames {
             if conn.send(Outgoing::Frame(f)).is_err() {
                 break; // more than its queue holds: it fails as a slow consumer
             }
         }
-        self.attach(sid, conn);
         Ok(sid.to_string())
     }
 

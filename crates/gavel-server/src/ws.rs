@@ -184,7 +184,7 @@ async fn session(
     let me = conn.downgrade();
     // A session that resumes continues its numbering; one that cannot is a fresh join.
     let resumed = match &resume {
-        Some(r) => Box::pin(resume_here(&app, &room, r, &req.identity, conn.clone())).await,
+        Some(r) => Box::pin(resume_anywhere(&app, &room, r, &req, conn.clone())).await,
         None => None,
     };
     let joined = match (resumed, &resume) {
@@ -426,7 +426,10 @@ impl Route {
             Route::Here(handle) => {
                 Box::pin(handle.connection_ended(sid, reason, suspend, conn)).await
             }
-            edge => edge.disconnected(sid, reason).await,
+            Route::Edge { node, key, .. } => {
+                let gone = crate::cluster::edge_session::gone(&node, key, reason, suspend);
+                Box::pin(gone).await
+            }
         }
     }
 
@@ -435,7 +438,10 @@ impl Route {
         match self {
             Route::Here(handle) => Box::pin(handle.disconnected(sid, reason)).await,
             Route::Edge { node, key, .. } => {
-                Box::pin(crate::cluster::edge_session::gone(&node, key, reason)).await
+                Box::pin(crate::cluster::edge_session::gone(
+                    &node, key, reason, false,
+                ))
+                .await
             }
         }
     }
@@ -487,29 +493,73 @@ impl Route {
     }
 }
 
-/// Resumes a session of `identity` in `room` on this node; `None` when it cannot (no such
-/// session any more, or its room is served elsewhere).
-async fn resume_here(
+/// Resumes a session of `identity` in `room`, wherever the room is served (in cluster mode a
+/// client may resume through any node); `None` when it cannot (no such session any more).
+async fn resume_anywhere(
     app: &AppState,
     room: &str,
     resume: &Resume,
-    identity: &str,
+    req: &JoinRequest,
     conn: Conn,
 ) -> Option<(Route, String)> {
-    let handle = app.registry.get(room)?;
-    let resumed = handle.resume(
-        resume.sid.clone(),
-        identity.to_string(),
-        resume.last_ev,
-        conn,
-    );
-    match resumed.await {
-        Ok(sid) => Some((Route::Here(handle), sid)),
-        Err(e) => {
-            tracing::debug!(room, sid = %resume.sid, error = %e, "resume refused: a fresh join");
-            None
+    if let Some(handle) = app.registry.get(room) {
+        let resumed = handle.resume(
+            resume.sid.clone(),
+            req.identity.clone(),
+            resume.last_ev,
+            conn,
+        );
+        return match resumed.await {
+            Ok(sid) => Some((Route::Here(handle), sid)),
+            Err(e) => {
+                tracing::debug!(room, sid = %resume.sid, error = %e, "resume refused");
+                None
+            }
+        };
+    }
+    // Another node serves it (a room nobody serves holds no session to resume).
+    let node = app.registry.cluster.get()?;
+    use crate::cluster::edge_session::{self, RemoteJoin};
+    for fresh in [false, true] {
+        let owner = node.owner_of(room, fresh).await.ok()??;
+        if owner == node.id {
+            return None;
+        }
+        let key = node.edge.new_key();
+        let wanted = crate::cluster::edge_wire::EdgeResume {
+            sid: resume.sid.clone(),
+            last_ev: resume.last_ev,
+        };
+        let joined = edge_session::join(
+            node,
+            key,
+            &owner,
+            room,
+            req.clone(),
+            conn.clone(),
+            Some(wanted),
+        );
+        match joined.await {
+            RemoteJoin::Joined {
+                key,
+                sid,
+                ice_servers,
+            } => {
+                let route = Route::Edge {
+                    node: node.clone(),
+                    key,
+                    ice_servers,
+                };
+                return Some((route, sid));
+            }
+            RemoteJoin::NotHere => continue,
+            RemoteJoin::Refused(e) => {
+                tracing::debug!(room, sid = %resume.sid, error = %e, "resume refused");
+                return None;
+            }
         }
     }
+    None
 }
 
 /// Joins wherever the room is served: here, or — in cluster mode, when another node owns it —
@@ -532,7 +582,9 @@ pub(crate) async fn join_anywhere(
                     local = true;
                     break;
                 }
-                match edge_session::join(node, key, &owner, room, req.clone(), conn.clone()).await {
+                let joined =
+                    edge_session::join(node, key, &owner, room, req.clone(), conn.clone(), None);
+                match joined.await {
                     RemoteJoin::Joined {
                         key,
                         sid,

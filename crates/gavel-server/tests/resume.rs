@@ -232,3 +232,47 @@ async fn a_participant_kicked_while_away_cannot_resume_and_resumes_need_its_own_
     drop(ann);
     s.stop().await;
 }
+
+/// In cluster mode a client resumes through any node: here it joined through the room's owner
+/// and resumes through the other node, which becomes its edge.
+#[tokio::test]
+async fn a_session_resumes_through_another_node_of_the_cluster() {
+    use common::cluster::Cluster;
+    let cluster = Cluster::start("resume").await;
+    let a = TestServer::with_config(cluster.node("a", 3_000, 500)).await;
+    let b = TestServer::with_config(cluster.node("b", 3_000, 500)).await;
+    let proxy = Proxy::start(a.server.as_ref().unwrap().addr).await;
+    let host = a.join("c", "host", "host").await;
+    let ann = RtcClient::connect(&proxy.ws, &a.token("c", "ann", "participant"))
+        .await
+        .unwrap();
+    expect(&host, "participant_joined").await;
+    settle(&host).await;
+    let sid = ann.sid().to_string();
+
+    proxy.refuse(true);
+    proxy.cut();
+    a.admin()
+        .update_participant("c", "ann", json!({"metadata": "while-away"}))
+        .await
+        .unwrap();
+    proxy.retarget(b.server.as_ref().unwrap().addr);
+    proxy.refuse(false);
+    let updated = ann
+        .wait_for(Duration::from_secs(15), |e| {
+            matches!(e, Event::ParticipantUpdated { participant, .. } if participant.metadata == "while-away")
+        })
+        .await;
+    assert!(updated.is_ok(), "{updated:?}");
+    assert_eq!(ann.sid(), sid);
+    assert_eq!(ann.seq_break(), None);
+    // Live through its new edge: its requests reach the owner, its events come back.
+    ann.request(json!({"type": "update_self", "metadata": "back"}))
+        .await
+        .unwrap();
+    let got = settle(&host).await;
+    assert!(!saw_leave(&got, "ann"), "{got:#?}");
+    assert!(got.iter().any(|m| matches!(m, Message::Event { event: Event::ParticipantUpdated { participant, .. }, .. } if participant.metadata == "back")), "{got:#?}");
+    a.stop().await;
+    b.stop().await;
+}

@@ -26,7 +26,8 @@ pub enum RemoteJoin {
     Refused(Error),
 }
 
-/// Joins `room`, served by `owner`, for session `key` on this node's socket.
+/// Joins `room`, served by `owner`, for session `key` on this node's socket — or, with
+/// `resume`, resumes that session there.
 pub async fn join(
     node: &Node,
     key: u64,
@@ -34,6 +35,7 @@ pub async fn join(
     room: &str,
     req: JoinRequest,
     conn: Conn,
+    resume: Option<super::edge_wire::EdgeResume>,
 ) -> RemoteJoin {
     let pinned = conn.is_pinned();
     node.edge.register(key, room, owner, req.clone(), conn);
@@ -44,6 +46,7 @@ pub async fn join(
             key,
             req,
             pinned,
+            resume,
         };
         serde_json::to_vec(&join).expect("joins serialize")
     };
@@ -177,15 +180,29 @@ pub async fn client(node: &Node, key: u64, id: serde_json::Value, command: Comma
     true
 }
 
-/// The session's socket closed: the owner hears it left.
-pub async fn gone(node: &Node, key: u64, reason: LeaveReason) {
+/// The session's socket closed: the owner hears it left — or, with `suspend` (it broke), that
+/// it may resume.
+pub async fn gone(node: &Node, key: u64, reason: LeaveReason, suspend: bool) {
     if let Some(route) = node.edge.remove(key) {
-        tell_gone(node, &route.owner, route.room, route.sid, reason).await;
+        let body = EdgeGone {
+            room: route.room,
+            sid: route.sid,
+            reason,
+            key: Some(key),
+            suspend,
+        };
+        publish(node, &route.owner, KIND_EDGE_GONE, &body).await;
     }
 }
 
 pub async fn tell_gone(node: &Node, owner: &str, room: String, sid: String, reason: LeaveReason) {
-    let body = EdgeGone { room, sid, reason };
+    let body = EdgeGone {
+        room,
+        sid,
+        reason,
+        key: None,
+        suspend: false,
+    };
     publish(node, owner, KIND_EDGE_GONE, &body).await;
 }
 
@@ -212,11 +229,17 @@ pub async fn admit(registry: &Registry, node: &Node, edge: &str, join: EdgeJoin)
         return Answer::NotHere { id };
     };
     let result = async {
+        let conn = Conn::remote(node.links.link(&handle.name, edge), join.key, join.pinned);
+        if let Some(r) = join.resume {
+            let sid = handle
+                .resume(r.sid, join.req.identity, r.last_ev, conn.clone())
+                .await?;
+            return Ok((sid, conn));
+        }
         // Child rooms inherit their ancestors' bans (which live on this node too).
         registry
             .check_inherited_bans(&join.room, &join.req.identity)
             .await?;
-        let conn = Conn::remote(node.links.link(&handle.name, edge), join.key, join.pinned);
         let sid = handle.join(join.req, conn.clone()).await?;
         Ok((sid, conn))
     }

@@ -34,6 +34,16 @@ pub struct EdgeJoin {
     /// The session cannot follow a move to another node (`fanout::Conn::is_pinned`).
     #[serde(default)]
     pub pinned: bool,
+    /// Resumes session `sid` after the room's message `last_ev` instead of joining
+    /// (`journal.rs`).
+    #[serde(default)]
+    pub resume: Option<EdgeResume>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EdgeResume {
+    pub sid: String,
+    pub last_ev: u64,
 }
 
 /// Sessions of the edge join `room` together: after a failover, an edge admits all its
@@ -68,6 +78,12 @@ pub struct EdgeGone {
     pub room: String,
     pub sid: String,
     pub reason: LeaveReason,
+    /// The session's key on the edge (a session that resumed elsewhere since is not affected).
+    #[serde(default)]
+    pub key: Option<u64>,
+    /// Its socket broke: the session may resume within the grace period.
+    #[serde(default)]
+    pub suspend: bool,
 }
 
 /// The edge missed messages of `room`: the owner sends it who is attached and a fresh snapshot

@@ -156,7 +156,12 @@ pub async fn dispatch(
             edge_wire::KIND_EDGE_GONE => {
                 if let Ok(g) = serde_json::from_slice::<edge_wire::EdgeGone>(&envelope.body) {
                     if let Some(room) = service.registry().get(&g.room) {
-                        room.disconnected(g.sid, g.reason).await;
+                        let conn = match g.key {
+                            Some(key) => crate::fanout::WeakConn::remote(&envelope.from, key),
+                            None => crate::fanout::WeakConn::none(),
+                        };
+                        room.connection_ended(g.sid, g.reason, g.suspend, conn)
+                            .await;
                     }
                 }
             }

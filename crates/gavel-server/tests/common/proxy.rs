@@ -13,6 +13,7 @@ pub struct Proxy {
     pub ws: String,
     conns: Arc<Mutex<Vec<JoinHandle<()>>>>,
     refusing: Arc<AtomicBool>,
+    target: Arc<Mutex<SocketAddr>>,
 }
 
 impl Proxy {
@@ -21,13 +22,15 @@ impl Proxy {
         let ws = format!("ws://{}", listener.local_addr().unwrap());
         let conns: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::default();
         let refusing = Arc::new(AtomicBool::new(false));
-        let (c, r) = (conns.clone(), refusing.clone());
+        let target = Arc::new(Mutex::new(server));
+        let (c, r, t) = (conns.clone(), refusing.clone(), target.clone());
         tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
                 if r.load(Ordering::SeqCst) {
                     drop(client);
                     continue;
                 }
+                let server = *t.lock().unwrap();
                 let task = tokio::spawn(async move {
                     let Ok(mut upstream) = TcpStream::connect(server).await else {
                         return;
@@ -42,6 +45,7 @@ impl Proxy {
             ws,
             conns,
             refusing,
+            target,
         }
     }
 
@@ -50,6 +54,11 @@ impl Proxy {
         for t in self.conns.lock().unwrap().drain(..) {
             t.abort();
         }
+    }
+
+    /// New connections go to `server` (another node of a cluster).
+    pub fn retarget(&self, server: SocketAddr) {
+        *self.target.lock().unwrap() = server;
     }
 
     /// Refuses (`true`) or accepts new connections.
