@@ -64,6 +64,8 @@ pub struct Metrics {
     pub webhook_deliveries: Family<EndpointOutcome, Counter>,
     pub webhook_pending: Family<EndpointLabel, Gauge>,
     pub webhook_unqueued: Counter,
+    pub sessions_suspended: Counter,
+    pub sessions_resumed: Family<OutcomeLabel, Counter>,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -131,6 +133,8 @@ impl Default for Metrics {
             webhook_deliveries: Family::default(),
             webhook_pending: Family::default(),
             webhook_unqueued: Counter::default(),
+            sessions_suspended: Counter::default(),
+            sessions_resumed: Family::default(),
             registry: PromRegistry::default(),
         };
         registry.register("rooms", "Open rooms", m.rooms.clone());
@@ -294,6 +298,16 @@ impl Default for Metrics {
             "Webhook events that found the outbox writer's queue full (the store stalled) and were never queued",
             m.webhook_unqueued.clone(),
         );
+        registry.register(
+            "sessions_suspended",
+            "Sessions whose connection broke and that waited for their client to resume",
+            m.sessions_suspended.clone(),
+        );
+        registry.register(
+            "sessions_resumed",
+            "Suspended sessions by how they ended: resumed (missed messages replayed), snapshot (resumed with a fresh snapshot), expired (the grace period passed), refused (no such session)",
+            m.sessions_resumed.clone(),
+        );
         Metrics { registry, ..m }
     }
 }
@@ -319,6 +333,12 @@ impl Metrics {
                 outcome,
             })
             .inc_by(n);
+    }
+
+    pub fn resume(&self, outcome: &'static str) {
+        self.sessions_resumed
+            .get_or_create(&OutcomeLabel { outcome })
+            .inc();
     }
 
     /// Counts an ACME order by its outcome.

@@ -416,6 +416,7 @@ impl RoomActor {
                 let grace = self.grace;
                 if suspend && !grace.is_zero() && self.journal.enabled() {
                     if self.core.identity_of(&sid).is_some() {
+                        self.metrics.sessions_suspended.inc();
                         self.suspended.insert(sid, Instant::now() + grace);
                     }
                 } else {
@@ -969,7 +970,8 @@ impl RoomActor {
             .collect();
         for sid in expired {
             self.suspended.remove(&sid);
-            if !self.conns.contains_key(&sid) {
+            if !self.conns.contains_key(&sid) && self.core.identity_of(&sid).is_some() {
+                self.metrics.resume("expired");
                 self.core.disconnected(&sid, LeaveReason::Disconnected);
             }
         }
@@ -986,6 +988,7 @@ impl RoomActor {
         conn: Conn,
     ) -> Result<String, Error> {
         if self.core.identity_of(sid) != Some(identity) {
+            self.metrics.resume("refused");
             return Err(Error::not_found(format!(
                 "no session '{sid}' of '{identity}' to resume in room '{}'",
                 self.me.name
@@ -996,6 +999,11 @@ impl RoomActor {
         // dropped (its task ends), and its late `Disconnected` no longer matches.
         self.conns.remove(sid);
         let replay = self.journal.since(last_ev, sid);
+        let outcome = match &replay {
+            crate::journal::Replay::Missed(_) => "resumed",
+            crate::journal::Replay::TooOld => "snapshot",
+        };
+        self.metrics.resume(outcome);
         let frames = match replay {
             crate::journal::Replay::Missed(frames) => frames,
             crate::journal::Replay::TooOld => match self.core.snapshot(sid) {

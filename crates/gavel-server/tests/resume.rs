@@ -142,6 +142,11 @@ async fn a_cut_connection_resumes_with_every_missed_message_once_and_nobody_sees
     }
     // And she is still in the room, live.
     ann.request(json!({"type": "ping"})).await.unwrap();
+    assert_eq!(metric(&s, "gavel_sessions_suspended_total").await, 1.0);
+    assert_eq!(
+        metric(&s, "gavel_sessions_resumed_total{outcome=\"resumed\"}").await,
+        1.0
+    );
     s.stop().await;
 }
 

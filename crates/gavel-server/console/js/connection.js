@@ -68,7 +68,7 @@ export class Connection {
         }
         if (data.type === "joined" && !joined) {
           joined = true;
-          this.sid = data.me.sid;
+          this.sid = data.self.sid;
           resolve(data);
         }
         this.dispatch(data);
