@@ -219,19 +219,7 @@ pub fn webhook_outbox(s: &impl crate::webhooks::store::WebhookStore) {
     assert_eq!(ids(s.webhook_due("e", 100, 10).unwrap()), ["2"]);
     assert_eq!(s.webhook_next_at("e").unwrap(), Some(0));
     let b = s.webhook_due("e", 100, 10).unwrap().remove(0);
-    let delivered = |r: &crate::webhooks::store::OutboxRow| DeliveryRecord {
-        id: 0,
-        endpoint: r.endpoint.clone(),
-        event_id: r.event_id.clone(),
-        kind: r.kind.clone(),
-        room: r.room.clone(),
-        at: 200,
-        outcome: "delivered".into(),
-        attempts: r.attempts + 1,
-        status: Some(200),
-        error: None,
-        body: r.body.clone(),
-    };
+    let delivered = |r: &crate::webhooks::store::OutboxRow| DeliveryRecord::delivered(r, 200, 200);
     s.webhook_settle(b.id, &delivered(&b), 1).unwrap();
     assert!(s.webhook_due("e", 100, 10).unwrap().is_empty());
     assert_eq!(s.webhook_next_at("e").unwrap(), Some(500));

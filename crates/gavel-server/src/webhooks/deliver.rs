@@ -124,22 +124,7 @@ impl Deliverer {
             match outcome {
                 Ok(status) => {
                     self.metrics.webhook(&name, "delivered", 1);
-                    settled.push((
-                        row.id,
-                        DeliveryRecord {
-                            id: 0,
-                            endpoint: row.endpoint,
-                            event_id: row.event_id,
-                            kind: row.kind,
-                            room: row.room,
-                            at: now,
-                            outcome: "delivered".into(),
-                            attempts: row.attempts + 1,
-                            status: Some(status),
-                            error: None,
-                            body: row.body,
-                        },
-                    ));
+                    settled.push((row.id, DeliveryRecord::delivered(&row, now, status)));
                 }
                 Err(error) => {
                     self.metrics.webhook(&name, "failed", 1);

@@ -55,6 +55,23 @@ pub struct DeliveryRecord {
 }
 
 impl DeliveryRecord {
+    /// The log line of an event delivered at `now` with HTTP `status` (this attempt included).
+    pub fn delivered(row: &OutboxRow, now: Millis, status: u16) -> DeliveryRecord {
+        DeliveryRecord {
+            id: 0,
+            endpoint: row.endpoint.clone(),
+            event_id: row.event_id.clone(),
+            kind: row.kind.clone(),
+            room: row.room.clone(),
+            at: now,
+            outcome: "delivered".into(),
+            attempts: row.attempts + 1,
+            status: Some(status),
+            error: None,
+            body: row.body.clone(),
+        }
+    }
+
     /// The log line of an event dropped at `now` for `why`.
     pub fn dropped(row: &OutboxRow, now: Millis, why: &str) -> DeliveryRecord {
         DeliveryRecord {
