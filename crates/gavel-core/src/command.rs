@@ -121,8 +121,13 @@ pub enum Command {
     /// Opens a second media session for the sender that the server offers to (LiveKit's
     /// subscriber connection): one send-only m-line per track it may receive, plus the data
     /// channels `_reliable` and `_lossy`. Offers arrive as `media_offer` events, one at a
-    /// time; each is answered with `media_answer`.
-    MediaSubscribe,
+    /// time; each is answered with `media_answer`. Once it is open, `restart_ice` restarts its
+    /// ICE (new credentials, offered at once; an offer still unanswered is withdrawn): what a
+    /// client that resumed after a network blip asks for.
+    MediaSubscribe {
+        #[serde(default)]
+        restart_ice: bool,
+    },
     /// The answer to the last `media_offer` event.
     MediaAnswer {
         sdp: String,
@@ -297,7 +302,7 @@ impl Command {
             Command::MediaOffer { .. } => "media_offer",
             Command::UpdateTrackSettings { .. } => "update_track_settings",
             Command::MediaCandidate { .. } => "media_candidate",
-            Command::MediaSubscribe => "media_subscribe",
+            Command::MediaSubscribe { .. } => "media_subscribe",
             Command::MediaAnswer { .. } => "media_answer",
             Command::AudioLevel { .. } => "audio_level",
             Command::RespondRequest { .. } => "respond_request",

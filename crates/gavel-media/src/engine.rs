@@ -299,12 +299,7 @@ impl MediaEngine {
         }
         // A client that restarts ICE (new credentials in its offer: a browser does when its
         // ICE servers change) gets new ones from str0m too, and its checks name the new ufrag.
-        let ufrag = s.rtc.direct_api().local_ice_credentials().ufrag;
-        if ufrag != s.ufrag {
-            let old = std::mem::replace(&mut s.ufrag, ufrag.clone());
-            self.by_ufrag.remove(&old);
-            self.by_ufrag.insert(ufrag, session.to_string());
-        }
+        self.refresh_ufrag(session);
         self.enqueue(session);
         self.reassign();
         self.drive(now);
@@ -372,16 +367,20 @@ impl MediaEngine {
         let in_flight = std::mem::take(&mut o.in_flight);
         let accepted = s.rtc.sdp_api().accept_answer(pending, answer);
         let channels_in_flight = std::mem::take(&mut o.channels_in_flight);
+        let restart_in_flight = std::mem::take(&mut o.restart_in_flight);
         if let Err(e) = accepted {
             s.slots.retain(|x| !in_flight.contains(&x.mid));
             if channels_in_flight {
                 o.opened = false;
             }
+            o.restart_ice |= restart_in_flight;
             self.reassign();
             self.offer_changes(session);
             self.drive(now);
             return Err(MediaError(format!("the answer was refused: {e}")));
         }
+        // An ICE restart took effect: the client's checks name the new ufrag.
+        self.refresh_ufrag(session);
         // What changed while the offer was out goes in the next one.
         self.reassign();
         self.offer_changes(session);
@@ -389,6 +388,49 @@ impl MediaEngine {
         self.enqueue(session);
         self.drive(now);
         Ok(())
+    }
+
+    /// Restarts ICE on a session the server offers to: the next offer, made at once, carries
+    /// new credentials, and the client's checks name them once it answers. An offer still
+    /// waiting for its answer is withdrawn first and what it added is offered again: its
+    /// client may never have seen it (it went out on the signalling connection that broke).
+    pub fn restart_ice(&mut self, now: Instant, session: &str) -> Result<(), MediaError> {
+        let s = self
+            .sessions
+            .get_mut(session)
+            .ok_or_else(|| MediaError("no media session".into()))?;
+        let Some(o) = s.offering.as_mut() else {
+            return Err(MediaError(
+                "this connection's client makes the offers: it restarts ICE in its own".into(),
+            ));
+        };
+        if o.pending.take().is_some() {
+            let in_flight = std::mem::take(&mut o.in_flight);
+            s.slots.retain(|x| !in_flight.contains(&x.mid));
+            if std::mem::take(&mut o.channels_in_flight) {
+                o.opened = false;
+            }
+            o.restart_in_flight = false;
+        }
+        o.restart_ice = true;
+        self.reassign();
+        self.offer_changes(session);
+        self.drive(now);
+        Ok(())
+    }
+
+    /// Keeps the ufrag index in step with `session`'s ICE credentials (an ICE restart changes
+    /// them).
+    fn refresh_ufrag(&mut self, session: &str) {
+        let Some(s) = self.sessions.get_mut(session) else {
+            return;
+        };
+        let ufrag = s.rtc.direct_api().local_ice_credentials().ufrag;
+        if ufrag != s.ufrag {
+            let old = std::mem::replace(&mut s.ufrag, ufrag.clone());
+            self.by_ufrag.remove(&old);
+            self.by_ufrag.insert(ufrag, session.to_string());
+        }
     }
 
     /// Sends `data` on `session`'s open data channel `label`. False if there is no such open
@@ -1325,11 +1367,20 @@ impl MediaEngine {
             return;
         };
         if o.pending.is_some()
-            || (o.opened && o.wanted.is_empty() && o.retired.is_empty() && o.revived.is_empty())
+            || (o.opened
+                && o.wanted.is_empty()
+                && o.retired.is_empty()
+                && o.revived.is_empty()
+                && !o.restart_ice)
         {
             return;
         }
         let mut api = rtc.sdp_api();
+        if std::mem::take(&mut o.restart_ice) {
+            // The same host candidates, with the new credentials.
+            api.ice_restart(true);
+            o.restart_in_flight = true;
+        }
         if !o.opened {
             o.opened = true;
             o.channels_in_flight = true;

@@ -113,6 +113,10 @@ pub(crate) struct Offering {
     pub revived: Vec<Mid>,
     /// The data channels are added with the first offer.
     pub opened: bool,
+    /// The next offer restarts ICE (its client resumed after a network blip).
+    pub restart_ice: bool,
+    /// The offer out restarts ICE: made again if its answer is refused.
+    pub restart_in_flight: bool,
     /// m-lines added for tracks so far (they stay in the session for good).
     pub lines_added: usize,
     /// Tracks that have had a line, and how many lines after their first.

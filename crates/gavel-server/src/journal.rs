@@ -97,11 +97,12 @@ impl Journal {
 
     /// The messages after `last` addressed to `sid`.
     pub fn since(&self, last: u64, sid: &str) -> Replay {
-        if last + 1 >= self.next {
+        // Saturating: `last` is what a client claims.
+        if last.saturating_add(1) >= self.next {
             return Replay::Missed(Vec::new());
         }
         match self.kept.front() {
-            Some((oldest, ..)) if *oldest <= last + 1 => {}
+            Some((oldest, ..)) if *oldest <= last.saturating_add(1) => {}
             _ => return Replay::TooOld,
         }
         let frames = self

@@ -178,12 +178,13 @@ impl RoomHandle {
     }
 
     /// Resumes `sid` (of `identity`) on `conn`: the messages after `last_ev` it missed are
-    /// queued on `conn` (or a fresh snapshot). Refused when there is no such session.
+    /// queued on `conn` (a fresh snapshot when they are no longer kept, or when `last_ev` is
+    /// `None`). Refused when there is no such session.
     pub async fn resume(
         &self,
         sid: String,
         identity: String,
-        last_ev: u64,
+        last_ev: Option<u64>,
         conn: Conn,
     ) -> Result<String, Error> {
         self.call(|reply| RoomMsg::Resume {

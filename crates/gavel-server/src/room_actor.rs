@@ -60,11 +60,12 @@ pub enum RoomMsg {
         suspend: bool,
         conn: crate::fanout::WeakConn,
     },
-    /// A client resumes session `sid` on a new connection after the room's message `last_ev`.
+    /// A client resumes session `sid` on a new connection after the room's message `last_ev`
+    /// (`None`: with a fresh snapshot).
     Resume {
         sid: String,
         identity: String,
-        last_ev: u64,
+        last_ev: Option<u64>,
         conn: Conn,
         reply: oneshot::Sender<Result<String, Error>>,
     },
@@ -508,7 +509,8 @@ impl RoomActor {
                 Some(m) => m.candidate(&sid, &candidate, subscriber),
                 None => Err(crate::media::room::no_media_plane()),
             },
-            Command::MediaSubscribe => match &mut self.media {
+            Command::MediaSubscribe { restart_ice } => match &mut self.media {
+                Some(m) if restart_ice => m.restart_subscriber_ice(&sid),
                 Some(m) => m.subscribe(&mut self.core, &sid),
                 None => Err(crate::media::room::no_media_plane()),
             },
@@ -978,13 +980,13 @@ impl RoomActor {
     }
 
     /// A session resumes on `conn`: `resumed`, then what it missed since `last_ev` (or a fresh
-    /// snapshot when that is no longer kept), then the live messages. Only a session of
+    /// snapshot when that is no longer kept, or `last_ev` is `None`), then the live messages. Only a session of
     /// `identity` that is still in the room resumes (a kicked, banned or ended one is not).
     fn resume(
         &mut self,
         sid: &str,
         identity: &str,
-        last_ev: u64,
+        last_ev: Option<u64>,
         conn: Conn,
     ) -> Result<String, Error> {
         if self.core.identity_of(sid) != Some(identity) {
@@ -998,7 +1000,10 @@ impl RoomActor {
         // A connection still attached is a socket this side has not seen break yet: it is
         // dropped (its task ends), and its late `Disconnected` no longer matches.
         self.conns.remove(sid);
-        let replay = self.journal.since(last_ev, sid);
+        let replay = match last_ev {
+            Some(last) => self.journal.since(last, sid),
+            None => crate::journal::Replay::TooOld,
+        };
         let outcome = match &replay {
             crate::journal::Replay::Missed(_) => "resumed",
             crate::journal::Replay::TooOld => "snapshot",

@@ -43,10 +43,11 @@ pub struct RtcParams {
 }
 
 /// A client's request to resume its session.
-struct Resume {
-    sid: String,
-    last_seq: u64,
-    last_ev: u64,
+pub(crate) struct Resume {
+    pub(crate) sid: String,
+    pub(crate) last_seq: u64,
+    /// `None`: the client keeps no numbering and is sent a fresh snapshot (LiveKit's).
+    pub(crate) last_ev: Option<u64>,
 }
 
 pub async fn rtc(
@@ -78,7 +79,7 @@ pub async fn rtc(
         (Some(sid), Some(last_seq), Some(last_ev)) => Some(Resume {
             sid,
             last_seq,
-            last_ev,
+            last_ev: Some(last_ev),
         }),
         (None, None, None) => None,
         _ => {
@@ -389,7 +390,7 @@ pub(crate) enum Route {
 
 impl Route {
     /// The session's room and id now (a move changes them); `None` once it is gone.
-    fn current(&self, sid: &str) -> Option<(String, String)> {
+    pub(crate) fn current(&self, sid: &str) -> Option<(String, String)> {
         match self {
             Route::Here(h) => Some((h.name.to_string(), sid.to_string())),
             Route::Edge { node, key, .. } => node.edge.route(*key).map(|r| (r.room, r.sid)),
@@ -421,7 +422,13 @@ impl Route {
     }
 
     /// The session's socket `conn` ended; `suspend`: it broke, and the session may resume.
-    async fn ended(self, sid: String, reason: LeaveReason, suspend: bool, conn: WeakConn) {
+    pub(crate) async fn ended(
+        self,
+        sid: String,
+        reason: LeaveReason,
+        suspend: bool,
+        conn: WeakConn,
+    ) {
         match self {
             Route::Here(handle) => {
                 Box::pin(handle.connection_ended(sid, reason, suspend, conn)).await
@@ -429,19 +436,6 @@ impl Route {
             Route::Edge { node, key, .. } => {
                 let gone = crate::cluster::edge_session::gone(&node, key, reason, suspend);
                 Box::pin(gone).await
-            }
-        }
-    }
-
-    /// The session's socket closed.
-    pub(crate) async fn disconnected(self, sid: String, reason: LeaveReason) {
-        match self {
-            Route::Here(handle) => Box::pin(handle.disconnected(sid, reason)).await,
-            Route::Edge { node, key, .. } => {
-                Box::pin(crate::cluster::edge_session::gone(
-                    &node, key, reason, false,
-                ))
-                .await
             }
         }
     }
@@ -495,7 +489,7 @@ impl Route {
 
 /// Resumes a session of `identity` in `room`, wherever the room is served (in cluster mode a
 /// client may resume through any node); `None` when it cannot (no such session any more).
-async fn resume_anywhere(
+pub(crate) async fn resume_anywhere(
     app: &AppState,
     room: &str,
     resume: &Resume,

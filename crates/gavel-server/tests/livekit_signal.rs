@@ -6,6 +6,7 @@ mod common;
 
 use common::*;
 use futures_util::{SinkExt, StreamExt};
+use gavel_client::core::Event;
 use livekit_protocol as lk;
 use lk::signal_request::Message as Request_;
 use lk::signal_response::Message as Response_;
@@ -43,22 +44,181 @@ async fn request(ws: &mut Socket, message: Request_) {
     ws.send(Message::Binary(bytes.into())).await.unwrap();
 }
 
-/// A resume attempt (`reconnect=1`) is told to reconnect afresh and joins nothing: sessions
-/// do not outlive their socket yet.
+/// The subscriber offer next on `ws` (updates and the rest are skipped), and its ICE ufrag.
+async fn next_offer(ws: &mut Socket) -> String {
+    loop {
+        if let Response_::Offer(o) = next(ws).await.expect("an offer") {
+            return o
+                .sdp
+                .lines()
+                .find_map(|l| l.strip_prefix("a=ice-ufrag:"))
+                .expect("an ice-ufrag")
+                .to_string();
+        }
+    }
+}
+
+/// Whether `client` sees `identity` leave within a short while.
+async fn sees_leave(client: &gavel_client::RtcClient, identity: &str) -> bool {
+    let left = client.wait_for(
+        Duration::from_millis(700),
+        |e| matches!(e, Event::ParticipantLeft { identity: who, .. } if who == identity),
+    );
+    left.await.is_ok()
+}
+
+/// A LiveKit client whose socket breaks (no close frame, no `leave`) resumes with
+/// `reconnect=1&sid=…`: a `ReconnectResponse` first, then what changed meanwhile as whole
+/// participants with newer versions (one who joined; one who left, as disconnected), and an
+/// ICE restart offer on its subscriber connection (new credentials; the offer it never
+/// answered is withdrawn). Nobody saw it leave, and its session answers. Another identity's
+/// token, or an unknown session, is told to join again and joins nothing.
 #[tokio::test]
-async fn a_resume_is_told_to_reconnect_from_scratch_and_joins_nothing() {
+async fn a_broken_socket_resumes_with_what_changed_and_an_ice_restart() {
     let ts = TestServer::start().await;
+    let wes = ts.join("lk-resume", "wes", "host").await;
+    let cy = ts.join("lk-resume", "cy", "participant").await;
     let token = ts.token("lk-resume", "lee", "participant");
-    let mut ws = connect(&ts, &format!("access_token={token}&reconnect=1&sid=PA_x")).await;
+    let mut ws = connect(&ts, &format!("access_token={token}")).await;
+    let Some(Response_::Join(join)) = next(&mut ws).await else {
+        panic!("a JoinResponse first")
+    };
+    let me = join.participant.unwrap();
+    let cy_before = join.other_participants.iter().find(|p| p.identity == "cy");
+    let cy_before = cy_before.expect("cy listed").version;
+    let first_ufrag = next_offer(&mut ws).await;
+    expect_kinds(&wes, &["participant_joined", "participant_joined"]).await;
+
+    // The socket breaks: gone with no close frame and no leave. Meanwhile cy leaves and ann
+    // joins.
+    drop(ws);
+    cy.close().await;
+    let _ann = ts.join("lk-resume", "ann", "participant").await;
+    expect_kinds(&wes, &["participant_left", "participant_joined"]).await;
+
+    for (query, who) in [
+        (
+            format!(
+                "access_token={}&reconnect=1&sid={}",
+                ts.token("lk-resume", "bob", "participant"),
+                me.sid
+            ),
+            "another identity",
+        ),
+        (
+            format!("access_token={token}&reconnect=1&sid=PA_unknown"),
+            "an unknown session",
+        ),
+    ] {
+        let mut other = connect(&ts, &query).await;
+        let Some(Response_::Leave(leave)) = next(&mut other).await else {
+            panic!("{who}: a Leave first")
+        };
+        assert_eq!(
+            leave.action,
+            lk::leave_request::Action::Reconnect as i32,
+            "{who}"
+        );
+        assert!(next(&mut other).await.is_none(), "{who}: then the close");
+    }
+
+    let mut ws = connect(
+        &ts,
+        &format!("access_token={token}&reconnect=1&sid={}", me.sid),
+    )
+    .await;
+    let Some(Response_::Reconnect(reconnected)) = next(&mut ws).await else {
+        panic!("a ReconnectResponse first")
+    };
+    assert!(reconnected.server_info.is_some());
+    let update = loop {
+        if let Response_::Update(u) = next(&mut ws).await.expect("an update") {
+            break u;
+        }
+    };
+    let find = |identity: &str| {
+        update
+            .participants
+            .iter()
+            .find(|p| p.identity == identity)
+            .unwrap_or_else(|| panic!("{identity} in {update:?}"))
+            .clone()
+    };
+    let (ann, cy, lee) = (find("ann"), find("cy"), find("lee"));
+    assert_eq!(ann.state, lk::participant_info::State::Active as i32);
+    assert_eq!(cy.state, lk::participant_info::State::Disconnected as i32);
+    assert!(
+        cy.version > cy_before,
+        "a newer version, or the SDK ignores it"
+    );
+    assert!(lee.version > me.version);
+    assert_eq!(lee.sid, me.sid, "the same session");
+    let ufrag = next_offer(&mut ws).await;
+    assert_ne!(ufrag, first_ufrag, "the subscriber connection restarts ICE");
+    assert!(!sees_leave(&wes, "lee").await, "nobody saw lee leave");
+    request(
+        &mut ws,
+        Request_::PingReq(lk::Ping {
+            timestamp: 7,
+            rtt: 0,
+        }),
+    )
+    .await;
+    let pong = loop {
+        if let Response_::PongResp(p) = next(&mut ws).await.expect("a pong") {
+            break p;
+        }
+    };
+    assert_eq!(pong.last_ping_timestamp, 7);
+    let listed = ts.admin().list_participants("lk-resume").await.unwrap();
+    let identities: Vec<&str> = listed["participants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["identity"].as_str())
+        .collect();
+    assert!(!identities.contains(&"bob"), "{identities:?}");
+    ws.close(None).await.unwrap();
+    ts.stop().await;
+}
+
+/// Past the grace period a broken LiveKit session leaves (`disconnected`), and its resume is
+/// told to join again.
+#[tokio::test]
+async fn past_the_grace_period_a_broken_livekit_session_leaves() {
+    let ts = TestServer::with_limits(gavel_server::config::Limits {
+        resume_grace_ms: 300,
+        ..Default::default()
+    })
+    .await;
+    let wes = ts.join("lk-expire", "wes", "host").await;
+    let token = ts.token("lk-expire", "lee", "participant");
+    let mut ws = connect(&ts, &format!("access_token={token}")).await;
+    let Some(Response_::Join(join)) = next(&mut ws).await else {
+        panic!("a JoinResponse first")
+    };
+    drop(ws);
+    let left = wes.wait_for(
+        Duration::from_secs(10),
+        |e| matches!(e, Event::ParticipantLeft { identity, .. } if identity == "lee"),
+    );
+    let left = left.await.expect("lee leaves after the grace period");
+    assert!(
+        matches!(
+            left,
+            Event::ParticipantLeft {
+                reason: gavel_client::core::LeaveReason::Disconnected,
+                ..
+            }
+        ),
+        "{left:?}"
+    );
+    let sid = join.participant.unwrap().sid;
+    let mut ws = connect(&ts, &format!("access_token={token}&reconnect=1&sid={sid}")).await;
     let Some(Response_::Leave(leave)) = next(&mut ws).await else {
         panic!("a Leave first")
     };
     assert_eq!(leave.action, lk::leave_request::Action::Reconnect as i32);
-    assert!(next(&mut ws).await.is_none(), "then the close");
-    let listed = ts.admin().list_participants("lk-resume").await;
-    assert!(listed.map_or(true, |v| v["participants"]
-        .as_array()
-        .is_none_or(|a| a.is_empty())));
     ts.stop().await;
 }
 

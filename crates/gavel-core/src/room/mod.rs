@@ -338,7 +338,7 @@ impl Room {
             Command::AudioLevel { level } => self.audio_level(now, ctx, level),
             Command::MediaOffer { .. }
             | Command::MediaCandidate { .. }
-            | Command::MediaSubscribe
+            | Command::MediaSubscribe { .. }
             | Command::MediaAnswer { .. } => Err(Error::new(
                 ErrorCode::Internal,
                 "media signalling is carried out by the media plane, not the room model",

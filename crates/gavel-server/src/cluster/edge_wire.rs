@@ -43,7 +43,9 @@ pub struct EdgeJoin {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EdgeResume {
     pub sid: String,
-    pub last_ev: u64,
+    /// `None`: a fresh snapshot instead of the missed messages.
+    #[serde(default)]
+    pub last_ev: Option<u64>,
 }
 
 /// Sessions of the edge join `room` together: after a failover, an edge admits all its

@@ -111,7 +111,7 @@ fn request(payload: &[u8], max_bytes: usize) -> Inbound {
             Command::MediaOffer { .. }
             | Command::MediaAnswer { .. }
             | Command::MediaCandidate { .. }
-            | Command::MediaSubscribe => Inbound::Refused(
+            | Command::MediaSubscribe { .. } => Inbound::Refused(
                 id,
                 Error::invalid(
                     "media signalling goes through LiveKit's signalling, not a data channel",

@@ -28,10 +28,11 @@
 //! directions) answers 404, which makes current clients fall back to `/rtc`.
 
 pub mod data;
+pub mod parked;
 pub mod requests;
 pub mod translate;
 
-use crate::fanout::{Conn, Outgoing};
+use crate::fanout::{Conn, Outgoing, WeakConn};
 use crate::http::{ApiError, AppState};
 use crate::websocket::{Socket, Upgrade};
 use crate::ws::RtcParams;
@@ -44,6 +45,7 @@ use governor::RateLimiter;
 use livekit_protocol as lk;
 use lk::signal_request::Message as Request_;
 use lk::signal_response::Message as Response_;
+use parked::Parked;
 use prost::Message as _;
 use requests::{Handled, Requests};
 use std::time::Duration;
@@ -59,9 +61,11 @@ const MAX_SIGNAL_BYTES: usize = 256 * 1024;
 #[derive(serde::Deserialize)]
 pub struct LiveKitParams {
     access_token: Option<String>,
-    /// Set when a client tries to resume its session after a network blip.
+    /// Set when a client tries to resume its session after a network blip, with its `sid`.
     #[serde(default)]
     reconnect: Option<String>,
+    #[serde(default)]
+    sid: Option<String>,
 }
 
 /// `GET /rtc`: the WebSocket.
@@ -85,22 +89,13 @@ pub async fn rtc(
         Err(e) => return ApiError(e).into_response(),
     };
     let config = Upgrade::config(MAX_SIGNAL_BYTES, 4096);
+    let host = crate::http::request_host(&headers);
     if matches!(params.reconnect.as_deref(), Some("1" | "true")) {
-        // Sessions do not survive their socket yet: the client is told to join afresh (its
-        // SDK then reconnects fully, republishing its tracks), and nothing is joined here.
-        let timeout = Duration::from_millis(app.registry.limits.write_timeout_ms);
-        return upgrade.respond(config, move |socket| async move {
-            let (mut sink, _stream) = socket.split();
-            let leave = Response_::Leave(lk::LeaveRequest {
-                reason: lk::DisconnectReason::StateMismatch as i32,
-                action: lk::leave_request::Action::Reconnect as i32,
-                ..Default::default()
-            });
-            send(&mut sink, leave, timeout).await;
-            let _ = sink.close().await;
+        let sid = params.sid.unwrap_or_default();
+        return upgrade.respond(config, move |socket| {
+            resume(socket, app, room, req, claims, host, sid)
         });
     }
-    let host = crate::http::request_host(&headers);
     upgrade.respond(config, move |socket| {
         session(socket, app, room, req, claims, host)
     })
@@ -161,6 +156,22 @@ async fn send(sink: &mut crate::websocket::Sink, message: Response_, timeout: Du
     )
 }
 
+/// A LiveKit session on its socket, joined or resumed.
+struct Live {
+    app: AppState,
+    room: String,
+    claims: Claims,
+    host: Option<String>,
+    route: crate::ws::Route,
+    sid: String,
+    /// Its connection as the room knows it (a late end of a socket that was taken over by a
+    /// resume is told apart by it).
+    conn: WeakConn,
+    rx: tokio::sync::mpsc::Receiver<Outgoing>,
+    translator: Translator,
+    requests: Requests,
+}
+
 async fn session(
     socket: Socket,
     app: AppState,
@@ -174,12 +185,13 @@ async fn session(
     let timeout = Duration::from_millis(limits.write_timeout_ms);
     // Pinned: its peer connections are not renegotiated after a move, so it is never moved
     // into a room another node serves.
-    let (conn, mut rx) = Conn::pinned_channel(limits.outbox_capacity);
-    let (mut sink, mut stream) = socket.split();
+    let (conn, rx) = Conn::pinned_channel(limits.outbox_capacity);
+    let (mut sink, stream) = socket.split();
+    let weak = conn.downgrade();
     // In cluster mode the room may be served by another node: this one is then the session's
     // edge, as for the native protocol (`cluster/edge.rs`).
     let joined = Box::pin(crate::ws::join_anywhere(&app, &room, req, conn)).await;
-    let (mut route, mut sid) = match joined {
+    let (route, sid) = match joined {
         Ok(x) => x,
         Err(e) => {
             app.registry.metrics.error(e.code);
@@ -201,33 +213,157 @@ async fn session(
         }
     };
     // The subscriber connection: the server's first offer follows as an event.
-    let opened = route.request(&app, &sid, serde_json::Value::Null, Command::MediaSubscribe);
+    let opened = route.request(
+        &app,
+        &sid,
+        serde_json::Value::Null,
+        Command::MediaSubscribe { restart_ice: false },
+    );
     if Box::pin(opened).await.is_err() {
         return;
     }
+    let live = Live {
+        app,
+        room,
+        claims,
+        host,
+        route,
+        sid,
+        conn: weak,
+        rx,
+        translator: Translator::default(),
+        requests: Requests::default(),
+    };
+    run(live, sink, stream).await;
+}
+
+/// `reconnect=1&sid=…`: the client resumes session `sid` after a network blip. When its state
+/// is parked here and the room still holds the session, it gets a `ReconnectResponse`, what
+/// changed meanwhile as updates, and an ICE restart offer on its subscriber connection (its
+/// SDK restarts the publisher's itself); nobody else sees it leave. Otherwise it is told to
+/// join again (`Leave` with action RECONNECT), as LiveKit's server does.
+async fn resume(
+    socket: Socket,
+    app: AppState,
+    room: String,
+    req: JoinRequest,
+    claims: Claims,
+    host: Option<String>,
+    sid: String,
+) {
+    let _counted = app.registry.session_started();
+    let limits = app.registry.limits.clone();
+    let timeout = Duration::from_millis(limits.write_timeout_ms);
+    let (mut sink, stream) = socket.split();
+    let parked = app.livekit_parked.take(&sid, &req.identity, &room);
+    let resumed = match parked {
+        Some(parked) => {
+            let (conn, rx) = Conn::pinned_channel(limits.outbox_capacity);
+            let weak = conn.downgrade();
+            let wanted = crate::ws::Resume {
+                sid: sid.clone(),
+                last_seq: 0,
+                last_ev: None,
+            };
+            let resumed = crate::ws::resume_anywhere(&app, &room, &wanted, &req, conn);
+            Box::pin(resumed)
+                .await
+                .map(|(route, sid)| (route, sid, weak, rx, parked))
+        }
+        None => None,
+    };
+    let Some((route, sid, weak, rx, parked)) = resumed else {
+        app.registry.metrics.resume("refused");
+        tracing::debug!(room, sid, "LiveKit resume refused: the client joins again");
+        let leave = Response_::Leave(lk::LeaveRequest {
+            reason: lk::DisconnectReason::StateMismatch as i32,
+            action: lk::leave_request::Action::Reconnect as i32,
+            ..Default::default()
+        });
+        send(&mut sink, leave, timeout).await;
+        let _ = sink.close().await;
+        return;
+    };
+    let reconnected = Response_::Reconnect(lk::ReconnectResponse {
+        ice_servers: lk_ice_servers(route.ice_servers(&app, &sid, host.as_deref())),
+        server_info: Some(translate::server_info()),
+        ..Default::default()
+    });
+    if !send(&mut sink, reconnected, timeout).await {
+        // Broke again at once: still resumable for the rest of the grace period.
+        let grace = Duration::from_millis(limits.resume_grace_ms);
+        app.livekit_parked.park(sid.clone(), parked, grace);
+        route
+            .ended(sid, LeaveReason::Disconnected, true, weak)
+            .await;
+        return;
+    }
+    let Parked {
+        mut translator,
+        requests,
+        ..
+    } = parked;
+    // The room queued its snapshot: told as what changed.
+    translator.resync();
+    let restart = route.request(
+        &app,
+        &sid,
+        serde_json::Value::Null,
+        Command::MediaSubscribe { restart_ice: true },
+    );
+    if Box::pin(restart).await.is_err() {
+        return;
+    }
+    let live = Live {
+        app,
+        room,
+        claims,
+        host,
+        route,
+        sid,
+        conn: weak,
+        rx,
+        translator,
+        requests,
+    };
+    run(live, sink, stream).await;
+}
+
+fn lk_ice_servers(servers: Vec<crate::turn::IceServer>) -> Vec<lk::IceServer> {
+    servers
+        .into_iter()
+        .map(|s| lk::IceServer {
+            urls: s.urls,
+            username: s.username,
+            credential: s.credential,
+        })
+        .collect()
+}
+
+/// The session's life on its socket. A socket that ends without the client's `leave` (it
+/// broke, or its SDK is about to resume) leaves the session suspended in the room for the
+/// grace period, and what this task knew parked for the resume.
+async fn run(
+    mut live: Live,
+    mut sink: crate::websocket::Sink,
+    mut stream: futures_util::stream::SplitStream<Socket>,
+) {
+    let app = live.app.clone();
+    let limits = app.registry.limits.clone();
+    let timeout = Duration::from_millis(limits.write_timeout_ms);
     let limiter = RateLimiter::direct(limits.request_quota());
-    let mut translator = Translator::default();
-    let mut requests = Requests::default();
     let mut reason = LeaveReason::Disconnected;
     loop {
         tokio::select! {
             biased;
-            out = rx.recv() => match out {
+            out = live.rx.recv() => match out {
                 Some(Outgoing::Frame(f)) => {
-                    for mut message in frame_messages(&mut translator, &mut requests, &f.with_seq(0)) {
+                    for mut message in frame_messages(&mut live.translator, &mut live.requests, &f.with_seq(0)) {
                         if let Response_::Join(join) = &mut message {
-                            join.ice_servers = route
-                                .ice_servers(&app, &sid, host.as_deref())
-                                .into_iter()
-                                .map(|s| lk::IceServer {
-                                    urls: s.urls,
-                                    username: s.username,
-                                    credential: s.credential,
-                                })
-                                .collect();
+                            join.ice_servers = lk_ice_servers(live.route.ice_servers(&app, &live.sid, live.host.as_deref()));
                         }
                         if let Response_::RoomMoved(moved) = &mut message {
-                            moved.token = token_for(&app, &claims, moved.room.as_ref().map_or("", |r| &r.name));
+                            moved.token = token_for(&app, &live.claims, moved.room.as_ref().map_or("", |r| &r.name));
                         }
                         let ends = matches!(message, Response_::Leave(_));
                         if !send(&mut sink, message, timeout).await {
@@ -243,7 +379,7 @@ async fn session(
                 Some(out @ (Outgoing::Switch(_) | Outgoing::Rejoined(..) | Outgoing::Edged(_))) => {
                     // LiveKit's protocol has no message for new ICE servers: after a room is
                     // taken over, the client keeps those of its join (docs/cluster.md).
-                    route.follow(&app, &out, &mut sid);
+                    live.route.follow(&app, &out, &mut live.sid);
                 }
                 Some(Outgoing::Close(why)) => {
                     send(&mut sink, translate::leave(why), timeout).await;
@@ -251,6 +387,8 @@ async fn session(
                     return;
                 }
                 None => {
+                    // The room dropped this connection: its queue overflowed, or a resume
+                    // took the session over from this (half-open) socket.
                     send(&mut sink, translate::leave(LeaveReason::SlowConsumer), timeout).await;
                     let _ = sink.close().await;
                     return;
@@ -263,11 +401,12 @@ async fn session(
                         continue;
                     }
                     let Ok(request) = lk::SignalRequest::decode(bytes.as_ref()) else {
-                        tracing::info!(%sid, "undecodable LiveKit signal request");
+                        tracing::info!(sid = %live.sid, "undecodable LiveKit signal request");
                         continue;
                     };
                     let Some(message) = request.message else { continue };
-                    tracing::debug!(%sid, ?message, "LiveKit request");
+                    tracing::debug!(sid = %live.sid, ?message, "LiveKit request");
+                    let translator = &live.translator;
                     let handled = match message {
                         Request_::PingReq(ping) => Handled::Reply(Box::new(Response_::PongResp(lk::Pong {
                             last_ping_timestamp: ping.timestamp,
@@ -278,7 +417,7 @@ async fn session(
                             reason = LeaveReason::Left;
                             Handled::Commands(vec![(serde_json::Value::Null, Command::Leave)])
                         }
-                        other => requests.handle(other, |t| translator.track_owner(t)),
+                        other => live.requests.handle(other, |t| translator.track_owner(t)),
                     };
                     match handled {
                         Handled::Reply(message) => {
@@ -290,7 +429,7 @@ async fn session(
                             for (id, command) in commands {
                                 // A request while the room changes hands is dropped (LiveKit's
                                 // requests have no error response; the client retries).
-                                if route.request(&app, &sid, id, command).await.is_err() {
+                                if live.route.request(&app, &live.sid, id, command).await.is_err() {
                                     break;
                                 }
                             }
@@ -299,14 +438,26 @@ async fn session(
                     }
                 }
                 Some(Ok(Message::Text(_))) => {
-                    tracing::info!(%sid, "text frame on LiveKit's protocol, which is binary");
+                    tracing::info!(sid = %live.sid, "text frame on LiveKit's protocol, which is binary");
                 }
                 Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => {}
                 Some(Err(_)) | Some(Ok(Message::Close(_))) | None => break,
             }
         }
     }
-    route.disconnected(sid, reason).await;
+    // LiveKit's clients say `leave` when they mean it; a socket that ends otherwise may resume.
+    let suspend = reason == LeaveReason::Disconnected;
+    if suspend {
+        let parked = Parked {
+            room: live.room.clone(),
+            identity: live.claims.sub.clone(),
+            translator: live.translator,
+            requests: live.requests,
+        };
+        let grace = Duration::from_millis(limits.resume_grace_ms);
+        app.livekit_parked.park(live.sid.clone(), parked, grace);
+    }
+    live.route.ended(live.sid, reason, suspend, live.conn).await;
 }
 
 /// The LiveKit messages one frame from the room means: an event, translated; a response to

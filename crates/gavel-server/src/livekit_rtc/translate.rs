@@ -31,12 +31,30 @@ pub struct Translator {
     by_identity: HashMap<String, String>,
     versions: HashMap<String, u32>,
     me: String,
+    /// The next snapshot follows a resume: it is told as changes, not as a join.
+    resyncing: bool,
 }
 
 impl Translator {
+    /// The session resumed: the room's next snapshot is told as what changed since this
+    /// client last heard (LiveKit's clients acknowledge no message, so it is the state, not
+    /// the missed messages, that a resume re-sends, as LiveKit's own server does).
+    pub fn resync(&mut self) {
+        self.resyncing = true;
+    }
+
     /// What `event` means to this client, in order (often nothing).
     pub fn translate(&mut self, event: Event) -> Vec<Message> {
         match event {
+            Event::Joined {
+                room,
+                me,
+                participants,
+                active_speakers,
+                ..
+            } if std::mem::take(&mut self.resyncing) => {
+                self.resynced(&room.name, me, participants, &active_speakers)
+            }
             Event::Joined {
                 room,
                 me,
@@ -66,14 +84,7 @@ impl Translator {
                     participant: Some(me),
                     other_participants: others,
                     server_version: LIVEKIT_VERSION.into(),
-                    server_info: Some(lk::ServerInfo {
-                        edition: lk::server_info::Edition::Standard as i32,
-                        version: LIVEKIT_VERSION.into(),
-                        protocol: 16,
-                        node_id: "gavel".into(),
-                        debug_info: concat!("Gavel ", env!("CARGO_PKG_VERSION")).into(),
-                        ..Default::default()
-                    }),
+                    server_info: Some(server_info()),
                     // The server offers the connection the client receives on first; the
                     // client offers its publisher connection when it publishes.
                     subscriber_primary: true,
@@ -255,6 +266,67 @@ impl Translator {
         }
     }
 
+    /// A resumed client's catch-up from the room's snapshot: its own tracks' mutes that changed
+    /// (as the server mutes its SDK follows; without them its SDK would put its own state back),
+    /// every participant whole with a newer version, those gone as disconnected, the room, and
+    /// the active speakers.
+    fn resynced(
+        &mut self,
+        room: &str,
+        me: ParticipantInfo,
+        participants: Vec<ParticipantInfo>,
+        speakers: &[gavel_core::event::Speaker],
+    ) -> Vec<Message> {
+        let mut out = Vec::new();
+        if let Some(before) = self.participants.get(&self.me) {
+            for t in &me.tracks {
+                if before
+                    .tracks
+                    .iter()
+                    .any(|b| b.sid == t.sid && b.muted != t.muted)
+                {
+                    out.push(Message::Mute(lk::MuteTrackRequest {
+                        sid: t.sid.clone(),
+                        muted: t.muted,
+                    }));
+                }
+            }
+        }
+        self.me = me.sid.clone();
+        let present: std::collections::HashSet<&str> = participants
+            .iter()
+            .map(|p| p.sid.as_str())
+            .chain([me.sid.as_str()])
+            .collect();
+        let gone: Vec<ParticipantInfo> = self
+            .participants
+            .values()
+            .filter(|p| !present.contains(p.sid.as_str()))
+            .cloned()
+            .collect();
+        let mut infos = Vec::new();
+        for p in gone {
+            self.participants.remove(&p.sid);
+            self.by_identity.remove(&p.identity);
+            let mut info = mapping::participant(&p);
+            info.state = lk::participant_info::State::Disconnected as i32;
+            info.version = self.bump(&p.sid);
+            self.versions.remove(&p.sid);
+            infos.push(info);
+        }
+        for p in participants.into_iter().chain([me]) {
+            infos.push(self.remember(p));
+        }
+        out.push(update(infos));
+        out.push(Message::RoomUpdate(lk::RoomUpdate {
+            room: Some(lk_room(room)),
+        }));
+        out.extend(self.translate(Event::ActiveSpeakers {
+            speakers: speakers.to_vec(),
+        }));
+        out
+    }
+
     fn is_me(&self, identity: &str) -> bool {
         self.by_identity.get(identity) == Some(&self.me)
     }
@@ -321,6 +393,18 @@ impl Translator {
             true => Vec::new(),
             false => vec![update(changed)],
         }
+    }
+}
+
+/// What the server says of itself, in a `JoinResponse` and a `ReconnectResponse`.
+pub fn server_info() -> lk::ServerInfo {
+    lk::ServerInfo {
+        edition: lk::server_info::Edition::Standard as i32,
+        version: LIVEKIT_VERSION.into(),
+        protocol: 16,
+        node_id: "gavel".into(),
+        debug_info: concat!("Gavel ", env!("CARGO_PKG_VERSION")).into(),
+        ..Default::default()
     }
 }
 
@@ -446,5 +530,47 @@ mod tests {
             u.participants[0].disconnect_reason,
             lk::DisconnectReason::ParticipantRemoved as i32
         );
+    }
+
+    /// A resumed client is told its own track's mute that a host made while it was away (its
+    /// SDK would otherwise put its own state back), before the participants.
+    #[test]
+    fn a_resync_tells_a_mute_made_while_away_first() {
+        let mut t = Translator::default();
+        let room = RoomInfo {
+            name: "r".into(),
+            settings: Default::default(),
+        };
+        let mic = |muted| TrackInfo {
+            sid: "TR_mic".into(),
+            source: Source::Microphone,
+            muted,
+            muted_by: None,
+            name: String::new(),
+            media: true,
+        };
+        let mut me = person("PA_me", "me");
+        me.tracks.push(mic(false));
+        let joined = |me: ParticipantInfo| Event::Joined {
+            room: room.clone(),
+            me,
+            participants: Vec::new(),
+            counts: Default::default(),
+            pinned: None,
+            active_speakers: Vec::new(),
+        };
+        t.translate(joined(me.clone()));
+        me.tracks[0].muted = true;
+        t.resync();
+        let out = t.translate(joined(me));
+        let Message::Mute(m) = &out[0] else {
+            panic!("{out:?}")
+        };
+        assert!(m.muted && m.sid == "TR_mic");
+        let Message::Update(u) = &out[1] else {
+            panic!("{out:?}")
+        };
+        assert_eq!(u.participants[0].version, 2);
+        assert!(matches!(out[2], Message::RoomUpdate(_)));
     }
 }

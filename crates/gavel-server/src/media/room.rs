@@ -261,22 +261,7 @@ impl RoomMedia {
             .engine
             .accept_offer(Instant::now(), sid, sdp)
             .map_err(|e| Error::invalid(e.0))?;
-        if let Some(ufrag) = self.engine.ufrag(sid) {
-            match self.ufrags.get(sid) {
-                None => {
-                    self.plane.router.register(ufrag, self.queues.clone());
-                    self.ufrags.insert(sid.to_string(), ufrag.to_string());
-                    self.metrics.media_sessions.inc();
-                }
-                // The client restarted ICE: its checks now name the session's new ufrag.
-                Some(old) if old != ufrag => {
-                    self.plane.router.unregister(old);
-                    self.plane.router.register(ufrag, self.queues.clone());
-                    self.ufrags.insert(sid.to_string(), ufrag.to_string());
-                }
-                Some(_) => {}
-            }
-        }
+        self.route_ufrag(sid);
         core.media_session_opened(sid)?;
         core.unpublish_media_tracks_except(sid, &sources);
         let mut published = Vec::new();
@@ -343,12 +328,44 @@ impl RoomMedia {
         self.engine
             .open_offering(Instant::now(), &session, sid)
             .map_err(|e| Error::invalid(e.0))?;
-        if let Some(ufrag) = self.engine.ufrag(&session) {
-            self.plane.router.register(ufrag, self.queues.clone());
-            self.ufrags.insert(session.clone(), ufrag.to_string());
-            self.metrics.media_sessions.inc();
-        }
+        self.route_ufrag(&session);
         Ok(Reply::done())
+    }
+
+    /// Restarts ICE on `sid`'s subscriber session (`media_subscribe` with `restart_ice`, what a
+    /// client that resumed sends): a new offer with new credentials follows as an event.
+    pub fn restart_subscriber_ice(&mut self, sid: &str) -> Result<Reply, Error> {
+        let session = subscriber_session(sid);
+        if !self.engine.has_session(&session) {
+            return Err(Error::precondition(
+                "no subscriber session: send media_subscribe first",
+            ));
+        }
+        self.engine
+            .restart_ice(Instant::now(), &session)
+            .map_err(|e| Error::precondition(e.0))?;
+        Ok(Reply::done())
+    }
+
+    /// Routes datagrams that name `session`'s ufrag to this room: when the session opens, and
+    /// again after an ICE restart (either side's) changed it.
+    fn route_ufrag(&mut self, session: &str) {
+        let Some(ufrag) = self.engine.ufrag(session) else {
+            return;
+        };
+        match self.ufrags.get(session) {
+            None => {
+                self.plane.router.register(ufrag, self.queues.clone());
+                self.ufrags.insert(session.to_string(), ufrag.to_string());
+                self.metrics.media_sessions.inc();
+            }
+            Some(old) if old != ufrag => {
+                self.plane.router.unregister(old);
+                self.plane.router.register(ufrag, self.queues.clone());
+                self.ufrags.insert(session.to_string(), ufrag.to_string());
+            }
+            Some(_) => {}
+        }
     }
 
     /// The participant's answer to the last `media_offer`.
@@ -362,6 +379,7 @@ impl RoomMedia {
         self.engine
             .accept_answer(Instant::now(), &session, sdp)
             .map_err(|e| Error::invalid(e.0))?;
+        self.route_ufrag(&session);
         Ok(Reply::done())
     }
 
