@@ -2,6 +2,7 @@
 // (never a downloaded browser), one browser context per person, against the live server at
 // GAVEL_HTTP (a development server, started by crates/gavel-server/tests/console_browser.rs).
 
+import net from "node:net";
 import assert from "node:assert/strict";
 import { chromium } from "playwright-core";
 import { after, afterEach, before } from "node:test";
@@ -234,4 +235,30 @@ export async function loudnessOf(page, who, ms = 1000) {
     },
     { who, ms },
   );
+}
+
+/** A TCP proxy to the server whose connections can be cut and new ones refused. */
+export function proxy(target) {
+  const sockets = new Set();
+  let refusing = false;
+  const server = net.createServer((client) => {
+    if (refusing) return client.destroy();
+    const upstream = net.connect(target.port, target.hostname);
+    sockets.add(client).add(upstream);
+    const drop = () => {
+      client.destroy();
+      upstream.destroy();
+      sockets.delete(client);
+      sockets.delete(upstream);
+    };
+    client.on("error", drop).on("close", drop);
+    upstream.on("error", drop).on("close", drop);
+    client.pipe(upstream).pipe(client);
+  });
+  return {
+    listen: () => new Promise((r) => server.listen(0, target.hostname, () => r(`http://${target.hostname}:${server.address().port}`))),
+    cut: () => sockets.forEach((s) => s.resetAndDestroy?.() ?? s.destroy()),
+    refuse: (on) => (refusing = on),
+    close: () => server.close(),
+  };
 }

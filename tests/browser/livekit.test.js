@@ -10,7 +10,7 @@
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, test } from "node:test";
-import { HTTP, joinAs, api, devToken, launchWithTone, roomName, until, WAIT } from "./harness.js";
+import { HTTP, joinAs, api, devToken, launchWithTone, proxy, roomName, until, WAIT } from "./harness.js";
 
 /** The SDK's browser build, loaded into the page as a script (it defines `LivekitClient`). */
 const SDK = fileURLToPath(new URL("./node_modules/livekit-client/dist/livekit-client.umd.js", import.meta.url));
@@ -19,11 +19,11 @@ const HEARD = 0.01;
 
 
 /**
- * A page of the server's origin with the SDK loaded, connected to `room` as `identity`, that
- * records what its SDK reports in `window.lk`. Returns {page, others} (the identities it saw on
- * joining).
+ * A page of the server's origin with the SDK loaded, connected to `room` as `identity` (through
+ * `base`, the server's address or a proxy's), that records what its SDK reports in `window.lk`.
+ * Returns {page, others} (the identities it saw on joining).
  */
-async function livekitClient(browser, room, identity) {
+async function livekitClient(browser, room, identity, base = HTTP) {
   const context = await browser.newContext({ permissions: ["microphone", "camera"] });
   const page = await context.newPage();
   await page.goto(`${HTTP}/healthz`);
@@ -44,7 +44,13 @@ async function livekitClient(browser, room, identity) {
         speakers: [],
         data: [],
         gavel: [],
+        joined: [],
+        left: [],
+        reconnected: 0,
       });
+      room.on(RoomEvent.ParticipantConnected, (p) => lk.joined.push(p.identity));
+      room.on(RoomEvent.ParticipantDisconnected, (p) => lk.left.push(p.identity));
+      room.on(RoomEvent.Reconnected, () => (lk.reconnected += 1));
       room.on(RoomEvent.TrackMuted, (pub, p) => lk.muted.push(p.identity));
       room.on(RoomEvent.TrackUnpublished, (pub, p) => lk.unpublished.push(`${p.identity}:${pub.source}`));
       room.on(RoomEvent.LocalTrackUnpublished, () => (lk.localUnpublished += 1));
@@ -70,7 +76,7 @@ async function livekitClient(browser, room, identity) {
       await room.connect(url, token);
       return [...room.remoteParticipants.values()].map((p) => p.identity).sort();
     },
-    { url: HTTP.replace("http", "ws"), token: await devToken(room, identity, "participant") },
+    { url: base.replace("http", "ws"), token: await devToken(room, identity, "participant") },
   );
   return { page, others };
 }
@@ -110,6 +116,18 @@ async function loudness(page, ms = 500) {
   }, ms);
 }
 
+/** The ICE ufrag of a session description's first media section. */
+const ufrag = (sdp) => sdp?.match(/a=ice-ufrag:(\S+)/)?.[1] ?? null;
+
+/** The ufrags `page`'s SDK uses now: the server's on the subscriber connection, its own on the publisher's. */
+async function ufrags(page) {
+  const sdps = await page.evaluate(() => {
+    const pcs = window.lk.room.engine.pcManager;
+    return [pcs.subscriber.pc?.remoteDescription?.sdp, pcs.publisher.pc?.localDescription?.sdp];
+  });
+  return sdps.map(ufrag);
+}
+
 describe("LiveKit's JavaScript SDK", () => {
   let browser;
   before(async () => {
@@ -117,6 +135,58 @@ describe("LiveKit's JavaScript SDK", () => {
   });
   after(async () => {
     await browser?.close();
+  });
+
+  test("resumes after its connection breaks: nobody sees it leave, it learns who came, and both connections restart ICE and carry sound", async () => {
+    const room = roomName("livekit-resume");
+    const relay = proxy(new URL(HTTP));
+    const base = await relay.listen();
+    try {
+      // Lee's signalling goes through the proxy (her media does not: it is UDP to the server).
+      const lee = (await livekitClient(browser, room, "Lee", base)).page;
+      const kim = (await livekitClient(browser, room, "Kim")).page;
+      await lee.evaluate(() => window.lk.room.localParticipant.setMicrophoneEnabled(true));
+      await kim.evaluate(() => window.lk.room.localParticipant.setMicrophoneEnabled(true));
+      await until(async () => (await loudness(kim)) > HEARD, "Lee's tone at Kim", WAIT * 2);
+      await until(async () => (await loudness(lee)) > HEARD, "Kim's tone at Lee", WAIT * 2);
+      const sid = await lee.evaluate(() => window.lk.room.localParticipant.sid);
+      const [subscriberBefore, publisherBefore] = await ufrags(lee);
+      assert.ok(subscriberBefore && publisherBefore, "both connections negotiated");
+
+      // The signalling connection breaks with no close frame; Ann joins while it is down.
+      relay.refuse(true);
+      relay.cut();
+      await joinAs(browser, room, "Ann", "participant");
+      await new Promise((r) => setTimeout(r, 500));
+      relay.refuse(false);
+
+      await until(async () => (await lee.evaluate(() => window.lk.reconnected)) > 0, "Lee's SDK resumed", WAIT * 2);
+      assert.equal(await lee.evaluate(() => window.lk.room.localParticipant.sid), sid, "the same session, not a new join");
+      await until(async () => (await lee.evaluate(() => window.lk.joined)).includes("Ann"), "Ann, who joined meanwhile, at Lee", WAIT);
+      assert.deepEqual(await kim.evaluate(() => window.lk.left), [], "Kim never saw Lee leave");
+      assert.deepEqual(await lee.evaluate(() => window.lk.left), [], "Lee never saw Kim leave");
+      await until(
+        async () => {
+          const [subscriber, publisher] = await ufrags(lee);
+          return subscriber !== subscriberBefore && publisher !== publisherBefore;
+        },
+        "new ICE credentials on both of Lee's connections",
+        WAIT,
+      );
+      // Sound still flows both ways on the restarted connections.
+      await new Promise((r) => setTimeout(r, 2000));
+      await until(async () => (await loudness(kim)) > HEARD, "Lee's tone at Kim after the resume", WAIT);
+      await until(async () => (await loudness(lee)) > HEARD, "Kim's tone at Lee after the resume", WAIT);
+      const states = await lee.evaluate(() => {
+        const pcs = window.lk.room.engine.pcManager;
+        return [pcs.subscriber.pc.connectionState, pcs.publisher.pc.connectionState];
+      });
+      assert.deepEqual(states, ["connected", "connected"]);
+      const present = (await roomService("ListParticipants", { room })).participants.map((p) => p.identity).sort();
+      assert.deepEqual(present, ["Ann", "Kim", "Lee"]);
+    } finally {
+      relay.close();
+    }
   });
 
   test("joins, hears a console participant, loses her to a host mute, and is removed with its reason", async () => {

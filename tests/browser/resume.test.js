@@ -3,35 +3,8 @@
 // TCP proxy here that the test cuts and restores.
 
 import assert from "node:assert/strict";
-import net from "node:net";
 import { after, before, describe, test } from "node:test";
-import { HTTP, api, joinAs, launch, roomName, tile, until, WAIT } from "./harness.js";
-
-/** A TCP proxy to the server whose connections can be cut and new ones refused. */
-function proxy(target) {
-  const sockets = new Set();
-  let refusing = false;
-  const server = net.createServer((client) => {
-    if (refusing) return client.destroy();
-    const upstream = net.connect(target.port, target.hostname);
-    sockets.add(client).add(upstream);
-    const drop = () => {
-      client.destroy();
-      upstream.destroy();
-      sockets.delete(client);
-      sockets.delete(upstream);
-    };
-    client.on("error", drop).on("close", drop);
-    upstream.on("error", drop).on("close", drop);
-    client.pipe(upstream).pipe(client);
-  });
-  return {
-    listen: () => new Promise((r) => server.listen(0, target.hostname, () => r(`http://${target.hostname}:${server.address().port}`))),
-    cut: () => sockets.forEach((s) => s.resetAndDestroy?.() ?? s.destroy()),
-    refuse: (on) => (refusing = on),
-    close: () => server.close(),
-  };
-}
+import { HTTP, api, joinAs, launch, proxy, roomName, tile, until, WAIT } from "./harness.js";
 
 describe("resuming after a network blip", () => {
   let browser;
