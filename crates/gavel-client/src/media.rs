@@ -9,6 +9,10 @@
 //! into a room another node serves, or that node taking its room over): the room says so with
 //! `media_session_ended`, and [`MediaPeer::reopen`] opens the same session again with the node
 //! serving the room now, after the `joined` that follows.
+//!
+//! After the signalling connection resumed ([`RtcClient::resumes`]), [`MediaPeer::restart_ice`]
+//! restarts ICE (new credentials both ways, the same socket and tracks): what a client whose
+//! network changed needs for its media to find the server again.
 
 use crate::rtc::RtcClient;
 use gavel_core::{Error, ErrorCode, OfferedTrack, Source};
@@ -21,7 +25,7 @@ use str0m::net::{Protocol, Receive, TcpType};
 use str0m::{Candidate, Event, Input, Output, Rtc};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
-use tokio::sync::{mpsc, Mutex};
+use tokio::sync::{mpsc, oneshot, Mutex};
 
 /// The WebRTC stack under [`MediaPeer`], for callers that negotiate by hand.
 pub use str0m;
@@ -46,6 +50,9 @@ enum PeerCmd {
         data: Vec<u8>,
         audio_level: Option<i8>,
     },
+    /// An offer that restarts ICE; the peer keeps it pending for [`PeerCmd::Answer`].
+    RestartIce(oneshot::Sender<Option<String>>),
+    Answer(String, oneshot::Sender<Result<(), String>>),
 }
 
 /// A track this peer publishes: its m-line and the room's track sid.
@@ -65,6 +72,8 @@ pub struct MediaPeer {
     pub local: SocketAddr,
     /// How it was opened, for [`MediaPeer::reopen`].
     opened: Opened,
+    /// The server's ICE ufrag now (an ICE restart changes it).
+    server_ufrag: String,
 }
 
 #[derive(Debug, Clone)]
@@ -192,6 +201,7 @@ impl MediaPeer {
         let sdp = reply["sdp"]
             .as_str()
             .ok_or_else(|| err("the answer has no sdp"))?;
+        let server_ufrag = ice_ufrag(sdp);
         let answer = SdpAnswer::from_sdp_string(sdp).map_err(|e| err(e.to_string()))?;
         peer.sdp_api()
             .accept_answer(pending, answer)
@@ -218,7 +228,53 @@ impl MediaPeer {
             slots,
             local,
             opened,
+            server_ufrag,
         })
+    }
+
+    /// The server's ICE ufrag for this session now.
+    pub fn server_ufrag(&self) -> &str {
+        &self.server_ufrag
+    }
+
+    /// Restarts ICE on this session: an offer with new credentials and the same tracks and
+    /// slots goes to the server, whose answer brings its new ones. Call it after the
+    /// signalling connection resumed ([`RtcClient::resumes`]).
+    pub async fn restart_ice(&mut self, rtc: &RtcClient) -> Result<(), Error> {
+        let (tx, rx) = oneshot::channel();
+        let closed = || err("the media peer has stopped");
+        self.cmd
+            .send(PeerCmd::RestartIce(tx))
+            .await
+            .map_err(|_| closed())?;
+        let sdp = rx
+            .await
+            .map_err(|_| closed())?
+            .ok_or_else(|| err("nothing to offer"))?;
+        let tracks = self
+            .tracks
+            .iter()
+            .map(|t| OfferedTrack {
+                mid: t.mid.clone(),
+                source: t.source,
+            })
+            .collect();
+        let reply = rtc
+            .command(&gavel_core::Command::MediaOffer { sdp, tracks })
+            .await?;
+        let answer = reply["sdp"]
+            .as_str()
+            .ok_or_else(|| err("the answer has no sdp"))?
+            .to_string();
+        let ufrag = ice_ufrag(&answer);
+        let (tx, rx) = oneshot::channel();
+        self.cmd
+            .send(PeerCmd::Answer(answer, tx))
+            .await
+            .map_err(|_| closed())?;
+        rx.await.map_err(|_| closed())?.map_err(err)?;
+        self.server_ufrag = ufrag;
+        Ok(())
     }
 
     /// Sends one frame on the track of `source` (an Opus packet's worth for audio).
@@ -257,6 +313,15 @@ impl MediaPeer {
             }
         }
     }
+}
+
+/// The `a=ice-ufrag` of an SDP (empty if it has none).
+fn ice_ufrag(sdp: &str) -> String {
+    sdp.lines()
+        .find_map(|l| l.strip_prefix("a=ice-ufrag:"))
+        .unwrap_or_default()
+        .trim()
+        .to_string()
 }
 
 /// How the peer reaches the server: its UDP socket, or one ICE-TCP connection (RFC 4571
@@ -347,6 +412,7 @@ async fn drive(
 ) {
     let start = Instant::now();
     let mut buf = vec![0u8; 2048];
+    let mut pending = None;
     loop {
         let timeout = loop {
             match rtc.poll_output() {
@@ -395,6 +461,25 @@ async fn drive(
                             let _ = w.write(pt, now, t, data);
                         }
                     }
+                }
+                Some(PeerCmd::RestartIce(reply)) => {
+                    let mut api = rtc.sdp_api();
+                    api.ice_restart(true);
+                    let offer = api.apply().map(|(offer, p)| {
+                        pending = Some(p);
+                        offer.to_sdp_string()
+                    });
+                    let _ = reply.send(offer);
+                }
+                Some(PeerCmd::Answer(sdp, reply)) => {
+                    let result = match (pending.take(), SdpAnswer::from_sdp_string(&sdp)) {
+                        (Some(p), Ok(answer)) => {
+                            rtc.sdp_api().accept_answer(p, answer).map_err(|e| e.to_string())
+                        }
+                        (None, _) => Err("no offer is waiting for an answer".to_string()),
+                        (_, Err(e)) => Err(e.to_string()),
+                    };
+                    let _ = reply.send(result);
                 }
                 None => return,
             },

@@ -84,6 +84,8 @@ pub struct RtcClient {
     next_id: AtomicU64,
     sid: String,
     identity: String,
+    /// How many times the session resumed after its connection broke.
+    resumes: Arc<AtomicU64>,
 }
 
 fn err(code: ErrorCode, msg: impl Into<String>) -> Error {
@@ -145,11 +147,13 @@ impl RtcClient {
         let sink: SharedSink = Arc::new(tokio::sync::Mutex::new(sink));
         let (inbox, rx) = inbox(MESSAGE_BUFFER);
         inbox.push(Message::Event { seq, event: joined });
+        let resumes = Arc::new(AtomicU64::new(0));
         let resume = Resume {
             base,
             token: token.to_string(),
             sid: me.sid.clone(),
             last_ev: first_ev,
+            count: resumes.clone(),
         };
         tokio::spawn(read_loop(
             stream,
@@ -169,7 +173,14 @@ impl RtcClient {
             next_id: AtomicU64::new(1),
             sid: me.sid,
             identity: me.identity,
+            resumes,
         })
+    }
+
+    /// How many times the session has resumed after its connection broke (a media session
+    /// then restarts ICE: [`crate::media::MediaPeer::restart_ice`]).
+    pub fn resumes(&self) -> u64 {
+        self.resumes.load(Ordering::Relaxed)
     }
 
     pub fn sid(&self) -> &str {
@@ -318,6 +329,8 @@ struct Resume {
     token: String,
     sid: String,
     last_ev: u64,
+    /// Counts the resumes, for [`RtcClient::resumes`].
+    count: Arc<AtomicU64>,
 }
 
 impl Resume {
@@ -442,6 +455,7 @@ async fn read_loop(
             Some((new_sink, new_stream)) => {
                 *sink.lock().await = new_sink;
                 stream = new_stream;
+                resume.count.fetch_add(1, Ordering::Relaxed);
             }
             None => break,
         }

@@ -281,3 +281,52 @@ async fn a_session_resumes_through_another_node_of_the_cluster() {
     a.stop().await;
     b.stop().await;
 }
+
+/// The media session survives the blip: once the signalling resumed, `MediaPeer` restarts ICE
+/// (the server answers with new credentials) and frames still flow both ways.
+#[tokio::test]
+async fn after_a_resume_the_media_session_restarts_ice_and_keeps_flowing() {
+    use common::media::frames_heard;
+    use gavel_client::core::Source;
+    use gavel_client::media::MediaPeer;
+    let loopback = std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+    let s = TestServer::start().await;
+    let proxy = Proxy::start(s.server.as_ref().unwrap().addr).await;
+    let ann_ws = RtcClient::connect(&proxy.ws, &s.token("mr", "ann", "participant"))
+        .await
+        .unwrap();
+    let ben_ws = s.join("mr", "ben", "participant").await;
+    let mut ann = MediaPeer::open(&ann_ws, loopback, &[Source::Microphone], 1, 0)
+        .await
+        .unwrap();
+    let ben = MediaPeer::open(&ben_ws, loopback, &[Source::Microphone], 1, 0)
+        .await
+        .unwrap();
+    assert!(ann.connected(WAIT).await && ben.connected(WAIT).await);
+    let hears = |n: usize| n >= 10;
+    assert!(
+        hears(frames_heard(&ann, &ben, "a").await),
+        "ann → ben before"
+    );
+
+    proxy.cut();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while ann_ws.resumes() == 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(ann_ws.resumes(), 1, "the signalling resumed");
+    let before = ann.server_ufrag().to_string();
+    ann.restart_ice(&ann_ws).await.unwrap();
+    assert_ne!(ann.server_ufrag(), before, "new server credentials");
+    // Frames flow both ways once the restarted ICE has checked its pair again.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        hears(frames_heard(&ann, &ben, "b").await),
+        "ann → ben after"
+    );
+    assert!(
+        hears(frames_heard(&ben, &ann, "c").await),
+        "ben → ann after"
+    );
+    s.stop().await;
+}
