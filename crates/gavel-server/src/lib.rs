@@ -162,7 +162,6 @@ impl Server {
             ice_servers,
             chime_store,
             cluster: cluster.clone(),
-            livekit_parked: Default::default(),
         };
         let app = http::router(state);
         let mut stopped = stopped;

@@ -154,6 +154,7 @@ impl RoomHandle {
             reason,
             suspend: false,
             conn,
+            kept: None,
         };
         let _ = self.tx.send(msg).await;
     }
@@ -167,26 +168,29 @@ impl RoomHandle {
         reason: LeaveReason,
         suspend: bool,
         conn: crate::fanout::WeakConn,
+        kept: Option<String>,
     ) {
         let msg = RoomMsg::Disconnected {
             sid,
             reason,
             suspend,
             conn,
+            kept,
         };
         let _ = self.tx.send(msg).await;
     }
 
     /// Resumes `sid` (of `identity`) on `conn`: the messages after `last_ev` it missed are
     /// queued on `conn` (a fresh snapshot when they are no longer kept, or when `last_ev` is
-    /// `None`). Refused when there is no such session.
+    /// `None`). Refused when there is no such session. Returns its sid and what its front-end
+    /// kept when it broke.
     pub async fn resume(
         &self,
         sid: String,
         identity: String,
         last_ev: Option<u64>,
         conn: Conn,
-    ) -> Result<String, Error> {
+    ) -> Result<(String, Option<String>), Error> {
         self.call(|reply| RoomMsg::Resume {
             sid,
             identity,

@@ -59,6 +59,8 @@ pub enum RoomMsg {
         reason: LeaveReason,
         suspend: bool,
         conn: crate::fanout::WeakConn,
+        /// Kept for the resume of a suspended session, and handed back with it.
+        kept: Option<String>,
     },
     /// A client resumes session `sid` on a new connection after the room's message `last_ev`
     /// (`None`: with a fresh snapshot).
@@ -67,7 +69,7 @@ pub enum RoomMsg {
         identity: String,
         last_ev: Option<u64>,
         conn: Conn,
-        reply: oneshot::Sender<Result<String, Error>>,
+        reply: oneshot::Sender<Result<(String, Option<String>), Error>>,
     },
     Inspect(Inspector),
     WaitRequest {
@@ -118,6 +120,14 @@ pub struct Moved {
 /// Outcomes kept for server-API callers that start waiting after a request already resolved.
 const RECENT_OUTCOMES: usize = 1024;
 
+/// A session whose connection broke, waiting for its client to resume.
+struct Suspended {
+    until: Instant,
+    /// What the session's front-end kept for its resume (a LiveKit session's translator state,
+    /// `livekit_rtc/parked.rs`), handed back to whichever node it resumes through.
+    kept: Option<String>,
+}
+
 pub struct RoomActor {
     core: Room,
     me: RoomHandle,
@@ -147,8 +157,9 @@ pub struct RoomActor {
     handed_over: bool,
     /// Recent messages, for sessions that resume (`journal.rs`).
     journal: crate::journal::Journal,
-    /// Sessions whose connection broke, and when their grace period ends.
-    suspended: HashMap<String, Instant>,
+    /// Sessions whose connection broke: when their grace period ends, and what their
+    /// front-end kept for the resume.
+    suspended: HashMap<String, Suspended>,
     /// How long a broken session may resume.
     grace: std::time::Duration,
 }
@@ -330,7 +341,7 @@ impl RoomActor {
     fn next_deadline(&self) -> Option<Instant> {
         let core = self.core.poll_timeout().map(instant_at);
         let media = self.media.as_ref().and_then(RoomMedia::deadline);
-        let grace = self.suspended.values().min().copied();
+        let grace = self.suspended.values().map(|s| s.until).min();
         [core, self.reap_at, media, grace]
             .into_iter()
             .flatten()
@@ -409,6 +420,7 @@ impl RoomActor {
                 reason,
                 suspend,
                 conn,
+                kept,
             } => {
                 if !self.conns.get(&sid).is_none_or(|c| c.is(&conn)) {
                     return; // it resumed on another connection
@@ -418,7 +430,8 @@ impl RoomActor {
                 if suspend && !grace.is_zero() && self.journal.enabled() {
                     if self.core.identity_of(&sid).is_some() {
                         self.metrics.sessions_suspended.inc();
-                        self.suspended.insert(sid, Instant::now() + grace);
+                        let until = Instant::now() + grace;
+                        self.suspended.insert(sid, Suspended { until, kept });
                     }
                 } else {
                     self.suspended.remove(&sid);
@@ -967,7 +980,7 @@ impl RoomActor {
         let expired: Vec<String> = self
             .suspended
             .iter()
-            .filter(|(_, at)| **at <= now)
+            .filter(|(_, s)| s.until <= now)
             .map(|(sid, _)| sid.clone())
             .collect();
         for sid in expired {
@@ -980,15 +993,16 @@ impl RoomActor {
     }
 
     /// A session resumes on `conn`: `resumed`, then what it missed since `last_ev` (or a fresh
-    /// snapshot when that is no longer kept, or `last_ev` is `None`), then the live messages. Only a session of
-    /// `identity` that is still in the room resumes (a kicked, banned or ended one is not).
+    /// snapshot when that is no longer kept, or `last_ev` is `None`), then the live messages.
+    /// Only a session of `identity` that is still in the room resumes (a kicked, banned or
+    /// ended one is not). Returns its sid and what its front-end kept when it broke.
     fn resume(
         &mut self,
         sid: &str,
         identity: &str,
         last_ev: Option<u64>,
         conn: Conn,
-    ) -> Result<String, Error> {
+    ) -> Result<(String, Option<String>), Error> {
         if self.core.identity_of(sid) != Some(identity) {
             self.metrics.resume("refused");
             return Err(Error::not_found(format!(
@@ -996,7 +1010,7 @@ impl RoomActor {
                 self.me.name
             )));
         }
-        self.suspended.remove(sid);
+        let kept = self.suspended.remove(sid).and_then(|s| s.kept);
         // A connection still attached is a socket this side has not seen break yet: it is
         // dropped (its task ends), and its late `Disconnected` no longer matches.
         self.conns.remove(sid);
@@ -1030,7 +1044,7 @@ impl RoomActor {
                 break; // more than its queue holds: it fails as a slow consumer
             }
         }
-        Ok(sid.to_string())
+        Ok((sid.to_string(), kept))
     }
 
     fn resolved(&mut self, request_id: String, outcome: RequestOutcome) {

@@ -189,9 +189,9 @@ async fn session(
         None => None,
     };
     let joined = match (resumed, &resume) {
-        (Some(route), Some(r)) => {
+        (Some((route, sid, _)), Some(r)) => {
             w.seq = r.last_seq;
-            Ok(route)
+            Ok((route, sid))
         }
         // Not resumable (kicked, banned, ended, its grace period passed, or an unknown
         // session): the client is told so, and joins afresh if it wants to.
@@ -338,7 +338,7 @@ async fn session(
         }
     }
     let suspend = broke && reason == LeaveReason::Disconnected;
-    route.ended(sid, reason, suspend, me).await;
+    route.ended(sid, reason, suspend, me, None).await;
     if let Some(frame) = violation {
         Box::pin(crate::websocket::fail(w.sink, stream, frame, w.timeout)).await;
     }
@@ -422,19 +422,22 @@ impl Route {
     }
 
     /// The session's socket `conn` ended; `suspend`: it broke, and the session may resume.
+    /// `kept`: what the front-end keeps for a suspended session's resume, handed back to
+    /// whichever node it resumes through.
     pub(crate) async fn ended(
         self,
         sid: String,
         reason: LeaveReason,
         suspend: bool,
         conn: WeakConn,
+        kept: Option<String>,
     ) {
         match self {
             Route::Here(handle) => {
-                Box::pin(handle.connection_ended(sid, reason, suspend, conn)).await
+                Box::pin(handle.connection_ended(sid, reason, suspend, conn, kept)).await
             }
             Route::Edge { node, key, .. } => {
-                let gone = crate::cluster::edge_session::gone(&node, key, reason, suspend);
+                let gone = crate::cluster::edge_session::gone(&node, key, reason, suspend, kept);
                 Box::pin(gone).await
             }
         }
@@ -489,13 +492,14 @@ impl Route {
 
 /// Resumes a session of `identity` in `room`, wherever the room is served (in cluster mode a
 /// client may resume through any node); `None` when it cannot (no such session any more).
+/// Returns its route, its sid, and what its front-end kept when it broke.
 pub(crate) async fn resume_anywhere(
     app: &AppState,
     room: &str,
     resume: &Resume,
     req: &JoinRequest,
     conn: Conn,
-) -> Option<(Route, String)> {
+) -> Option<(Route, String, Option<String>)> {
     if let Some(handle) = app.registry.get(room) {
         let resumed = handle.resume(
             resume.sid.clone(),
@@ -504,7 +508,7 @@ pub(crate) async fn resume_anywhere(
             conn,
         );
         return match resumed.await {
-            Ok(sid) => Some((Route::Here(handle), sid)),
+            Ok((sid, kept)) => Some((Route::Here(handle), sid, kept)),
             Err(e) => {
                 tracing::debug!(room, sid = %resume.sid, error = %e, "resume refused");
                 None
@@ -538,13 +542,14 @@ pub(crate) async fn resume_anywhere(
                 key,
                 sid,
                 ice_servers,
+                kept,
             } => {
                 let route = Route::Edge {
                     node: node.clone(),
                     key,
                     ice_servers,
                 };
-                return Some((route, sid));
+                return Some((route, sid, kept));
             }
             RemoteJoin::NotHere => continue,
             RemoteJoin::Refused(e) => {
@@ -583,6 +588,7 @@ pub(crate) async fn join_anywhere(
                         key,
                         sid,
                         ice_servers,
+                        ..
                     } => {
                         let node = node.clone();
                         let route = Route::Edge {

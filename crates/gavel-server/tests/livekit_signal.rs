@@ -281,3 +281,45 @@ async fn add_track_is_answered_with_the_reserved_track_or_a_refusal() {
     ws.close(None).await.unwrap();
     ts.stop().await;
 }
+
+/// In cluster mode a LiveKit client resumes through any node: here its socket was on an edge
+/// (the room is served by the other node) and it resumes through the room's owner, which gets
+/// what the edge kept with the suspended session.
+#[tokio::test]
+async fn a_livekit_session_resumes_through_another_node_of_the_cluster() {
+    use common::cluster::Cluster;
+    let cluster = Cluster::start("lk_resume").await;
+    let a = TestServer::with_config(cluster.node("a", 3_000, 500)).await;
+    let b = TestServer::with_config(cluster.node("b", 3_000, 500)).await;
+    let wes = a.join("lkc", "wes", "host").await;
+    let token = a.token("lkc", "lee", "participant");
+    let mut ws = connect(&b, &format!("access_token={token}")).await;
+    let Some(Response_::Join(join)) = next(&mut ws).await else {
+        panic!("a JoinResponse first")
+    };
+    let me = join.participant.unwrap();
+    expect(&wes, "participant_joined").await;
+    drop(ws);
+    let _ann = a.join("lkc", "ann", "participant").await;
+
+    let mut ws = connect(
+        &a,
+        &format!("access_token={token}&reconnect=1&sid={}", me.sid),
+    )
+    .await;
+    let Some(Response_::Reconnect(_)) = next(&mut ws).await else {
+        panic!("a ReconnectResponse first")
+    };
+    let update = loop {
+        if let Response_::Update(u) = next(&mut ws).await.expect("an update") {
+            break u;
+        }
+    };
+    let lee = update.participants.iter().find(|p| p.identity == "lee");
+    assert!(lee.expect("lee in the update").version > me.version);
+    assert!(update.participants.iter().any(|p| p.identity == "ann"));
+    assert!(!sees_leave(&wes, "lee").await, "nobody saw lee leave");
+    ws.close(None).await.unwrap();
+    a.stop().await;
+    b.stop().await;
+}

@@ -20,6 +20,8 @@ pub enum RemoteJoin {
         key: u64,
         sid: String,
         ice_servers: Vec<crate::turn::IceServer>,
+        /// A resumed session's: what its front-end kept when it broke.
+        kept: Option<String>,
     },
     /// `owner` does not serve the room (any more): look again.
     NotHere,
@@ -55,6 +57,7 @@ pub async fn join(
         Ok(Answer::Joined {
             result: Ok(sid),
             ice_servers,
+            kept,
             ..
         }) => {
             node.edge.joined(key, &sid);
@@ -62,6 +65,7 @@ pub async fn join(
                 key,
                 sid,
                 ice_servers,
+                kept,
             }
         }
         other => {
@@ -182,7 +186,7 @@ pub async fn client(node: &Node, key: u64, id: serde_json::Value, command: Comma
 
 /// The session's socket closed: the owner hears it left — or, with `suspend` (it broke), that
 /// it may resume.
-pub async fn gone(node: &Node, key: u64, reason: LeaveReason, suspend: bool) {
+pub async fn gone(node: &Node, key: u64, reason: LeaveReason, suspend: bool, kept: Option<String>) {
     if let Some(route) = node.edge.remove(key) {
         let body = EdgeGone {
             room: route.room,
@@ -190,6 +194,7 @@ pub async fn gone(node: &Node, key: u64, reason: LeaveReason, suspend: bool) {
             reason,
             key: Some(key),
             suspend,
+            kept,
         };
         publish(node, &route.owner, KIND_EDGE_GONE, &body).await;
     }
@@ -202,6 +207,7 @@ pub async fn tell_gone(node: &Node, owner: &str, room: String, sid: String, reas
         reason,
         key: None,
         suspend: false,
+        kept: None,
     };
     publish(node, owner, KIND_EDGE_GONE, &body).await;
 }
@@ -231,30 +237,31 @@ pub async fn admit(registry: &Registry, node: &Node, edge: &str, join: EdgeJoin)
     let result = async {
         let conn = Conn::remote(node.links.link(&handle.name, edge), join.key, join.pinned);
         if let Some(r) = join.resume {
-            let sid = handle
+            let (sid, kept) = handle
                 .resume(r.sid, join.req.identity, r.last_ev, conn.clone())
                 .await?;
-            return Ok((sid, conn));
+            return Ok((sid, conn, kept));
         }
         // Child rooms inherit their ancestors' bans (which live on this node too).
         registry
             .check_inherited_bans(&join.room, &join.req.identity)
             .await?;
         let sid = handle.join(join.req, conn.clone()).await?;
-        Ok((sid, conn))
+        Ok((sid, conn, None))
     }
     .await;
-    let (result, ice_servers) = match result {
-        Ok((sid, conn)) => {
+    let (result, ice_servers, kept) = match result {
+        Ok((sid, conn, kept)) => {
             let servers = answered_ice_servers(node, &conn, &sid, join.pinned);
-            (Ok(sid), servers)
+            (Ok(sid), servers, kept)
         }
-        Err(e) => (Err(e), Vec::new()),
+        Err(e) => (Err(e), Vec::new(), None),
     };
     Answer::Joined {
         id,
         result,
         ice_servers,
+        kept,
     }
 }
 
@@ -403,5 +410,6 @@ pub async fn move_in(registry: &Registry, node: &Node, m: super::edge_wire::Move
         id,
         result,
         ice_servers: Vec::new(),
+        kept: None,
     }
 }

@@ -86,6 +86,9 @@ pub struct EdgeGone {
     /// Its socket broke: the session may resume within the grace period.
     #[serde(default)]
     pub suspend: bool,
+    /// What its front-end keeps for the resume (`RoomMsg::Disconnected`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kept: Option<String>,
 }
 
 /// The edge missed messages of `room`: the owner sends it who is attached and a fresh snapshot

@@ -55,6 +55,9 @@ pub enum Answer {
         result: Result<String, Error>,
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         ice_servers: Vec<crate::turn::IceServer>,
+        /// A resumed session's: what its front-end kept when it broke.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        kept: Option<String>,
     },
     /// The answer to `edge_wire::EdgeJoinMany`: each session's outcome, as for one join.
     JoinedMany {

@@ -160,7 +160,7 @@ pub async fn dispatch(
                             Some(key) => crate::fanout::WeakConn::remote(&envelope.from, key),
                             None => crate::fanout::WeakConn::none(),
                         };
-                        room.connection_ended(g.sid, g.reason, g.suspend, conn)
+                        room.connection_ended(g.sid, g.reason, g.suspend, conn, g.kept)
                             .await;
                     }
                 }

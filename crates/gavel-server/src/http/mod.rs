@@ -40,8 +40,6 @@ pub struct AppState {
     pub chime_store: crate::store::thread::StoreHandle<dyn crate::chime::store::ChimeStore>,
     /// This node in the cluster (`[cluster]`); `None` for a single node.
     pub cluster: Option<Arc<crate::cluster::node::Node>>,
-    /// LiveKit sessions whose socket broke, waiting for their client's resume.
-    pub livekit_parked: crate::livekit_rtc::parked::ParkedSessions,
 }
 
 /// The host name a request was addressed to (its `Host` header without the port), for URLs

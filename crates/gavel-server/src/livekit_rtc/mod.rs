@@ -159,7 +159,6 @@ async fn send(sink: &mut crate::websocket::Sink, message: Response_, timeout: Du
 /// A LiveKit session on its socket, joined or resumed.
 struct Live {
     app: AppState,
-    room: String,
     claims: Claims,
     host: Option<String>,
     route: crate::ws::Route,
@@ -224,7 +223,6 @@ async fn session(
     }
     let live = Live {
         app,
-        room,
         claims,
         host,
         route,
@@ -237,11 +235,12 @@ async fn session(
     run(live, sink, stream).await;
 }
 
-/// `reconnect=1&sid=…`: the client resumes session `sid` after a network blip. When its state
-/// is parked here and the room still holds the session, it gets a `ReconnectResponse`, what
-/// changed meanwhile as updates, and an ICE restart offer on its subscriber connection (its
-/// SDK restarts the publisher's itself); nobody else sees it leave. Otherwise it is told to
-/// join again (`Leave` with action RECONNECT), as LiveKit's server does.
+/// `reconnect=1&sid=…`: the client resumes session `sid` after a network blip, through any
+/// node. When the room still holds the session and what its socket's task knew (`parked.rs`),
+/// it gets a `ReconnectResponse`, what changed meanwhile as updates, and an ICE restart offer
+/// on its subscriber connection (its SDK restarts the publisher's itself); nobody else sees
+/// it leave. Otherwise it is told to join again (`Leave` with action RECONNECT), as LiveKit's
+/// server does.
 async fn resume(
     socket: Socket,
     app: AppState,
@@ -255,25 +254,29 @@ async fn resume(
     let limits = app.registry.limits.clone();
     let timeout = Duration::from_millis(limits.write_timeout_ms);
     let (mut sink, stream) = socket.split();
-    let parked = app.livekit_parked.take(&sid, &req.identity, &room);
-    let resumed = match parked {
-        Some(parked) => {
-            let (conn, rx) = Conn::pinned_channel(limits.outbox_capacity);
-            let weak = conn.downgrade();
-            let wanted = crate::ws::Resume {
-                sid: sid.clone(),
-                last_seq: 0,
-                last_ev: None,
-            };
-            let resumed = crate::ws::resume_anywhere(&app, &room, &wanted, &req, conn);
-            Box::pin(resumed)
-                .await
-                .map(|(route, sid)| (route, sid, weak, rx, parked))
-        }
+    let (conn, rx) = Conn::pinned_channel(limits.outbox_capacity);
+    let weak = conn.downgrade();
+    let wanted = crate::ws::Resume {
+        sid: sid.clone(),
+        last_seq: 0,
+        last_ev: None,
+    };
+    let resumed = Box::pin(crate::ws::resume_anywhere(&app, &room, &wanted, &req, conn)).await;
+    let restored = match resumed {
+        Some((route, sid, kept)) => match kept.as_deref().and_then(Parked::restore) {
+            Some(state) => Some((route, sid, state)),
+            None => {
+                // A session that kept nothing to go on with (not a LiveKit one, or its state
+                // was too large): it ends, and the client joins afresh.
+                route
+                    .ended(sid, LeaveReason::Disconnected, false, weak.clone(), None)
+                    .await;
+                None
+            }
+        },
         None => None,
     };
-    let Some((route, sid, weak, rx, parked)) = resumed else {
-        app.registry.metrics.resume("refused");
+    let Some((route, sid, (mut translator, requests))) = restored else {
         tracing::debug!(room, sid, "LiveKit resume refused: the client joins again");
         let leave = Response_::Leave(lk::LeaveRequest {
             reason: lk::DisconnectReason::StateMismatch as i32,
@@ -290,19 +293,13 @@ async fn resume(
         ..Default::default()
     });
     if !send(&mut sink, reconnected, timeout).await {
-        // Broke again at once: still resumable for the rest of the grace period.
-        let grace = Duration::from_millis(limits.resume_grace_ms);
-        app.livekit_parked.park(sid.clone(), parked, grace);
+        // Broke again at once: still resumable for the rest of its grace period.
+        let kept = Parked::keep(translator, &requests);
         route
-            .ended(sid, LeaveReason::Disconnected, true, weak)
+            .ended(sid, LeaveReason::Disconnected, true, weak, kept)
             .await;
         return;
     }
-    let Parked {
-        mut translator,
-        requests,
-        ..
-    } = parked;
     // The room queued its snapshot: told as what changed.
     translator.resync();
     let restart = route.request(
@@ -316,7 +313,6 @@ async fn resume(
     }
     let live = Live {
         app,
-        room,
         claims,
         host,
         route,
@@ -447,17 +443,13 @@ async fn run(
     }
     // LiveKit's clients say `leave` when they mean it; a socket that ends otherwise may resume.
     let suspend = reason == LeaveReason::Disconnected;
-    if suspend {
-        let parked = Parked {
-            room: live.room.clone(),
-            identity: live.claims.sub.clone(),
-            translator: live.translator,
-            requests: live.requests,
-        };
-        let grace = Duration::from_millis(limits.resume_grace_ms);
-        app.livekit_parked.park(live.sid.clone(), parked, grace);
-    }
-    live.route.ended(live.sid, reason, suspend, live.conn).await;
+    let kept = match suspend {
+        true => Parked::keep(live.translator, &live.requests),
+        false => None,
+    };
+    live.route
+        .ended(live.sid, reason, suspend, live.conn, kept)
+        .await;
 }
 
 /// The LiveKit messages one frame from the room means: an event, translated; a response to

@@ -1,77 +1,45 @@
-//! LiveKit sessions whose socket broke, kept for their client's resume (`reconnect=1`).
+//! What a LiveKit session keeps for its resume (`reconnect=1`) when its socket breaks.
 //!
-//! The room keeps a broken session for the grace period (`room_actor.rs`, "suspended"); what
+//! The room keeps a broken session for the grace period (`room_actor.rs`, "suspended"). What
 //! only the socket's task knew — the participants this client was told about and their
-//! versions, its publisher's track ids — waits here for the same span, under the session id.
-//! A resume on this node takes it back; one on another node of a cluster finds nothing and
-//! is told to join again (`docs/compat-livekit.md`). Bounded: one entry per suspended session,
-//! each gone after the grace period.
+//! versions, and the ids its publisher gave its tracks — goes with it, serialized, and comes
+//! back with the resume through whichever node of a cluster it arrives at. Bounded: one per
+//! suspended session, gone with it, and at most [`MAX_KEPT_BYTES`] (larger, nothing is kept
+//! and the client joins afresh).
 
 use super::requests::Requests;
 use super::translate::Translator;
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use gavel_core::Source;
+use serde::{Deserialize, Serialize};
+use std::collections::VecDeque;
 
-/// What a broken LiveKit session's task knew, for its resume.
+/// The largest state kept for one broken session (a client in a room of ~30,000 people).
+pub const MAX_KEPT_BYTES: usize = 8 << 20;
+
+/// A broken LiveKit session's state, for its resume.
+#[derive(Serialize, Deserialize)]
 pub struct Parked {
-    pub room: String,
-    pub identity: String,
-    pub translator: Translator,
-    pub requests: Requests,
+    translator: Translator,
+    /// `cid` → source of the tracks its publisher announced (its offers name them).
+    announced: VecDeque<(String, Source)>,
 }
 
-/// The parked sessions of this node, by session id.
-#[derive(Default, Clone)]
-pub struct ParkedSessions {
-    inner: Arc<Mutex<Inner>>,
-}
-
-#[derive(Default)]
-struct Inner {
-    next: u64,
-    /// Session id → (entry number, state); the number tells a later park of the same session
-    /// from the one a timer was set for.
-    parked: HashMap<String, (u64, Parked)>,
-}
-
-impl ParkedSessions {
-    /// Keeps `parked` for `grace`, under `sid`.
-    pub fn park(&self, sid: String, parked: Parked, grace: Duration) {
-        let number = {
-            let mut inner = self.inner.lock().expect("parked sessions");
-            inner.next += 1;
-            let number = inner.next;
-            inner.parked.insert(sid.clone(), (number, parked));
-            number
+impl Parked {
+    /// The state to keep, serialized; `None` if it is larger than [`MAX_KEPT_BYTES`].
+    pub fn keep(translator: Translator, requests: &Requests) -> Option<String> {
+        let parked = Parked {
+            translator,
+            announced: requests.announced().clone(),
         };
-        let inner = self.inner.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(grace).await;
-            let mut inner = inner.lock().expect("parked sessions");
-            if inner.parked.get(&sid).is_some_and(|(n, _)| *n == number) {
-                inner.parked.remove(&sid);
-            }
-        });
+        let text = serde_json::to_string(&parked).ok()?;
+        (text.len() <= MAX_KEPT_BYTES).then_some(text)
     }
 
-    /// Takes back session `sid`'s state, if it is parked here for `identity` in `room` (a
-    /// token for another identity or room takes nothing).
-    pub fn take(&self, sid: &str, identity: &str, room: &str) -> Option<Parked> {
-        let mut inner = self.inner.lock().expect("parked sessions");
-        match inner.parked.get(sid) {
-            Some((_, p)) if p.identity == identity && p.room == room => {}
-            _ => return None,
-        }
-        inner.parked.remove(sid).map(|(_, p)| p)
-    }
-
-    pub fn len(&self) -> usize {
-        self.inner.lock().expect("parked sessions").parked.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
+    /// The translator and requests to go on with (requests in flight when the socket broke are
+    /// not carried: their answers went to the old socket).
+    pub fn restore(kept: &str) -> Option<(Translator, Requests)> {
+        let parked: Parked = serde_json::from_str(kept).ok()?;
+        Some((parked.translator, Requests::announcing(parked.announced)))
     }
 }
 
@@ -79,43 +47,13 @@ impl ParkedSessions {
 mod tests {
     use super::*;
 
-    fn parked(identity: &str) -> Parked {
-        Parked {
-            room: "r".into(),
-            identity: identity.into(),
-            translator: Translator::default(),
-            requests: Requests::default(),
-        }
-    }
-
-    const GRACE: Duration = Duration::from_millis(100);
-
-    #[tokio::test]
-    async fn only_its_identity_takes_it_and_only_within_the_grace_period() {
-        let p = ParkedSessions::default();
-        p.park("PA_a".into(), parked("ann"), GRACE);
-        assert!(p.take("PA_a", "bob", "r").is_none(), "another identity");
-        assert!(p.take("PA_a", "ann", "other").is_none(), "another room");
-        assert!(p.take("PA_a", "ann", "r").is_some());
-        assert!(p.take("PA_a", "ann", "r").is_none(), "taken once");
-
-        p.park("PA_b".into(), parked("ben"), GRACE);
-        tokio::time::sleep(GRACE * 4).await;
-        assert!(p.is_empty(), "gone after the grace period");
-        assert!(p.take("PA_b", "ben", "r").is_none());
-    }
-
-    #[tokio::test]
-    async fn a_later_park_outlives_the_earlier_ones_timer() {
-        let p = ParkedSessions::default();
-        p.park("PA_a".into(), parked("ann"), GRACE);
-        assert!(p.take("PA_a", "ann", "r").is_some());
-        p.park("PA_a".into(), parked("ann"), GRACE * 20);
-        tokio::time::sleep(GRACE * 4).await;
-        assert_eq!(
-            p.len(),
-            1,
-            "the first timer does not remove the second park"
-        );
+    #[test]
+    fn the_kept_state_comes_back_whole() {
+        let mut requests = Requests::default();
+        requests.announce("cid-mic".into(), Source::Microphone);
+        let kept = Parked::keep(Translator::default(), &requests).unwrap();
+        let (_, back) = Parked::restore(&kept).unwrap();
+        assert_eq!(back.announced(), requests.announced());
+        assert!(Parked::restore("{not json").is_none());
     }
 }

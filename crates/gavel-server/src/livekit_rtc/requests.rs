@@ -62,6 +62,29 @@ pub enum Handled {
 }
 
 impl Requests {
+    /// A session's requests after a resume: none in flight, the tracks it announced before.
+    pub fn announcing(announced: VecDeque<(String, Source)>) -> Requests {
+        let mut requests = Requests::default();
+        for (cid, source) in announced {
+            requests.announce(cid, source);
+        }
+        requests
+    }
+
+    /// The tracks announced so far: `cid` → source.
+    pub fn announced(&self) -> &VecDeque<(String, Source)> {
+        &self.announced
+    }
+
+    /// Remembers that the client's track `cid` carries `source` (the latest [`MAX_ANNOUNCED`]).
+    pub fn announce(&mut self, cid: String, source: Source) {
+        self.announced.retain(|(c, _)| *c != cid);
+        if self.announced.len() >= MAX_ANNOUNCED {
+            self.announced.pop_front();
+        }
+        self.announced.push_back((cid, source));
+    }
+
     /// The commands `message` means (`translator_owner` finds a track's publisher and source,
     /// for subscriptions). Requests answered by the session itself (pings, leave) are not
     /// handled here.
@@ -163,11 +186,7 @@ impl Requests {
         match awaiting {
             Awaiting::AddTrack(req) if ok => {
                 let track: TrackInfo = serde_json::from_value(v["track"].clone()).ok()?;
-                if self.announced.len() >= MAX_ANNOUNCED {
-                    self.announced.pop_front();
-                }
-                self.announced.retain(|(cid, _)| *cid != req.cid);
-                self.announced.push_back((req.cid.clone(), track.source));
+                self.announce(req.cid.clone(), track.source);
                 let mut info = mapping::track(&track);
                 info.width = req.width;
                 info.height = req.height;

@@ -24,14 +24,15 @@ pub const PING_TIMEOUT_SECONDS: i32 = 15;
 pub const LIVEKIT_VERSION: &str = "1.8.0";
 
 /// The participants one client knows, as the room last described them, and the version each
-/// was last sent with.
-#[derive(Default)]
+/// was last sent with. Serializable: a broken session keeps it for its resume (`parked.rs`).
+#[derive(Default, serde::Serialize, serde::Deserialize)]
 pub struct Translator {
     participants: HashMap<String, ParticipantInfo>,
     by_identity: HashMap<String, String>,
     versions: HashMap<String, u32>,
     me: String,
     /// The next snapshot follows a resume: it is told as changes, not as a join.
+    #[serde(skip)]
     resyncing: bool,
 }
 
