@@ -369,8 +369,19 @@ async fn a_livekit_client_on_an_edge_is_in_the_owners_room() {
             }
         }
     }
-    drop(lee);
+    // LiveKit's leave, through the edge (a socket that only breaks is kept for a resume).
+    use futures_util::SinkExt;
+    use prost::Message as _;
+    let leave = livekit_protocol::SignalRequest {
+        message: Some(livekit_protocol::signal_request::Message::Leave(
+            Default::default(),
+        )),
+    };
+    let bytes = leave.encode_to_vec();
+    let frame = tokio_tungstenite::tungstenite::Message::Binary(bytes.into());
+    lee.send(frame).await.unwrap();
     expect(&hana, "participant_left").await;
+    drop(lee);
     b.stop().await;
     a.stop().await;
 }
