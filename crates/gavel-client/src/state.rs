@@ -9,6 +9,11 @@ pub struct RoomState {
     pub room: String,
     /// The room's metadata (from `joined`, then `room_updated`).
     pub metadata: String,
+    /// Whether the room is locked (from `joined`, then `room_updated`).
+    pub locked: bool,
+    /// The room lost its last host: when its `host_left` action happens (from `joined` and
+    /// `host_left`; cleared by `host_returned`).
+    pub host_left_at: Option<u64>,
     pub me: Option<ParticipantInfo>,
     /// Everyone else this client can see, by identity.
     pub participants: BTreeMap<String, ParticipantInfo>,
@@ -58,6 +63,8 @@ impl RoomState {
                 *self = RoomState {
                     room: room.name.clone(),
                     metadata: room.settings.metadata.clone(),
+                    locked: room.settings.locked,
+                    host_left_at: room.host_left_at,
                     me: Some(me.clone()),
                     participants: participants
                         .iter()
@@ -70,7 +77,12 @@ impl RoomState {
                     ..Default::default()
                 };
             }
-            Event::RoomUpdated { room, .. } => self.metadata = room.settings.metadata.clone(),
+            Event::RoomUpdated { room, .. } => {
+                self.metadata = room.settings.metadata.clone();
+                self.locked = room.settings.locked;
+            }
+            Event::HostLeft { at, .. } => self.host_left_at = Some(*at),
+            Event::HostReturned { .. } => self.host_left_at = None,
             // Data messages are for the application; they change no room state.
             Event::DataReceived { .. } => {}
             Event::ParticipantJoined { participant } => {

@@ -224,6 +224,11 @@ pub enum Command {
         require_present: bool,
     },
     EndSession,
+    /// Locks (or unlocks) the room: while locked nobody new joins or is moved in (a token's
+    /// `bypassLock` grant and people returning from this room's child rooms excepted).
+    LockRoom {
+        locked: bool,
+    },
     /// Mutes (or, under the room's `remote_unmute` policy, unmutes) one track by its sid
     /// (LiveKit's MutePublishedTrack). Replies with the track as it is afterwards.
     MuteTrack {
@@ -316,6 +321,7 @@ impl Command {
             Command::MuteAll { .. } => "mute_all",
             Command::BatchUpdate { .. } => "batch_update",
             Command::Kick { .. } => "kick",
+            Command::LockRoom { .. } => "lock_room",
             Command::EndSession => "end_session",
             Command::MuteTrack { .. } => "mute_track",
             Command::Pin { .. } => "pin",
@@ -339,6 +345,7 @@ impl Command {
                 | Command::BatchUpdate { .. }
                 | Command::Kick { .. }
                 | Command::EndSession
+                | Command::LockRoom { .. }
                 | Command::MuteTrack { .. }
                 | Command::Pin { .. }
                 | Command::Unpin { .. }
@@ -371,6 +378,7 @@ impl Command {
             Command::LiftBan { .. }
             | Command::RevokeTokens { .. }
             | Command::UpdateRoomMetadata { .. }
+            | Command::LockRoom { .. }
             | Command::SetPreset { .. }
             | Command::SetPresetsExcept { .. }
             | Command::DropPreset { .. } => true,

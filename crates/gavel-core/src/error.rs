@@ -15,6 +15,8 @@ pub enum ErrorCode {
     FailedPrecondition,
     Conflict,
     RoomFull,
+    /// The room is locked: nobody new comes in (a token's `bypassLock` grant excepted).
+    RoomLocked,
     RateLimited,
     /// Durable state could not be committed: the command had no effect; retrying may succeed.
     Unavailable,
@@ -32,6 +34,7 @@ impl ErrorCode {
             ErrorCode::FailedPrecondition => "failed_precondition",
             ErrorCode::Conflict => "conflict",
             ErrorCode::RoomFull => "room_full",
+            ErrorCode::RoomLocked => "room_locked",
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::Internal => "internal",

@@ -17,6 +17,10 @@ pub struct Counts {
 pub struct RoomInfo {
     pub name: String,
     pub settings: RoomSettings,
+    /// The room lost its last host: when its `host_left` action happens unless a host returns
+    /// (ms since the epoch).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_left_at: Option<crate::Millis>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -47,6 +51,8 @@ pub enum LeaveReason {
     MoveFailed,
     /// The room was deleted.
     RoomDeleted,
+    /// The last host left and did not come back within the grace period (`host_left: end`).
+    HostLeft,
 }
 
 /// Why a participant's media session ended while it stayed in the room (cluster mode: the
@@ -108,6 +114,10 @@ pub enum Event {
         changed: Vec<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         by: Option<String>,
+        /// Why, when the room itself made the change (`host_left`: promoted after the last
+        /// host left).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
     },
     CountsUpdated {
         present: u32,
@@ -168,6 +178,9 @@ pub enum Event {
         permissions: Permissions,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         by: Option<String>,
+        /// As in `participant_updated`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
     },
     ActiveSpeakers {
         speakers: Vec<Speaker>,
@@ -190,7 +203,17 @@ pub enum Event {
     MediaSessionEnded {
         reason: MediaEndReason,
     },
-    /// The room's metadata changed (everyone).
+    /// The room lost its last host: at `at` (ms since the epoch) `action` happens (the session
+    /// ends, or someone is promoted), unless a host comes back first (everyone).
+    HostLeft {
+        action: crate::settings::HostLeftAction,
+        at: crate::Millis,
+    },
+    /// A host came back in time: what `host_left` announced is called off (everyone).
+    HostReturned {
+        identity: String,
+    },
+    /// The room's metadata, lock or other settings changed (everyone).
     RoomUpdated {
         room: RoomInfo,
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -291,6 +314,8 @@ impl Event {
             Event::Moved { .. } => "moved",
             Event::MediaSessionEnded { .. } => "media_session_ended",
             Event::RoomUpdated { .. } => "room_updated",
+            Event::HostLeft { .. } => "host_left",
+            Event::HostReturned { .. } => "host_returned",
             Event::DataReceived { .. } => "data_received",
             Event::MediaSlots { .. } => "media_slots",
             Event::MediaOffer { .. } => "media_offer",

@@ -44,6 +44,10 @@ pub struct VideoGrant {
     /// participants (itself included) into them. Joins still go to `room` only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rooms: Option<Vec<String>>,
+    /// Gavel's own grant: joins the room even while it is locked (the backend's own service
+    /// participants, say).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bypass_lock: Option<bool>,
 }
 
 /// JWT claims. Unknown claims (LiveKit's `sha256`, `kind`, `roomConfig`, …) are ignored.

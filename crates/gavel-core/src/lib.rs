@@ -31,6 +31,7 @@
 //!     role: role.into(),
 //!     permissions: roles.get(role).unwrap().clone(),
 //!     issued_at: Some(now),
+//!     bypass_lock: false,
 //! };
 //! let host = room.join(now, request("ada", HOST))?;
 //! room.join(now, request("bob", PARTICIPANT))?;

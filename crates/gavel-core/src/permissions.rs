@@ -76,10 +76,12 @@ pub enum HostControl {
     Kick,
     EndSession,
     ManageParticipants,
+    /// Lock and unlock the room.
+    Lock,
 }
 
 impl HostControl {
-    pub const ALL: [HostControl; 8] = [
+    pub const ALL: [HostControl; 9] = [
         HostControl::MuteAudio,
         HostControl::MuteVideo,
         HostControl::MuteScreen,
@@ -88,6 +90,7 @@ impl HostControl {
         HostControl::Kick,
         HostControl::EndSession,
         HostControl::ManageParticipants,
+        HostControl::Lock,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -100,6 +103,7 @@ impl HostControl {
             HostControl::Kick => "kick",
             HostControl::EndSession => "end_session",
             HostControl::ManageParticipants => "manage_participants",
+            HostControl::Lock => "lock",
         }
     }
 }

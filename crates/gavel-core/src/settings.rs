@@ -1,7 +1,7 @@
 //! Per-room settings chosen at creation.
 
 use crate::error::{Error, Result};
-use crate::permissions::{ContentResolution, VideoResolution};
+use crate::permissions::{ContentResolution, HostControl, Permissions, VideoResolution};
 use serde::{Deserialize, Serialize};
 
 /// What a host's "unmute" does (LiveKit keeps remote unmute off by default; we ask by default).
@@ -26,6 +26,91 @@ pub enum DuplicateIdentity {
     Replace,
     /// The new join fails with `conflict`.
     Reject,
+}
+
+/// What happens when the room's last host leaves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum HostLeftAction {
+    /// Nothing: the room goes on without a host.
+    #[default]
+    Keep,
+    /// After the grace period the session ends for everyone (`room_left {reason: host_left}`).
+    End,
+    /// After the grace period the longest-present participant of `promote_role` becomes a host.
+    Promote,
+}
+
+impl HostLeftAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HostLeftAction::Keep => "keep",
+            HostLeftAction::End => "end",
+            HostLeftAction::Promote => "promote",
+        }
+    }
+}
+
+/// The room's rule for losing its last host. A host is a participant holding every one of
+/// `host_controls`, whatever its role is called; a host who returns (or whose connection
+/// resumes) within `grace_seconds` cancels the outcome.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HostLeftPolicy {
+    pub action: HostLeftAction,
+    pub grace_seconds: u32,
+    pub host_controls: Vec<HostControl>,
+    /// `promote`: who may be promoted (the longest present of this role)…
+    pub promote_role: String,
+    /// …and the role they are given.
+    pub host_role: String,
+}
+
+impl Default for HostLeftPolicy {
+    fn default() -> Self {
+        HostLeftPolicy {
+            action: HostLeftAction::Keep,
+            grace_seconds: 60,
+            host_controls: vec![HostControl::Kick],
+            promote_role: crate::roles::PARTICIPANT.to_string(),
+            host_role: crate::roles::HOST.to_string(),
+        }
+    }
+}
+
+pub const MAX_HOST_LEFT_GRACE_SECONDS: u32 = 24 * 3600;
+
+impl HostLeftPolicy {
+    /// Whether `p` counts as a host under this rule.
+    pub fn is_host(&self, p: &Permissions) -> bool {
+        self.host_controls.iter().all(|c| p.has(*c))
+    }
+
+    fn validate(&self, roles: Option<&crate::roles::Roles>) -> Result<()> {
+        if self.grace_seconds > MAX_HOST_LEFT_GRACE_SECONDS {
+            return Err(Error::invalid(format!(
+                "host_left.grace_seconds must be at most {MAX_HOST_LEFT_GRACE_SECONDS}"
+            )));
+        }
+        if self.action != HostLeftAction::Keep && self.host_controls.is_empty() {
+            return Err(Error::invalid(
+                "host_left.host_controls must name at least one host control",
+            ));
+        }
+        if let Some(roles) = roles {
+            if self.action == HostLeftAction::Promote {
+                roles.get(&self.promote_role)?;
+                let host = roles.get(&self.host_role)?;
+                if !self.is_host(host) {
+                    return Err(Error::invalid(format!(
+                        "host_left.host_role '{}' does not hold the host controls of host_left.host_controls",
+                        self.host_role
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,6 +139,12 @@ pub struct RoomSettings {
     /// speakers, then the earliest to join, up to this many ("last-N"). Others' cameras are
     /// received only by explicit subscription, so no one is sent hundreds of videos.
     pub video_last_n: u32,
+    /// Locked: nobody new joins or is moved in (`lock_room`), except holders of a token's
+    /// `bypassLock` grant and people returning from this room's own child rooms.
+    pub locked: bool,
+    /// What happens when the last host leaves (boxed: rarely set, and every snapshot carries
+    /// the settings).
+    pub host_left: Box<HostLeftPolicy>,
 }
 
 impl Default for RoomSettings {
@@ -70,6 +161,8 @@ impl Default for RoomSettings {
             listed_limit: DEFAULT_LISTED_LIMIT,
             parent: None,
             video_last_n: DEFAULT_VIDEO_LAST_N,
+            locked: false,
+            host_left: Box::default(),
         }
     }
 }
@@ -81,7 +174,14 @@ pub const DEFAULT_VIDEO_LAST_N: u32 = 25;
 pub const MAX_VIDEO_LAST_N: u32 = 100;
 
 impl RoomSettings {
+    /// Checks the settings; with `roles`, also that the roles they name exist.
+    pub fn validate_with(&self, roles: &crate::roles::Roles) -> Result<()> {
+        self.validate()?;
+        self.host_left.validate(Some(roles))
+    }
+
     pub fn validate(&self) -> Result<()> {
+        self.host_left.validate(None)?;
         if self.request_timeout_seconds == 0
             || self.request_timeout_seconds > MAX_REQUEST_TIMEOUT_SECONDS
         {

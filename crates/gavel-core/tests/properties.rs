@@ -598,6 +598,8 @@ impl View {
                 }
             }
             Event::RoomUpdated { .. }
+            | Event::HostLeft { .. }
+            | Event::HostReturned { .. }
             | Event::RoomLeft { .. }
             | Event::MediaSlots { .. }
             | Event::MediaSessionEnded { .. }
@@ -948,8 +950,8 @@ impl World {
             }
             Step::Disconnect { room, who } => {
                 if let Some(sid) = self.sid_of(*room, PEOPLE[*who]) {
-                    self.step(*room, |room, _| {
-                        room.disconnected(&sid, event_reason());
+                    self.step(*room, |room, now| {
+                        room.disconnected(now, &sid, event_reason());
                     });
                 }
             }
@@ -1013,6 +1015,7 @@ impl World {
             role: role.into(),
             permissions: roles.get(role).unwrap().clone(),
             issued_at: None,
+            bypass_lock: false,
         };
         let before = self.snapshot(r);
         let (result, effect) = self.step(r, |room, now| room.join(now, req));

@@ -397,7 +397,7 @@ impl Registry {
     ) -> Result<(RoomHandle, bool), Error> {
         ids::validate_room_name(name)?;
         let settings = settings.unwrap_or_else(|| self.room_defaults.clone());
-        settings.validate()?;
+        settings.validate_with(&self.roles)?;
         let (handle, rx) = {
             let mut rooms = self.rooms.lock().unwrap();
             if let Some(e) = rooms.get_mut(name) {

@@ -435,7 +435,7 @@ impl RoomActor {
                     }
                 } else {
                     self.suspended.remove(&sid);
-                    self.core.disconnected(&sid, reason);
+                    self.core.disconnected(now_ms(), &sid, reason);
                 }
             }
             RoomMsg::Resume {
@@ -786,7 +786,8 @@ impl RoomActor {
         for sid in slow {
             if self.conns.remove(&sid).is_some() {
                 tracing::warn!(room = %self.me.name, %sid, "disconnecting slow consumer: outgoing queue full");
-                self.core.disconnected(&sid, LeaveReason::SlowConsumer);
+                self.core
+                    .disconnected(now_ms(), &sid, LeaveReason::SlowConsumer);
             }
         }
     }
@@ -987,7 +988,8 @@ impl RoomActor {
             self.suspended.remove(&sid);
             if !self.conns.contains_key(&sid) && self.core.identity_of(&sid).is_some() {
                 self.metrics.resume("expired");
-                self.core.disconnected(&sid, LeaveReason::Disconnected);
+                self.core
+                    .disconnected(now_ms(), &sid, LeaveReason::Disconnected);
             }
         }
     }

@@ -110,6 +110,7 @@ pub(crate) fn admit(app: &AppState, token: &str) -> Result<(String, JoinRequest,
         attributes: claims.attributes.clone().unwrap_or_default(),
         role,
         permissions,
+        bypass_lock: claims.video.bypass_lock == Some(true),
     };
     // The room checks these too; checking first keeps a refused join from creating the room.
     gavel_core::ids::validate_identity(&req.identity)?;

@@ -168,6 +168,7 @@ async fn participant_tracker_events() {
             participant,
             changed,
             by,
+            ..
         } => {
             assert_eq!(participant.name, "Bob B.");
             assert_eq!(changed, ["name"]);
@@ -185,6 +186,7 @@ async fn participant_tracker_events() {
                 participant,
                 changed,
                 by,
+                ..
             } => {
                 assert_eq!(participant.metadata, "{\"hand\":true}");
                 assert_eq!(changed, ["metadata"]);

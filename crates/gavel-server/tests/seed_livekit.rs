@@ -94,6 +94,7 @@ async fn audience_to_speaker_and_back() {
             role,
             permissions,
             by,
+            ..
         } => {
             assert_eq!(role, "viewer", "a permissions patch keeps the role");
             assert_eq!(permissions.can_send.len(), 4);
@@ -204,6 +205,7 @@ async fn update_metadata() {
                 participant,
                 changed,
                 by,
+                ..
             } => {
                 assert_eq!(participant.metadata, data);
                 assert_eq!(changed, ["metadata"]);

@@ -23,6 +23,9 @@ pub struct JoinRequest {
     /// When the token was issued (ms; from `iat`, else `nbf`). Checked against revocations;
     /// unknown counts as issued before any revocation.
     pub issued_at: Option<Millis>,
+    /// The token's `bypassLock` grant: joins a locked room (the backend's own participants).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub bypass_lock: bool,
 }
 
 /// What a kick does besides removing: ban, revoke tokens, and whether absence is an error.
@@ -56,6 +59,9 @@ impl Room {
             ids::validate_attribute(k, v)?;
         }
         self.check_revocation(&req.identity, req.issued_at)?;
+        if !req.bypass_lock {
+            self.check_unlocked()?;
+        }
         let sid = self.ids.next("PA");
         let info = ParticipantInfo {
             sid: sid.clone(),
@@ -70,6 +76,7 @@ impl Room {
             speaking_time_ms: 0,
         };
         self.admit(now, info, req.issued_at, None, false)?;
+        self.watch_hosts(now);
         Ok(sid)
     }
 
@@ -112,18 +119,25 @@ impl Room {
             Some(from),
             moving.media_session,
         )?;
+        self.watch_hosts(now);
         Ok(sid)
     }
 
     /// Whether `identity`, holding a token issued at `issued_at`, could come in now by a move
-    /// (checked before its source room lets it go): bans, revocations, duplicates, capacity.
+    /// from room `from` (checked before its source room lets it go): bans, revocations,
+    /// duplicates, capacity, and the lock — which lets people return from this room's own
+    /// child rooms (its breakouts).
     pub fn can_admit_moved(
         &self,
         now: Millis,
         identity: &str,
         issued_at: Option<Millis>,
+        from_child: bool,
     ) -> Result<()> {
         self.check_revocation(identity, issued_at)?;
+        if !from_child {
+            self.check_unlocked()?;
+        }
         self.can_admit(now, identity)
     }
 
@@ -192,6 +206,9 @@ impl Room {
             info.permissions = caps.apply_to(&info.permissions);
         }
         self.clamp_to_room(&mut info.permissions);
+        if self.settings.host_left.is_host(&info.permissions) {
+            self.hosts_changed = true;
+        }
         let allowed = info.permissions.can_send.clone();
         info.tracks.retain(|t| allowed.contains(&t.source));
         let sid = info.sid.clone();
@@ -264,9 +281,10 @@ impl Room {
     }
 
     /// The connection of `sid` closed. Unknown (already removed) sessions are ignored.
-    pub fn disconnected(&mut self, sid: &str, reason: LeaveReason) {
+    pub fn disconnected(&mut self, now: Millis, sid: &str, reason: LeaveReason) {
         if let Some(identity) = self.by_sid.get(sid).cloned() {
             self.remove(&identity, reason, None, false);
+            self.watch_hosts(now);
         }
     }
 
@@ -281,6 +299,9 @@ impl Room {
         let p = self.participants.remove(identity)?;
         self.listed.remove(identity);
         self.by_sid.remove(p.sid());
+        if self.settings.host_left.is_host(p.permissions()) {
+            self.hosts_changed = true;
+        }
         // Only someone with a media session or media tracks changes what is forwarded (its
         // session closes, its tracks stop); an audience member leaving a huge room does not.
         if p.media_session || p.info.tracks.iter().any(|t| t.media) {
@@ -473,6 +494,10 @@ impl Room {
         self.pinned = None;
         self.speakers.clear();
         self.last_top_speaker = None;
+        // Nobody is left to lose a host or to be promoted.
+        self.host_left_at = None;
+        self.had_host = false;
+        self.hosts_changed = false;
     }
 
     /// Approves a move and detaches the target: others see `participant_left {reason: moved}`,

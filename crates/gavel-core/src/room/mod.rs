@@ -14,7 +14,9 @@ mod consent;
 mod data;
 mod durable;
 mod forwarding;
+mod host_left;
 mod listing;
+mod lock;
 mod media;
 mod membership;
 mod pin;
@@ -116,6 +118,12 @@ pub struct Room {
     /// batch went out (`quality.rs`).
     quality_pending: BTreeMap<String, crate::event::ConnectionQuality>,
     quality_sent_at: Millis,
+    /// The last host left: when the room's `host_left` action happens (`host_left.rs`).
+    host_left_at: Option<Millis>,
+    /// Whether the room has had a host (a room that never had one has none to lose).
+    had_host: bool,
+    /// A host came, went or changed powers since the last look (`host_left.rs`).
+    hosts_changed: bool,
 }
 
 /// Large rooms send `counts_updated` at most this often (ms).
@@ -150,6 +158,9 @@ impl Room {
             media_changed: false,
             quality_pending: BTreeMap::new(),
             quality_sent_at: 0,
+            host_left_at: None,
+            had_host: false,
+            hosts_changed: false,
         }
     }
 
@@ -165,6 +176,7 @@ impl Room {
         RoomInfo {
             name: self.name.clone(),
             settings: self.settings.clone(),
+            host_left_at: self.host_left_at,
         }
     }
     pub fn counts(&self) -> Counts {
@@ -272,6 +284,7 @@ impl Room {
             self.requests.values().map(|r| r.expires_at).min(),
             self.speakers.next_tick(),
             self.counts_due,
+            self.host_left_at,
         ]
         .into_iter()
         .flatten()
@@ -287,6 +300,7 @@ impl Room {
             self.send_counts(None);
         }
         self.bans.retain(|_, b| b.until > now);
+        self.host_left_due(now);
     }
 
     /// Runs one command from `actor`. A refused command changes nothing and emits no event
@@ -302,6 +316,7 @@ impl Room {
             }
             Err(e) => (actor_label(actor), Err(e)),
         };
+        self.watch_hosts(now);
         if let Some((action, targets, command)) = audit {
             self.outputs.push_back(Output::HostAction {
                 actor: label,
@@ -401,6 +416,7 @@ impl Room {
                 muted,
             } => self.mute_track(now, ctx, &identity, &track_sid, muted),
             Command::EndSession => self.end_session(ctx),
+            Command::LockRoom { locked } => self.lock_room(ctx, locked),
             Command::Pin { identity } => self.pin(ctx, &identity),
             Command::Unpin { identity } => self.unpin(ctx, identity.as_deref()),
             Command::UpdateParticipant {

@@ -56,7 +56,7 @@ impl Room {
         let plan = self.plan_preset(ctx, identity, caps)?;
         self.store_preset(identity, caps);
         if let Some(plan) = plan {
-            self.apply_update(identity, plan, Some(ctx.label.clone()));
+            self.apply_update(identity, plan, Some(ctx.label.clone()), None);
         }
         Ok(Reply::Preset {
             identity: identity.to_string(),
@@ -89,7 +89,7 @@ impl Room {
         for (identity, plan) in targets.into_iter().zip(plans) {
             self.store_preset(&identity, capabilities);
             if let Some(plan) = plan {
-                self.apply_update(&identity, plan, Some(ctx.label.clone()));
+                self.apply_update(&identity, plan, Some(ctx.label.clone()), None);
             }
             results.insert(identity, TargetResult::ok());
         }

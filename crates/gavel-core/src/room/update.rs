@@ -29,7 +29,7 @@ impl Room {
         ctx.require(HostControl::ManageParticipants)?;
         let capabilities = update.capabilities;
         let plan = self.plan_update(ctx, identity, update)?;
-        self.apply_update(identity, plan, Some(ctx.label.clone()));
+        self.apply_update(identity, plan, Some(ctx.label.clone()), None);
         if let Some(caps) = capabilities {
             self.refresh_preset(identity, caps);
         }
@@ -114,7 +114,14 @@ impl Room {
 
     /// Applies a planned update with its events: tracks the new permissions forbid are
     /// unpublished, others see `participant_updated`, the target also `permissions_changed`.
-    pub(super) fn apply_update(&mut self, identity: &str, plan: Planned, by: Option<String>) {
+    /// `reason`: why, when the room itself makes the change.
+    pub(super) fn apply_update(
+        &mut self,
+        identity: &str,
+        plan: Planned,
+        by: Option<String>,
+        reason: Option<&str>,
+    ) {
         let p = self
             .participants
             .get_mut(identity)
@@ -141,6 +148,7 @@ impl Room {
         if plan.permissions != p.info.permissions {
             p.info.permissions = plan.permissions;
             changed.push("permissions");
+            self.hosts_changed = true;
         }
         if changed.is_empty() {
             return;
@@ -218,6 +226,7 @@ impl Room {
                 participant: info.clone(),
                 changed: changed.iter().map(|s| s.to_string()).collect(),
                 by: by.clone(),
+                reason: reason.map(str::to_string),
             },
         );
         if perms_changed {
@@ -227,6 +236,7 @@ impl Room {
                     role: info.role,
                     permissions: info.permissions,
                     by,
+                    reason: reason.map(str::to_string),
                 },
             );
         }
@@ -258,7 +268,7 @@ impl Room {
             ..Default::default()
         };
         let plan = self.plan_update(ctx, &identity, update)?;
-        self.apply_update(&identity, plan, None);
+        self.apply_update(&identity, plan, None, None);
         Ok(Reply::Participant {
             participant: self.participants[&identity].info.clone(),
         })
@@ -435,7 +445,7 @@ impl Room {
             }
         }
         if let Some(plan) = plan {
-            self.apply_update(identity, plan, Some(ctx.label.clone()));
+            self.apply_update(identity, plan, Some(ctx.label.clone()), None);
         }
         if e.eject {
             // Checked above; the target may have just become hidden, so no visibility re-check.

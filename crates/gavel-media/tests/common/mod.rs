@@ -671,6 +671,7 @@ pub fn join_req(identity: &str, role: &str, roles: &Roles) -> JoinRequest {
         role: role.into(),
         permissions: roles.get(role).unwrap().clone(),
         issued_at: None,
+        bypass_lock: false,
     }
 }
 

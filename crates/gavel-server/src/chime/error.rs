@@ -124,7 +124,9 @@ impl From<Error> for ChimeError {
         let kind = match e.code {
             ErrorCode::InvalidArgument | ErrorCode::FailedPrecondition => Kind::BadRequest,
             ErrorCode::Unauthenticated => Kind::Unauthorized,
-            ErrorCode::PermissionDenied | ErrorCode::Banned => Kind::Forbidden,
+            ErrorCode::PermissionDenied | ErrorCode::Banned | ErrorCode::RoomLocked => {
+                Kind::Forbidden
+            }
             ErrorCode::NotFound => Kind::NotFound,
             ErrorCode::Conflict => Kind::Conflict,
             ErrorCode::RoomFull => Kind::LimitExceeded,

@@ -323,6 +323,7 @@ mod tests {
             role: "participant".into(),
             permissions: Default::default(),
             issued_at: None,
+            bypass_lock: false,
         }
     }
 

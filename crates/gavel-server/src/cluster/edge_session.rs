@@ -355,10 +355,10 @@ pub async fn check_move(registry: &Registry, check: super::edge_wire::MoveCheck)
     let Some(handle) = registry.get(&check.room) else {
         return Answer::NotHere { id };
     };
-    let (who, issued_at) = (check.identity.clone(), check.issued_at);
+    let (who, issued_at, from_child) = (check.identity.clone(), check.issued_at, check.from_child);
     let result = async {
         handle
-            .inspect(move |r, now| r.can_admit_moved(now, &who, issued_at))
+            .inspect(move |r, now| r.can_admit_moved(now, &who, issued_at, from_child))
             .await??;
         registry
             .check_inherited_bans(&check.room, &check.identity)

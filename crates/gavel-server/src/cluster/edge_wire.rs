@@ -151,6 +151,9 @@ pub struct MoveCheck {
     pub room: String,
     pub identity: String,
     pub issued_at: Option<Millis>,
+    /// The move comes out of one of `room`'s child rooms (its lock lets it in).
+    #[serde(default)]
+    pub from_child: bool,
 }
 
 /// A participant moved out of a room on the sending node, into `room` on the receiving one.

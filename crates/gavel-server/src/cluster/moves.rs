@@ -22,6 +22,7 @@ pub async fn check(
     room: &str,
     identity: &str,
     issued_at: Option<Millis>,
+    from_child: bool,
 ) -> Result<(), Error> {
     let body = |id| {
         let check = MoveCheck {
@@ -29,6 +30,7 @@ pub async fn check(
             room: room.to_string(),
             identity: identity.to_string(),
             issued_at,
+            from_child,
         };
         serde_json::to_vec(&check).expect("checks serialize")
     };
@@ -71,6 +73,7 @@ pub async fn move_in(
                 role: info.role.clone(),
                 permissions: info.permissions.clone(),
                 issued_at: moving.issued_at,
+                bypass_lock: false,
             };
             node.edge.register(key, room, owner, req, conn.clone());
             let _ = conn.send(Outgoing::Edged(key));

@@ -22,7 +22,9 @@ impl From<Error> for ApiError {
 pub fn status(code: ErrorCode) -> StatusCode {
     match code {
         ErrorCode::Unauthenticated => StatusCode::UNAUTHORIZED,
-        ErrorCode::PermissionDenied | ErrorCode::Banned => StatusCode::FORBIDDEN,
+        ErrorCode::PermissionDenied | ErrorCode::Banned | ErrorCode::RoomLocked => {
+            StatusCode::FORBIDDEN
+        }
         ErrorCode::NotFound => StatusCode::NOT_FOUND,
         ErrorCode::InvalidArgument => StatusCode::BAD_REQUEST,
         ErrorCode::FailedPrecondition => StatusCode::PRECONDITION_FAILED,

@@ -446,7 +446,7 @@ pub fn disconnect_reason(reason: LeaveReason) -> lk::DisconnectReason {
     match reason {
         LeaveReason::Left | LeaveReason::Disconnected => D::ClientInitiated,
         LeaveReason::Kicked | LeaveReason::Hidden | LeaveReason::Moved => D::ParticipantRemoved,
-        LeaveReason::Ended => D::RoomClosed,
+        LeaveReason::Ended | LeaveReason::HostLeft => D::RoomClosed,
         LeaveReason::RoomDeleted => D::RoomDeleted,
         LeaveReason::Replaced => D::DuplicateIdentity,
         LeaveReason::ServerShutdown => D::ServerShutdown,
@@ -483,6 +483,7 @@ mod tests {
             room: RoomInfo {
                 name: "r".into(),
                 settings: Default::default(),
+                host_left_at: None,
             },
             me: person("PA_me", "me"),
             participants: vec![person("PA_ann", "ann")],
@@ -541,6 +542,7 @@ mod tests {
         let room = RoomInfo {
             name: "r".into(),
             settings: Default::default(),
+            host_left_at: None,
         };
         let mic = |muted| TrackInfo {
             sid: "TR_mic".into(),

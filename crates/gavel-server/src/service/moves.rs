@@ -31,11 +31,17 @@ impl Service {
         let source = self.registry.get_or_not_found(room)?;
         // In cluster mode the destination may be served by another node.
         let remote = self.destination_node(&destination).await?;
-        let who = identity.clone();
-        let issued_at = source.inspect(move |r, _| r.token_issued_at(&who)).await?;
+        let (who, dest) = (identity.clone(), destination.clone());
+        // Someone returning from a breakout (a child room of the destination) passes its lock.
+        let (issued_at, from_child) = source
+            .inspect(move |r, _| {
+                let from_child = r.settings().parent.as_deref() == Some(dest.as_str());
+                (r.token_issued_at(&who), from_child)
+            })
+            .await?;
         match &remote {
             None => {
-                self.check_admission(&destination, &identity, issued_at)
+                self.check_admission(&destination, &identity, issued_at, from_child)
                     .await?
             }
             Some(owner) => {
@@ -48,7 +54,8 @@ impl Service {
                         ),
                     ));
                 }
-                remote::check(self.node()?, owner, &destination, &identity, issued_at).await?
+                let node = self.node()?;
+                remote::check(node, owner, &destination, &identity, issued_at, from_child).await?
             }
         }
 
@@ -130,16 +137,18 @@ impl Service {
     }
 
     /// Whether `identity`, with a token issued at `issued_at`, could come into `room` by a
-    /// move: the room's own rules, and the bans of its ancestors.
+    /// move (`from_child`: out of one of its child rooms): the room's own rules, and the bans
+    /// of its ancestors.
     async fn check_admission(
         &self,
         room: &str,
         identity: &str,
         issued_at: Option<Millis>,
+        from_child: bool,
     ) -> Result<(), Error> {
         if let Some(dest) = self.registry.get(room) {
             let who = identity.to_string();
-            dest.inspect(move |r, now| r.can_admit_moved(now, &who, issued_at))
+            dest.inspect(move |r, now| r.can_admit_moved(now, &who, issued_at, from_child))
                 .await??;
         }
         self.registry.check_inherited_bans(room, identity).await

@@ -46,7 +46,7 @@ impl Service {
         require_grant(by.claims().video.room_create, "roomCreate")?;
         // Bad input is `invalid_argument` before any look-up (a parent that is no room name).
         gavel_core::ids::validate_room_name(&name)?;
-        settings.validate()?;
+        settings.validate_with(&self.registry.roles)?;
         if let Some(parent) = &settings.parent {
             by.require_admin(&self.registry, parent)?;
             self.registry.get_or_not_found(parent)?;

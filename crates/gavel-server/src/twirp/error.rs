@@ -50,7 +50,9 @@ impl From<Error> for TwirpError {
     fn from(e: Error) -> Self {
         let code = match e.code {
             ErrorCode::Unauthenticated => "unauthenticated",
-            ErrorCode::PermissionDenied | ErrorCode::Banned => "permission_denied",
+            ErrorCode::PermissionDenied | ErrorCode::Banned | ErrorCode::RoomLocked => {
+                "permission_denied"
+            }
             ErrorCode::NotFound => "not_found",
             ErrorCode::InvalidArgument => "invalid_argument",
             ErrorCode::FailedPrecondition => "failed_precondition",

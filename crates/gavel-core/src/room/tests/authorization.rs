@@ -187,6 +187,7 @@ fn durable_outputs_for_bans_sessions_and_audit() {
         role: role.into(),
         permissions: roles.get(role).unwrap().clone(),
         issued_at: None,
+        bypass_lock: false,
     };
     room.join(1_000, join("host", HOST)).unwrap();
     room.join(1_000, join("bob", PARTICIPANT)).unwrap();
@@ -255,6 +256,7 @@ fn revoked_tokens_cannot_rejoin_but_new_ones_can() {
         role: PARTICIPANT.into(),
         permissions: roles.get(PARTICIPANT).unwrap().clone(),
         issued_at,
+        bypass_lock: false,
     };
     room.join(1_000, join(Some(0))).unwrap();
     let revoke = Command::RevokeTokens {

@@ -302,6 +302,7 @@ fn batch_update_role_change() {
         participant: a.clone(),
         changed: vec!["role".into(), "permissions".into()],
         by: Some("h".into()),
+        reason: None,
     };
     let others = [unpublished(&mic), unpublished(&cam), updated];
     assert_eq!(got.to("b"), &others);
@@ -310,6 +311,7 @@ fn batch_update_role_change() {
         role: VIEWER.into(),
         permissions: a.permissions,
         by: Some("h".into()),
+        reason: None,
     });
     assert_eq!(got.to("a"), mine.as_slice());
 }

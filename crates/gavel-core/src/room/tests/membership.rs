@@ -335,7 +335,8 @@ fn disconnect_tells_the_others_only() {
     );
     assert_eq!(got.to("a"), &[before, counts(1, 0)]);
     // Unknown sessions are ignored.
-    h.room.disconnected("PA_nobody", LeaveReason::Disconnected);
+    h.room
+        .disconnected(0, "PA_nobody", LeaveReason::Disconnected);
     assert!(h.room.poll_output().is_none());
 }
 

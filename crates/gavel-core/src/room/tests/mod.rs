@@ -14,7 +14,9 @@ mod batch;
 mod consent;
 mod data;
 mod forwarding;
+mod host_left;
 mod large_room;
+mod lock;
 mod media;
 mod membership;
 mod pin;
@@ -222,6 +224,7 @@ impl Harness {
             role: role.into(),
             permissions: self.roles.get(role).unwrap().clone(),
             issued_at: None,
+            bypass_lock: false,
         }
     }
 
@@ -279,7 +282,8 @@ impl Harness {
     fn disconnect(&mut self, identity: &str) {
         let before = self.members();
         let sid = self.sid(identity);
-        self.room.disconnected(&sid, LeaveReason::Disconnected);
+        self.room
+            .disconnected(self.now, &sid, LeaveReason::Disconnected);
         self.record(before);
     }
 

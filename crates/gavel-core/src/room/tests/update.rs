@@ -41,6 +41,7 @@ fn update_participant_revoking_can_send_unpublishes() {
             participant: g.clone(),
             changed: vec!["permissions".into()],
             by: Some("h".into()),
+            reason: None,
         },
     ];
     for who in ["h", "p", "o"] {
@@ -51,6 +52,7 @@ fn update_participant_revoking_can_send_unpublishes() {
         role: PARTICIPANT.into(),
         permissions: g.permissions.clone(),
         by: Some("h".into()),
+        reason: None,
     });
     assert_eq!(got.to("g"), mine.as_slice());
     assert_eq!(got.host_actions(), [("update_participant", Ok(()))]);
@@ -102,6 +104,7 @@ fn update_participant_merges_attributes() {
         participant: g,
         changed: vec!["name".into(), "attributes".into()],
         by: Some("h".into()),
+        reason: None,
     };
     assert_eq!(got.to("h"), std::slice::from_ref(&expected));
     assert_eq!(got.to("g"), &[expected], "no permissions_changed");
@@ -482,6 +485,7 @@ fn update_self_needs_its_permission() {
         participant: a,
         changed: vec!["name".into()],
         by: None,
+        reason: None,
     };
     assert_eq!(got.to("a"), std::slice::from_ref(&expected));
     assert_eq!(got.to("b"), &[expected]);
