@@ -239,6 +239,12 @@ impl ApiClient {
         self.call("POST", &format!("/v1/rooms/{room}/end"), None)
             .await
     }
+    /// Locks (or unlocks) `room`: while locked nobody new comes in.
+    pub async fn lock_room(&self, room: &str, locked: bool) -> Result<Value, ApiError> {
+        let what = if locked { "lock" } else { "unlock" };
+        self.call("POST", &format!("/v1/rooms/{room}/{what}"), None)
+            .await
+    }
     pub async fn list_bans(&self, room: &str) -> Result<Value, ApiError> {
         self.call("GET", &format!("/v1/rooms/{room}/bans"), None)
             .await

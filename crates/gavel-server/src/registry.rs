@@ -521,6 +521,16 @@ impl Registry {
                     Reap::Keep
                 } else {
                     rooms.remove(name);
+                    // Queued before any later open of the same name (the store thread runs
+                    // jobs in order): a new meeting in this room starts from its defaults.
+                    let room = name.to_string();
+                    if let Err(e) = self
+                        .durable
+                        .store
+                        .try_call(move |s| s.forget_joined_room(&room))
+                    {
+                        tracing::warn!(room = name, error = %e, "the closed room's kept settings stay");
+                    }
                     Reap::Closed
                 }
             }

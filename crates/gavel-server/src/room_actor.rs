@@ -211,9 +211,10 @@ impl RoomActor {
                 store.bans(name, now)?,
                 store.revocations(name)?,
                 store.presets(name)?,
+                store.joined_room_settings(name)?,
             ))
         })();
-        let (bans, revocations, presets) = match loaded {
+        let (bans, revocations, presets, joined_settings) = match loaded {
             Ok(state) => state,
             Err(e) => {
                 // Set before `rx` is dropped (on return), so every waiting sender reads it.
@@ -232,6 +233,11 @@ impl RoomActor {
         }
         for (identity, caps) in presets {
             core.restore_preset(&identity, caps);
+        }
+        // A room a join created, open again (after a restart, say) while its meeting goes on:
+        // the settings changed meanwhile (its lock) still hold.
+        if let Some(settings) = joined_settings {
+            core.restore_settings(settings);
         }
         metrics.rooms.inc();
         let media = registry.upgrade().and_then(|r| {

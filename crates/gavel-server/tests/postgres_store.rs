@@ -20,6 +20,7 @@ fn the_postgres_store_behaves_like_the_embedded_one() {
     let fresh = |name: &str| PostgresStore::connect(&pg.database(name)).unwrap();
     conformance::rooms_bans_audit_sessions_round_trip(&fresh("round_trip"));
     conformance::rooms_holding_state(&fresh("holding_state"));
+    conformance::joined_room_settings(&fresh("joined_settings"));
     conformance::pruning(&fresh("pruning"));
     conformance::chime_meetings(&fresh("chime"));
     conformance::webhook_outbox(&fresh("webhooks"));

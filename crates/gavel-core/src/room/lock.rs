@@ -3,7 +3,8 @@
 //! The lock is a room setting (`locked`), so it is stored with the room and survives a
 //! restart, is in every snapshot (`room.settings.locked`), and changes with `room_updated`
 //! like the metadata. While locked, joins are refused with `room_locked` unless the token
-//! holds `bypassLock` (the backend's own participants), and so are moves in, except from this
+//! holds `bypassLock` (the backend's own participants) or grants the `lock` control itself (a
+//! host is never locked out of a room it could unlock), and so are moves in, except from this
 //! room's own child rooms (people returning from breakouts).
 
 use super::{ActorCtx, Room};

@@ -59,7 +59,8 @@ impl Room {
             ids::validate_attribute(k, v)?;
         }
         self.check_revocation(&req.identity, req.issued_at)?;
-        if !req.bypass_lock {
+        // Whoever could unlock the room is never locked out of it.
+        if !req.bypass_lock && !req.permissions.has(HostControl::Lock) {
             self.check_unlocked()?;
         }
         let sid = self.ids.next("PA");

@@ -257,6 +257,12 @@ impl Room {
         });
     }
 
+    /// Reinstates settings kept in durable storage (a room a join created, opened again while
+    /// its meeting goes on: its lock).
+    pub fn restore_settings(&mut self, settings: RoomSettings) {
+        self.settings = settings;
+    }
+
     /// Reinstates a ban kept in durable storage (when a room is opened again).
     pub fn restore_ban(&mut self, identity: &str, until: Millis, by: &str) {
         self.bans.insert(

@@ -29,6 +29,10 @@ pub enum RoomCmd {
     },
     /// End the session: everyone leaves.
     End { room: String },
+    /// Lock the room: nobody new comes in (tokens with `bypassLock` excepted).
+    Lock { room: String },
+    /// Unlock the room.
+    Unlock { room: String },
 }
 
 fn room_row(r: &Value) -> Vec<String> {
@@ -38,10 +42,23 @@ fn room_row(r: &Value) -> Vec<String> {
         text(&r["counts"]["hidden"]),
         text(&r["pinned"]),
         text(&r["settings"]["remote_unmute"]),
+        match r["settings"]["locked"].as_bool() {
+            Some(true) => "locked".into(),
+            _ => "-".into(),
+        },
+        text(&r["settings"]["host_left"]["action"]),
     ]
 }
 
-const ROOM_HEADERS: [&str; 5] = ["ROOM", "PRESENT", "HIDDEN", "PINNED", "REMOTE UNMUTE"];
+const ROOM_HEADERS: [&str; 7] = [
+    "ROOM",
+    "PRESENT",
+    "HIDDEN",
+    "PINNED",
+    "REMOTE UNMUTE",
+    "LOCK",
+    "HOST LEFT",
+];
 
 pub async fn run(cmd: RoomCmd, remote: &Remote) -> Result<(), ApiError> {
     let api = remote.client();
@@ -84,6 +101,14 @@ pub async fn run(cmd: RoomCmd, remote: &Remote) -> Result<(), ApiError> {
         RoomCmd::End { room } => {
             let v = api.end_session(&room).await?;
             output::done(remote.json, &v, &format!("ended the session in {room}"));
+        }
+        RoomCmd::Lock { room } => {
+            let v = api.lock_room(&room, true).await?;
+            output::done(remote.json, &v, &format!("locked {room}"));
+        }
+        RoomCmd::Unlock { room } => {
+            let v = api.lock_room(&room, false).await?;
+            output::done(remote.json, &v, &format!("unlocked {room}"));
         }
     }
     Ok(())

@@ -73,6 +73,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/rooms/{room}/data", post(rooms::send_data))
         .route("/v1/rooms/{room}/mute-all", post(rooms::mute_all))
         .route("/v1/rooms/{room}/end", post(rooms::end))
+        .route("/v1/rooms/{room}/lock", post(rooms::lock))
+        .route("/v1/rooms/{room}/unlock", post(rooms::unlock))
         .route("/v1/rooms/{room}/bans", get(rooms::bans))
         .route("/v1/rooms/{room}/audit", get(history::audit))
         .route("/v1/rooms/{room}/sessions", get(history::sessions))

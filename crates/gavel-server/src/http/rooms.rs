@@ -96,6 +96,25 @@ pub async fn end(
     command(&state, &caller, &room, Command::EndSession).await
 }
 
+/// `POST /v1/rooms/{room}/lock`: nobody new comes in until `…/unlock` (docs/protocol.md).
+pub async fn lock(
+    state: St,
+    caller: Caller,
+    Path(room): Path<String>,
+    Body(Empty {}): Body<Empty>,
+) -> Result<Json, ApiError> {
+    command(&state, &caller, &room, Command::LockRoom { locked: true }).await
+}
+
+pub async fn unlock(
+    state: St,
+    caller: Caller,
+    Path(room): Path<String>,
+    Body(Empty {}): Body<Empty>,
+) -> Result<Json, ApiError> {
+    command(&state, &caller, &room, Command::LockRoom { locked: false }).await
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RoomPatch {

@@ -69,6 +69,25 @@ pub fn rooms_bans_audit_sessions_round_trip(s: &impl Store) {
     assert!(s.rooms().unwrap().is_empty());
 }
 
+/// Settings changed on a room a join created are kept apart from the API's rooms, until the
+/// room closes; an API room's go to its own row.
+pub fn joined_room_settings(s: &impl Store) {
+    let locked = RoomSettings {
+        locked: true,
+        ..Default::default()
+    };
+    assert_eq!(s.joined_room_settings("met").unwrap(), None);
+    s.update_room_settings("met", &locked).unwrap();
+    assert_eq!(s.joined_room_settings("met").unwrap(), Some(locked.clone()));
+    assert!(s.rooms().unwrap().is_empty(), "not an API room");
+    s.save_room("api", &RoomSettings::default()).unwrap();
+    s.update_room_settings("api", &locked).unwrap();
+    assert_eq!(s.joined_room_settings("api").unwrap(), None);
+    assert_eq!(s.rooms().unwrap(), [("api".to_string(), locked)]);
+    s.forget_joined_room("met").unwrap();
+    assert_eq!(s.joined_room_settings("met").unwrap(), None);
+}
+
 pub fn rooms_holding_state(s: &impl Store) {
     let ban = |room: &str, until| StoredBan {
         room: room.into(),

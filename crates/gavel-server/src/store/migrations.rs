@@ -109,6 +109,11 @@ pub const MIGRATIONS: &[&str] = &[
          config TEXT NOT NULL,
          created_at INTEGER NOT NULL
      );",
+    // 6: settings changed on rooms a join created (a lock), kept while the room is open.
+    "CREATE TABLE joined_room_settings (
+         room TEXT PRIMARY KEY,
+         settings TEXT NOT NULL
+     );",
 ];
 
 pub fn version(conn: &Connection) -> StoreResult<usize> {

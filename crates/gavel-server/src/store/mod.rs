@@ -227,6 +227,10 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes a room with everything kept for it (bans, revocations, presets, Chime records).
     fn delete_room(&self, name: &str) -> StoreResult<()>;
     fn rooms(&self) -> StoreResult<Vec<(String, RoomSettings)>>;
+    /// The settings a room a join created had changed (its lock), if it has such a row.
+    fn joined_room_settings(&self, room: &str) -> StoreResult<Option<RoomSettings>>;
+    /// A room a join created closed: what was kept for it while open goes.
+    fn forget_joined_room(&self, room: &str) -> StoreResult<()>;
     /// Rooms not created through the API that hold state to enforce at `now`: bans in force,
     /// presets, or revocations of an identity. (A revocation of every identity, `*`, is what
     /// deleting a Chime meeting leaves behind; it marks a deleted room and is not counted.)

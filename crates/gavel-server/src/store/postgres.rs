@@ -148,11 +148,19 @@ pub(super) mod sql {
         name: &str,
         settings: &RoomSettings,
     ) -> R {
-        c.execute(
+        let updated = c.execute(
             "UPDATE rooms SET settings = $2 WHERE name = $1",
             &[&name, &to_json(settings)],
-        )
-        .map(drop)
+        )?;
+        if updated == 0 {
+            // As in SQLite: a join-created room's changed settings, kept while it is open.
+            c.execute(
+                "INSERT INTO joined_room_settings (room, settings) VALUES ($1, $2)
+                 ON CONFLICT (room) DO UPDATE SET settings = excluded.settings",
+                &[&name, &to_json(settings)],
+            )?;
+        }
+        Ok(())
     }
 
     pub fn save_ban(c: &mut impl GenericClient, ban: &StoredBan) -> R {
@@ -245,6 +253,7 @@ pub(super) mod sql {
             "DELETE FROM bans WHERE room = $1",
             "DELETE FROM revocations WHERE room = $1",
             "DELETE FROM presets WHERE room = $1",
+            "DELETE FROM joined_room_settings WHERE room = $1",
             "DELETE FROM chime_meetings WHERE meeting_id = $1",
             "DELETE FROM chime_attendees WHERE meeting_id = $1",
         ] {
@@ -279,6 +288,24 @@ impl Store for PostgresStore {
     fn rooms(&self) -> StoreResult<Vec<(String, RoomSettings)>> {
         let rows = self.with(|c| c.query("SELECT name, settings FROM rooms ORDER BY name", &[]))?;
         keyed_json(rows, |name| format!("stored settings of room '{name}'"))
+    }
+
+    fn joined_room_settings(&self, room: &str) -> StoreResult<Option<RoomSettings>> {
+        let rows = self.with(|c| {
+            c.query(
+                "SELECT room, settings FROM joined_room_settings WHERE room = $1",
+                &[&room],
+            )
+        })?;
+        let mut found = keyed_json(rows, |name| format!("stored settings of room '{name}'"))?;
+        Ok(found.pop().map(|(_, s)| s))
+    }
+
+    fn forget_joined_room(&self, room: &str) -> StoreResult<()> {
+        self.with(|c| {
+            c.execute("DELETE FROM joined_room_settings WHERE room = $1", &[&room])
+                .map(drop)
+        })
     }
 
     fn rooms_holding_state(&self, now: Millis) -> StoreResult<Vec<String>> {

@@ -147,6 +147,11 @@ pub const MIGRATIONS: &[&str] = &[
          node TEXT NOT NULL,
          until TIMESTAMPTZ NOT NULL
      );",
+    // 5: settings changed on rooms a join created (a lock), kept while the room is open.
+    "CREATE TABLE joined_room_settings (
+         room TEXT PRIMARY KEY,
+         settings TEXT NOT NULL
+     );",
 ];
 
 /// Any fixed number: the advisory lock migrations hold, so concurrent nodes run them once.

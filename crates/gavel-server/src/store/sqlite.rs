@@ -68,11 +68,20 @@ mod sql {
         name: &str,
         settings: &RoomSettings,
     ) -> rusqlite::Result<()> {
-        c.execute(
+        let updated = c.execute(
             "UPDATE rooms SET settings = ?2 WHERE name = ?1",
             params![name, to_json(settings)],
-        )
-        .map(drop)
+        )?;
+        if updated == 0 {
+            // A room a join created has no row: its changed settings are kept apart, for as
+            // long as it is open (`Store::forget_joined_room`).
+            c.execute(
+                "INSERT INTO joined_room_settings (room, settings) VALUES (?1, ?2)
+                 ON CONFLICT (room) DO UPDATE SET settings = excluded.settings",
+                params![name, to_json(settings)],
+            )?;
+        }
+        Ok(())
     }
 
     pub fn save_ban(c: &Connection, ban: &StoredBan) -> rusqlite::Result<()> {
@@ -205,6 +214,32 @@ impl Store for SqliteStore {
             [],
             |name| format!("stored settings of room '{name}'"),
         )
+    }
+
+    fn joined_room_settings(&self, room: &str) -> StoreResult<Option<RoomSettings>> {
+        let text: Option<String> = self.with(|c| {
+            c.query_row(
+                "SELECT settings FROM joined_room_settings WHERE room = ?1",
+                [room],
+                |r| r.get(0),
+            )
+            .optional()
+        })?;
+        text.map(|t| {
+            serde_json::from_str(&t).map_err(|e| {
+                StoreError::new(format!(
+                    "stored settings of room '{room}' are unreadable: {e}"
+                ))
+            })
+        })
+        .transpose()
+    }
+
+    fn forget_joined_room(&self, room: &str) -> StoreResult<()> {
+        self.with(|c| {
+            c.execute("DELETE FROM joined_room_settings WHERE room = ?1", [room])
+                .map(drop)
+        })
     }
 
     fn rooms_holding_state(&self, now: Millis) -> StoreResult<Vec<String>> {
@@ -485,6 +520,7 @@ pub(super) fn delete_room_rows(tx: &rusqlite::Transaction<'_>, name: &str) -> ru
     tx.execute("DELETE FROM bans WHERE room = ?1", [name])?;
     tx.execute("DELETE FROM revocations WHERE room = ?1", [name])?;
     tx.execute("DELETE FROM presets WHERE room = ?1", [name])?;
+    tx.execute("DELETE FROM joined_room_settings WHERE room = ?1", [name])?;
     tx.execute("DELETE FROM chime_meetings WHERE meeting_id = ?1", [name])?;
     tx.execute("DELETE FROM chime_attendees WHERE meeting_id = ?1", [name])?;
     Ok(())
@@ -517,6 +553,11 @@ mod tests {
     #[test]
     fn rooms_bans_audit_sessions_round_trip() {
         conformance::rooms_bans_audit_sessions_round_trip(&SqliteStore::in_memory().unwrap());
+    }
+
+    #[test]
+    fn a_joined_rooms_changed_settings_are_kept_until_it_closes() {
+        conformance::joined_room_settings(&SqliteStore::in_memory().unwrap());
     }
 
     #[test]
