@@ -63,6 +63,19 @@ export class HostPanel {
         ),
       );
     }
+    if (s.can("lock")) {
+      const b = h("button", { type: "button", "data-action": "lock-room" });
+      const locked = () => Boolean(s.room?.settings?.locked);
+      b.onclick = () => {
+        const lock = !locked();
+        this.run("lock_room", { locked: lock }, lock ? "Locked the room" : "Unlocked the room");
+      };
+      this.dynamic.push(() => {
+        b.textContent = locked() ? "Unlock room" : "Lock room";
+        b.setAttribute("aria-pressed", String(locked()));
+      });
+      parts.push(b);
+    }
     if (s.can("end_session")) {
       parts.push(
         h(

@@ -98,7 +98,7 @@ async function join(request) {
     joined = await conn.connect();
   } catch (e) {
     // Refusals get their own screen (banned, full); a bad token stays on the form.
-    if (["banned", "room_full", "conflict"].includes(e.code)) return showEnd(e.code, null, e.message);
+    if (["banned", "room_full", "conflict", "room_locked"].includes(e.code)) return showEnd(e.code, null, e.message);
     show("join-screen");
     return joinError(`${e.code}: ${e.message}`);
   }
@@ -179,6 +179,13 @@ class Session {
     }
     if (ev.type === "track_muted" && !ev.all && ev.identity === me && !ev.muted) byId("muted-notice").hidden = true;
     if (ev.type === "permissions_changed" && ev.by) toast(`${ev.by} changed your role to ${ev.role}.`);
+    if (ev.type === "permissions_changed" && ev.reason === "host_left") {
+      const text = `The last host left: you are now ${ev.role === "host" ? "a host" : ev.role}.`;
+      toast(text);
+      announce(text);
+    }
+    if (ev.type === "host_left") announce(hostLeftWords(ev.action, ev.at));
+    if (ev.type === "host_returned") announce(`${ev.identity} is back: the room goes on as before.`);
     if (ev.type === "moved") {
       // A move keeps the session: the next `joined` is the new room. Say so where it cannot be missed.
       const text = `${ev.by ?? "A host"} moved you from room ${ev.from} to room ${ev.room}.`;
@@ -235,6 +242,10 @@ class Session {
     byId("counts").textContent =
       `${s.counts.present} present` + (s.counts.hidden ? ` · ${s.counts.hidden} hidden` : "") + (unlisted ? ` · ${unlisted} in the audience not listed` : "");
     byId("me").textContent = `${s.me.name || s.me.identity} · ${s.me.role}`;
+    byId("lock-badge").hidden = !s.room.settings?.locked;
+    const hostLeft = byId("host-left-notice");
+    hostLeft.hidden = !s.room.host_left_at;
+    if (s.room.host_left_at) hostLeft.textContent = hostLeftWords(s.room.settings?.host_left?.action, s.room.host_left_at);
     for (const source of SELF_SOURCES) selfButton(s, source);
     this.grid.schedule(s);
     this.panel.render();
@@ -291,4 +302,12 @@ function selfButton(s, source) {
 
 function capital(s) {
   return s[0].toUpperCase() + s.slice(1);
+}
+
+/** What happens now that the last host left, and when (`at`: ms since the epoch). */
+function hostLeftWords(action, at) {
+  const time = new Date(at).toLocaleTimeString();
+  return action === "promote"
+    ? `The last host left. Unless a host returns, the longest-present participant becomes a host at ${time}.`
+    : `The last host left. Unless a host returns, the session ends for everyone at ${time}.`;
 }

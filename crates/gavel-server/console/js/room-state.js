@@ -88,6 +88,12 @@ export class RoomState {
       case "room_updated":
         this.room = ev.room;
         return "room";
+      case "host_left":
+        this.room = { ...this.room, host_left_at: ev.at };
+        return "room";
+      case "host_returned":
+        this.room = { ...this.room, host_left_at: undefined };
+        return "room";
       default:
         return null;
     }

@@ -31,6 +31,10 @@ function endWords(reason, by, detail) {
       return ["You are banned from this room", detail || "A host banned you from this room."];
     case "ended":
       return ["The session has ended", `${who} ended the session for everyone.`];
+    case "host_left":
+      return ["The session has ended", "The last host left and did not come back, so the session ended for everyone."];
+    case "room_locked":
+      return ["The room is locked", detail || "A host locked the room: nobody new can join until it is unlocked."];
     case "moved":
       return ["You were moved", `${who} moved you to another room.`];
     case "replaced":
