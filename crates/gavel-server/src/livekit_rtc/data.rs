@@ -124,7 +124,7 @@ fn request(payload: &[u8], max_bytes: usize) -> Inbound {
 }
 
 /// Whether `event` has no LiveKit message, and so reaches LiveKit clients on [`EVENT_TOPIC`].
-/// Mutes go both ways: LiveKit's own message carries no "by whom".
+/// Mutes and room updates go both ways: LiveKit's own messages carry no "by whom" and no lock.
 pub fn is_extra(event: &Event) -> bool {
     matches!(
         event,
@@ -136,6 +136,9 @@ pub fn is_extra(event: &Event) -> bool {
             | Event::PermissionsChanged { .. }
             | Event::CountsUpdated { .. }
             | Event::Moved { .. }
+            | Event::HostLeft { .. }
+            | Event::HostReturned { .. }
+            | Event::RoomUpdated { .. }
     )
 }
 
