@@ -204,6 +204,21 @@ async fn operator_workflow() {
         "{sessions}"
     );
 
+    // Lock and unlock: the room's list says so, and everyone there hears of it.
+    let out = gavel_ok(&ts, &["room", "lock", "ops-2"]).await;
+    assert!(out.contains("locked ops-2"), "{out}");
+    let listed = gavel_ok(&ts, &["room", "list"]).await;
+    let row = listed.lines().find(|l| l.contains("ops-2"));
+    assert!(row.is_some_and(|r| r.contains("locked")), "{listed}");
+    let seen = bob
+        .wait_for(
+            WAIT,
+            |e| matches!(e, Event::RoomUpdated { room, .. } if room.settings.locked),
+        )
+        .await;
+    assert!(seen.is_ok(), "{seen:?}");
+    gavel_ok(&ts, &["room", "unlock", "ops-2"]).await;
+
     // mute-all and end on the destination room.
     let v = gavel_json(&ts, &["room", "mute-all", "ops-2", "--source", "camera"]).await;
     assert_eq!(v["changed"], 0);
