@@ -28,6 +28,9 @@ pub struct RoomState {
     pub quality: BTreeMap<String, ConnectionQuality>,
     /// Set by `room_left`.
     pub left: Option<LeaveReason>,
+    /// Raised hands this client may see, oldest first (`joined`, `hand_changed`; a participant
+    /// who leaves takes its hand along).
+    pub hands: Vec<String>,
 }
 
 impl RoomState {
@@ -59,6 +62,7 @@ impl RoomState {
                 counts,
                 pinned,
                 active_speakers,
+                hands,
             } => {
                 *self = RoomState {
                     room: room.name.clone(),
@@ -74,6 +78,7 @@ impl RoomState {
                     pinned: pinned.clone(),
                     active_speakers: active_speakers.clone(),
                     active_speaker: active_speakers.first().map(|s| s.identity.clone()),
+                    hands: hands.clone(),
                     ..Default::default()
                 };
             }
@@ -83,6 +88,14 @@ impl RoomState {
             }
             Event::HostLeft { at, .. } => self.host_left_at = Some(*at),
             Event::HostReturned { .. } => self.host_left_at = None,
+            Event::HandChanged {
+                identity, raised, ..
+            } => {
+                self.hands.retain(|h| h != identity);
+                if *raised {
+                    self.hands.push(identity.clone());
+                }
+            }
             // Data messages are for the application; they change no room state.
             Event::DataReceived { .. } => {}
             Event::ParticipantJoined { participant } => {
@@ -92,6 +105,7 @@ impl RoomState {
             Event::ParticipantLeft { identity, .. } => {
                 self.participants.remove(identity);
                 self.quality.remove(identity);
+                self.hands.retain(|h| h != identity);
             }
             Event::ConnectionQuality { updates } => {
                 for u in updates {

@@ -229,6 +229,15 @@ pub enum Command {
     LockRoom {
         locked: bool,
     },
+    /// Raises (or lowers) the sender's own hand.
+    RaiseHand {
+        #[serde(default = "yes")]
+        raised: bool,
+    },
+    /// Lowers someone's hand (needs `stage`).
+    LowerHand {
+        identity: String,
+    },
     /// Mutes (or, under the room's `remote_unmute` policy, unmutes) one track by its sid
     /// (LiveKit's MutePublishedTrack). Replies with the track as it is afterwards.
     MuteTrack {
@@ -321,6 +330,8 @@ impl Command {
             Command::MuteAll { .. } => "mute_all",
             Command::BatchUpdate { .. } => "batch_update",
             Command::Kick { .. } => "kick",
+            Command::RaiseHand { .. } => "raise_hand",
+            Command::LowerHand { .. } => "lower_hand",
             Command::LockRoom { .. } => "lock_room",
             Command::EndSession => "end_session",
             Command::MuteTrack { .. } => "mute_track",
@@ -346,6 +357,7 @@ impl Command {
                 | Command::Kick { .. }
                 | Command::EndSession
                 | Command::LockRoom { .. }
+                | Command::LowerHand { .. }
                 | Command::MuteTrack { .. }
                 | Command::Pin { .. }
                 | Command::Unpin { .. }

@@ -97,6 +97,9 @@ pub enum Event {
         counts: Counts,
         pinned: Option<String>,
         active_speakers: Vec<Speaker>,
+        /// Raised hands this participant may see, oldest first.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        hands: Vec<String>,
     },
     ParticipantJoined {
         participant: ParticipantInfo,
@@ -209,6 +212,14 @@ pub enum Event {
         action: crate::settings::HostLeftAction,
         at: crate::Millis,
     },
+    /// A hand went up or down (`by`: the host who lowered it); to everyone, or only to hosts
+    /// and the raiser when the room shows hands only to hosts.
+    HandChanged {
+        identity: String,
+        raised: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        by: Option<String>,
+    },
     /// A host came back in time: what `host_left` announced is called off (everyone).
     HostReturned {
         identity: String,
@@ -316,6 +327,7 @@ impl Event {
             Event::RoomUpdated { .. } => "room_updated",
             Event::HostLeft { .. } => "host_left",
             Event::HostReturned { .. } => "host_returned",
+            Event::HandChanged { .. } => "hand_changed",
             Event::DataReceived { .. } => "data_received",
             Event::MediaSlots { .. } => "media_slots",
             Event::MediaOffer { .. } => "media_offer",

@@ -78,10 +78,12 @@ pub enum HostControl {
     ManageParticipants,
     /// Lock and unlock the room.
     Lock,
+    /// Hands and the stage: lower anyone's hand (and see raised hands when only hosts do).
+    Stage,
 }
 
 impl HostControl {
-    pub const ALL: [HostControl; 9] = [
+    pub const ALL: [HostControl; 10] = [
         HostControl::MuteAudio,
         HostControl::MuteVideo,
         HostControl::MuteScreen,
@@ -91,6 +93,7 @@ impl HostControl {
         HostControl::EndSession,
         HostControl::ManageParticipants,
         HostControl::Lock,
+        HostControl::Stage,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -104,6 +107,7 @@ impl HostControl {
             HostControl::EndSession => "end_session",
             HostControl::ManageParticipants => "manage_participants",
             HostControl::Lock => "lock",
+            HostControl::Stage => "stage",
         }
     }
 }

@@ -28,6 +28,17 @@ pub enum DuplicateIdentity {
     Reject,
 }
 
+/// Who sees raised hands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum HandsVisibleTo {
+    /// Everyone sees the queue.
+    #[default]
+    Everyone,
+    /// Only holders of the `stage` control (and each raiser, their own hand).
+    Hosts,
+}
+
 /// What happens when the room's last host leaves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
@@ -142,6 +153,8 @@ pub struct RoomSettings {
     /// Locked: nobody new joins or is moved in (`lock_room`), except holders of a token's
     /// `bypassLock` grant and people returning from this room's own child rooms.
     pub locked: bool,
+    /// Who sees the raised hands.
+    pub hands_visible_to: HandsVisibleTo,
     /// What happens when the last host leaves (boxed: rarely set, and every snapshot carries
     /// the settings).
     pub host_left: Box<HostLeftPolicy>,
@@ -162,6 +175,7 @@ impl Default for RoomSettings {
             parent: None,
             video_last_n: DEFAULT_VIDEO_LAST_N,
             locked: false,
+            hands_visible_to: HandsVisibleTo::Everyone,
             host_left: Box::default(),
         }
     }

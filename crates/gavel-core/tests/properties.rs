@@ -258,7 +258,10 @@ fn command() -> impl Strategy<Value = Command> {
         }),
         1 => Just(Command::Leave),
         1 => Just(Command::Ping),
+        3 => any::<bool>().prop_map(|raised| Command::RaiseHand { raised }),
         // Host controls.
+        2 => target().prop_map(|identity| Command::LowerHand { identity }),
+        1 => any::<bool>().prop_map(|locked| Command::LockRoom { locked }),
         8 => (target(), source(), any::<bool>()).prop_map(|(identity, source, muted)| {
             Command::Mute {
                 identity,
@@ -597,6 +600,11 @@ impl View {
                     );
                 }
             }
+            // A hand is always someone's the recipient knows (an unlisted raiser is announced
+            // first).
+            Event::HandChanged { identity, .. } => {
+                assert!(self.knows(identity), "a hand of unknown '{identity}'");
+            }
             Event::RoomUpdated { .. }
             | Event::HostLeft { .. }
             | Event::HostReturned { .. }
@@ -844,6 +852,7 @@ impl World {
                 counts,
                 pinned,
                 active_speakers,
+                ..
             } => {
                 assert!(!views.contains_key(sid), "joined twice");
                 assert_eq!(room.name, ROOMS[r]);
@@ -1029,6 +1038,7 @@ impl World {
                     ErrorCode::Banned
                         | ErrorCode::Conflict
                         | ErrorCode::RoomFull
+                        | ErrorCode::RoomLocked
                         | ErrorCode::Unauthenticated
                 ));
                 assert!(!effect.any_event, "a refused join emitted events");

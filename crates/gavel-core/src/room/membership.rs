@@ -236,6 +236,7 @@ impl Room {
             },
             pinned: self.pinned.clone(),
             active_speakers: self.speakers.active().to_vec(),
+            hands: self.hands_for(p.identity(), p.permissions().has(HostControl::Stage)),
         };
         self.by_sid.insert(sid.clone(), p.identity().to_string());
         let joined = Event::ParticipantJoined {
@@ -357,6 +358,7 @@ impl Room {
         }
         self.cancel_requests_of(p.identity(), p.sid());
         self.forget_speaker(p.identity());
+        self.hands.forget(p.identity());
     }
 
     pub(super) fn kick(
@@ -495,6 +497,7 @@ impl Room {
         self.pinned = None;
         self.speakers.clear();
         self.last_top_speaker = None;
+        self.hands.clear();
         // Nobody is left to lose a host or to be promoted.
         self.host_left_at = None;
         self.had_host = false;

@@ -14,6 +14,7 @@ mod consent;
 mod data;
 mod durable;
 mod forwarding;
+mod hands;
 mod host_left;
 mod listing;
 mod lock;
@@ -122,6 +123,8 @@ pub struct Room {
     host_left_at: Option<Millis>,
     /// Whether the room has had a host (a room that never had one has none to lose).
     had_host: bool,
+    /// Raised hands, oldest first (`hands.rs`).
+    hands: hands::Hands,
     /// A host came, went or changed powers since the last look (`host_left.rs`).
     hosts_changed: bool,
 }
@@ -160,6 +163,7 @@ impl Room {
             quality_sent_at: 0,
             host_left_at: None,
             had_host: false,
+            hands: Default::default(),
             hosts_changed: false,
         }
     }
@@ -423,6 +427,8 @@ impl Room {
             } => self.mute_track(now, ctx, &identity, &track_sid, muted),
             Command::EndSession => self.end_session(ctx),
             Command::LockRoom { locked } => self.lock_room(ctx, locked),
+            Command::RaiseHand { raised } => self.raise_hand(now, ctx, raised),
+            Command::LowerHand { identity } => self.lower_hand(ctx, &identity),
             Command::Pin { identity } => self.pin(ctx, &identity),
             Command::Unpin { identity } => self.unpin(ctx, identity.as_deref()),
             Command::UpdateParticipant {
@@ -605,6 +611,7 @@ impl Room {
             counts: self.counts,
             pinned: self.pinned.clone(),
             active_speakers: self.speakers.active().to_vec(),
+            hands: self.hands_for(identity, p.permissions().has(HostControl::Stage)),
         })
     }
 
@@ -720,6 +727,7 @@ fn audit_targets(command: &Command) -> Vec<String> {
         | Command::LiftBan { identity }
         | Command::RevokeTokens { identity, .. }
         | Command::SetPreset { identity, .. }
+        | Command::LowerHand { identity }
         | Command::DropPreset { identity } => vec![identity.clone()],
         Command::Unpin { identity } => identity.iter().cloned().collect(),
         Command::Kick {

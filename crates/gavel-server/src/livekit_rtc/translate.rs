@@ -490,6 +490,7 @@ mod tests {
             counts: Default::default(),
             pinned: None,
             active_speakers: Vec::new(),
+            hands: Vec::new(),
         };
         let out = t.translate(joined);
         let Message::Join(j) = &out[0] else { panic!() };
@@ -561,6 +562,7 @@ mod tests {
             counts: Default::default(),
             pinned: None,
             active_speakers: Vec::new(),
+            hands: Vec::new(),
         };
         t.translate(joined(me.clone()));
         me.tracks[0].muted = true;

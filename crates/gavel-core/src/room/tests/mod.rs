@@ -14,6 +14,7 @@ mod batch;
 mod consent;
 mod data;
 mod forwarding;
+mod hands;
 mod host_left;
 mod large_room;
 mod lock;
