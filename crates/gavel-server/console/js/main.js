@@ -4,7 +4,7 @@
 import { AuditTrail } from "./audit.js";
 import { ConsentDialog } from "./consent.js";
 import { Connection } from "./connection.js";
-import { announce, byId, SOURCE_LABELS, toast } from "./dom.js";
+import { announce, byId, h, SOURCE_LABELS, toast } from "./dom.js";
 import { HostPanel } from "./host-panel.js";
 import { LocalMedia } from "./local-media.js";
 import { MediaSession } from "./media-session.js";
@@ -124,6 +124,10 @@ class Session {
     this.reopen = null;
     for (const source of SELF_SOURCES) byId(`self-${source}`).onclick = () => this.media.toggle(source);
     byId("leave").onclick = () => this.leave();
+    byId("self-hand").onclick = () => {
+      const raised = !this.state.hands.includes(this.state.me.identity);
+      this.conn.request("raise_hand", { raised }).catch((e) => toast(`${e.code}: ${e.message}`, "error"));
+    };
     conn.onEvent((ev) => this.handle(ev));
     conn.onClose((c) => this.closed(c));
     // Back after a network blip: our media path may have changed too (another network).
@@ -161,6 +165,36 @@ class Session {
     if (changed) this.redraw();
   }
 
+  /** Our hand button, and the queue of raised hands (a host with `stage` may lower each). */
+  drawHands() {
+    const s = this.state;
+    const mine = s.hands.includes(s.me.identity);
+    const button = byId("self-hand");
+    button.textContent = mine ? "Lower hand" : "Raise hand";
+    button.setAttribute("aria-pressed", String(mine));
+    byId("hands").hidden = s.hands.length === 0;
+    const items = s.hands.map((identity, i) => {
+      const p = identity === s.me.identity ? s.me : s.participants.get(identity);
+      const li = h("li", { "data-identity": identity }, `${i + 1}. ${p?.name || identity}`);
+      if (identity !== s.me.identity && s.can("stage")) {
+        li.append(
+          " ",
+          h(
+            "button",
+            {
+              type: "button",
+              "data-action": "lower-hand",
+              onclick: () => this.conn.request("lower_hand", { identity }).catch((e) => toast(`${e.code}: ${e.message}`, "error")),
+            },
+            "Lower",
+          ),
+        );
+      }
+      return li;
+    });
+    byId("hands-list").replaceChildren(...items);
+  }
+
   /** Tells us about things done to us, in words, on screen and to screen readers. */
   notify(ev) {
     const me = this.state.me?.identity;
@@ -186,6 +220,8 @@ class Session {
     }
     if (ev.type === "host_left") announce(hostLeftWords(ev.action, ev.at));
     if (ev.type === "host_returned") announce(`${ev.identity} is back: the room goes on as before.`);
+    if (ev.type === "hand_changed" && ev.raised) announce(`${ev.identity} raised a hand.`);
+    if (ev.type === "hand_changed" && !ev.raised && ev.by && ev.identity === me) toast(`${ev.by} lowered your hand.`);
     if (ev.type === "moved") {
       // A move keeps the session: the next `joined` is the new room. Say so where it cannot be missed.
       const text = `${ev.by ?? "A host"} moved you from room ${ev.from} to room ${ev.room}.`;
@@ -243,6 +279,7 @@ class Session {
       `${s.counts.present} present` + (s.counts.hidden ? ` · ${s.counts.hidden} hidden` : "") + (unlisted ? ` · ${unlisted} in the audience not listed` : "");
     byId("me").textContent = `${s.me.name || s.me.identity} · ${s.me.role}`;
     byId("lock-badge").hidden = !s.room.settings?.locked;
+    this.drawHands();
     const hostLeft = byId("host-left-notice");
     hostLeft.hidden = !s.room.host_left_at;
     if (s.room.host_left_at) hostLeft.textContent = hostLeftWords(s.room.settings?.host_left?.action, s.room.host_left_at);

@@ -17,6 +17,8 @@ export class RoomState {
     this.pinned = null;
     /** [{identity, level}], loudest first. */
     this.speakers = [];
+    /** Raised hands we may see, oldest first. */
+    this.hands = [];
     /** Daily's single active speaker: the latest loudest. */
     this.activeSpeaker = null;
     this.sortedCache = null;
@@ -37,6 +39,7 @@ export class RoomState {
         this.counts = ev.counts;
         this.pinned = ev.pinned ?? null;
         this.speakers = ev.active_speakers ?? [];
+        this.hands = ev.hands ?? [];
         this.activeSpeaker = this.speakers[0]?.identity ?? null;
         return "members";
       }
@@ -47,6 +50,7 @@ export class RoomState {
         this.participants.delete(ev.identity);
         this.sortedCache = null;
         this.speakers = this.speakers.filter((s) => s.identity !== ev.identity);
+        this.hands = this.hands.filter((h) => h !== ev.identity);
         if (this.pinned === ev.identity) this.pinned = null;
         return "members";
       case "participant_updated":
@@ -90,6 +94,10 @@ export class RoomState {
         return "room";
       case "host_left":
         this.room = { ...this.room, host_left_at: ev.at };
+        return "room";
+      case "hand_changed":
+        this.hands = this.hands.filter((h) => h !== ev.identity);
+        if (ev.raised) this.hands.push(ev.identity);
         return "room";
       case "host_returned":
         this.room = { ...this.room, host_left_at: undefined };

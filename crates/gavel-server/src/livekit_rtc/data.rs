@@ -138,6 +138,7 @@ pub fn is_extra(event: &Event) -> bool {
             | Event::Moved { .. }
             | Event::HostLeft { .. }
             | Event::HostReturned { .. }
+            | Event::HandChanged { .. }
             | Event::RoomUpdated { .. }
     )
 }

@@ -19,12 +19,14 @@ pub enum Kind {
     TrackMuted,
     /// A host action carried out (its audit entry). Refused actions are not webhook events.
     HostAction,
+    /// A hand raised or lowered.
+    HandChanged,
     /// Sent on request (`POST /v1/webhooks/{name}/test`), to check an endpoint.
     Test,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 9] = [
+    pub const ALL: [Kind; 10] = [
         Kind::RoomStarted,
         Kind::RoomFinished,
         Kind::ParticipantJoined,
@@ -33,6 +35,7 @@ impl Kind {
         Kind::TrackUnpublished,
         Kind::TrackMuted,
         Kind::HostAction,
+        Kind::HandChanged,
         Kind::Test,
     ];
 
@@ -46,6 +49,7 @@ impl Kind {
             Kind::TrackUnpublished => "track_unpublished",
             Kind::TrackMuted => "track_muted",
             Kind::HostAction => "host_action",
+            Kind::HandChanged => "hand_changed",
             Kind::Test => "test",
         }
     }

@@ -140,6 +140,20 @@ fn track_event(room: &Room, to: &Audience, event: &Event, now: Millis) -> Option
                 },
             ))
         }
+        Event::HandChanged {
+            identity,
+            raised,
+            by,
+        } => Some(payload::notice(
+            name,
+            Kind::HandChanged,
+            now,
+            Parts {
+                participant: room.participant(identity),
+                gavel: json!({ "identity": identity, "raised": raised, "by": by }),
+                ..Default::default()
+            },
+        )),
         _ => None,
     }
 }
