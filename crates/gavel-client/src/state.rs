@@ -31,6 +31,10 @@ pub struct RoomState {
     /// Raised hands this client may see, oldest first (`joined`, `hand_changed`; a participant
     /// who leaves takes its hand along).
     pub hands: Vec<String>,
+    /// Who is on the stage (`joined`, `stage_changed`).
+    pub stage: Vec<String>,
+    /// Stage invitations waiting for this client's answer: id → from.
+    pub stage_invites: BTreeMap<String, String>,
 }
 
 impl RoomState {
@@ -63,6 +67,7 @@ impl RoomState {
                 pinned,
                 active_speakers,
                 hands,
+                stage,
             } => {
                 *self = RoomState {
                     room: room.name.clone(),
@@ -79,6 +84,7 @@ impl RoomState {
                     active_speakers: active_speakers.clone(),
                     active_speaker: active_speakers.first().map(|s| s.identity.clone()),
                     hands: hands.clone(),
+                    stage: stage.clone(),
                     ..Default::default()
                 };
             }
@@ -88,6 +94,22 @@ impl RoomState {
             }
             Event::HostLeft { at, .. } => self.host_left_at = Some(*at),
             Event::HostReturned { .. } => self.host_left_at = None,
+            Event::StageInvited {
+                request_id, from, ..
+            } => {
+                self.stage_invites.insert(request_id.clone(), from.clone());
+            }
+            Event::StageInviteResolved { request_id, .. } => {
+                self.stage_invites.remove(request_id);
+            }
+            Event::StageChanged {
+                identity, on_stage, ..
+            } => {
+                self.stage.retain(|h| h != identity);
+                if *on_stage {
+                    self.stage.push(identity.clone());
+                }
+            }
             Event::HandChanged {
                 identity, raised, ..
             } => {
@@ -106,6 +128,7 @@ impl RoomState {
                 self.participants.remove(identity);
                 self.quality.remove(identity);
                 self.hands.retain(|h| h != identity);
+                self.stage.retain(|h| h != identity);
             }
             Event::ConnectionQuality { updates } => {
                 for u in updates {

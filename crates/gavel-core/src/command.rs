@@ -238,6 +238,16 @@ pub enum Command {
     LowerHand {
         identity: String,
     },
+    /// Invites someone to the stage (needs `stage`): a consent request they answer with
+    /// `respond_request`; accepting grants the room's `stage_permissions`.
+    InviteToStage {
+        identity: String,
+    },
+    /// Takes someone off the stage (needs `stage`): back to their role's permissions, tracks
+    /// they may no longer send unpublished.
+    RemoveFromStage {
+        identity: String,
+    },
     /// Mutes (or, under the room's `remote_unmute` policy, unmutes) one track by its sid
     /// (LiveKit's MutePublishedTrack). Replies with the track as it is afterwards.
     MuteTrack {
@@ -332,6 +342,8 @@ impl Command {
             Command::Kick { .. } => "kick",
             Command::RaiseHand { .. } => "raise_hand",
             Command::LowerHand { .. } => "lower_hand",
+            Command::InviteToStage { .. } => "invite_to_stage",
+            Command::RemoveFromStage { .. } => "remove_from_stage",
             Command::LockRoom { .. } => "lock_room",
             Command::EndSession => "end_session",
             Command::MuteTrack { .. } => "mute_track",
@@ -358,6 +370,8 @@ impl Command {
                 | Command::EndSession
                 | Command::LockRoom { .. }
                 | Command::LowerHand { .. }
+                | Command::InviteToStage { .. }
+                | Command::RemoveFromStage { .. }
                 | Command::MuteTrack { .. }
                 | Command::Pin { .. }
                 | Command::Unpin { .. }

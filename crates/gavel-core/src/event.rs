@@ -100,6 +100,9 @@ pub enum Event {
         /// Raised hands this participant may see, oldest first.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         hands: Vec<String>,
+        /// Who is on the stage (among those it may see).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        stage: Vec<String>,
     },
     ParticipantJoined {
         participant: ParticipantInfo,
@@ -220,6 +223,27 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         by: Option<String>,
     },
+    /// To the target: a host invites it to the stage; answer with `respond_request`.
+    StageInvited {
+        request_id: String,
+        from: String,
+        expires_at: crate::Millis,
+    },
+    /// To the target and the inviter: how a stage invitation ended.
+    StageInviteResolved {
+        request_id: String,
+        identity: String,
+        from: String,
+        outcome: RequestOutcome,
+    },
+    /// Someone went on or off the stage (everyone who may see it; `by`: who invited or
+    /// removed them).
+    StageChanged {
+        identity: String,
+        on_stage: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        by: Option<String>,
+    },
     /// A host came back in time: what `host_left` announced is called off (everyone).
     HostReturned {
         identity: String,
@@ -328,6 +352,9 @@ impl Event {
             Event::HostLeft { .. } => "host_left",
             Event::HostReturned { .. } => "host_returned",
             Event::HandChanged { .. } => "hand_changed",
+            Event::StageInvited { .. } => "stage_invited",
+            Event::StageInviteResolved { .. } => "stage_invite_resolved",
+            Event::StageChanged { .. } => "stage_changed",
             Event::DataReceived { .. } => "data_received",
             Event::MediaSlots { .. } => "media_slots",
             Event::MediaOffer { .. } => "media_offer",

@@ -1,7 +1,9 @@
 //! Per-room settings chosen at creation.
 
 use crate::error::{Error, Result};
-use crate::permissions::{ContentResolution, HostControl, Permissions, VideoResolution};
+use crate::permissions::{
+    ContentResolution, HostControl, Permissions, PermissionsPatch, Source, VideoResolution,
+};
 use serde::{Deserialize, Serialize};
 
 /// What a host's "unmute" does (LiveKit keeps remote unmute off by default; we ask by default).
@@ -155,6 +157,9 @@ pub struct RoomSettings {
     pub locked: bool,
     /// Who sees the raised hands.
     pub hands_visible_to: HandsVisibleTo,
+    /// What joining the stage grants (on top of the participant's role); leaving it goes back
+    /// to the role's permissions. Boxed, as `host_left`.
+    pub stage_permissions: Box<PermissionsPatch>,
     /// What happens when the last host leaves (boxed: rarely set, and every snapshot carries
     /// the settings).
     pub host_left: Box<HostLeftPolicy>,
@@ -176,6 +181,11 @@ impl Default for RoomSettings {
             video_last_n: DEFAULT_VIDEO_LAST_N,
             locked: false,
             hands_visible_to: HandsVisibleTo::Everyone,
+            stage_permissions: Box::new(PermissionsPatch {
+                can_send: Some(Source::ALL.into_iter().collect()),
+                can_publish_data: Some(true),
+                ..Default::default()
+            }),
             host_left: Box::default(),
         }
     }

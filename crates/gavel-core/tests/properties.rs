@@ -261,6 +261,8 @@ fn command() -> impl Strategy<Value = Command> {
         3 => any::<bool>().prop_map(|raised| Command::RaiseHand { raised }),
         // Host controls.
         2 => target().prop_map(|identity| Command::LowerHand { identity }),
+        2 => target().prop_map(|identity| Command::InviteToStage { identity }),
+        2 => target().prop_map(|identity| Command::RemoveFromStage { identity }),
         1 => any::<bool>().prop_map(|locked| Command::LockRoom { locked }),
         8 => (target(), source(), any::<bool>()).prop_map(|(identity, source, muted)| {
             Command::Mute {
@@ -602,9 +604,13 @@ impl View {
             }
             // A hand is always someone's the recipient knows (an unlisted raiser is announced
             // first).
-            Event::HandChanged { identity, .. } => {
-                assert!(self.knows(identity), "a hand of unknown '{identity}'");
+            Event::HandChanged { identity, .. } | Event::StageChanged { identity, .. } => {
+                assert!(
+                    self.knows(identity),
+                    "a hand or stage change of unknown '{identity}'"
+                );
             }
+            Event::StageInvited { .. } | Event::StageInviteResolved { .. } => {}
             Event::RoomUpdated { .. }
             | Event::HostLeft { .. }
             | Event::HostReturned { .. }
@@ -1136,6 +1142,15 @@ impl World {
                 require_present,
             },
             Command::Pin { identity } => Command::Pin {
+                identity: who(identity),
+            },
+            Command::LowerHand { identity } => Command::LowerHand {
+                identity: who(identity),
+            },
+            Command::InviteToStage { identity } => Command::InviteToStage {
+                identity: who(identity),
+            },
+            Command::RemoveFromStage { identity } => Command::RemoveFromStage {
                 identity: who(identity),
             },
             Command::Unpin { identity } => Command::Unpin {

@@ -237,6 +237,7 @@ impl Room {
             pinned: self.pinned.clone(),
             active_speakers: self.speakers.active().to_vec(),
             hands: self.hands_for(p.identity(), p.permissions().has(HostControl::Stage)),
+            stage: self.stage_for(p.identity()),
         };
         self.by_sid.insert(sid.clone(), p.identity().to_string());
         let joined = Event::ParticipantJoined {
@@ -359,6 +360,7 @@ impl Room {
         self.cancel_requests_of(p.identity(), p.sid());
         self.forget_speaker(p.identity());
         self.hands.forget(p.identity());
+        self.forget_stage(p.identity(), p.sid());
     }
 
     pub(super) fn kick(
@@ -498,6 +500,7 @@ impl Room {
         self.speakers.clear();
         self.last_top_speaker = None;
         self.hands.clear();
+        self.stage.clear();
         // Nobody is left to lose a host or to be promoted.
         self.host_left_at = None;
         self.had_host = false;

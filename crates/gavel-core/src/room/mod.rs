@@ -23,6 +23,7 @@ mod membership;
 mod pin;
 mod preset;
 pub(crate) mod quality;
+mod stage;
 mod update;
 
 use crate::command::{Actor, BanInfo, Command, Reply};
@@ -125,6 +126,8 @@ pub struct Room {
     had_host: bool,
     /// Raised hands, oldest first (`hands.rs`).
     hands: hands::Hands,
+    /// Who is on the stage, and the invitations out (`stage.rs`).
+    stage: stage::Stage,
     /// A host came, went or changed powers since the last look (`host_left.rs`).
     hosts_changed: bool,
 }
@@ -164,6 +167,7 @@ impl Room {
             host_left_at: None,
             had_host: false,
             hands: Default::default(),
+            stage: Default::default(),
             hosts_changed: false,
         }
     }
@@ -295,6 +299,7 @@ impl Room {
             self.speakers.next_tick(),
             self.counts_due,
             self.host_left_at,
+            self.stage.next_expiry(),
         ]
         .into_iter()
         .flatten()
@@ -310,6 +315,7 @@ impl Room {
             self.send_counts(None);
         }
         self.bans.retain(|_, b| b.until > now);
+        self.expire_stage_invites(now);
         self.host_left_due(now);
     }
 
@@ -376,6 +382,11 @@ impl Room {
                 sources,
                 subscribed,
             } => self.update_subscription(ctx, &identity, &sources, subscribed),
+            Command::RespondRequest { request_id, accept }
+                if self.stage.has_invite(&request_id) =>
+            {
+                self.respond_stage_invite(ctx, &request_id, accept)
+            }
             Command::RespondRequest { request_id, accept } => {
                 self.respond_request(ctx, &request_id, accept)
             }
@@ -429,6 +440,8 @@ impl Room {
             Command::LockRoom { locked } => self.lock_room(ctx, locked),
             Command::RaiseHand { raised } => self.raise_hand(now, ctx, raised),
             Command::LowerHand { identity } => self.lower_hand(ctx, &identity),
+            Command::InviteToStage { identity } => self.invite_to_stage(now, ctx, &identity),
+            Command::RemoveFromStage { identity } => self.remove_from_stage(ctx, &identity),
             Command::Pin { identity } => self.pin(ctx, &identity),
             Command::Unpin { identity } => self.unpin(ctx, identity.as_deref()),
             Command::UpdateParticipant {
@@ -612,6 +625,7 @@ impl Room {
             pinned: self.pinned.clone(),
             active_speakers: self.speakers.active().to_vec(),
             hands: self.hands_for(identity, p.permissions().has(HostControl::Stage)),
+            stage: self.stage_for(identity),
         })
     }
 
@@ -728,6 +742,8 @@ fn audit_targets(command: &Command) -> Vec<String> {
         | Command::RevokeTokens { identity, .. }
         | Command::SetPreset { identity, .. }
         | Command::LowerHand { identity }
+        | Command::InviteToStage { identity }
+        | Command::RemoveFromStage { identity }
         | Command::DropPreset { identity } => vec![identity.clone()],
         Command::Unpin { identity } => identity.iter().cloned().collect(),
         Command::Kick {

@@ -491,6 +491,7 @@ mod tests {
             pinned: None,
             active_speakers: Vec::new(),
             hands: Vec::new(),
+            stage: Vec::new(),
         };
         let out = t.translate(joined);
         let Message::Join(j) = &out[0] else { panic!() };
@@ -563,6 +564,7 @@ mod tests {
             pinned: None,
             active_speakers: Vec::new(),
             hands: Vec::new(),
+            stage: Vec::new(),
         };
         t.translate(joined(me.clone()));
         me.tracks[0].muted = true;

@@ -29,6 +29,7 @@ fn join_sends_snapshot_to_joiner_and_participant_joined_to_others() {
             pinned: None,
             active_speakers: vec![],
             hands: Vec::new(),
+            stage: Vec::new(),
         }]
     );
     assert_eq!(
@@ -60,6 +61,7 @@ fn a_snapshot_for_a_present_participant_is_its_joined_event_as_of_now() {
             pinned: None,
             active_speakers: vec![],
             hands: Vec::new(),
+            stage: Vec::new(),
         }
     );
     assert!(h.take().no_events(), "a read emits nothing");
@@ -703,6 +705,7 @@ fn move_detaches_and_admit_moved_attaches() {
                 pinned: None,
                 active_speakers: vec![],
                 hands: Vec::new(),
+                stage: Vec::new(),
             }
         ]
     );

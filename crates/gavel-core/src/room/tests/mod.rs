@@ -23,6 +23,7 @@ mod membership;
 mod pin;
 mod preset;
 mod speaker;
+mod stage;
 mod update;
 
 use super::*;
