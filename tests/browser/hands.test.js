@@ -27,3 +27,23 @@ describe("console: raised hands", () => {
     await textMatches(hana.locator("#hands-list"), /^1\. Ann/);
   });
 });
+
+describe("console: the stage", () => {
+  test("a host invites a viewer to the stage, who accepts, can speak, and is taken off it", async () => {
+    const room = roomName("stage");
+    const hana = (await joinAs(shared.browser, room, "Hana", "host")).page;
+    const vic = (await joinAs(shared.browser, room, "Vic", "viewer")).page;
+    await hana.locator('.tile[data-identity="Vic"] button').first().click();
+    await hana.locator('[data-action="stage"]').click();
+    await vic.locator("#consent-dialog").waitFor({ state: "visible", timeout: WAIT });
+    await textMatches(vic.locator("#consent-title"), "Join the stage?");
+    await vic.getByRole("button", { name: "Join the stage" }).click();
+    await textMatches(hana.locator('.tile[data-identity="Vic"]'), "on stage");
+    await textMatches(hana.locator('[data-action="stage"]'), "Take Vic off the stage");
+    // On the stage a viewer may speak: the microphone button is offered.
+    await vic.getByRole("button", { name: "Turn on microphone" }).waitFor({ timeout: WAIT });
+    await hana.locator('[data-action="stage"]').click();
+    await textMatches(hana.locator('[data-action="stage"]'), "Invite Vic to the stage");
+    await hana.locator('.tile[data-identity="Vic"] .badge-stage').waitFor({ state: "detached", timeout: WAIT });
+  });
+});

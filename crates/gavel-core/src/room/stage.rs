@@ -131,10 +131,12 @@ impl Room {
         } else {
             RequestOutcome::Rejected
         };
-        if accept {
-            self.put_on_stage(&invite.target_identity, &invite.from);
-        }
+        let (identity, from) = (invite.target_identity.clone(), invite.from.clone());
+        // The answer first, then what it changes.
         self.resolve_invite(request_id, invite, outcome);
+        if accept {
+            self.put_on_stage(&identity, &from);
+        }
         Ok(Reply::done())
     }
 

@@ -1,5 +1,6 @@
-// The participant's side of "ask to unmute": a dialog naming who asks for which source, with the
-// time left before the request expires. Requests that arrive while one is open wait their turn.
+// The participant's side of "ask to unmute" and of an invitation to the stage: a dialog naming who
+// asks for what, with the time left before the request expires. Requests that arrive while one is
+// open wait their turn.
 
 import { byId, SOURCE_LABELS, toast } from "./dom.js";
 
@@ -27,9 +28,19 @@ export class ConsentDialog {
 
   /** Feeds server events in. */
   handle(ev) {
-    if (ev.type === "media_requested") {
+    if (ev.type === "media_requested" || ev.type === "stage_invited") {
       this.queue.push(ev);
       if (!this.current) this.next();
+    } else if (ev.type === "stage_invite_resolved") {
+      this.queue = this.queue.filter((r) => r.request_id !== ev.request_id);
+      const mine = this.state.me && ev.identity === this.state.me.identity;
+      if (this.current?.request_id === ev.request_id) {
+        if (ev.outcome === "expired") toast("The invitation to the stage expired.");
+        if (ev.outcome === "cancelled") toast(`${ev.from}'s invitation to the stage was withdrawn.`);
+        this.close();
+      } else if (!mine) {
+        toast(`${ev.identity} ${outcomeWords(ev.outcome)} the invitation to the stage.`);
+      }
     } else if (ev.type === "request_resolved") {
       this.queue = this.queue.filter((r) => r.request_id !== ev.request_id);
       const mine = this.state.me && ev.identity === this.state.me.identity;
@@ -48,10 +59,16 @@ export class ConsentDialog {
     this.current = this.queue.shift() ?? null;
     if (!this.current) return;
     const r = this.current;
-    const what = SOURCE_LABELS[r.source];
-    byId("consent-title").textContent = `Turn on your ${what}?`;
-    byId("consent-text").textContent = `${r.from} asks you to turn on your ${what}.`;
-    byId("consent-accept").textContent = `Turn on ${what}`;
+    if (r.type === "stage_invited") {
+      byId("consent-title").textContent = "Join the stage?";
+      byId("consent-text").textContent = `${r.from} invites you to the stage: you could then speak, show your camera and share your screen.`;
+      byId("consent-accept").textContent = "Join the stage";
+    } else {
+      const what = SOURCE_LABELS[r.source];
+      byId("consent-title").textContent = `Turn on your ${what}?`;
+      byId("consent-text").textContent = `${r.from} asks you to turn on your ${what}.`;
+      byId("consent-accept").textContent = `Turn on ${what}`;
+    }
     byId("consent-progress").max = Math.max(1, Math.ceil((r.expires_at - Date.now()) / 1000));
     this.tick();
     this.timer = setInterval(() => this.tick(), 250);
@@ -72,7 +89,7 @@ export class ConsentDialog {
     try {
       await this.conn.request("respond_request", { request_id: r.request_id, accept });
       // The server turns a muted track back on; a source we never published we turn on now.
-      if (accept && !this.state.myTrack(r.source)) await this.media.publish(r.source);
+      if (accept && r.source && !this.state.myTrack(r.source)) await this.media.publish(r.source);
     } catch (e) {
       toast(`Could not answer: ${e.message}`, "error");
     }

@@ -139,6 +139,17 @@ export class HostPanel {
       group.append(h("div", { class: "panel-row" }, b));
     }
 
+    if (s.can("stage") && identity !== s.me.identity) {
+      const b = h("button", { type: "button", "data-action": "stage" });
+      const onStage = () => s.stage.includes(identity);
+      b.onclick = () =>
+        onStage()
+          ? this.run("remove_from_stage", { identity }, `Took ${name} off the stage`)
+          : this.run("invite_to_stage", { identity }, `Invited ${name} to the stage`);
+      this.dynamic.push(() => (b.textContent = onStage() ? `Take ${name} off the stage` : `Invite ${name} to the stage`));
+      group.append(h("div", { class: "panel-row" }, b));
+    }
+
     if (s.can("kick") && identity !== s.me.identity) {
       const ban = h("select", { id: "kick-ban", "aria-label": "Ban after removing" }, BAN_CHOICES.map(([v, label]) => h("option", { value: v }, label)));
       const kick = h("button", { type: "button", class: "danger", "data-action": "kick" }, `Remove ${name}`);

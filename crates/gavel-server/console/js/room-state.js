@@ -19,6 +19,8 @@ export class RoomState {
     this.speakers = [];
     /** Raised hands we may see, oldest first. */
     this.hands = [];
+    /** Who is on the stage. */
+    this.stage = [];
     /** Daily's single active speaker: the latest loudest. */
     this.activeSpeaker = null;
     this.sortedCache = null;
@@ -40,6 +42,7 @@ export class RoomState {
         this.pinned = ev.pinned ?? null;
         this.speakers = ev.active_speakers ?? [];
         this.hands = ev.hands ?? [];
+        this.stage = ev.stage ?? [];
         this.activeSpeaker = this.speakers[0]?.identity ?? null;
         return "members";
       }
@@ -51,6 +54,7 @@ export class RoomState {
         this.sortedCache = null;
         this.speakers = this.speakers.filter((s) => s.identity !== ev.identity);
         this.hands = this.hands.filter((h) => h !== ev.identity);
+        this.stage = this.stage.filter((m) => m !== ev.identity);
         if (this.pinned === ev.identity) this.pinned = null;
         return "members";
       case "participant_updated":
@@ -94,6 +98,10 @@ export class RoomState {
         return "room";
       case "host_left":
         this.room = { ...this.room, host_left_at: ev.at };
+        return "room";
+      case "stage_changed":
+        this.stage = this.stage.filter((m) => m !== ev.identity);
+        if (ev.on_stage) this.stage.push(ev.identity);
         return "room";
       case "hand_changed":
         this.hands = this.hands.filter((h) => h !== ev.identity);

@@ -132,7 +132,9 @@ function fillTile(tile, p, state, selected, session) {
   tile.classList.toggle("tile-selected", selected === p.identity);
   const media = TILE_SOURCES.map((source) => ({ source, ...mediaState(p, source) }));
   const words = media.map((m) => `${SOURCE_LABELS[m.source]} ${describe(m)}`);
-  const flags = [me && "you", pinned && "pinned", active ? "active speaker" : speaking && "speaking"].filter(Boolean);
+  const hand = state.hands?.includes(p.identity);
+  const onStage = state.stage?.includes(p.identity);
+  const flags = [me && "you", pinned && "pinned", hand && "hand raised", onStage && "on stage", active ? "active speaker" : speaking && "speaking"].filter(Boolean);
   const button = tile.firstElementChild;
   const label = `${p.name || p.identity}, ${p.role}${flags.length ? `, ${flags.join(", ")}` : ""}; ${words.join("; ")}`;
   button.setAttribute("aria-pressed", String(selected === p.identity));
@@ -150,6 +152,8 @@ function fillTile(tile, p, state, selected, session) {
       "span",
       { class: "tile-badges" },
       pinned && h("span", { class: "badge badge-pin" }, "pinned"),
+      hand && h("span", { class: "badge badge-hand" }, "hand raised"),
+      onStage && h("span", { class: "badge badge-stage" }, "on stage"),
       active && h("span", { class: "badge badge-speaker" }, "speaking"),
     ),
     h(

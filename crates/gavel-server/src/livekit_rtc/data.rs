@@ -139,6 +139,9 @@ pub fn is_extra(event: &Event) -> bool {
             | Event::HostLeft { .. }
             | Event::HostReturned { .. }
             | Event::HandChanged { .. }
+            | Event::StageInvited { .. }
+            | Event::StageInviteResolved { .. }
+            | Event::StageChanged { .. }
             | Event::RoomUpdated { .. }
     )
 }

@@ -21,12 +21,14 @@ pub enum Kind {
     HostAction,
     /// A hand raised or lowered.
     HandChanged,
+    /// Someone went on or off the stage.
+    StageChanged,
     /// Sent on request (`POST /v1/webhooks/{name}/test`), to check an endpoint.
     Test,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 10] = [
+    pub const ALL: [Kind; 11] = [
         Kind::RoomStarted,
         Kind::RoomFinished,
         Kind::ParticipantJoined,
@@ -36,6 +38,7 @@ impl Kind {
         Kind::TrackMuted,
         Kind::HostAction,
         Kind::HandChanged,
+        Kind::StageChanged,
         Kind::Test,
     ];
 
@@ -50,6 +53,7 @@ impl Kind {
             Kind::TrackMuted => "track_muted",
             Kind::HostAction => "host_action",
             Kind::HandChanged => "hand_changed",
+            Kind::StageChanged => "stage_changed",
             Kind::Test => "test",
         }
     }

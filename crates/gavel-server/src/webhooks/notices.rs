@@ -154,6 +154,20 @@ fn track_event(room: &Room, to: &Audience, event: &Event, now: Millis) -> Option
                 ..Default::default()
             },
         )),
+        Event::StageChanged {
+            identity,
+            on_stage,
+            by,
+        } => Some(payload::notice(
+            name,
+            Kind::StageChanged,
+            now,
+            Parts {
+                participant: room.participant(identity),
+                gavel: json!({ "identity": identity, "on_stage": on_stage, "by": by }),
+                ..Default::default()
+            },
+        )),
         _ => None,
     }
 }

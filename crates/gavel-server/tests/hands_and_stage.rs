@@ -1,5 +1,6 @@
-//! Raised hands over real sockets: the queue in order for everyone, a host lowering a hand
-//! (audited), hands only hosts see, and the per-participant rate limit.
+//! Raised hands and the stage over real sockets: the queue in order for everyone, a host
+//! lowering a hand, hands only hosts see, the per-participant rate limit; an invitation to the
+//! stage accepted by a viewer who then publishes, and taken back.
 
 mod common;
 
@@ -77,5 +78,53 @@ async fn hands_only_hosts_see_and_the_rate_limit() {
         .request(json!({"type": "raise_hand", "raised": true}))
         .await;
     assert_eq!(ws_code(over), "rate_limited");
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn a_viewer_invited_to_the_stage_publishes_until_taken_off_it() {
+    let s = TestServer::start().await;
+    let hana = s.join("st", "hana", "host").await;
+    let vic = s.join("st", "vic", "viewer").await;
+    assert!(
+        vic.publish("microphone").await.is_err(),
+        "a viewer may not send"
+    );
+    let invited = hana
+        .request(json!({"type": "invite_to_stage", "identity": "vic"}))
+        .await
+        .unwrap();
+    let request_id = invited["request_id"].as_str().unwrap().to_string();
+    let Event::StageInvited { from, .. } = expect(&vic, "stage_invited").await else {
+        unreachable!()
+    };
+    assert_eq!(from, "hana");
+    vic.request(json!({"type": "respond_request", "request_id": request_id, "accept": true}))
+        .await
+        .unwrap();
+    expect(&hana, "stage_invite_resolved").await;
+    let on = hana
+        .wait_for(WAIT, |e| {
+            matches!(e, Event::StageChanged { identity, on_stage: true, .. } if identity == "vic")
+        })
+        .await;
+    assert!(on.is_ok(), "{on:?}");
+    vic.publish("microphone")
+        .await
+        .expect("on the stage, vic speaks");
+    hana.request(json!({"type": "remove_from_stage", "identity": "vic"}))
+        .await
+        .unwrap();
+    let gone = hana
+        .wait_for(
+            WAIT,
+            |e| matches!(e, Event::TrackUnpublished { identity, .. } if identity == "vic"),
+        )
+        .await;
+    assert!(
+        gone.is_ok(),
+        "off the stage, vic's microphone is unpublished: {gone:?}"
+    );
+    assert!(hana.state().stage.is_empty());
     s.stop().await;
 }
