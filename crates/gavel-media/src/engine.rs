@@ -10,7 +10,7 @@
 use crate::demux::stun_ufrag;
 use crate::offer::{self, Kind};
 use crate::rewrite::{self, Incoming, SlotStream};
-use crate::session::{Published, Session, Slot};
+use crate::session::{Offering, Published, Session, Slot};
 use crate::stats::{DropReason, Stats};
 use gavel_core::{Layer, MediaRules};
 use rustc_hash::FxHashMap;
@@ -369,10 +369,7 @@ impl MediaEngine {
         let channels_in_flight = std::mem::take(&mut o.channels_in_flight);
         let restart_in_flight = std::mem::take(&mut o.restart_in_flight);
         if let Err(e) = accepted {
-            s.slots.retain(|x| !in_flight.contains(&x.mid));
-            if channels_in_flight {
-                o.opened = false;
-            }
+            withdraw(o, &mut s.slots, &in_flight, channels_in_flight);
             o.restart_ice |= restart_in_flight;
             self.reassign();
             self.offer_changes(session);
@@ -406,10 +403,8 @@ impl MediaEngine {
         };
         if o.pending.take().is_some() {
             let in_flight = std::mem::take(&mut o.in_flight);
-            s.slots.retain(|x| !in_flight.contains(&x.mid));
-            if std::mem::take(&mut o.channels_in_flight) {
-                o.opened = false;
-            }
+            let channels = std::mem::take(&mut o.channels_in_flight);
+            withdraw(o, &mut s.slots, &in_flight, channels);
             o.restart_in_flight = false;
         }
         o.restart_ice = true;
@@ -1539,4 +1534,13 @@ fn choose_rid(rids: &[Rid], layer: Layer) -> Option<Rid> {
     wanted
         .iter()
         .find_map(|w| rids.iter().find(|r| &***r == *w).copied())
+}
+/// Undoes what an offer that will never be answered added (its answer was refused, or it was
+/// withdrawn): its m-lines leave the session, and the data channels are offered again if it
+/// opened them.
+fn withdraw(o: &mut Offering, slots: &mut Vec<Slot>, in_flight: &[Mid], channels: bool) {
+    slots.retain(|x| !in_flight.contains(&x.mid));
+    if channels {
+        o.opened = false;
+    }
 }

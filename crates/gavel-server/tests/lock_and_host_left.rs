@@ -136,6 +136,17 @@ async fn when_the_last_host_leaves_the_session_ends_for_everyone_unless_a_host_r
 #[tokio::test]
 async fn when_the_last_host_leaves_the_longest_present_participant_is_promoted() {
     let s = TestServer::start().await;
+    // A rule naming a role that does not exist, or an unknown action, is refused and creates
+    // nothing.
+    for bad in [
+        json!({"host_left": {"action": "promote", "promote_role": "nobody"}}),
+        json!({"host_left": {"action": "vanish"}}),
+    ] {
+        let (code, status) = api_code(s.admin().create_room("bad", bad).await);
+        assert_eq!((code, status), ("invalid_argument", 400));
+    }
+    let rooms = s.admin().list_rooms().await.unwrap();
+    assert!(!rooms.to_string().contains("\"bad\""), "{rooms}");
     let settings = json!({"host_left": {"action": "promote", "grace_seconds": 1}});
     s.admin().create_room("town", settings).await.unwrap();
     let ann = s.join("town", "ann", "participant").await;

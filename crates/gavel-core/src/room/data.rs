@@ -87,6 +87,13 @@ impl Room {
             return Ok(Reply::done());
         }
         self.settings.metadata = metadata;
+        self.settings_changed(ctx);
+        Ok(Reply::done())
+    }
+
+    /// A host changed a stored setting (the metadata, the lock): it is made durable before the
+    /// command is answered, and everyone gets `room_updated`.
+    pub(super) fn settings_changed(&mut self, ctx: &ActorCtx) {
         self.outputs.push_back(Output::SettingsChanged {
             settings: Box::new(self.settings.clone()),
         });
@@ -97,6 +104,5 @@ impl Room {
                 by: Some(ctx.label.clone()),
             },
         );
-        Ok(Reply::done())
     }
 }

@@ -10,7 +10,6 @@
 use super::{ActorCtx, Room};
 use crate::command::Reply;
 use crate::error::{Error, ErrorCode, Result};
-use crate::event::{Audience, Event, Output};
 use crate::permissions::HostControl;
 
 impl Room {
@@ -20,16 +19,7 @@ impl Room {
             return Ok(Reply::done());
         }
         self.settings.locked = locked;
-        self.outputs.push_back(Output::SettingsChanged {
-            settings: Box::new(self.settings.clone()),
-        });
-        self.emit(
-            Audience::Everyone,
-            Event::RoomUpdated {
-                room: self.info(),
-                by: Some(ctx.label.clone()),
-            },
-        );
+        self.settings_changed(ctx);
         Ok(Reply::done())
     }
 

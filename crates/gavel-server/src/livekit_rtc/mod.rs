@@ -201,24 +201,13 @@ async fn session(
                 }
                 _ => lk::DisconnectReason::JoinFailure,
             };
-            let leave = Response_::Leave(lk::LeaveRequest {
-                reason: reason as i32,
-                action: lk::leave_request::Action::Disconnect as i32,
-                ..Default::default()
-            });
-            send(&mut sink, leave, timeout).await;
-            let _ = sink.close().await;
+            let disconnect = lk::leave_request::Action::Disconnect;
+            leave_and_close(&mut sink, reason, disconnect, timeout).await;
             return;
         }
     };
     // The subscriber connection: the server's first offer follows as an event.
-    let opened = route.request(
-        &app,
-        &sid,
-        serde_json::Value::Null,
-        Command::MediaSubscribe { restart_ice: false },
-    );
-    if Box::pin(opened).await.is_err() {
+    if !subscribe(&route, &app, &sid, false).await {
         return;
     }
     let live = Live {
@@ -278,13 +267,14 @@ async fn resume(
     };
     let Some((route, sid, (mut translator, requests))) = restored else {
         tracing::debug!(room, sid, "LiveKit resume refused: the client joins again");
-        let leave = Response_::Leave(lk::LeaveRequest {
-            reason: lk::DisconnectReason::StateMismatch as i32,
-            action: lk::leave_request::Action::Reconnect as i32,
-            ..Default::default()
-        });
-        send(&mut sink, leave, timeout).await;
-        let _ = sink.close().await;
+        let reason = lk::DisconnectReason::StateMismatch;
+        leave_and_close(
+            &mut sink,
+            reason,
+            lk::leave_request::Action::Reconnect,
+            timeout,
+        )
+        .await;
         return;
     };
     let reconnected = Response_::Reconnect(lk::ReconnectResponse {
@@ -302,13 +292,7 @@ async fn resume(
     }
     // The room queued its snapshot: told as what changed.
     translator.resync();
-    let restart = route.request(
-        &app,
-        &sid,
-        serde_json::Value::Null,
-        Command::MediaSubscribe { restart_ice: true },
-    );
-    if Box::pin(restart).await.is_err() {
+    if !subscribe(&route, &app, &sid, true).await {
         return;
     }
     let live = Live {
@@ -323,6 +307,30 @@ async fn resume(
         requests,
     };
     run(live, sink, stream).await;
+}
+
+/// Opens the session's subscriber connection, or (`restart_ice`, after a resume) restarts its
+/// ICE; the offer follows as an event. False: the room is gone.
+async fn subscribe(route: &crate::ws::Route, app: &AppState, sid: &str, restart_ice: bool) -> bool {
+    let command = Command::MediaSubscribe { restart_ice };
+    let sent = route.request(app, sid, serde_json::Value::Null, command);
+    Box::pin(sent).await.is_ok()
+}
+
+/// Tells the client to leave (with `action`: disconnect, or reconnect afresh) and closes.
+async fn leave_and_close(
+    sink: &mut crate::websocket::Sink,
+    reason: lk::DisconnectReason,
+    action: lk::leave_request::Action,
+    timeout: Duration,
+) {
+    let leave = Response_::Leave(lk::LeaveRequest {
+        reason: reason as i32,
+        action: action as i32,
+        ..Default::default()
+    });
+    send(sink, leave, timeout).await;
+    let _ = sink.close().await;
 }
 
 fn lk_ice_servers(servers: Vec<crate::turn::IceServer>) -> Vec<lk::IceServer> {
