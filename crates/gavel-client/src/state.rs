@@ -1,6 +1,6 @@
 //! A client's view of the room, rebuilt from the `joined` snapshot and every event after it.
 
-use gavel_core::event::Speaker;
+use gavel_core::event::{Speaker, WaiterInfo};
 use gavel_core::{ConnectionQuality, Counts, Event, LeaveReason, ParticipantInfo, Source};
 use std::collections::BTreeMap;
 
@@ -35,6 +35,13 @@ pub struct RoomState {
     pub stage: Vec<String>,
     /// Stage invitations waiting for this client's answer: id → from.
     pub stage_invites: BTreeMap<String, String>,
+    /// This client waits in the waiting room (from `waiting`; cleared by `joined`).
+    pub waiting: Option<WaiterInfo>,
+    /// The waiting room, oldest first, when this client holds `admit` (`joined`,
+    /// `waiter_added`, `waiters_removed`).
+    pub waiters: Vec<WaiterInfo>,
+    /// Why the session ended, in words (`room_left`'s message: a host's reason for a denial).
+    pub left_message: Option<String>,
 }
 
 impl RoomState {
@@ -68,6 +75,7 @@ impl RoomState {
                 active_speakers,
                 hands,
                 stage,
+                waiters,
             } => {
                 *self = RoomState {
                     room: room.name.clone(),
@@ -85,8 +93,20 @@ impl RoomState {
                     active_speaker: active_speakers.first().map(|s| s.identity.clone()),
                     hands: hands.clone(),
                     stage: stage.clone(),
+                    waiters: waiters.clone(),
                     ..Default::default()
                 };
+            }
+            Event::Waiting { room, me } => {
+                self.room = room.clone();
+                self.waiting = Some(me.clone());
+            }
+            Event::WaiterAdded { waiter } => {
+                self.waiters.retain(|w| w.identity != waiter.identity);
+                self.waiters.push(waiter.clone());
+            }
+            Event::WaitersRemoved { identities, .. } => {
+                self.waiters.retain(|w| !identities.contains(&w.identity));
             }
             Event::RoomUpdated { room, .. } => {
                 self.metadata = room.settings.metadata.clone();
@@ -143,10 +163,15 @@ impl RoomState {
                         .insert(participant.identity.clone(), participant.clone());
                 }
             }
-            Event::CountsUpdated { present, hidden } => {
+            Event::CountsUpdated {
+                present,
+                hidden,
+                waiting,
+            } => {
                 self.counts = Counts {
                     present: *present,
                     hidden: *hidden,
+                    waiting: *waiting,
                 }
             }
             Event::TrackPublished { identity, track } => {
@@ -224,7 +249,12 @@ impl RoomState {
             | Event::MediaSessionEnded { .. }
             | Event::MediaSlots { .. }
             | Event::MediaOffer { .. } => {}
-            Event::RoomLeft { reason, .. } => self.left = Some(*reason),
+            Event::RoomLeft {
+                reason, message, ..
+            } => {
+                self.left = Some(*reason);
+                self.left_message = message.clone();
+            }
         }
     }
 }

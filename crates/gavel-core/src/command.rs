@@ -229,6 +229,31 @@ pub enum Command {
     LockRoom {
         locked: bool,
     },
+    /// Lets people in from the waiting room (needs `admit`): `identities`, or everyone waiting.
+    Admit {
+        #[serde(default)]
+        identities: Vec<String>,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        all: bool,
+    },
+    /// Turns people in the waiting room away (needs `admit`), telling them `message`; with
+    /// `ban_seconds` they are banned too.
+    Deny {
+        #[serde(default)]
+        identities: Vec<String>,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        all: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        message: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ban_seconds: Option<u64>,
+    },
+    /// Who waits, oldest first (needs `admit`).
+    ListWaiting,
+    /// Turns the waiting room on or off (needs `admit`); turning it off lets everyone waiting in.
+    SetWaitingRoom {
+        enabled: bool,
+    },
     /// Raises (or lowers) the sender's own hand.
     RaiseHand {
         #[serde(default = "yes")]
@@ -345,6 +370,10 @@ impl Command {
             Command::InviteToStage { .. } => "invite_to_stage",
             Command::RemoveFromStage { .. } => "remove_from_stage",
             Command::LockRoom { .. } => "lock_room",
+            Command::Admit { .. } => "admit",
+            Command::Deny { .. } => "deny",
+            Command::ListWaiting => "list_waiting",
+            Command::SetWaitingRoom { .. } => "set_waiting_room",
             Command::EndSession => "end_session",
             Command::MuteTrack { .. } => "mute_track",
             Command::Pin { .. } => "pin",
@@ -369,6 +398,9 @@ impl Command {
                 | Command::Kick { .. }
                 | Command::EndSession
                 | Command::LockRoom { .. }
+                | Command::Admit { .. }
+                | Command::Deny { .. }
+                | Command::SetWaitingRoom { .. }
                 | Command::LowerHand { .. }
                 | Command::InviteToStage { .. }
                 | Command::RemoveFromStage { .. }
@@ -400,11 +432,13 @@ impl Command {
                 ..
             } => ban_seconds.is_some() || *revoke_tokens,
             Command::BatchUpdate { updates } => updates.values().any(|e| e.ban_seconds.is_some()),
+            Command::Deny { ban_seconds, .. } => ban_seconds.is_some(),
             Command::UpdateParticipant { capabilities, .. } => capabilities.is_some(),
             Command::LiftBan { .. }
             | Command::RevokeTokens { .. }
             | Command::UpdateRoomMetadata { .. }
             | Command::LockRoom { .. }
+            | Command::SetWaitingRoom { .. }
             | Command::SetPreset { .. }
             | Command::SetPresetsExcept { .. }
             | Command::DropPreset { .. } => true,
@@ -533,6 +567,10 @@ pub enum Reply {
     },
     Bans {
         bans: Vec<BanInfo>,
+    },
+    /// The waiting room, oldest first.
+    Waiting {
+        waiting: Vec<crate::event::WaiterInfo>,
     },
     /// A kick of one identity: whether it was present and removed, and what else was done.
     Kicked {

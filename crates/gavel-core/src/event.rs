@@ -11,6 +11,42 @@ use serde::{Deserialize, Serialize};
 pub struct Counts {
     pub present: u32,
     pub hidden: u32,
+    /// People in the waiting room (not in `present`: they are not in the room yet).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub waiting: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+/// Someone in the waiting room, as holders of `admit` (and the waiter itself) see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WaiterInfo {
+    pub sid: String,
+    pub identity: String,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub metadata: String,
+    pub role: String,
+    /// When it started waiting, and when it is turned away unless admitted (ms).
+    pub since: crate::Millis,
+    pub until: crate::Millis,
+}
+
+/// How someone's wait ended (`waiters_removed`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WaitOutcome {
+    Admitted,
+    Denied,
+    /// It left (its connection closed, or it sent `leave`).
+    Left,
+    TimedOut,
+    /// The same identity started waiting again on another connection.
+    Replaced,
+    /// Banned, or its tokens revoked, while waiting.
+    Banned,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,6 +89,10 @@ pub enum LeaveReason {
     RoomDeleted,
     /// The last host left and did not come back within the grace period (`host_left: end`).
     HostLeft,
+    /// A host turned it away from the waiting room.
+    Denied,
+    /// Nobody admitted it from the waiting room in time.
+    WaitingTimeout,
 }
 
 /// Why a participant's media session ended while it stayed in the room (cluster mode: the
@@ -85,6 +125,9 @@ pub enum RequestOutcome {
 }
 
 /// A server → client message body (the shell adds `seq`).
+// The snapshot is much larger than the rest; events travel boxed (`Output::Event`) and are
+// serialized once, so the size of the enum itself costs nothing on the hot path.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Event {
@@ -103,6 +146,27 @@ pub enum Event {
         /// Who is on the stage (among those it may see).
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         stage: Vec<String>,
+        /// The waiting room, oldest first (to holders of `admit`).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        waiters: Vec<WaiterInfo>,
+    },
+    /// The first message of a session that must wait to be admitted: its own status, and
+    /// nothing about the room. `joined` follows if it is admitted; `room_left` if not.
+    Waiting {
+        room: String,
+        #[serde(rename = "self")]
+        me: WaiterInfo,
+    },
+    /// To holders of `admit`: someone started waiting.
+    WaiterAdded {
+        waiter: WaiterInfo,
+    },
+    /// To holders of `admit`: these people no longer wait (one event for an admit-all).
+    WaitersRemoved {
+        identities: Vec<String>,
+        outcome: WaitOutcome,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        by: Option<String>,
     },
     ParticipantJoined {
         participant: ParticipantInfo,
@@ -128,6 +192,8 @@ pub enum Event {
     CountsUpdated {
         present: u32,
         hidden: u32,
+        #[serde(default, skip_serializing_if = "is_zero")]
+        waiting: u32,
     },
     TrackPublished {
         identity: String,
@@ -288,6 +354,9 @@ pub enum Event {
         reason: LeaveReason,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         by: Option<String>,
+        /// Why, in words (a host's reason for denying entry from the waiting room).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        message: Option<String>,
     },
 }
 
@@ -336,6 +405,9 @@ impl Event {
             Event::ParticipantLeft { .. } => "participant_left",
             Event::ParticipantUpdated { .. } => "participant_updated",
             Event::CountsUpdated { .. } => "counts_updated",
+            Event::Waiting { .. } => "waiting",
+            Event::WaiterAdded { .. } => "waiter_added",
+            Event::WaitersRemoved { .. } => "waiters_removed",
             Event::TrackPublished { .. } => "track_published",
             Event::TrackUnpublished { .. } => "track_unpublished",
             Event::TrackMuted { .. } => "track_muted",
@@ -407,6 +479,10 @@ pub enum Output {
     Event {
         to: Audience,
         event: Box<Event>,
+    },
+    /// A waiter was admitted: its connection joins the room's audience before its `joined`.
+    WaiterAdmitted {
+        sid: String,
     },
     /// Close this session's connection after the events already queued for it.
     Disconnect {

@@ -48,6 +48,9 @@ pub struct VideoGrant {
     /// participants, say).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bypass_lock: Option<bool>,
+    /// Gavel's own grant: enters directly when the room has a waiting room.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bypass_waiting_room: Option<bool>,
 }
 
 /// JWT claims. Unknown claims (LiveKit's `sha256`, `kind`, `roomConfig`, …) are ignored.

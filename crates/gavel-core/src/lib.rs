@@ -32,6 +32,7 @@
 //!     permissions: roles.get(role).unwrap().clone(),
 //!     issued_at: Some(now),
 //!     bypass_lock: false,
+//!     bypass_waiting_room: false,
 //! };
 //! let host = room.join(now, request("ada", HOST))?;
 //! room.join(now, request("bob", PARTICIPANT))?;

@@ -80,10 +80,12 @@ pub enum HostControl {
     Lock,
     /// Hands and the stage: lower anyone's hand (and see raised hands when only hosts do).
     Stage,
+    /// The waiting room: see who waits, admit or deny them, turn the waiting room on or off.
+    Admit,
 }
 
 impl HostControl {
-    pub const ALL: [HostControl; 10] = [
+    pub const ALL: [HostControl; 11] = [
         HostControl::MuteAudio,
         HostControl::MuteVideo,
         HostControl::MuteScreen,
@@ -94,6 +96,7 @@ impl HostControl {
         HostControl::ManageParticipants,
         HostControl::Lock,
         HostControl::Stage,
+        HostControl::Admit,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -108,6 +111,7 @@ impl HostControl {
             HostControl::ManageParticipants => "manage_participants",
             HostControl::Lock => "lock",
             HostControl::Stage => "stage",
+            HostControl::Admit => "admit",
         }
     }
 }

@@ -126,6 +126,61 @@ impl HostLeftPolicy {
     }
 }
 
+/// The room's waiting room: who must wait to be admitted, and for how long.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WaitingRoomPolicy {
+    /// Joiners wait for a holder of `admit` to let them in, unless they may enter directly.
+    pub enabled: bool,
+    /// Roles that enter directly (besides holders of `admit`, and tokens granting
+    /// `bypassWaitingRoom`).
+    pub enter_directly: Vec<String>,
+    /// A waiter not admitted or denied within this time is turned away (`waiting_timeout`).
+    pub timeout_seconds: u32,
+    /// At most this many wait at once; further joiners are refused (`room_full`).
+    pub max_waiting: u32,
+}
+
+impl Default for WaitingRoomPolicy {
+    fn default() -> Self {
+        WaitingRoomPolicy {
+            enabled: false,
+            enter_directly: vec![crate::roles::HOST.to_string()],
+            timeout_seconds: 600,
+            max_waiting: 1000,
+        }
+    }
+}
+
+pub const MAX_WAITING_TIMEOUT_SECONDS: u32 = 24 * 3600;
+pub const MAX_WAITING: u32 = 10_000;
+
+impl WaitingRoomPolicy {
+    fn validate(&self, roles: Option<&crate::roles::Roles>) -> Result<()> {
+        if self.timeout_seconds == 0 || self.timeout_seconds > MAX_WAITING_TIMEOUT_SECONDS {
+            return Err(Error::invalid(format!(
+                "waiting_room.timeout_seconds must be 1 to {MAX_WAITING_TIMEOUT_SECONDS}"
+            )));
+        }
+        if self.max_waiting == 0 || self.max_waiting > MAX_WAITING {
+            return Err(Error::invalid(format!(
+                "waiting_room.max_waiting must be 1 to {MAX_WAITING}"
+            )));
+        }
+        if self.enter_directly.len() > 32 {
+            return Err(Error::invalid(
+                "waiting_room.enter_directly names at most 32 roles",
+            ));
+        }
+        if let Some(roles) = roles {
+            for r in &self.enter_directly {
+                roles.get(r)?;
+            }
+        }
+        Ok(())
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RoomSettings {
@@ -163,6 +218,8 @@ pub struct RoomSettings {
     /// What happens when the last host leaves (boxed: rarely set, and every snapshot carries
     /// the settings).
     pub host_left: Box<HostLeftPolicy>,
+    /// The waiting room (boxed, as `host_left`).
+    pub waiting_room: Box<WaitingRoomPolicy>,
 }
 
 impl Default for RoomSettings {
@@ -187,6 +244,7 @@ impl Default for RoomSettings {
                 ..Default::default()
             }),
             host_left: Box::default(),
+            waiting_room: Box::default(),
         }
     }
 }
@@ -201,11 +259,13 @@ impl RoomSettings {
     /// Checks the settings; with `roles`, also that the roles they name exist.
     pub fn validate_with(&self, roles: &crate::roles::Roles) -> Result<()> {
         self.validate()?;
+        self.waiting_room.validate(Some(roles))?;
         self.host_left.validate(Some(roles))
     }
 
     pub fn validate(&self) -> Result<()> {
         self.host_left.validate(None)?;
+        self.waiting_room.validate(None)?;
         if self.request_timeout_seconds == 0
             || self.request_timeout_seconds > MAX_REQUEST_TIMEOUT_SECONDS
         {

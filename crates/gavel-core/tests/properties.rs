@@ -264,6 +264,21 @@ fn command() -> impl Strategy<Value = Command> {
         2 => target().prop_map(|identity| Command::InviteToStage { identity }),
         2 => target().prop_map(|identity| Command::RemoveFromStage { identity }),
         1 => any::<bool>().prop_map(|locked| Command::LockRoom { locked }),
+        // The waiting room (fixed names: waiters are not present, so `@n` never names one).
+        3 => (prop::collection::vec(prop::sample::select(TARGETS.to_vec()), 0..3), prop::bool::weighted(0.3))
+            .prop_map(|(ids, all)| Command::Admit {
+                identities: ids.into_iter().map(str::to_string).collect(),
+                all,
+            }),
+        2 => (prop::collection::vec(prop::sample::select(TARGETS.to_vec()), 0..3), prop::bool::weighted(0.3), ban())
+            .prop_map(|(ids, all, ban_seconds)| Command::Deny {
+                identities: ids.into_iter().map(str::to_string).collect(),
+                all,
+                message: Some("no".into()),
+                ban_seconds,
+            }),
+        1 => any::<bool>().prop_map(|enabled| Command::SetWaitingRoom { enabled }),
+        1 => Just(Command::ListWaiting),
         8 => (target(), source(), any::<bool>()).prop_map(|(identity, source, muted)| {
             Command::Mute {
                 identity,
@@ -404,10 +419,24 @@ fn settings() -> impl Strategy<Value = RoomSettings> {
         prop::sample::select(vec![ContentResolution::FHD, ContentResolution::None]),
         // Small limits so large-room behaviour (unlisted audience, coalesced counts) is explored.
         prop::sample::select(vec![0u32, 500, 1, 2, 3]),
+        prop::bool::weighted(0.35),
     )
         .prop_map(
-            |(remote_unmute, timeout, duplicate_identity, max, video, content, listed_limit)| {
+            |(
+                remote_unmute,
+                timeout,
+                duplicate_identity,
+                max,
+                video,
+                content,
+                listed_limit,
+                wait,
+            )| {
+                let mut waiting_room = Box::<gavel_core::settings::WaitingRoomPolicy>::default();
+                waiting_room.enabled = wait;
+                waiting_room.timeout_seconds = 30;
                 RoomSettings {
+                    waiting_room,
                     remote_unmute,
                     request_timeout_seconds: timeout,
                     duplicate_identity,
@@ -459,9 +488,11 @@ impl View {
 
     fn apply(&mut self, event: &Event) {
         match event {
-            Event::Joined { .. } | Event::Moved { .. } => {
+            Event::Joined { .. } | Event::Moved { .. } | Event::Waiting { .. } => {
                 panic!("{} to a session already in the room", event.kind())
             }
+            // The waiting room is about people not in the room.
+            Event::WaiterAdded { .. } | Event::WaitersRemoved { .. } => {}
             Event::ParticipantJoined { participant } => {
                 assert!(
                     !self.knows(&participant.identity),
@@ -492,10 +523,15 @@ impl View {
                 assert_eq!(p.sid, participant.sid);
                 *p = participant.clone();
             }
-            Event::CountsUpdated { present, hidden } => {
+            Event::CountsUpdated {
+                present,
+                hidden,
+                waiting,
+            } => {
                 self.counts = Counts {
                     present: *present,
                     hidden: *hidden,
+                    waiting: *waiting,
                 };
             }
             Event::TrackPublished { identity, track } => {
@@ -680,6 +716,8 @@ struct World {
     /// Per room: sessions that left it.
     stale: Vec<Vec<String>>,
     now: Millis,
+    /// The input being run may let waiters in (an admit, or the waiting room turned off).
+    admitting: bool,
 }
 
 /// What one input did to one room.
@@ -705,6 +743,7 @@ impl World {
             views: vec![BTreeMap::new(), BTreeMap::new()],
             stale: vec![vec![], vec![]],
             now: 1_700_000_000_000,
+            admitting: false,
         }
     }
 
@@ -713,6 +752,10 @@ impl World {
             .participants()
             .map(|p| p.sid.clone())
             .collect()
+    }
+
+    fn waiting(&self, r: usize) -> BTreeSet<String> {
+        self.rooms[r].waiting().into_iter().map(|w| w.sid).collect()
     }
 
     fn snapshot(&self, r: usize) -> Snapshot {
@@ -732,7 +775,7 @@ impl World {
 
     /// Runs `input` on room `r`, then drains, delivers and checks everything.
     fn step<T>(&mut self, r: usize, input: impl FnOnce(&mut Room, Millis) -> T) -> (T, Effect) {
-        let before = self.sessions(r);
+        let before = (self.sessions(r), self.waiting(r));
         let hidden_before: BTreeMap<String, String> = self.rooms[r]
             .participants()
             .filter(|p| p.permissions.hidden)
@@ -765,8 +808,10 @@ impl World {
 
     /// Resolves audiences against the sessions present at each point of the output stream and
     /// replays the events into the recipients' views.
-    fn deliver(&mut self, r: usize, before: &BTreeSet<String>) -> Effect {
+    fn deliver(&mut self, r: usize, before: &(BTreeSet<String>, BTreeSet<String>)) -> Effect {
+        let (before, before_waiting) = before;
         let after = self.sessions(r);
+        let waiting_after = self.waiting(r);
         let mut outputs = Vec::new();
         while let Some(o) = self.rooms[r].poll_output() {
             outputs.push(o);
@@ -788,6 +833,12 @@ impl World {
         for gone in before.difference(&members) {
             self.views[r].remove(gone);
         }
+        // Like the shell, waiting sessions are kept out of the room's audience.
+        let mut waiting: BTreeSet<String> = before_waiting
+            .iter()
+            .filter(|s| waiting_after.contains(*s) || closed.contains(*s) || after.contains(*s))
+            .cloned()
+            .collect();
         let mut delivered = Vec::new();
         let mut any_event = false;
         let mut durable = 0;
@@ -800,6 +851,22 @@ impl World {
                 Output::MovedOut { moving } => moved.push(*moving),
                 Output::Event { to, event } => {
                     any_event = true;
+                    if let (Audience::Only(sid), Event::Waiting { me, .. }) = (&to, &*event) {
+                        assert!(!members.contains(sid), "waiting to a participant");
+                        assert_eq!(&me.sid, sid);
+                        waiting.insert(sid.clone());
+                    }
+                    let addressed = matches!(to, Audience::Only(_) | Audience::Sessions(_));
+                    let to_waiter = waiting.iter().any(|w| addressed && to.includes(w));
+                    if to_waiter {
+                        // Nothing about the room reaches the waiting room.
+                        assert!(
+                            matches!(*event, Event::Waiting { .. } | Event::RoomLeft { .. }),
+                            "{} reached a waiting session",
+                            event.kind()
+                        );
+                        continue;
+                    }
                     let arrival = matches!(*event, Event::Joined { .. } | Event::Moved { .. });
                     if let Audience::Only(sid) = &to {
                         if arrival && !members.contains(sid) {
@@ -822,6 +889,15 @@ impl World {
                         delivered.push((m.clone(), (*event).clone()));
                     }
                 }
+                Output::Disconnect { sid, .. } if waiting.contains(&sid) => {
+                    waiting.remove(&sid);
+                    self.stale[r].push(sid);
+                }
+                Output::WaiterAdmitted { sid } => {
+                    // Everyone admitted went through an admit.
+                    assert!(self.admitting, "a waiter let in without an admit");
+                    assert!(waiting.remove(&sid), "admitted {sid}, who was not waiting");
+                }
                 Output::Disconnect { sid, .. } => {
                     assert!(members.remove(&sid), "disconnect of {sid}, not in the room");
                     self.views[r].remove(&sid);
@@ -831,6 +907,10 @@ impl World {
             }
         }
         assert_eq!(members, after, "sessions after the outputs vs the room");
+        assert_eq!(
+            waiting, waiting_after,
+            "waiting after the outputs vs the room"
+        );
         for gone in before.difference(&after) {
             if !self.stale[r].contains(gone) {
                 self.stale[r].push(gone.clone());
@@ -919,8 +999,19 @@ impl World {
             let sources: BTreeSet<_> = p.tracks.iter().map(|t| t.source).collect();
             assert_eq!(sources.len(), p.tracks.len(), "one track per source");
         }
+        let waiters = room.waiting();
+        counts.waiting = waiters.len() as u32;
+        for w in &waiters {
+            // A waiter is never listed: no participant, snapshot or view holds its session.
+            assert!(
+                room.identity_of(&w.sid).is_none(),
+                "a waiter is a participant"
+            );
+            assert!(!self.views[r].contains_key(&w.sid), "a waiter has a view");
+            assert!(room.is_waiting(&w.sid));
+        }
         assert_eq!(room.counts(), counts);
-        assert_eq!(room.is_empty(), identities.is_empty());
+        assert_eq!(room.is_empty(), identities.is_empty() && waiters.is_empty());
         if let Some(pinned) = room.pinned() {
             let p = room
                 .participant(pinned)
@@ -1031,11 +1122,24 @@ impl World {
             permissions: roles.get(role).unwrap().clone(),
             issued_at: None,
             bypass_lock: false,
+            bypass_waiting_room: false,
         };
         let before = self.snapshot(r);
+        let policy = self.rooms[r].settings().waiting_room.clone();
+        let may_enter = !policy.enabled
+            || policy.enter_directly.iter().any(|d| d == role)
+            || req.permissions.has(HostControl::Admit);
         let (result, effect) = self.step(r, |room, now| room.join(now, req));
         match result {
+            Ok(sid) if self.rooms[r].is_waiting(&sid) => {
+                assert!(
+                    !may_enter,
+                    "someone who may enter directly was made to wait"
+                );
+            }
             Ok(sid) => {
+                // Everyone who came in directly may enter directly.
+                assert!(may_enter, "'{identity}' entered without waiting");
                 assert_eq!(self.sid_of(r, identity), Some(sid));
             }
             Err(e) => {
@@ -1253,6 +1357,10 @@ impl World {
             _ => None,
         };
         let may_write = command.may_write_durably();
+        self.admitting = matches!(
+            command,
+            Command::Admit { .. } | Command::SetWaitingRoom { enabled: false }
+        );
         // Every third moment the store "fails": a command with durable writes must then leave
         // no trace but its audit entry.
         let store_fails = self.now.is_multiple_of(3);
@@ -1269,6 +1377,7 @@ impl World {
             }
         });
         let (result, abandoned) = result;
+        self.admitting = false;
         // A command `may_write_durably` denies runs in place: a durable write from it would
         // reach the output queue uncommitted. Decided commands hand theirs over instead.
         assert_eq!(

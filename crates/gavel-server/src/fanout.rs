@@ -280,6 +280,7 @@ mod tests {
         let f = Frame::event(&Event::CountsUpdated {
             present: 2,
             hidden: 1,
+            waiting: 0,
         });
         let v: Value = serde_json::from_str(&f.with_seq(42)).unwrap();
         assert_eq!(
@@ -293,6 +294,7 @@ mod tests {
         let f = Frame::event(&Event::CountsUpdated {
             present: 2,
             hidden: 1,
+            waiting: 0,
         })
         .numbered(7);
         assert_eq!(

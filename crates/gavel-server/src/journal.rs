@@ -138,7 +138,12 @@ mod tests {
     use gavel_core::Event;
 
     fn frame(j: &Journal, present: u32) -> Frame {
-        Frame::event(&Event::CountsUpdated { present, hidden: 0 }).numbered(j.next_number())
+        Frame::event(&Event::CountsUpdated {
+            present,
+            hidden: 0,
+            waiting: 0,
+        })
+        .numbered(j.next_number())
     }
 
     fn presents(r: Replay) -> Vec<u64> {

@@ -134,6 +134,9 @@ pub struct RoomActor {
     rx: mpsc::Receiver<RoomMsg>,
     registry: Weak<Registry>,
     conns: HashMap<String, Conn>,
+    /// Connections of sessions in the waiting room: never part of the room's audience (no
+    /// `Everyone` event reaches them), only addressed one by one until admitted.
+    waiting: HashMap<String, Conn>,
     waiters: HashMap<String, Vec<oneshot::Sender<Result<RequestOutcome, Error>>>>,
     recent: VecDeque<(String, RequestOutcome)>,
     /// When an empty room will try to close (see [`RoomActor::maybe_reap`]).
@@ -264,6 +267,7 @@ impl RoomActor {
             rx,
             registry,
             conns: HashMap::new(),
+            waiting: HashMap::new(),
             waiters: HashMap::new(),
             recent: VecDeque::new(),
             reap_at: None,
@@ -385,7 +389,7 @@ impl RoomActor {
                 let _ = conn.send(Outgoing::Switch(self.me.clone()));
                 let r = self.core.admit_moved(now, *moving);
                 if r.is_ok() {
-                    self.attach(&sid, conn);
+                    self.attach(&sid, conn, false);
                     if let (Some(m), Some(carried)) = (&mut self.media, media) {
                         m.adopt(carried);
                     }
@@ -428,12 +432,14 @@ impl RoomActor {
                 conn,
                 kept,
             } => {
-                if !self.conns.get(&sid).is_none_or(|c| c.is(&conn)) {
+                if !self.conn_of(&sid).is_none_or(|c| c.is(&conn)) {
                     return; // it resumed on another connection
                 }
-                self.conns.remove(&sid);
+                self.take_conn(&sid);
                 let grace = self.grace;
-                if suspend && !grace.is_zero() && self.journal.enabled() {
+                // A waiter is not suspended: it leaves the queue (joining again puts it back).
+                let waiting = self.core.is_waiting(&sid);
+                if suspend && !grace.is_zero() && self.journal.enabled() && !waiting {
                     if self.core.identity_of(&sid).is_some() {
                         self.metrics.sessions_suspended.inc();
                         let until = Instant::now() + grace;
@@ -481,6 +487,7 @@ impl RoomActor {
                 if hand_over {
                     // Nothing more reaches them from here; their edges move them on.
                     self.conns.retain(|_, c| c.edge().is_none());
+                    self.waiting.retain(|_, c| c.edge().is_none());
                     self.handed_over = true;
                 }
                 self.core.close_all(reason, None);
@@ -500,9 +507,10 @@ impl RoomActor {
         id: serde_json::Value,
         command: Command,
     ) {
-        let Some(conn) = self.conns.get(&sid).cloned() else {
+        let Some(conn) = self.conn_of(&sid).cloned() else {
             return; // a late request from a session that already left
         };
+
         if matches!(command, Command::Move { .. }) {
             // Moves span two rooms and are authorized in both: the service layer runs them
             // (the WebSocket session sends them there), never a room on its own.
@@ -516,6 +524,9 @@ impl RoomActor {
         }
         let actor = Actor::Participant { sid: sid.clone() };
         let result = match command {
+            // A session in the waiting room may only leave or ping: the room refuses the
+            // rest, media signalling included (it never reaches the media plane).
+            command if self.core.is_waiting(&sid) => self.run_command(now, &actor, command).await,
             // Media signalling: the engine answers, with the room's approval (media/room.rs).
             Command::MediaOffer { sdp, tracks } => match &mut self.media {
                 Some(m) => m.offer(&mut self.core, &sid, &sdp, &tracks),
@@ -692,8 +703,13 @@ impl RoomActor {
         match out {
             Output::Event { to, event } => self.fan_out(&to, &event, slow),
             Output::Disconnect { sid, reason } => {
-                if let Some(conn) = self.conns.remove(&sid) {
+                if let Some(conn) = self.take_conn(&sid) {
                     let _ = conn.send(Outgoing::Close(reason));
+                }
+            }
+            Output::WaiterAdmitted { sid } => {
+                if let Some(conn) = self.waiting.remove(&sid) {
+                    self.attach(&sid, conn, false);
                 }
             }
             Output::RequestResolved {
@@ -790,7 +806,7 @@ impl RoomActor {
     /// Drops connections whose queues are full; the room hears they left.
     fn evict(&mut self, slow: Vec<String>) {
         for sid in slow {
-            if self.conns.remove(&sid).is_some() {
+            if self.take_conn(&sid).is_some() {
                 tracing::warn!(room = %self.me.name, %sid, "disconnecting slow consumer: outgoing queue full");
                 self.core
                     .disconnected(now_ms(), &sid, LeaveReason::SlowConsumer);
@@ -851,13 +867,13 @@ impl RoomActor {
         };
         match to {
             Audience::Only(sid) => {
-                if let Some(c) = self.conns.get(sid) {
+                if let Some(c) = self.conn_of(sid) {
                     send(sid, c)
                 }
             }
             Audience::Sessions(sids) => {
                 for sid in sids {
-                    if let Some(c) = self.conns.get(sid) {
+                    if let Some(c) = self.conn_of(sid) {
                         send(sid, c)
                     }
                 }
@@ -905,12 +921,25 @@ impl RoomActor {
     fn join(&mut self, now: u64, req: JoinRequest, conn: Conn) -> Result<String, Error> {
         let r = self.core.join(now, req);
         if let Ok(sid) = &r {
-            self.attach(sid, conn);
+            let waiting = self.core.is_waiting(sid);
+            self.attach(sid, conn, waiting);
         }
         r
     }
 
-    fn attach(&mut self, sid: &str, conn: Conn) {
+    /// A session's connection, in the room or in its waiting room, taken out.
+    fn take_conn(&mut self, sid: &str) -> Option<Conn> {
+        self.conns.remove(sid).or_else(|| self.waiting.remove(sid))
+    }
+
+    /// A session's connection, in the room or in its waiting room.
+    fn conn_of(&self, sid: &str) -> Option<&Conn> {
+        self.conns.get(sid).or_else(|| self.waiting.get(sid))
+    }
+
+    /// `waiting`: the session waits to be admitted; its connection is kept apart (and its
+    /// edge told so), where nothing sent to the whole room reaches it.
+    fn attach(&mut self, sid: &str, conn: Conn, waiting: bool) {
         use crate::cluster::edge_wire::EdgeBody;
         let conn = match conn.edge() {
             Some((link, key)) => {
@@ -931,6 +960,7 @@ impl RoomActor {
                 let attached = link.send(EdgeBody::Attach {
                     key,
                     sid: sid.to_string(),
+                    waiting,
                 });
                 if attached.is_err() {
                     tracing::warn!(room = %self.me.name, %sid, "could not attach a session on its edge");
@@ -939,7 +969,10 @@ impl RoomActor {
             }
             None => conn,
         };
-        self.conns.insert(sid.to_string(), conn);
+        match waiting {
+            true => self.waiting.insert(sid.to_string(), conn),
+            false => self.conns.insert(sid.to_string(), conn),
+        };
     }
 
     /// Answers an edge that saw a gap: the sessions of that edge in this room, then a fresh
@@ -964,7 +997,13 @@ impl RoomActor {
             .iter()
             .filter_map(|(_, c)| c.edge().map(|(_, k)| k))
             .collect();
-        let _ = link.send(EdgeBody::Resync { keys });
+        let waiting = self
+            .waiting
+            .values()
+            .filter(|c| c.edge().is_some_and(|(l, _)| l.edge == edge))
+            .filter_map(|c| c.edge().map(|(_, k)| k))
+            .collect();
+        let _ = link.send(EdgeBody::Resync { keys, waiting });
         for (sid, conn) in &mine {
             if let Some(snapshot) = self.core.snapshot(sid) {
                 let frame = self.stamp_for(sid, Frame::event(&snapshot));
@@ -1039,7 +1078,7 @@ impl RoomActor {
             },
         };
         // Attached first: a session on an edge is known there by its sid before its frames.
-        self.attach(sid, conn);
+        self.attach(sid, conn, false);
         let Some(conn) = self.conns.get(sid) else {
             return Err(Error::new(
                 ErrorCode::Internal,

@@ -111,6 +111,7 @@ pub(crate) fn admit(app: &AppState, token: &str) -> Result<(String, JoinRequest,
         role,
         permissions,
         bypass_lock: claims.video.bypass_lock == Some(true),
+        bypass_waiting_room: claims.video.bypass_waiting_room == Some(true),
     };
     // The room checks these too; checking first keeps a refused join from creating the room.
     gavel_core::ids::validate_identity(&req.identity)?;

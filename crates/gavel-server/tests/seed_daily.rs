@@ -44,7 +44,7 @@ async fn no_mute_of(client: &RtcClient, identity: &str) {
 async fn counts_become(client: &RtcClient, present: u32, hidden: u32) {
     client
         .wait_for(WAIT, |e| {
-            matches!(e, Event::CountsUpdated { present: p, hidden: h } if *p == present && *h == hidden)
+            matches!(e, Event::CountsUpdated { present: p, hidden: h, .. } if *p == present && *h == hidden)
         })
         .await
         .unwrap_or_else(|e| panic!("counts {present}/{hidden}: {e}"));
@@ -68,7 +68,8 @@ async fn participants_and_counts_with_a_hidden_observer() {
         st.counts,
         Counts {
             present: 2,
-            hidden: 1
+            hidden: 1,
+            waiting: 0,
         }
     );
     assert!(st.me.as_ref().unwrap().permissions.hidden);
@@ -88,7 +89,8 @@ async fn participants_and_counts_with_a_hidden_observer() {
         host.state().counts,
         Counts {
             present: 2,
-            hidden: 1
+            hidden: 1,
+            waiting: 0,
         }
     );
 

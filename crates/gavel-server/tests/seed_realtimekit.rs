@@ -354,7 +354,8 @@ async fn kick_all_ends_the_session_for_everyone() {
                 e,
                 Event::CountsUpdated {
                     present: 3,
-                    hidden: 1
+                    hidden: 1,
+                    waiting: 0
                 }
             )
         })
@@ -393,7 +394,8 @@ async fn kick_all_ends_the_session_for_everyone() {
             event,
             &Event::RoomLeft {
                 reason: LeaveReason::Ended,
-                by: Some("host".into())
+                by: Some("host".into()),
+                message: None,
             }
         );
         assert_eq!((*code, reason.as_str()), (1000, "ended"));

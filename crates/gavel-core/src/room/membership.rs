@@ -26,6 +26,9 @@ pub struct JoinRequest {
     /// The token's `bypassLock` grant: joins a locked room (the backend's own participants).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub bypass_lock: bool,
+    /// The token's `bypassWaitingRoom` grant: enters directly when the room has a waiting room.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub bypass_waiting_room: bool,
 }
 
 /// What a kick does besides removing: ban, revoke tokens, and whether absence is an error.
@@ -63,6 +66,9 @@ impl Room {
         if !req.bypass_lock && !req.permissions.has(HostControl::Lock) {
             self.check_unlocked()?;
         }
+        if self.must_wait(&req) {
+            return self.enqueue(now, req);
+        }
         let sid = self.ids.next("PA");
         let info = ParticipantInfo {
             sid: sid.clone(),
@@ -82,7 +88,7 @@ impl Room {
     }
 
     /// Refuses a token of `identity` issued (`issued_at`, ms) before a revocation.
-    fn check_revocation(&self, identity: &str, issued_at: Option<Millis>) -> Result<()> {
+    pub(super) fn check_revocation(&self, identity: &str, issued_at: Option<Millis>) -> Result<()> {
         let revoked = [identity, super::EVERY_IDENTITY]
             .iter()
             .filter_map(|id| self.revocations.get(*id).copied())
@@ -180,7 +186,7 @@ impl Room {
         Ok(())
     }
 
-    fn admit(
+    pub(super) fn admit(
         &mut self,
         now: Millis,
         mut info: ParticipantInfo,
@@ -233,11 +239,13 @@ impl Room {
             counts: crate::event::Counts {
                 present: self.counts.present + u32::from(!hidden),
                 hidden: self.counts.hidden + u32::from(hidden),
+                waiting: self.counts.waiting,
             },
             pinned: self.pinned.clone(),
             active_speakers: self.speakers.active().to_vec(),
             hands: self.hands_for(p.identity(), p.permissions().has(HostControl::Stage)),
             stage: self.stage_for(p.identity()),
+            waiters: self.waiters_for(p.permissions().has(HostControl::Admit)),
         };
         self.by_sid.insert(sid.clone(), p.identity().to_string());
         let joined = Event::ParticipantJoined {
@@ -285,6 +293,9 @@ impl Room {
 
     /// The connection of `sid` closed. Unknown (already removed) sessions are ignored.
     pub fn disconnected(&mut self, now: Millis, sid: &str, reason: LeaveReason) {
+        if self.is_waiting(sid) {
+            return self.waiter_disconnected(sid);
+        }
         if let Some(identity) = self.by_sid.get(sid).cloned() {
             self.remove(&identity, reason, None, false);
             self.watch_hosts(now);
@@ -322,6 +333,7 @@ impl Room {
                 Event::RoomLeft {
                     reason,
                     by: by.clone(),
+                    message: None,
                 },
             );
             self.outputs.push_back(Output::Disconnect {
@@ -450,6 +462,9 @@ impl Room {
                 until: Some(until),
                 by: ctx.label.clone(),
             });
+            // A banned identity does not stay in the waiting room either.
+            let by = Some(ctx.label.clone());
+            self.turn_away(identity, crate::event::WaitOutcome::Banned, by, None);
         }
         if remove {
             self.remove(identity, LeaveReason::Kicked, Some(ctx.label.clone()), true);
@@ -466,6 +481,7 @@ impl Room {
 
     /// Ends every session with `reason` (end of session, shutdown, room deleted).
     pub fn close_all(&mut self, reason: LeaveReason, by: Option<String>) {
+        self.close_waiting(reason, by.clone());
         let participants = std::mem::take(&mut self.participants);
         self.listed.clear();
         for p in participants.values() {
@@ -474,6 +490,7 @@ impl Room {
                 Event::RoomLeft {
                     reason,
                     by: by.clone(),
+                    message: None,
                 },
             );
             self.outputs.push_back(Output::Disconnect {
@@ -542,7 +559,7 @@ impl Room {
 }
 
 /// Where a participant moved in from (`Room::admit_moved`).
-struct MovedFrom {
+pub(super) struct MovedFrom {
     room: String,
     by: String,
     /// Its media session could not come along (`MovingParticipant::media_ended`).

@@ -25,6 +25,7 @@ mod preset;
 pub(crate) mod quality;
 mod stage;
 mod update;
+mod waiting;
 
 use crate::command::{Actor, BanInfo, Command, Reply};
 use crate::error::{Error, ErrorCode, Result};
@@ -130,6 +131,8 @@ pub struct Room {
     stage: stage::Stage,
     /// A host came, went or changed powers since the last look (`host_left.rs`).
     hosts_changed: bool,
+    /// Joiners waiting to be admitted (`waiting.rs`): not participants.
+    waiting: waiting::WaitingRoom,
 }
 
 /// Large rooms send `counts_updated` at most this often (ms).
@@ -169,6 +172,7 @@ impl Room {
             hands: Default::default(),
             stage: Default::default(),
             hosts_changed: false,
+            waiting: Default::default(),
         }
     }
 
@@ -190,8 +194,9 @@ impl Room {
     pub fn counts(&self) -> Counts {
         self.counts
     }
+    /// Nobody is in the room or waiting to come in.
     pub fn is_empty(&self) -> bool {
-        self.participants.is_empty()
+        self.participants.is_empty() && self.waiting.len() == 0
     }
     pub fn pinned(&self) -> Option<&str> {
         self.pinned.as_deref()
@@ -258,6 +263,7 @@ impl Room {
     /// Voids `identity`'s tokens issued before `before`, durably.
     fn record_revocation(&mut self, ctx: &ActorCtx, identity: &str, before: Millis) {
         self.revoke_tokens(identity, before);
+        self.revoked_while_waiting(identity, before, &ctx.label);
         self.outputs.push_back(Output::TokensRevoked {
             identity: identity.to_string(),
             before,
@@ -300,6 +306,7 @@ impl Room {
             self.counts_due,
             self.host_left_at,
             self.stage.next_expiry(),
+            self.waiting.next_deadline(),
         ]
         .into_iter()
         .flatten()
@@ -316,12 +323,18 @@ impl Room {
         }
         self.bans.retain(|_, b| b.until > now);
         self.expire_stage_invites(now);
+        self.expire_waiting(now);
         self.host_left_due(now);
     }
 
     /// Runs one command from `actor`. A refused command changes nothing and emits no event
     /// (host controls leave a [`Output::HostAction`] either way, for the audit trail).
     pub fn handle(&mut self, now: Millis, actor: &Actor, command: Command) -> Result<Reply> {
+        if let Actor::Participant { sid } = actor {
+            if self.is_waiting(sid) {
+                return self.waiter_command(sid, &command);
+            }
+        }
         let audit = command
             .is_host_control()
             .then(|| (command.action(), audit_targets(&command), command.clone()));
@@ -438,6 +451,15 @@ impl Room {
             } => self.mute_track(now, ctx, &identity, &track_sid, muted),
             Command::EndSession => self.end_session(ctx),
             Command::LockRoom { locked } => self.lock_room(ctx, locked),
+            Command::Admit { identities, all } => self.admit_waiting(now, ctx, identities, all),
+            Command::Deny {
+                identities,
+                all,
+                message,
+                ban_seconds,
+            } => self.deny_waiting(now, ctx, identities, all, message, ban_seconds),
+            Command::ListWaiting => self.list_waiting(ctx),
+            Command::SetWaitingRoom { enabled } => self.set_waiting_room(now, ctx, enabled),
             Command::RaiseHand { raised } => self.raise_hand(now, ctx, raised),
             Command::LowerHand { identity } => self.lower_hand(ctx, &identity),
             Command::InviteToStage { identity } => self.invite_to_stage(now, ctx, &identity),
@@ -597,6 +619,7 @@ impl Room {
                 Event::CountsUpdated {
                     present: c.present,
                     hidden: c.hidden,
+                    waiting: c.waiting,
                 },
             );
         }
@@ -626,6 +649,7 @@ impl Room {
             active_speakers: self.speakers.active().to_vec(),
             hands: self.hands_for(identity, p.permissions().has(HostControl::Stage)),
             stage: self.stage_for(identity),
+            waiters: self.waiters_for(p.permissions().has(HostControl::Admit)),
         })
     }
 
@@ -746,6 +770,10 @@ fn audit_targets(command: &Command) -> Vec<String> {
         | Command::RemoveFromStage { identity }
         | Command::DropPreset { identity } => vec![identity.clone()],
         Command::Unpin { identity } => identity.iter().cloned().collect(),
+        Command::Admit { identities, all }
+        | Command::Deny {
+            identities, all, ..
+        } if !all => identities.clone(),
         Command::Kick {
             identity,
             identities,
@@ -756,7 +784,11 @@ fn audit_targets(command: &Command) -> Vec<String> {
             .cloned()
             .collect(),
         Command::BatchUpdate { updates } => updates.keys().cloned().collect(),
-        Command::MuteAll { .. } | Command::EndSession | Command::SetPresetsExcept { .. } => {
+        Command::MuteAll { .. }
+        | Command::EndSession
+        | Command::SetPresetsExcept { .. }
+        | Command::Admit { .. }
+        | Command::Deny { .. } => {
             vec!["*".into()]
         }
         _ => vec![],

@@ -672,6 +672,7 @@ pub fn join_req(identity: &str, role: &str, roles: &Roles) -> JoinRequest {
         permissions: roles.get(role).unwrap().clone(),
         issued_at: None,
         bypass_lock: false,
+        bypass_waiting_room: false,
     }
 }
 

@@ -35,6 +35,8 @@ struct Room {
     link: Option<(u64, u64)>,
     /// Sessions the owner attached (they get its deliveries).
     attached: HashSet<u64>,
+    /// Attached sessions in the room's waiting room: they get only deliveries naming them.
+    waiting: HashSet<u64>,
 }
 
 #[derive(Default)]
@@ -119,6 +121,7 @@ impl Edge {
         let owner = match st.rooms.get_mut(&s.room) {
             Some(r) => {
                 r.attached.remove(&key);
+                r.waiting.remove(&key);
                 r.owner.clone()
             }
             None => String::new(),
@@ -137,6 +140,7 @@ impl Edge {
         let s = st.sessions.remove(&key)?;
         if let Some(r) = st.rooms.get_mut(&s.room) {
             r.attached.remove(&key);
+            r.waiting.remove(&key);
         }
         forget_empty(&mut st, &s.room);
         Some(s.conn)
@@ -171,7 +175,7 @@ impl Edge {
     pub fn on_message(&self, from: &str, msg: EdgeMsg) -> Followup {
         let mut follow = Followup::default();
         let mut st = self.state.lock().unwrap();
-        if let EdgeBody::Attach { key, sid } = &msg.body {
+        if let EdgeBody::Attach { key, sid, .. } = &msg.body {
             if !st.sessions.contains_key(key) {
                 follow
                     .unknown
@@ -212,7 +216,7 @@ impl Edge {
         }
         room.link = Some((msg.link, msg.seq + 1));
         match msg.body {
-            EdgeBody::Attach { key, sid } => {
+            EdgeBody::Attach { key, sid, waiting } => {
                 let former = match st.sessions.get_mut(&key) {
                     Some(s) => {
                         s.sid = Some(sid);
@@ -232,6 +236,10 @@ impl Edge {
                 let r = st.rooms.entry(msg.room.clone()).or_default();
                 r.owner = owner;
                 r.attached.insert(key);
+                match waiting {
+                    true => r.waiting.insert(key),
+                    false => r.waiting.remove(&key),
+                };
             }
             EdgeBody::Deliver { to, frame } => {
                 let Some(frame) = Frame::from_wire(frame) else {
@@ -243,7 +251,14 @@ impl Edge {
                     return follow;
                 };
                 let mut full = Vec::new();
-                for key in room.attached.iter().copied().filter(|k| to.includes(*k)) {
+                // Everyone-deliveries skip the waiting room; deliveries naming a session reach it.
+                let everyone = !matches!(to, super::edge_wire::EdgeAudience::Keys(_));
+                let reached = room
+                    .attached
+                    .iter()
+                    .copied()
+                    .filter(|k| to.includes(*k) && !(everyone && room.waiting.contains(k)));
+                for key in reached {
                     if let Some(s) = sessions.get(&key) {
                         match s.conn.send(Outgoing::Frame(frame.clone())) {
                             Ok(()) | Err(SendError::Closed) => {}
@@ -253,6 +268,7 @@ impl Edge {
                 }
                 for key in full {
                     room.attached.remove(&key);
+                    room.waiting.remove(&key);
                     if let Some(s) = sessions.remove(&key) {
                         tracing::warn!(room = %msg.room, "disconnecting slow consumer: outgoing queue full");
                         // Dropping its connection ends the session (`slow_consumer`).
@@ -267,8 +283,11 @@ impl Edge {
             EdgeBody::Close { key, reason } => {
                 close(&mut st, &msg.room, key, reason);
             }
-            EdgeBody::Resync { keys } => {
-                let keep: HashSet<u64> = keys.into_iter().collect();
+            EdgeBody::Resync { keys, waiting } => {
+                if let Some(r) = st.rooms.get_mut(&msg.room) {
+                    r.waiting = waiting.iter().copied().collect();
+                }
+                let keep: HashSet<u64> = keys.into_iter().chain(waiting).collect();
                 let here: Vec<u64> = st
                     .sessions
                     .iter()
@@ -295,6 +314,7 @@ impl Edge {
 fn close(st: &mut State, room: &str, key: u64, reason: LeaveReason) {
     if let Some(r) = st.rooms.get_mut(room) {
         r.attached.remove(&key);
+        r.waiting.remove(&key);
     }
     if let Some(s) = st.sessions.remove(&key) {
         let _ = s.conn.send(Outgoing::Close(reason));
@@ -324,6 +344,7 @@ mod tests {
             permissions: Default::default(),
             issued_at: None,
             bypass_lock: false,
+            bypass_waiting_room: false,
         }
     }
 
@@ -371,6 +392,7 @@ mod tests {
             msg(
                 1,
                 EdgeBody::Attach {
+                    waiting: false,
                     key: ka,
                     sid: "PA_a".into(),
                 },
@@ -385,6 +407,7 @@ mod tests {
             msg(
                 3,
                 EdgeBody::Attach {
+                    waiting: false,
                     key: kb,
                     sid: "PA_b".into(),
                 },
@@ -406,7 +429,16 @@ mod tests {
         assert_eq!(f.resync, Some(("owner".into(), "r".into())));
         assert_eq!(frames(&mut b_rx), [r#"{"type":"seven"}"#]);
         // The resync says ann is no longer in the room: her socket closes.
-        edge.on_message("owner", msg(8, EdgeBody::Resync { keys: vec![kb] }));
+        edge.on_message(
+            "owner",
+            msg(
+                8,
+                EdgeBody::Resync {
+                    keys: vec![kb],
+                    waiting: vec![],
+                },
+            ),
+        );
         assert_eq!(
             frames(&mut a_rx),
             [r#"{"type":"seven"}"#, "close Disconnected"]
@@ -453,6 +485,7 @@ mod tests {
             msg(
                 1,
                 EdgeBody::Attach {
+                    waiting: false,
                     key: ka,
                     sid: "PA_a".into(),
                 },
@@ -473,6 +506,7 @@ mod tests {
         // Its join timed out here (or its socket closed): the edge forgot it.
         edge.remove(ka);
         let attach = |key| EdgeBody::Attach {
+            waiting: false,
             key,
             sid: "PA_a".into(),
         };

@@ -112,8 +112,15 @@ pub struct EdgeMsg {
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum EdgeBody {
     /// The session `key` is now in this room as `sid`: it receives the room's events from here
-    /// on (after a move, instead of its former room's).
-    Attach { key: u64, sid: String },
+    /// on (after a move, instead of its former room's). `waiting`: it waits in the room's
+    /// waiting room, so only what is addressed to it (`keys`) reaches it — never what goes to
+    /// everyone — until an `Attach` without it says it was admitted.
+    Attach {
+        key: u64,
+        sid: String,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        waiting: bool,
+    },
     /// An event or response (JSON, without `seq`: each connection numbers its own) for the
     /// edge's sessions in `to`.
     Deliver { to: EdgeAudience, frame: String },
@@ -121,7 +128,12 @@ pub enum EdgeBody {
     Close { key: u64, reason: LeaveReason },
     /// The answer to a resync: exactly these sessions of the edge are in the room (any other
     /// is closed); their snapshots follow.
-    Resync { keys: Vec<u64> },
+    /// (`waiting`: those of them still in the waiting room).
+    Resync {
+        keys: Vec<u64>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        waiting: Vec<u64>,
+    },
 }
 
 /// Which of the edge's sessions in the room a delivery is for.

@@ -74,6 +74,7 @@ pub async fn move_in(
                 permissions: info.permissions.clone(),
                 issued_at: moving.issued_at,
                 bypass_lock: false,
+                bypass_waiting_room: false,
             };
             node.edge.register(key, room, owner, req, conn.clone());
             let _ = conn.send(Outgoing::Edged(key));

@@ -452,6 +452,8 @@ pub fn disconnect_reason(reason: LeaveReason) -> lk::DisconnectReason {
         LeaveReason::ServerShutdown => D::ServerShutdown,
         LeaveReason::SlowConsumer => D::SignalClose,
         LeaveReason::MoveFailed => D::StateMismatch,
+        LeaveReason::Denied => D::UserRejected,
+        LeaveReason::WaitingTimeout => D::ConnectionTimeout,
     }
 }
 
@@ -492,6 +494,7 @@ mod tests {
             active_speakers: Vec::new(),
             hands: Vec::new(),
             stage: Vec::new(),
+            waiters: Vec::new(),
         };
         let out = t.translate(joined);
         let Message::Join(j) = &out[0] else { panic!() };
@@ -565,6 +568,7 @@ mod tests {
             active_speakers: Vec::new(),
             hands: Vec::new(),
             stage: Vec::new(),
+            waiters: Vec::new(),
         };
         t.translate(joined(me.clone()));
         me.tracks[0].muted = true;

@@ -109,6 +109,7 @@ impl Service {
                 let left = Event::RoomLeft {
                     reason: LeaveReason::MoveFailed,
                     by: None,
+                    message: None,
                 };
                 let _ = conn.send(Outgoing::Frame(Frame::event(&left)));
                 let _ = conn.send(Outgoing::Close(LeaveReason::MoveFailed));

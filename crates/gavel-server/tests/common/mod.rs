@@ -151,7 +151,9 @@ pub fn api_code(r: Result<serde_json::Value, gavel_client::ApiError>) -> (&'stat
 /// `room_left` with `reason` (and `by`), then the socket closes with code 1000 and the reason.
 pub async fn expect_room_left(client: &RtcClient, reason: &str, by: Option<&str>) {
     match expect(client, "room_left").await {
-        Event::RoomLeft { reason: r, by: b } => {
+        Event::RoomLeft {
+            reason: r, by: b, ..
+        } => {
             let r = serde_json::to_value(r).unwrap();
             assert_eq!(r, reason, "{}: room_left reason", client.identity());
             assert_eq!(b.as_deref(), by, "{}: room_left by", client.identity());

@@ -188,6 +188,7 @@ fn durable_outputs_for_bans_sessions_and_audit() {
         permissions: roles.get(role).unwrap().clone(),
         issued_at: None,
         bypass_lock: false,
+        bypass_waiting_room: false,
     };
     room.join(1_000, join("host", HOST)).unwrap();
     room.join(1_000, join("bob", PARTICIPANT)).unwrap();
@@ -257,6 +258,7 @@ fn revoked_tokens_cannot_rejoin_but_new_ones_can() {
         permissions: roles.get(PARTICIPANT).unwrap().clone(),
         issued_at,
         bypass_lock: false,
+        bypass_waiting_room: false,
     };
     room.join(1_000, join(Some(0))).unwrap();
     let revoke = Command::RevokeTokens {

@@ -198,7 +198,8 @@ fn batch_update_eject_and_ban() {
         got.to("a"),
         &[Event::RoomLeft {
             reason: LeaveReason::Kicked,
-            by: Some("h".into())
+            by: Some("h".into()),
+            message: None,
         }]
     );
     assert_eq!(got.to("b"), &[a_left, counts(3, 1)]);

@@ -67,7 +67,8 @@ fn request_is_cancelled_when_the_target_leaves() {
         got.to("p"),
         &[Event::RoomLeft {
             reason: LeaveReason::Left,
-            by: None
+            by: None,
+            message: None,
         }]
     );
     assert_eq!(

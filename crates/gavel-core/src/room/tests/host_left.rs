@@ -62,7 +62,8 @@ fn end_ends_the_session_for_everyone_after_the_grace_period() {
             got.to(who),
             [Event::RoomLeft {
                 reason: LeaveReason::HostLeft,
-                by: None
+                by: None,
+                message: None,
             }]
         );
     }

@@ -24,12 +24,14 @@ fn join_sends_snapshot_to_joiner_and_participant_joined_to_others() {
             participants: vec![h.info("a")],
             counts: Counts {
                 present: 2,
-                hidden: 0
+                hidden: 0,
+                waiting: 0,
             },
             pinned: None,
             active_speakers: vec![],
             hands: Vec::new(),
             stage: Vec::new(),
+            waiters: Vec::new(),
         }]
     );
     assert_eq!(
@@ -56,12 +58,14 @@ fn a_snapshot_for_a_present_participant_is_its_joined_event_as_of_now() {
             participants: vec![h.info("a"), h.info("c")],
             counts: Counts {
                 present: 3,
-                hidden: 0
+                hidden: 0,
+                waiting: 0,
             },
             pinned: None,
             active_speakers: vec![],
             hands: Vec::new(),
             stage: Vec::new(),
+            waiters: Vec::new(),
         }
     );
     assert!(h.take().no_events(), "a read emits nothing");
@@ -92,7 +96,8 @@ fn hidden_observer_is_invisible_but_counted() {
                 *counts,
                 Counts {
                     present: 2,
-                    hidden: 1
+                    hidden: 1,
+                    waiting: 0,
                 }
             );
             assert!(me.permissions.hidden);
@@ -103,7 +108,8 @@ fn hidden_observer_is_invisible_but_counted() {
         h.room.counts(),
         Counts {
             present: 2,
-            hidden: 1
+            hidden: 1,
+            waiting: 0,
         }
     );
 
@@ -122,7 +128,8 @@ fn hidden_observer_is_invisible_but_counted() {
                 *counts,
                 Counts {
                     present: 3,
-                    hidden: 1
+                    hidden: 1,
+                    waiting: 0,
                 }
             );
         }
@@ -161,7 +168,8 @@ fn hidden_observer_is_invisible_but_counted() {
         got.to("o"),
         &[Event::RoomLeft {
             reason: LeaveReason::Left,
-            by: None
+            by: None,
+            message: None,
         }]
     );
     for who in ["a", "b", "c"] {
@@ -171,7 +179,8 @@ fn hidden_observer_is_invisible_but_counted() {
         h.room.counts(),
         Counts {
             present: 3,
-            hidden: 0
+            hidden: 0,
+            waiting: 0,
         }
     );
 }
@@ -235,7 +244,8 @@ fn duplicate_identity_replaces_the_old_session() {
         got.to("b~old"),
         &[Event::RoomLeft {
             reason: LeaveReason::Replaced,
-            by: None
+            by: None,
+            message: None,
         }]
     );
     assert_eq!(got.disconnects(), [(old.clone(), LeaveReason::Replaced)]);
@@ -379,7 +389,8 @@ fn kick_with_ban_keeps_the_identity_out_until_it_expires() {
         got.to("g"),
         &[Event::RoomLeft {
             reason: LeaveReason::Kicked,
-            by: Some("h".into())
+            by: Some("h".into()),
+            message: None,
         }]
     );
     for who in ["h", "p", "o"] {
@@ -604,7 +615,8 @@ fn end_session_removes_everyone() {
             got.to(who),
             &[Event::RoomLeft {
                 reason: LeaveReason::Ended,
-                by: Some("h".into())
+                by: Some("h".into()),
+                message: None,
             }],
             "{who}"
         );
@@ -700,12 +712,14 @@ fn move_detaches_and_admit_moved_attaches() {
                 participants: vec![b.info("x")],
                 counts: Counts {
                     present: 2,
-                    hidden: 0
+                    hidden: 0,
+                    waiting: 0,
                 },
                 pinned: None,
                 active_speakers: vec![],
                 hands: Vec::new(),
                 stage: Vec::new(),
+                waiters: Vec::new(),
             }
         ]
     );

@@ -25,6 +25,7 @@ mod preset;
 mod speaker;
 mod stage;
 mod update;
+mod waiting;
 
 use super::*;
 use crate::command::{BatchEntry, MovingParticipant, TargetResult};
@@ -103,12 +104,14 @@ impl Got {
 }
 
 /// Drains `room`'s outputs, resolving audiences against the sessions present at each point.
-/// `before` are the sessions in the room before the input that produced them.
-fn drain(
-    room: &mut Room,
-    before: &BTreeSet<String>,
-) -> (BTreeMap<String, Vec<Event>>, Vec<Output>) {
+/// `before` are the sessions in the room and in its waiting room before the input that
+/// produced them. Like the shell, it keeps waiting sessions out of the room's audience: they
+/// get only what is addressed to them, and the harness fails if that is anything but their
+/// own status or the end of their session.
+fn drain(room: &mut Room, before: &Sessions) -> (BTreeMap<String, Vec<Event>>, Vec<Output>) {
+    let (before, before_waiting) = before;
     let after: BTreeSet<String> = room.by_sid.keys().cloned().collect();
+    let waiting_after: BTreeSet<String> = room.waiting.by_sid.keys().cloned().collect();
     let mut outputs = Vec::new();
     while let Some(o) = room.poll_output() {
         outputs.push(o);
@@ -127,12 +130,40 @@ fn drain(
         .filter(|s| after.contains(*s) || closed.contains(*s))
         .cloned()
         .collect();
+    let admitted: BTreeSet<String> = outputs
+        .iter()
+        .filter_map(|o| match o {
+            Output::WaiterAdmitted { sid } => Some(sid.clone()),
+            _ => None,
+        })
+        .collect();
+    let mut waiting: BTreeSet<String> = before_waiting
+        .iter()
+        .filter(|s| waiting_after.contains(*s) || closed.contains(*s) || admitted.contains(*s))
+        .cloned()
+        .collect();
     let mut events: BTreeMap<String, Vec<Event>> = BTreeMap::new();
     let mut effects = Vec::new();
     for o in outputs {
         match o {
             Output::Event { to, event } => {
+                if let (Audience::Only(sid), Event::Waiting { .. }) = (&to, &*event) {
+                    assert!(!members.contains(sid), "waiting sent to a participant");
+                    waiting.insert(sid.clone());
+                }
+                let addressed = matches!(to, Audience::Only(_) | Audience::Sessions(_));
+                for w in waiting.iter().filter(|w| addressed && to.includes(w)) {
+                    assert!(
+                        matches!(*event, Event::Waiting { .. } | Event::RoomLeft { .. }),
+                        "{} reached {w}, who is in the waiting room",
+                        event.kind()
+                    );
+                    events.entry(w.clone()).or_default().push((*event).clone());
+                }
                 if let Audience::Only(sid) = &to {
+                    if waiting.contains(sid) {
+                        continue;
+                    }
                     if matches!(*event, Event::Joined { .. } | Event::Moved { .. }) {
                         members.insert(sid.clone());
                     }
@@ -147,15 +178,30 @@ fn drain(
                 }
             }
             Output::Disconnect { sid, reason } => {
-                assert!(members.remove(&sid), "disconnect of {sid}, not in the room");
+                assert!(
+                    members.remove(&sid) || waiting.remove(&sid),
+                    "disconnect of {sid}, not in the room"
+                );
                 effects.push(Output::Disconnect { sid, reason });
+            }
+            Output::WaiterAdmitted { sid } => {
+                assert!(waiting.remove(&sid), "admitted {sid}, who was not waiting");
+                members.insert(sid.clone());
+                effects.push(Output::WaiterAdmitted { sid });
             }
             other => effects.push(other),
         }
     }
     assert_eq!(members, after, "sessions after the outputs vs the room");
+    assert_eq!(
+        waiting, waiting_after,
+        "waiting after the outputs vs the room"
+    );
     (events, effects)
 }
+
+/// The sessions in the room, and those in its waiting room.
+type Sessions = (BTreeSet<String>, BTreeSet<String>);
 
 /// The public state a refused command must leave unchanged.
 type State = (
@@ -199,11 +245,14 @@ impl Harness {
         }
     }
 
-    fn members(&self) -> BTreeSet<String> {
-        self.room.by_sid.keys().cloned().collect()
+    fn members(&self) -> Sessions {
+        (
+            self.room.by_sid.keys().cloned().collect(),
+            self.room.waiting.by_sid.keys().cloned().collect(),
+        )
     }
 
-    fn record(&mut self, before: BTreeSet<String>) {
+    fn record(&mut self, before: Sessions) {
         let (events, effects) = drain(&mut self.room, &before);
         for (sid, evs) in events {
             let label = self.labels.get(&sid).cloned().unwrap_or(sid);
@@ -227,6 +276,7 @@ impl Harness {
             permissions: self.roles.get(role).unwrap().clone(),
             issued_at: None,
             bypass_lock: false,
+            bypass_waiting_room: false,
         }
     }
 
@@ -418,7 +468,11 @@ fn left(h: &Harness, identity: &str, reason: LeaveReason, by: Option<&str>) -> E
 }
 
 fn counts(present: u32, hidden: u32) -> Event {
-    Event::CountsUpdated { present, hidden }
+    Event::CountsUpdated {
+        present,
+        hidden,
+        waiting: 0,
+    }
 }
 
 fn request_id(r: Result<Reply>) -> (String, bool) {
