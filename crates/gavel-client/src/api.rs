@@ -245,6 +245,53 @@ impl ApiClient {
         self.call("POST", &format!("/v1/rooms/{room}/{what}"), None)
             .await
     }
+    /// Who waits in `room`'s waiting room, oldest first (`{"waiting": [...]}`).
+    pub async fn waiting(&self, room: &str) -> Result<Value, ApiError> {
+        self.call("GET", &format!("/v1/rooms/{room}/waiting"), None)
+            .await
+    }
+    /// Lets `identities` (none: everyone waiting) in from `room`'s waiting room.
+    pub async fn admit(&self, room: &str, identities: &[&str]) -> Result<Value, ApiError> {
+        let body = json!({"identities": identities, "all": identities.is_empty()});
+        self.call(
+            "POST",
+            &format!("/v1/rooms/{room}/waiting/admit"),
+            Some(body),
+        )
+        .await
+    }
+    /// Turns `identities` (none: everyone waiting) away, telling them `message`; with
+    /// `ban_seconds`, bans them too.
+    pub async fn deny(
+        &self,
+        room: &str,
+        identities: &[&str],
+        message: Option<&str>,
+        ban_seconds: Option<u64>,
+    ) -> Result<Value, ApiError> {
+        let body = json!({
+            "identities": identities,
+            "all": identities.is_empty(),
+            "message": message,
+            "ban_seconds": ban_seconds,
+        });
+        self.call(
+            "POST",
+            &format!("/v1/rooms/{room}/waiting/deny"),
+            Some(body),
+        )
+        .await
+    }
+    /// Turns `room`'s waiting room on or off (off lets everyone waiting in).
+    pub async fn set_waiting_room(&self, room: &str, enabled: bool) -> Result<Value, ApiError> {
+        let body = json!({ "enabled": enabled });
+        self.call(
+            "POST",
+            &format!("/v1/rooms/{room}/waiting-room"),
+            Some(body),
+        )
+        .await
+    }
     pub async fn list_bans(&self, room: &str) -> Result<Value, ApiError> {
         self.call("GET", &format!("/v1/rooms/{room}/bans"), None)
             .await

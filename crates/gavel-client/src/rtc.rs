@@ -93,7 +93,9 @@ fn err(code: ErrorCode, msg: impl Into<String>) -> Error {
 }
 
 impl RtcClient {
-    /// Connects to `ws_base` (e.g. `ws://127.0.0.1:7880`) and waits for the `joined` snapshot.
+    /// Connects to `ws_base` (e.g. `ws://127.0.0.1:7880`) and waits for the `joined` snapshot,
+    /// or for `waiting` when the room has a waiting room this session must wait in (see
+    /// [`RtcClient::is_waiting`]; `joined` follows if a host admits it, `room_left` if not).
     /// A refused join returns the server's error (HTTP 401 for bad tokens, in-band otherwise).
     pub async fn connect(ws_base: &str, token: &str) -> Result<RtcClient, Error> {
         let url = format!(
@@ -135,10 +137,16 @@ impl RtcClient {
             .ok_or_else(|| err(ErrorCode::Internal, "first message was not joined"))?;
         let mut state = RoomState::default();
         state.apply(&joined);
-        let me = state
-            .me
-            .clone()
-            .ok_or_else(|| err(ErrorCode::Internal, "first message was not joined"))?;
+        let (me_sid, me_identity) = match (&state.me, &state.waiting) {
+            (Some(me), _) => (me.sid.clone(), me.identity.clone()),
+            (None, Some(w)) => (w.sid.clone(), w.identity.clone()),
+            _ => {
+                return Err(err(
+                    ErrorCode::Internal,
+                    "first message was neither joined nor waiting",
+                ))
+            }
+        };
         let state = Arc::new(Mutex::new(state));
         let pending: Pending = Arc::default();
         let mut order = SeqOrder::default();
@@ -151,7 +159,7 @@ impl RtcClient {
         let resume = Resume {
             base,
             token: token.to_string(),
-            sid: me.sid.clone(),
+            sid: me_sid.clone(),
             last_ev: first_ev,
             count: resumes.clone(),
         };
@@ -171,8 +179,8 @@ impl RtcClient {
             state,
             order,
             next_id: AtomicU64::new(1),
-            sid: me.sid,
-            identity: me.identity,
+            sid: me_sid,
+            identity: me_identity,
             resumes,
         })
     }
@@ -181,6 +189,12 @@ impl RtcClient {
     /// then restarts ICE: [`crate::media::MediaPeer::restart_ice`]).
     pub fn resumes(&self) -> u64 {
         self.resumes.load(Ordering::Relaxed)
+    }
+
+    /// Whether this session is (still) in the room's waiting room.
+    pub fn is_waiting(&self) -> bool {
+        let state = self.state.lock().unwrap();
+        state.me.is_none() && state.waiting.is_some() && state.left.is_none()
     }
 
     pub fn sid(&self) -> &str {

@@ -87,6 +87,15 @@ impl Frame {
     }
 
     /// The size of the shared body, in bytes.
+    /// Whether this is a `joined` snapshot (what a session's ICE servers follow: a session in
+    /// the waiting room gets none until it is admitted).
+    pub fn is_snapshot(&self) -> bool {
+        // The tag comes first, after at most the room's `ev` number.
+        let pattern = b"\"type\":\"joined\"";
+        let head = &self.0.as_bytes()[..self.0.len().min(64)];
+        head.windows(pattern.len()).any(|w| w == pattern)
+    }
+
     pub fn size(&self) -> usize {
         self.0.len()
     }

@@ -218,7 +218,8 @@ async fn session(
     let mut broke = true;
     // Set when the client broke the protocol: the close frame that says how.
     let mut violation = None;
-    // Sent right after `joined`, the first frame (a resumed session has them already).
+    // Sent right after `joined`, the first frame (a resumed session has them already; one in
+    // the waiting room gets them once admitted).
     let servers = match resume {
         Some(_) => Vec::new(),
         None => route.ice_servers(&app, &sid, host.as_deref()),
@@ -234,7 +235,7 @@ async fn session(
                         reason = why;
                         break;
                     }
-                    if let Some(ice) = ice.take() {
+                    if let Some(ice) = ice.take_if(|_| f.is_snapshot()) {
                         if let Err(why) = w.send(&ice).await {
                             reason = why;
                             break;

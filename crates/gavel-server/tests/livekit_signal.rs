@@ -323,3 +323,39 @@ async fn a_livekit_session_resumes_through_another_node_of_the_cluster() {
     a.stop().await;
     b.stop().await;
 }
+
+/// A LiveKit client that must wait in the waiting room gets nothing until a host admits it
+/// (its `JoinResponse` is its admission; hosts see it as Gavel's `waiter_added`), then its
+/// `JoinResponse` and the subscriber offer. A denied one gets `Leave` with USER_REJECTED.
+#[tokio::test]
+async fn a_livekit_client_in_the_waiting_room_joins_when_admitted_or_is_told_it_was_rejected() {
+    let ts = TestServer::start().await;
+    let policy = serde_json::json!({"waiting_room": {"enabled": true}});
+    ts.admin().create_room("lk-wait", policy).await.unwrap();
+    let wes = ts.join("lk-wait", "wes", "host").await;
+    let token = ts.token("lk-wait", "lee", "participant");
+    let mut ws = connect(&ts, &format!("access_token={token}")).await;
+    expect(&wes, "waiter_added").await;
+    let early = tokio::time::timeout(Duration::from_millis(300), ws.next()).await;
+    assert!(early.is_err(), "nothing before admission: {early:?}");
+    ts.admin().admit("lk-wait", &["lee"]).await.unwrap();
+    let Some(Response_::Join(join)) = next(&mut ws).await else {
+        panic!("a JoinResponse on admission")
+    };
+    assert_eq!(join.participant.unwrap().identity, "lee");
+    assert!(join.other_participants.iter().any(|p| p.identity == "wes"));
+    next_offer(&mut ws).await;
+
+    let token = ts.token("lk-wait", "zoe", "participant");
+    let mut ws = connect(&ts, &format!("access_token={token}")).await;
+    expect(&wes, "waiter_added").await;
+    ts.admin()
+        .deny("lk-wait", &["zoe"], Some("no"), None)
+        .await
+        .unwrap();
+    let Some(Response_::Leave(leave)) = next(&mut ws).await else {
+        panic!("a Leave on denial")
+    };
+    assert_eq!(leave.reason, lk::DisconnectReason::UserRejected as i32);
+    ts.stop().await;
+}

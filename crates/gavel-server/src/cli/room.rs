@@ -33,6 +33,63 @@ pub enum RoomCmd {
     Lock { room: String },
     /// Unlock the room.
     Unlock { room: String },
+    /// Who waits in the room's waiting room, oldest first.
+    Waiting { room: String },
+    /// Let people in from the waiting room (IDENTITIES, or everyone with --all).
+    Admit {
+        room: String,
+        identities: Vec<String>,
+        #[arg(long, conflicts_with = "identities")]
+        all: bool,
+    },
+    /// Turn people in the waiting room away (IDENTITIES, or everyone with --all).
+    Deny {
+        room: String,
+        identities: Vec<String>,
+        #[arg(long, conflicts_with = "identities")]
+        all: bool,
+        /// What they are told.
+        #[arg(long)]
+        message: Option<String>,
+        /// Also ban them for this many seconds.
+        #[arg(long)]
+        ban: Option<u64>,
+    },
+    /// Turn the waiting room on or off (off lets everyone waiting in).
+    WaitingRoom {
+        room: String,
+        #[arg(value_parser = ["on", "off"])]
+        state: String,
+    },
+}
+
+/// `admit` / `deny` need IDENTITIES or --all: an empty list alone would mean everyone.
+fn chosen(identities: &[String], all: bool) -> Result<Vec<&str>, ApiError> {
+    if identities.is_empty() && !all {
+        return Err(ApiError {
+            status: 0,
+            error: gavel_client::core::Error::invalid("name the identities, or pass --all"),
+        });
+    }
+    Ok(identities.iter().map(String::as_str).collect())
+}
+
+/// Per-identity results of an admit or a denial, as lines.
+fn results(v: &Value, verb: &str) -> String {
+    let Some(results) = v["results"].as_object() else {
+        return format!("{verb} nobody");
+    };
+    let lines: Vec<String> = results
+        .iter()
+        .map(|(identity, r)| match r["ok"].as_bool() {
+            Some(true) => format!("{verb} {identity}"),
+            _ => format!("{identity}: {}", text(&r["error"]["message"])),
+        })
+        .collect();
+    match lines.is_empty() {
+        true => format!("{verb} nobody (nobody was waiting)"),
+        false => lines.join("\n"),
+    }
 }
 
 fn room_row(r: &Value) -> Vec<String> {
@@ -40,6 +97,7 @@ fn room_row(r: &Value) -> Vec<String> {
         text(&r["name"]),
         text(&r["counts"]["present"]),
         text(&r["counts"]["hidden"]),
+        r["counts"]["waiting"].as_u64().unwrap_or(0).to_string(),
         text(&r["pinned"]),
         text(&r["settings"]["remote_unmute"]),
         match r["settings"]["locked"].as_bool() {
@@ -50,10 +108,11 @@ fn room_row(r: &Value) -> Vec<String> {
     ]
 }
 
-const ROOM_HEADERS: [&str; 7] = [
+const ROOM_HEADERS: [&str; 8] = [
     "ROOM",
     "PRESENT",
     "HIDDEN",
+    "WAITING",
     "PINNED",
     "REMOTE UNMUTE",
     "LOCK",
@@ -109,6 +168,51 @@ pub async fn run(cmd: RoomCmd, remote: &Remote) -> Result<(), ApiError> {
         RoomCmd::Unlock { room } => {
             let v = api.lock_room(&room, false).await?;
             output::done(remote.json, &v, &format!("unlocked {room}"));
+        }
+        RoomCmd::Waiting { room } => {
+            let v = api.waiting(&room).await?;
+            let now = now_ms();
+            let rows = v["waiting"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|w| {
+                    let since = w["since"].as_u64().unwrap_or(now);
+                    let until = w["until"].as_u64().unwrap_or(now);
+                    vec![
+                        text(&w["identity"]),
+                        text(&w["name"]),
+                        text(&w["role"]),
+                        format!("{}s", now.saturating_sub(since) / 1000),
+                        format!("{}s", until.saturating_sub(now) / 1000),
+                    ]
+                })
+                .collect();
+            let headers = ["IDENTITY", "NAME", "ROLE", "WAITING FOR", "TIMES OUT IN"];
+            output::print(remote.json, &v, &headers, rows);
+        }
+        RoomCmd::Admit {
+            room,
+            identities,
+            all,
+        } => {
+            let v = api.admit(&room, &chosen(&identities, all)?).await?;
+            output::done(remote.json, &v, &results(&v, "admitted"));
+        }
+        RoomCmd::Deny {
+            room,
+            identities,
+            all,
+            message,
+            ban,
+        } => {
+            let who = chosen(&identities, all)?;
+            let v = api.deny(&room, &who, message.as_deref(), ban).await?;
+            output::done(remote.json, &v, &results(&v, "denied"));
+        }
+        RoomCmd::WaitingRoom { room, state } => {
+            let v = api.set_waiting_room(&room, state == "on").await?;
+            output::done(remote.json, &v, &format!("waiting room {state} in {room}"));
         }
     }
     Ok(())

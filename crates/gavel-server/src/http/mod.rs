@@ -9,6 +9,7 @@ mod history;
 mod participants;
 mod ready;
 mod rooms;
+mod waiting;
 mod webhooks;
 
 pub use error::ApiError;
@@ -75,6 +76,10 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/rooms/{room}/end", post(rooms::end))
         .route("/v1/rooms/{room}/lock", post(rooms::lock))
         .route("/v1/rooms/{room}/unlock", post(rooms::unlock))
+        .route("/v1/rooms/{room}/waiting", get(waiting::list))
+        .route("/v1/rooms/{room}/waiting/admit", post(waiting::admit))
+        .route("/v1/rooms/{room}/waiting/deny", post(waiting::deny))
+        .route("/v1/rooms/{room}/waiting-room", post(waiting::switch))
         .route("/v1/rooms/{room}/bans", get(rooms::bans))
         .route("/v1/rooms/{room}/audit", get(history::audit))
         .route("/v1/rooms/{room}/sessions", get(history::sessions))

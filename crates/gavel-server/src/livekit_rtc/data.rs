@@ -143,6 +143,8 @@ pub fn is_extra(event: &Event) -> bool {
             | Event::StageInviteResolved { .. }
             | Event::StageChanged { .. }
             | Event::RoomUpdated { .. }
+            | Event::WaiterAdded { .. }
+            | Event::WaitersRemoved { .. }
     )
 }
 

@@ -206,10 +206,6 @@ async fn session(
             return;
         }
     };
-    // The subscriber connection: the server's first offer follows as an event.
-    if !subscribe(&route, &app, &sid, false).await {
-        return;
-    }
     let live = Live {
         app,
         claims,
@@ -370,8 +366,15 @@ async fn run(
                             moved.token = token_for(&app, &live.claims, moved.room.as_ref().map_or("", |r| &r.name));
                         }
                         let ends = matches!(message, Response_::Leave(_));
+                        let joined = matches!(message, Response_::Join(_));
                         if !send(&mut sink, message, timeout).await {
                             reason = LeaveReason::SlowConsumer;
+                            break;
+                        }
+                        // The subscriber connection, once in the room (a session in the
+                        // waiting room gets its `JoinResponse` when admitted): the server's
+                        // first offer follows as an event.
+                        if joined && !subscribe(&live.route, &app, &live.sid, false).await {
                             break;
                         }
                         if ends {

@@ -23,12 +23,16 @@ pub enum Kind {
     HandChanged,
     /// Someone went on or off the stage.
     StageChanged,
+    /// Someone started waiting in the waiting room.
+    WaiterAdded,
+    /// People stopped waiting: admitted, denied, timed out or gone.
+    WaitersRemoved,
     /// Sent on request (`POST /v1/webhooks/{name}/test`), to check an endpoint.
     Test,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 11] = [
+    pub const ALL: [Kind; 13] = [
         Kind::RoomStarted,
         Kind::RoomFinished,
         Kind::ParticipantJoined,
@@ -39,6 +43,8 @@ impl Kind {
         Kind::HostAction,
         Kind::HandChanged,
         Kind::StageChanged,
+        Kind::WaiterAdded,
+        Kind::WaitersRemoved,
         Kind::Test,
     ];
 
@@ -54,6 +60,8 @@ impl Kind {
             Kind::HostAction => "host_action",
             Kind::HandChanged => "hand_changed",
             Kind::StageChanged => "stage_changed",
+            Kind::WaiterAdded => "waiter_added",
+            Kind::WaitersRemoved => "waiters_removed",
             Kind::Test => "test",
         }
     }

@@ -168,6 +168,29 @@ fn track_event(room: &Room, to: &Audience, event: &Event, now: Millis) -> Option
                 ..Default::default()
             },
         )),
+        Event::WaiterAdded { waiter } => Some(payload::notice(
+            name,
+            Kind::WaiterAdded,
+            now,
+            Parts {
+                gavel: json!({ "waiter": waiter }),
+                ..Default::default()
+            },
+        )),
+        Event::WaitersRemoved {
+            identities,
+            outcome,
+            by,
+        } => Some(payload::notice(
+            name,
+            Kind::WaitersRemoved,
+            now,
+            Parts {
+                // At most `max_waiting` identities, each bounded by the identity rules.
+                gavel: json!({ "identities": identities, "outcome": outcome, "by": by }),
+                ..Default::default()
+            },
+        )),
         _ => None,
     }
 }
