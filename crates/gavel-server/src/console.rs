@@ -46,6 +46,7 @@ const ASSETS: &[Asset] = &[
     asset!("js/screens.js", JS),
     asset!("js/audit.js", JS),
     asset!("js/dom.js", JS),
+    asset!("js/waiting.js", JS),
 ];
 
 /// Only what the console needs: its own files, its own server's API and WebSocket, local media.

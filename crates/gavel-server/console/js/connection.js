@@ -46,9 +46,10 @@ export class Connection {
   }
 
   /**
-   * Opens the socket and resolves with the `joined` event. Rejects with a ServerError when the
-   * server refuses: before the upgrade (bad token: the HTTP error is fetched to name the cause)
-   * or in-band (banned, room_full, conflict).
+   * Opens the socket and resolves with the `joined` event — or with `waiting` when the room has
+   * a waiting room we must wait in (`joined` follows as an event once a host lets us in).
+   * Rejects with a ServerError when the server refuses: before the upgrade (bad token: the HTTP
+   * error is fetched to name the cause) or in-band (banned, room_full, conflict).
    */
   connect() {
     const scheme = location.protocol === "https:" ? "wss" : "ws";
@@ -66,7 +67,7 @@ export class Connection {
           refused = new ServerError(data.error.code, data.error.message);
           return;
         }
-        if (data.type === "joined" && !joined) {
+        if ((data.type === "joined" || data.type === "waiting") && !joined) {
           joined = true;
           this.sid = data.self.sid;
           resolve(data);
@@ -104,7 +105,8 @@ export class Connection {
   dispatch(data) {
     if (data.type === "room_left") this.roomLeft = data;
     if (data.type === "ice_servers") this.iceServers = data.ice_servers;
-    for (const fn of this.listeners) fn(data);
+    // A copy: a listener added while this message is handed out starts with the next one.
+    for (const fn of [...this.listeners]) fn(data);
   }
 
   failPending() {

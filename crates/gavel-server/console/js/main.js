@@ -11,6 +11,7 @@ import { MediaSession } from "./media-session.js";
 import { RoomState } from "./room-state.js";
 import { show, showEnd } from "./screens.js";
 import { TileGrid } from "./tiles.js";
+import { showWaiting, WaitingPanel } from "./waiting.js";
 
 const SELF_SOURCES = ["microphone", "camera", "screen_video"];
 /** Audit rows are committed in batches (≤ 100 ms apart): look a little after each action. */
@@ -103,7 +104,32 @@ async function join(request) {
     return joinError(`${e.code}: ${e.message}`);
   }
   session?.dispose();
+  session = null;
+  if (joined.type === "waiting") return waitToBeLetIn(conn, token, joined);
   session = new Session(conn, token, joined);
+}
+
+/** In the waiting room: the waiting screen until a host lets us in (`joined`) or not. */
+function waitToBeLetIn(conn, token, status) {
+  let waiting = true;
+  showWaiting(status, () => conn.request("leave").catch(() => {}));
+  conn.onEvent((ev) => {
+    if (!waiting) return;
+    if (ev.type === "joined") {
+      waiting = false;
+      announce("A host let you in.");
+      session = new Session(conn, token, ev);
+    }
+    if (ev.type === "room_left") {
+      waiting = false;
+      showEnd(ev.reason, ev.by, ev.message);
+    }
+  });
+  conn.onClose(({ reason, roomLeft }) => {
+    if (!waiting || roomLeft) return;
+    waiting = false;
+    showEnd(reason || "left");
+  });
 }
 
 /** One joined room: state, views and media, fed by the connection's events. */
@@ -119,6 +145,7 @@ class Session {
     this.consent = new ConsentDialog(conn, this.state, this.media);
     this.panel = new HostPanel(conn, this.state, () => setTimeout(() => this.audit.refresh(), AUDIT_DELAY_MS));
     this.audit = new AuditTrail(token);
+    this.waiting = new WaitingPanel(conn, this.state);
     this.ended = false;
     /** Set while our media session is to be opened again (`followMedia`). */
     this.reopen = null;
@@ -153,13 +180,16 @@ class Session {
     this.consent.handle(ev);
     this.notify(ev);
     if (ev.type === "joined") this.audit.setRoom(ev.room.name);
+    // Given `admit` just now: the queue we could not see is fetched.
+    if (ev.type === "permissions_changed" && ev.permissions?.host?.includes("admit") && !this.couldAdmit) this.waiting.load();
+    this.couldAdmit = this.state.can("admit");
     this.followMedia(ev);
     if (ev.type === "room_left") {
       this.ended = true;
       this.session?.close();
       this.media.stop();
       this.audit.stop();
-      showEnd(ev.reason, ev.by);
+      showEnd(ev.reason, ev.by, ev.message);
       return;
     }
     if (changed) this.redraw();
@@ -276,7 +306,10 @@ class Session {
     byId("room-name").textContent = s.room.name;
     const unlisted = s.unlisted();
     byId("counts").textContent =
-      `${s.counts.present} present` + (s.counts.hidden ? ` · ${s.counts.hidden} hidden` : "") + (unlisted ? ` · ${unlisted} in the audience not listed` : "");
+      `${s.counts.present} present` +
+      (s.counts.hidden ? ` · ${s.counts.hidden} hidden` : "") +
+      (s.counts.waiting ? ` · ${s.counts.waiting} waiting` : "") +
+      (unlisted ? ` · ${unlisted} in the audience not listed` : "");
     byId("me").textContent = `${s.me.name || s.me.identity} · ${s.me.role}`;
     byId("lock-badge").hidden = !s.room.settings?.locked;
     this.drawHands();
@@ -286,6 +319,7 @@ class Session {
     for (const source of SELF_SOURCES) selfButton(s, source);
     this.grid.schedule(s);
     this.panel.render();
+    this.waiting.render();
     this.media.sync();
   }
 

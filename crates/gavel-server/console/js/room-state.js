@@ -13,7 +13,7 @@ export class RoomState {
     this.me = null; // our own ParticipantInfo
     /** identity → ParticipantInfo, ourselves included. */
     this.participants = new Map();
-    this.counts = { present: 0, hidden: 0 };
+    this.counts = { present: 0, hidden: 0, waiting: 0 };
     this.pinned = null;
     /** [{identity, level}], loudest first. */
     this.speakers = [];
@@ -21,6 +21,8 @@ export class RoomState {
     this.hands = [];
     /** Who is on the stage. */
     this.stage = [];
+    /** The waiting room, oldest first (only when we hold `admit`). */
+    this.waiters = [];
     /** Daily's single active speaker: the latest loudest. */
     this.activeSpeaker = null;
     this.sortedCache = null;
@@ -43,6 +45,7 @@ export class RoomState {
         this.speakers = ev.active_speakers ?? [];
         this.hands = ev.hands ?? [];
         this.stage = ev.stage ?? [];
+        this.waiters = ev.waiters ?? [];
         this.activeSpeaker = this.speakers[0]?.identity ?? null;
         return "members";
       }
@@ -66,8 +69,16 @@ export class RoomState {
         this.participants.set(this.me.identity, this.me);
         return "room";
       case "counts_updated":
-        this.counts = { present: ev.present, hidden: ev.hidden };
+        this.counts = { present: ev.present, hidden: ev.hidden, waiting: ev.waiting ?? 0 };
         return "room";
+      case "waiter_added":
+        this.waiters = [...this.waiters.filter((w) => w.identity !== ev.waiter.identity), ev.waiter];
+        return "room";
+      case "waiters_removed": {
+        const gone = new Set(ev.identities);
+        this.waiters = this.waiters.filter((w) => !gone.has(w.identity));
+        return "room";
+      }
       case "track_published":
         this.editTracks(ev.identity, (tracks) => [...tracks.filter((t) => t.sid !== ev.track.sid), ev.track]);
         return "room";

@@ -2,7 +2,7 @@
 
 import { byId } from "./dom.js";
 
-const SCREENS = ["join-screen", "room-screen", "end-screen"];
+const SCREENS = ["join-screen", "waiting-screen", "room-screen", "end-screen"];
 
 export function show(screen) {
   for (const id of SCREENS) byId(id).hidden = id !== screen;
@@ -33,6 +33,10 @@ function endWords(reason, by, detail) {
       return ["The session has ended", `${who} ended the session for everyone.`];
     case "host_left":
       return ["The session has ended", "The last host left and did not come back, so the session ended for everyone."];
+    case "denied":
+      return ["You were not let in", detail ? `${who} did not let you in: “${detail}”` : `${who} did not let you in.`];
+    case "waiting_timeout":
+      return ["Nobody let you in", detail ? `No host let you in: ${detail}.` : "No host let you in in time."];
     case "room_locked":
       return ["The room is locked", detail || "A host locked the room: nobody new can join until it is unlocked."];
     case "moved":

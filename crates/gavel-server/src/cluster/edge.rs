@@ -379,6 +379,43 @@ mod tests {
     }
 
     #[test]
+    fn a_waiting_session_gets_only_what_names_it_until_attached_as_admitted() {
+        let edge = Edge::default();
+        let (a, mut a_rx) = Conn::channel(8);
+        let (w, mut w_rx) = Conn::channel(8);
+        let (ka, kw) = (edge.new_key(), edge.new_key());
+        edge.register(ka, "r", "owner", req("ann"), a);
+        edge.register(kw, "r", "owner", req("wim"), w);
+        let attach = |key, sid: &str, waiting| EdgeBody::Attach {
+            key,
+            sid: sid.into(),
+            waiting,
+        };
+        edge.on_message("owner", msg(1, attach(ka, "PA_a", false)));
+        edge.on_message("owner", msg(2, attach(kw, "PA_w", true)));
+        edge.on_message("owner", msg(3, deliver(EdgeAudience::All, "room")));
+        edge.on_message("owner", msg(4, deliver(EdgeAudience::AllExcept(ka), "x")));
+        edge.on_message(
+            "owner",
+            msg(5, deliver(EdgeAudience::Keys(vec![kw]), "waiting")),
+        );
+        assert_eq!(frames(&mut w_rx), [r#"{"type":"waiting"}"#]);
+        assert_eq!(frames(&mut a_rx), [r#"{"type":"room"}"#]);
+        // A resync keeps it waiting.
+        let resync = EdgeBody::Resync {
+            keys: vec![ka],
+            waiting: vec![kw],
+        };
+        edge.on_message("owner", msg(6, resync));
+        edge.on_message("owner", msg(7, deliver(EdgeAudience::All, "room")));
+        assert!(frames(&mut w_rx).is_empty());
+        // Admitted: from now on it hears the room.
+        edge.on_message("owner", msg(8, attach(kw, "PA_w", false)));
+        edge.on_message("owner", msg(9, deliver(EdgeAudience::All, "joined")));
+        assert_eq!(frames(&mut w_rx), [r#"{"type":"joined"}"#]);
+    }
+
+    #[test]
     fn deliveries_reach_attached_sessions_of_their_audience_and_a_gap_asks_for_a_resync() {
         let edge = Edge::default();
         let (a, mut a_rx) = Conn::channel(8);
