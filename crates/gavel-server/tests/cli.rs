@@ -3,6 +3,7 @@
 mod common;
 use common::*;
 use gavel_client::core::{Event, LeaveReason};
+use gavel_client::RtcClient;
 use serde_json::Value;
 
 /// Runs `gavel ARGS --url <server>`; returns (exit code, stdout, stderr).
@@ -218,6 +219,38 @@ async fn operator_workflow() {
         .await;
     assert!(seen.is_ok(), "{seen:?}");
     gavel_ok(&ts, &["room", "unlock", "ops-2"]).await;
+
+    // The waiting room: on, who waits (and the count in the list), admit one, deny the other.
+    let out = gavel_ok(&ts, &["room", "waiting-room", "ops-2", "on"]).await;
+    assert!(out.contains("waiting room on"), "{out}");
+    let wes = RtcClient::connect(&ts.ws, &ts.token("ops-2", "wes", "participant"))
+        .await
+        .unwrap();
+    let xia = RtcClient::connect(&ts.ws, &ts.token("ops-2", "xia", "participant"))
+        .await
+        .unwrap();
+    assert!(wes.is_waiting() && xia.is_waiting());
+    let waiting = gavel_ok(&ts, &["room", "waiting", "ops-2"]).await;
+    assert!(
+        waiting.contains("wes") && waiting.contains("xia"),
+        "{waiting}"
+    );
+    let listed = gavel_ok(&ts, &["room", "list"]).await;
+    assert!(listed.contains("WAITING"), "{listed}");
+    let (code, _, err) = gavel(&ts, &["room", "admit", "ops-2"]).await;
+    assert_ne!(code, 0, "admit names nobody: {err}");
+    let out = gavel_ok(&ts, &["room", "admit", "ops-2", "wes"]).await;
+    assert!(out.contains("admitted wes"), "{out}");
+    expect(&wes, "joined").await;
+    let out = gavel_ok(
+        &ts,
+        &["room", "deny", "ops-2", "xia", "--message", "full today"],
+    )
+    .await;
+    assert!(out.contains("denied xia"), "{out}");
+    expect(&xia, "room_left").await;
+    assert_eq!(xia.state().left_message.as_deref(), Some("full today"));
+    gavel_ok(&ts, &["room", "waiting-room", "ops-2", "off"]).await;
 
     // mute-all and end on the destination room.
     let v = gavel_json(&ts, &["room", "mute-all", "ops-2", "--source", "camera"]).await;
