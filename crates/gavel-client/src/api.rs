@@ -245,6 +245,40 @@ impl ApiClient {
         self.call("POST", &format!("/v1/rooms/{room}/{what}"), None)
             .await
     }
+    /// Opens breakout rooms from `room`: `{"count": n}` or `{"rooms": [...]}`, plus
+    /// `duration_seconds` / `countdown_seconds` (docs/protocol.md, "Breakout rooms").
+    pub async fn open_breakouts(&self, room: &str, body: Value) -> Result<Value, ApiError> {
+        self.call("POST", &format!("/v1/rooms/{room}/breakouts"), Some(body))
+            .await
+    }
+    /// Closes `room`'s breakout rooms: everyone is warned, then brought back.
+    pub async fn close_breakouts(
+        &self,
+        room: &str,
+        countdown_seconds: Option<u32>,
+    ) -> Result<Value, ApiError> {
+        let body = json!({ "countdown_seconds": countdown_seconds });
+        self.call(
+            "POST",
+            &format!("/v1/rooms/{room}/breakouts/close"),
+            Some(body),
+        )
+        .await
+    }
+    /// A message to everyone in `room` and its breakout rooms.
+    pub async fn broadcast_to_breakouts(
+        &self,
+        room: &str,
+        message: &str,
+    ) -> Result<Value, ApiError> {
+        let body = json!({ "message": message });
+        self.call(
+            "POST",
+            &format!("/v1/rooms/{room}/breakouts/broadcast"),
+            Some(body),
+        )
+        .await
+    }
     /// Who waits in `room`'s waiting room, oldest first (`{"waiting": [...]}`).
     pub async fn waiting(&self, room: &str) -> Result<Value, ApiError> {
         self.call("GET", &format!("/v1/rooms/{room}/waiting"), None)

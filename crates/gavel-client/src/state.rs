@@ -40,6 +40,12 @@ pub struct RoomState {
     /// The waiting room, oldest first, when this client holds `admit` (`joined`,
     /// `waiter_added`, `waiters_removed`).
     pub waiters: Vec<WaiterInfo>,
+    /// The breakout rooms open from this room (`joined`, `room_updated`).
+    pub breakouts: Option<gavel_core::settings::Breakouts>,
+    /// When everyone in the breakout rooms is brought back (`breakouts_closing`).
+    pub breakouts_closing_at: Option<u64>,
+    /// A host's messages to everyone in the breakout rooms, oldest first: (by, message).
+    pub broadcasts: Vec<(Option<String>, String)>,
     /// Why the session ended, in words (`room_left`'s message: a host's reason for a denial).
     pub left_message: Option<String>,
 }
@@ -94,8 +100,16 @@ impl RoomState {
                     hands: hands.clone(),
                     stage: stage.clone(),
                     waiters: waiters.clone(),
+                    breakouts: room.settings.breakouts.as_deref().cloned(),
                     ..Default::default()
                 };
+            }
+            Event::BreakoutsOpened { .. } | Event::BreakoutsClosed => {
+                self.breakouts_closing_at = None;
+            }
+            Event::BreakoutsClosing { at, .. } => self.breakouts_closing_at = Some(*at),
+            Event::BreakoutBroadcast { message, by } => {
+                self.broadcasts.push((by.clone(), message.clone()));
             }
             Event::Waiting { room, me } => {
                 self.room = room.clone();
@@ -111,6 +125,7 @@ impl RoomState {
             Event::RoomUpdated { room, .. } => {
                 self.metadata = room.settings.metadata.clone();
                 self.locked = room.settings.locked;
+                self.breakouts = room.settings.breakouts.as_deref().cloned();
             }
             Event::HostLeft { at, .. } => self.host_left_at = Some(*at),
             Event::HostReturned { .. } => self.host_left_at = None,

@@ -254,6 +254,36 @@ pub enum Command {
     SetWaitingRoom {
         enabled: bool,
     },
+    /// Opens breakout rooms from this room (needs `manage_participants`): `count` rooms with
+    /// everyone but hosts spread over them in turn, or `rooms` as listed (name and who goes
+    /// there). `duration_seconds`: a time limit, after which everyone is warned and, after
+    /// `countdown_seconds` (default 30), brought back.
+    OpenBreakouts {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        count: Option<u32>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        rooms: Vec<BreakoutRoom>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        duration_seconds: Option<u32>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        countdown_seconds: Option<u32>,
+    },
+    /// Closes the breakout rooms (needs `manage_participants`): everyone is warned, then
+    /// brought back after `countdown_seconds` (default: the one set when they opened).
+    CloseBreakouts {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        countdown_seconds: Option<u32>,
+    },
+    /// A message to everyone in this room and its breakout rooms (needs `manage_participants`).
+    BroadcastToBreakouts {
+        message: String,
+    },
+    /// From the server only: a parent room's breakout notice, for everyone here.
+    BreakoutNotice {
+        notice: BreakoutNotice,
+    },
+    /// From the server only: everyone is back from the breakout rooms (they are gone).
+    BreakoutsReturned,
     /// Raises (or lowers) the sender's own hand.
     RaiseHand {
         #[serde(default = "yes")]
@@ -370,6 +400,11 @@ impl Command {
             Command::InviteToStage { .. } => "invite_to_stage",
             Command::RemoveFromStage { .. } => "remove_from_stage",
             Command::LockRoom { .. } => "lock_room",
+            Command::OpenBreakouts { .. } => "open_breakouts",
+            Command::CloseBreakouts { .. } => "close_breakouts",
+            Command::BroadcastToBreakouts { .. } => "broadcast_to_breakouts",
+            Command::BreakoutNotice { .. } => "breakout_notice",
+            Command::BreakoutsReturned => "breakouts_returned",
             Command::Admit { .. } => "admit",
             Command::Deny { .. } => "deny",
             Command::ListWaiting => "list_waiting",
@@ -398,6 +433,9 @@ impl Command {
                 | Command::Kick { .. }
                 | Command::EndSession
                 | Command::LockRoom { .. }
+                | Command::OpenBreakouts { .. }
+                | Command::CloseBreakouts { .. }
+                | Command::BroadcastToBreakouts { .. }
                 | Command::Admit { .. }
                 | Command::Deny { .. }
                 | Command::SetWaitingRoom { .. }
@@ -439,12 +477,54 @@ impl Command {
             | Command::UpdateRoomMetadata { .. }
             | Command::LockRoom { .. }
             | Command::SetWaitingRoom { .. }
+            | Command::OpenBreakouts { .. }
+            | Command::CloseBreakouts { .. }
+            | Command::BreakoutsReturned
             | Command::SetPreset { .. }
             | Command::SetPresetsExcept { .. }
             | Command::DropPreset { .. } => true,
             _ => false,
         }
     }
+}
+
+/// What a main room tells everyone in its breakout rooms.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum BreakoutNotice {
+    /// At `at` everyone is brought back (`breakouts_closing`).
+    Closing {
+        at: Millis,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        by: Option<String>,
+    },
+    /// A host's message to all (`breakout_broadcast`).
+    Broadcast {
+        message: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        by: Option<String>,
+    },
+}
+
+impl BreakoutNotice {
+    pub fn event(self) -> crate::event::Event {
+        match self {
+            BreakoutNotice::Closing { at, by } => crate::event::Event::BreakoutsClosing { at, by },
+            BreakoutNotice::Broadcast { message, by } => {
+                crate::event::Event::BreakoutBroadcast { message, by }
+            }
+        }
+    }
+}
+
+/// One breakout room: its name and who goes there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BreakoutRoom {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub identities: Vec<String>,
 }
 
 /// Per-target result of a kick or batch update.
@@ -567,6 +647,15 @@ pub enum Reply {
     },
     Bans {
         bans: Vec<BanInfo>,
+    },
+    /// Breakout rooms just opened: who goes where, and the time limit.
+    Breakouts {
+        rooms: Vec<BreakoutRoom>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ends_at: Option<Millis>,
+        /// How each move went (filled in by the service layer, which carries them out).
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        moved: BTreeMap<String, TargetResult>,
     },
     /// The waiting room, oldest first.
     Waiting {

@@ -157,6 +157,28 @@ pub enum Event {
         #[serde(rename = "self")]
         me: WaiterInfo,
     },
+    /// Breakout rooms opened from this room (everyone here): who goes where.
+    BreakoutsOpened {
+        rooms: Vec<crate::command::BreakoutRoom>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ends_at: Option<crate::Millis>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        by: Option<String>,
+    },
+    /// Everyone in the main room and its breakout rooms: at `at` everyone is brought back.
+    BreakoutsClosing {
+        at: crate::Millis,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        by: Option<String>,
+    },
+    /// The main room: the breakout rooms are closed, everyone is being brought back.
+    BreakoutsClosed,
+    /// Everyone in the main room and its breakout rooms: a host's message.
+    BreakoutBroadcast {
+        message: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        by: Option<String>,
+    },
     /// To holders of `admit`: someone started waiting.
     WaiterAdded {
         waiter: WaiterInfo,
@@ -406,6 +428,10 @@ impl Event {
             Event::ParticipantUpdated { .. } => "participant_updated",
             Event::CountsUpdated { .. } => "counts_updated",
             Event::Waiting { .. } => "waiting",
+            Event::BreakoutsOpened { .. } => "breakouts_opened",
+            Event::BreakoutsClosing { .. } => "breakouts_closing",
+            Event::BreakoutsClosed => "breakouts_closed",
+            Event::BreakoutBroadcast { .. } => "breakout_broadcast",
             Event::WaiterAdded { .. } => "waiter_added",
             Event::WaitersRemoved { .. } => "waiters_removed",
             Event::TrackPublished { .. } => "track_published",
@@ -479,6 +505,21 @@ pub enum Output {
     Event {
         to: Audience,
         event: Box<Event>,
+    },
+    /// Relay `event` to everyone in each of `rooms` (a breakout notice from their parent).
+    ToBreakouts {
+        rooms: Vec<String>,
+        notice: crate::command::BreakoutNotice,
+    },
+    /// Bring everyone in `rooms` back here, then delete them; then tell this room with
+    /// `breakouts_returned`.
+    ReturnFromBreakouts {
+        rooms: Vec<String>,
+    },
+    /// The session ended here: end it in `rooms` too (`room_left {reason: ended}`) and delete
+    /// them; then tell this room with `breakouts_returned`.
+    EndBreakouts {
+        rooms: Vec<String>,
     },
     /// A waiter was admitted: its connection joins the room's audience before its `joined`.
     WaiterAdmitted {

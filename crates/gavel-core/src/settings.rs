@@ -181,6 +181,53 @@ impl WaitingRoomPolicy {
     }
 }
 
+/// Breakout rooms open from this room (set by `open_breakouts`, cleared once everyone is
+/// back): stored with the room, so a restart keeps them and their deadlines.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Breakouts {
+    /// The breakout rooms (child rooms of this one), in order.
+    pub rooms: Vec<String>,
+    /// The time limit: closing starts here (ms since the epoch).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ends_at: Option<crate::Millis>,
+    /// How long everyone is warned before being brought back.
+    pub countdown_seconds: u32,
+    /// A host closed them: everyone is brought back at this time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closes_at: Option<crate::Millis>,
+}
+
+pub const MAX_BREAKOUTS: usize = 50;
+pub const MAX_BREAKOUT_SECONDS: u32 = 24 * 3600;
+pub const MAX_COUNTDOWN_SECONDS: u32 = 600;
+
+impl Breakouts {
+    /// When everyone is brought back: the host's close, else the time limit plus the countdown.
+    pub fn return_at(&self) -> Option<crate::Millis> {
+        self.closes_at.or(self
+            .ends_at
+            .map(|e| e + crate::Millis::from(self.countdown_seconds) * 1000))
+    }
+
+    fn validate(&self) -> Result<()> {
+        if self.rooms.is_empty() || self.rooms.len() > MAX_BREAKOUTS {
+            return Err(Error::invalid(format!(
+                "breakouts.rooms must name 1 to {MAX_BREAKOUTS} rooms"
+            )));
+        }
+        for r in &self.rooms {
+            crate::ids::validate_room_name(r)?;
+        }
+        if self.countdown_seconds > MAX_COUNTDOWN_SECONDS {
+            return Err(Error::invalid(format!(
+                "breakouts.countdown_seconds must be at most {MAX_COUNTDOWN_SECONDS}"
+            )));
+        }
+        Ok(())
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RoomSettings {
@@ -220,6 +267,9 @@ pub struct RoomSettings {
     pub host_left: Box<HostLeftPolicy>,
     /// The waiting room (boxed, as `host_left`).
     pub waiting_room: Box<WaitingRoomPolicy>,
+    /// Breakout rooms open from this room, if any (`open_breakouts`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub breakouts: Option<Box<Breakouts>>,
 }
 
 impl Default for RoomSettings {
@@ -245,6 +295,7 @@ impl Default for RoomSettings {
             }),
             host_left: Box::default(),
             waiting_room: Box::default(),
+            breakouts: None,
         }
     }
 }
@@ -266,6 +317,9 @@ impl RoomSettings {
     pub fn validate(&self) -> Result<()> {
         self.host_left.validate(None)?;
         self.waiting_room.validate(None)?;
+        if let Some(b) = &self.breakouts {
+            b.validate()?;
+        }
         if self.request_timeout_seconds == 0
             || self.request_timeout_seconds > MAX_REQUEST_TIMEOUT_SECONDS
         {

@@ -278,6 +278,18 @@ fn command() -> impl Strategy<Value = Command> {
                 ban_seconds,
             }),
         1 => any::<bool>().prop_map(|enabled| Command::SetWaitingRoom { enabled }),
+        // Breakout rooms (the main room's side: plan, timers, notices).
+        1 => ((0u32..4), prop::option::of(prop::sample::select(vec![1u32, 60]))).prop_map(
+            |(count, duration_seconds)| Command::OpenBreakouts {
+                count: Some(count),
+                rooms: vec![],
+                duration_seconds,
+                countdown_seconds: Some(1),
+            }
+        ),
+        1 => prop::option::of(0u32..3)
+            .prop_map(|countdown_seconds| Command::CloseBreakouts { countdown_seconds }),
+        1 => Just(Command::BroadcastToBreakouts { message: "hi".into() }),
         1 => Just(Command::ListWaiting),
         8 => (target(), source(), any::<bool>()).prop_map(|(identity, source, muted)| {
             Command::Mute {
@@ -493,6 +505,11 @@ impl View {
             }
             // The waiting room is about people not in the room.
             Event::WaiterAdded { .. } | Event::WaitersRemoved { .. } => {}
+            // Breakouts change no participant (the moves are the service layer's).
+            Event::BreakoutsOpened { .. }
+            | Event::BreakoutsClosing { .. }
+            | Event::BreakoutsClosed
+            | Event::BreakoutBroadcast { .. } => {}
             Event::ParticipantJoined { participant } => {
                 assert!(
                     !self.knows(&participant.identity),

@@ -511,9 +511,13 @@ impl RoomActor {
             return; // a late request from a session that already left
         };
 
-        if matches!(command, Command::Move { .. }) {
-            // Moves span two rooms and are authorized in both: the service layer runs them
-            // (the WebSocket session sends them there), never a room on its own.
+        if matches!(
+            command,
+            Command::Move { .. } | Command::OpenBreakouts { .. }
+        ) {
+            // Moves span two rooms and are authorized in both, and opening breakouts creates
+            // rooms and moves people: the service layer runs them (the WebSocket session sends
+            // them there), never a room on its own.
             let e = Error::new(
                 ErrorCode::Internal,
                 "a move must go through the service layer",
@@ -613,7 +617,13 @@ impl RoomActor {
         let now = now_ms();
         for c in commands {
             let actor = Actor::Participant { sid: c.sid.clone() };
-            let result = self.run_command(now, &actor, c.command).await;
+            let result = match c.command {
+                // What spans rooms runs in the service layer (the WebSocket and the API).
+                Command::Move { .. } | Command::OpenBreakouts { .. } => Err(Error::invalid(
+                    "moves and breakout rooms are not available on the data channel: use Gavel's WebSocket or server API",
+                )),
+                command => self.run_command(now, &actor, command).await,
+            };
             if let Err(e) = &result {
                 tracing::debug!(room = %self.me.name, error = %e, "data channel command refused");
                 self.metrics.error(e.code);
@@ -705,6 +715,23 @@ impl RoomActor {
             Output::Disconnect { sid, reason } => {
                 if let Some(conn) = self.take_conn(&sid) {
                     let _ = conn.send(Outgoing::Close(reason));
+                }
+            }
+            Output::ToBreakouts { rooms, notice } => {
+                if let Some(service) = self.service() {
+                    tokio::spawn(async move { service.relay_to_breakouts(rooms, notice).await });
+                }
+            }
+            Output::ReturnFromBreakouts { rooms } => {
+                if let Some(service) = self.service() {
+                    let main = self.me.name.to_string();
+                    tokio::spawn(async move { service.return_from_breakouts(main, rooms).await });
+                }
+            }
+            Output::EndBreakouts { rooms } => {
+                if let Some(service) = self.service() {
+                    let main = self.me.name.to_string();
+                    tokio::spawn(async move { service.end_breakouts(main, rooms).await });
                 }
             }
             Output::WaiterAdmitted { sid } => {
@@ -925,6 +952,11 @@ impl RoomActor {
             self.attach(sid, conn, waiting);
         }
         r
+    }
+
+    /// The service layer, for what this room asks of other rooms (its breakouts).
+    fn service(&self) -> Option<crate::service::Service> {
+        self.registry.upgrade().map(crate::service::Service::new)
     }
 
     /// A session's connection, in the room or in its waiting room, taken out.

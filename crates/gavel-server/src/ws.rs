@@ -280,8 +280,9 @@ async fn session(
                         parse_request(&text, limits.max_message_bytes)
                     };
                     match parsed {
-                        Ok((id, Command::Move { identity, destination })) => {
-                            // A move touches two rooms: the service authorizes both.
+                        Ok((id, command @ (Command::Move { .. } | Command::OpenBreakouts { .. }))) => {
+                            // A move touches two rooms, and opening breakouts creates rooms and
+                            // moves people: the service authorizes every room they touch.
                             let Some((room, sid)) = route.current(&sid) else {
                                 let e = Error::new(ErrorCode::Unavailable, "the room is moving to another node; send the request again");
                                 if !w.frame(&Frame::response(&id, &Err(e))).await {
@@ -294,7 +295,7 @@ async fn session(
                                 sid,
                                 claims: (*claims).clone(),
                             };
-                            tokio::spawn(run_move(app.clone(), principal, me.clone(), id, identity, destination));
+                            tokio::spawn(run_in_service(app.clone(), principal, me.clone(), id, command));
                         }
                         Ok((id, command)) => {
                             match route.request(&app, &sid, id.clone(), command).await {
@@ -347,29 +348,21 @@ async fn session(
     }
 }
 
-/// Runs a participant's move through the service; the response is queued on its connection
-/// after the events the move caused (it runs beside the session, so rooms never wait on it).
-async fn run_move(
-    app: AppState,
-    by: Principal,
-    conn: WeakConn,
-    id: Value,
-    identity: String,
-    destination: String,
-) {
+/// Runs a participant's move (or breakout opening) through the service; the response is queued
+/// on its connection after the events it caused (it runs beside the session, so rooms never
+/// wait on it).
+async fn run_in_service(app: AppState, by: Principal, conn: WeakConn, id: Value, command: Command) {
     let Principal::Session { room, .. } = &by else {
         return;
     };
-    let request = ServiceRequest::Move {
+    let request = ServiceRequest::Command {
         room: room.clone(),
-        identity,
-        destination,
+        command,
     };
-    let result = app
-        .service
-        .call(&by, request)
-        .await
-        .map(|_| gavel_core::Reply::done());
+    let result = app.service.call(&by, request).await.map(|r| match r {
+        crate::service::ServiceReply::Command { reply } => reply,
+        _ => gavel_core::Reply::done(),
+    });
     if let Err(e) = &result {
         app.registry.metrics.error(e.code);
     }

@@ -62,6 +62,7 @@ impl Room {
             HostLeftAction::Keep => {}
             HostLeftAction::End => {
                 self.audit_host_left("end_session", Vec::new(), Command::EndSession);
+                self.end_breakouts();
                 self.close_all(LeaveReason::HostLeft, None);
             }
             HostLeftAction::Promote => self.promote(now),

@@ -475,6 +475,7 @@ impl Room {
     /// leaving (one message per participant, not N²).
     pub(super) fn end_session(&mut self, ctx: &ActorCtx) -> Result<Reply> {
         ctx.require(HostControl::EndSession)?;
+        self.end_breakouts();
         self.close_all(LeaveReason::Ended, Some(ctx.label.clone()));
         Ok(Reply::done())
     }

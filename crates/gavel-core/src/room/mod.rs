@@ -10,6 +10,7 @@
 //! updates, batch), `pin`, `data` (data messages, room metadata), `preset` (capabilities
 //! reserved for an identity).
 
+mod breakouts;
 mod consent;
 mod data;
 mod durable;
@@ -133,6 +134,8 @@ pub struct Room {
     hosts_changed: bool,
     /// Joiners waiting to be admitted (`waiting.rs`): not participants.
     waiting: waiting::WaitingRoom,
+    /// What was told about the breakout rooms' deadlines (`breakouts.rs`).
+    breakout_clock: breakouts::BreakoutClock,
 }
 
 /// Large rooms send `counts_updated` at most this often (ms).
@@ -173,6 +176,7 @@ impl Room {
             stage: Default::default(),
             hosts_changed: false,
             waiting: Default::default(),
+            breakout_clock: Default::default(),
         }
     }
 
@@ -307,6 +311,7 @@ impl Room {
             self.host_left_at,
             self.stage.next_expiry(),
             self.waiting.next_deadline(),
+            self.next_breakout_deadline(),
         ]
         .into_iter()
         .flatten()
@@ -324,6 +329,7 @@ impl Room {
         self.bans.retain(|_, b| b.until > now);
         self.expire_stage_invites(now);
         self.expire_waiting(now);
+        self.breakouts_due(now);
         self.host_left_due(now);
     }
 
@@ -459,6 +465,18 @@ impl Room {
                 ban_seconds,
             } => self.deny_waiting(now, ctx, identities, all, message, ban_seconds),
             Command::ListWaiting => self.list_waiting(ctx),
+            Command::OpenBreakouts {
+                count,
+                rooms,
+                duration_seconds,
+                countdown_seconds,
+            } => self.open_breakouts(now, ctx, count, rooms, duration_seconds, countdown_seconds),
+            Command::CloseBreakouts { countdown_seconds } => {
+                self.close_breakouts(now, ctx, countdown_seconds)
+            }
+            Command::BroadcastToBreakouts { message } => self.broadcast_to_breakouts(ctx, message),
+            Command::BreakoutNotice { notice } => self.breakout_notice(ctx, notice),
+            Command::BreakoutsReturned => self.breakouts_returned(ctx),
             Command::SetWaitingRoom { enabled } => self.set_waiting_room(now, ctx, enabled),
             Command::RaiseHand { raised } => self.raise_hand(now, ctx, raised),
             Command::LowerHand { identity } => self.lower_hand(ctx, &identity),

@@ -4,6 +4,7 @@
 //! body (unknown fields refused), call the [`Service`], and turn its reply into JSON. They hold
 //! no room state and build no command from strings.
 
+mod breakouts;
 mod error;
 mod history;
 mod participants;
@@ -76,6 +77,12 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/rooms/{room}/end", post(rooms::end))
         .route("/v1/rooms/{room}/lock", post(rooms::lock))
         .route("/v1/rooms/{room}/unlock", post(rooms::unlock))
+        .route("/v1/rooms/{room}/breakouts", post(breakouts::open))
+        .route("/v1/rooms/{room}/breakouts/close", post(breakouts::close))
+        .route(
+            "/v1/rooms/{room}/breakouts/broadcast",
+            post(breakouts::broadcast),
+        )
         .route("/v1/rooms/{room}/waiting", get(waiting::list))
         .route("/v1/rooms/{room}/waiting/admit", post(waiting::admit))
         .route("/v1/rooms/{room}/waiting/deny", post(waiting::deny))

@@ -145,6 +145,10 @@ pub fn is_extra(event: &Event) -> bool {
             | Event::RoomUpdated { .. }
             | Event::WaiterAdded { .. }
             | Event::WaitersRemoved { .. }
+            | Event::BreakoutsOpened { .. }
+            | Event::BreakoutsClosing { .. }
+            | Event::BreakoutsClosed
+            | Event::BreakoutBroadcast { .. }
     )
 }
 

@@ -125,7 +125,12 @@ impl Principal {
             Principal::Session { claims, .. } => {
                 let named = claims.names_room(destination);
                 let admin = claims.video.room_admin == Some(true) && named;
-                (child_of_source || named, child_of_source || admin)
+                // Back from a breakout (a child) into the room its token is for: what it holds
+                // there came from that token, so it keeps it (a host visiting a breakout
+                // returns a host).
+                let home = claims.video.room.as_deref() == Some(destination)
+                    && is_descendant(registry, source, destination);
+                (child_of_source || named, child_of_source || admin || home)
             }
         };
         if allowed {

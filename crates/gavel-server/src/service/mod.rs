@@ -21,6 +21,7 @@
 //!    then is the call answered.
 
 mod authorize;
+mod breakouts;
 mod moves;
 mod rooms;
 
@@ -242,6 +243,9 @@ impl Service {
                     return self
                         .move_participant(by, &room, identity, destination)
                         .await;
+                }
+                if let Command::OpenBreakouts { .. } = command {
+                    return self.open_breakouts(by, &room, command).await;
                 }
                 let actor = by.actor_in(&self.registry, &room)?;
                 let handle = self.registry.get_or_not_found(&room)?;

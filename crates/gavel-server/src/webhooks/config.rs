@@ -27,12 +27,16 @@ pub enum Kind {
     WaiterAdded,
     /// People stopped waiting: admitted, denied, timed out or gone.
     WaitersRemoved,
+    /// Breakout rooms opened from a room.
+    BreakoutsOpened,
+    /// A room's breakout rooms closed: everyone is being brought back.
+    BreakoutsClosed,
     /// Sent on request (`POST /v1/webhooks/{name}/test`), to check an endpoint.
     Test,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 13] = [
+    pub const ALL: [Kind; 15] = [
         Kind::RoomStarted,
         Kind::RoomFinished,
         Kind::ParticipantJoined,
@@ -45,6 +49,8 @@ impl Kind {
         Kind::StageChanged,
         Kind::WaiterAdded,
         Kind::WaitersRemoved,
+        Kind::BreakoutsOpened,
+        Kind::BreakoutsClosed,
         Kind::Test,
     ];
 
@@ -62,6 +68,8 @@ impl Kind {
             Kind::StageChanged => "stage_changed",
             Kind::WaiterAdded => "waiter_added",
             Kind::WaitersRemoved => "waiters_removed",
+            Kind::BreakoutsOpened => "breakouts_opened",
+            Kind::BreakoutsClosed => "breakouts_closed",
             Kind::Test => "test",
         }
     }

@@ -168,6 +168,27 @@ fn track_event(room: &Room, to: &Audience, event: &Event, now: Millis) -> Option
                 ..Default::default()
             },
         )),
+        Event::BreakoutsOpened { rooms, ends_at, by } => Some(payload::notice(
+            name,
+            Kind::BreakoutsOpened,
+            now,
+            Parts {
+                // At most 50 rooms, their identities people present in this room.
+                gavel: json!({ "rooms": rooms, "ends_at": ends_at, "by": by }),
+                ..Default::default()
+            },
+        )),
+        Event::BreakoutsClosed => Some(payload::notice(
+            name,
+            Kind::BreakoutsClosed,
+            now,
+            Parts {
+                gavel: json!({
+                    "rooms": room.settings().breakouts.as_ref().map(|b| b.rooms.clone()),
+                }),
+                ..Default::default()
+            },
+        )),
         Event::WaiterAdded { waiter } => Some(payload::notice(
             name,
             Kind::WaiterAdded,

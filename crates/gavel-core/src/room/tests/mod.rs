@@ -11,6 +11,7 @@
 
 mod authorization;
 mod batch;
+mod breakouts;
 mod consent;
 mod data;
 mod forwarding;
