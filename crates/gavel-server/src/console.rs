@@ -47,6 +47,7 @@ const ASSETS: &[Asset] = &[
     asset!("js/audit.js", JS),
     asset!("js/dom.js", JS),
     asset!("js/waiting.js", JS),
+    asset!("js/breakouts.js", JS),
 ];
 
 /// Only what the console needs: its own files, its own server's API and WebSocket, local media.

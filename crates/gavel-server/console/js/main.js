@@ -2,6 +2,7 @@
 // state, the views and local media.
 
 import { AuditTrail } from "./audit.js";
+import { BreakoutPanel } from "./breakouts.js";
 import { ConsentDialog } from "./consent.js";
 import { Connection } from "./connection.js";
 import { announce, byId, h, SOURCE_LABELS, toast } from "./dom.js";
@@ -146,6 +147,7 @@ class Session {
     this.panel = new HostPanel(conn, this.state, () => setTimeout(() => this.audit.refresh(), AUDIT_DELAY_MS));
     this.audit = new AuditTrail(token);
     this.waiting = new WaitingPanel(conn, this.state);
+    this.breakouts = new BreakoutPanel(conn, this.state);
     this.ended = false;
     /** Set while our media session is to be opened again (`followMedia`). */
     this.reopen = null;
@@ -168,6 +170,7 @@ class Session {
   }
 
   dispose() {
+    this.breakouts.stop();
     this.session?.close();
     this.media.stop();
     this.audit.stop();
@@ -179,6 +182,7 @@ class Session {
     this.session?.handle(ev);
     this.consent.handle(ev);
     this.notify(ev);
+    this.breakouts.notify(ev);
     if (ev.type === "joined") this.audit.setRoom(ev.room.name);
     // Given `admit` just now: the queue we could not see is fetched.
     if (ev.type === "permissions_changed" && ev.permissions?.host?.includes("admit") && !this.couldAdmit) this.waiting.load();
@@ -320,6 +324,7 @@ class Session {
     this.grid.schedule(s);
     this.panel.render();
     this.waiting.render();
+    this.breakouts.render();
     this.media.sync();
   }
 
