@@ -252,6 +252,39 @@ async fn operator_workflow() {
     assert_eq!(xia.state().left_message.as_deref(), Some("full today"));
     gavel_ok(&ts, &["room", "waiting-room", "ops-2", "off"]).await;
 
+    // Breakout rooms: open one (everyone there but hosts goes), message it, close it.
+    let out = gavel_ok(
+        &ts,
+        &[
+            "room",
+            "breakouts",
+            "ops-2",
+            "open",
+            "--count",
+            "1",
+            "--countdown",
+            "0",
+        ],
+    )
+    .await;
+    assert!(out.contains("ops-2-breakout-1"), "{out}");
+    expect(&wes, "moved").await;
+    gavel_ok(
+        &ts,
+        &["room", "breakouts", "ops-2", "broadcast", "back soon"],
+    )
+    .await;
+    expect(&wes, "breakout_broadcast").await;
+    let out = gavel_ok(&ts, &["room", "breakouts", "ops-2", "close"]).await;
+    assert!(out.contains("closing"), "{out}");
+    let back = wes
+        .wait_for(
+            WAIT,
+            |e| matches!(e, Event::Joined { room, .. } if room.name == "ops-2"),
+        )
+        .await;
+    assert!(back.is_ok(), "{back:?}");
+
     // mute-all and end on the destination room.
     let v = gavel_json(&ts, &["room", "mute-all", "ops-2", "--source", "camera"]).await;
     assert_eq!(v["changed"], 0);

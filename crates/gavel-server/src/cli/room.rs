@@ -55,12 +55,43 @@ pub enum RoomCmd {
         #[arg(long)]
         ban: Option<u64>,
     },
+    /// Breakout rooms of ROOM: open, close, or message them all.
+    Breakouts {
+        room: String,
+        #[command(subcommand)]
+        action: BreakoutCmd,
+    },
     /// Turn the waiting room on or off (off lets everyone waiting in).
     WaitingRoom {
         room: String,
         #[arg(value_parser = ["on", "off"])]
         state: String,
     },
+}
+
+#[derive(Subcommand)]
+pub enum BreakoutCmd {
+    /// Open COUNT rooms (everyone but hosts spread over them in turn), or as --plan says.
+    Open {
+        #[arg(long, conflicts_with = "plan")]
+        count: Option<u32>,
+        /// JSON: [{"name": "...", "identities": ["..."]}, ...]
+        #[arg(long)]
+        plan: Option<String>,
+        /// A time limit, in seconds.
+        #[arg(long)]
+        duration: Option<u32>,
+        /// How long everyone is warned before being brought back, in seconds.
+        #[arg(long)]
+        countdown: Option<u32>,
+    },
+    /// Warn everyone, then bring them back and close the rooms.
+    Close {
+        #[arg(long)]
+        countdown: Option<u32>,
+    },
+    /// A message to everyone in every breakout room.
+    Broadcast { message: String },
 }
 
 /// `admit` / `deny` need IDENTITIES or --all: an empty list alone would mean everyone.
@@ -210,9 +241,73 @@ pub async fn run(cmd: RoomCmd, remote: &Remote) -> Result<(), ApiError> {
             let v = api.deny(&room, &who, message.as_deref(), ban).await?;
             output::done(remote.json, &v, &results(&v, "denied"));
         }
+        RoomCmd::Breakouts { room, action } => breakouts(&api, remote, &room, action).await?,
         RoomCmd::WaitingRoom { room, state } => {
             let v = api.set_waiting_room(&room, state == "on").await?;
             output::done(remote.json, &v, &format!("waiting room {state} in {room}"));
+        }
+    }
+    Ok(())
+}
+
+async fn breakouts(
+    api: &gavel_client::ApiClient,
+    remote: &Remote,
+    room: &str,
+    action: BreakoutCmd,
+) -> Result<(), ApiError> {
+    match action {
+        BreakoutCmd::Open {
+            count,
+            plan,
+            duration,
+            countdown,
+        } => {
+            let mut body = json!({
+                "count": count,
+                "duration_seconds": duration,
+                "countdown_seconds": countdown,
+            });
+            if let Some(plan) = plan {
+                body["rooms"] = json_arg("plan", &plan)?;
+            }
+            let v = api.open_breakouts(room, body).await?;
+            let rows = v["rooms"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|r| {
+                    let ids: Vec<String> = r["identities"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .map(|i| {
+                            let id = text(i);
+                            match v["moved"][&id]["ok"].as_bool() {
+                                Some(false) => format!(
+                                    "{id} (not moved: {})",
+                                    text(&v["moved"][&id]["error"]["message"])
+                                ),
+                                _ => id,
+                            }
+                        })
+                        .collect();
+                    vec![text(&r["name"]), ids.join(", ")]
+                })
+                .collect();
+            output::print(remote.json, &v, &["BREAKOUT ROOM", "PARTICIPANTS"], rows);
+        }
+        BreakoutCmd::Close { countdown } => {
+            let v = api.close_breakouts(room, countdown).await?;
+            output::done(
+                remote.json,
+                &v,
+                &format!("closing the breakout rooms of {room}"),
+            );
+        }
+        BreakoutCmd::Broadcast { message } => {
+            let v = api.broadcast_to_breakouts(room, &message).await?;
+            output::done(remote.json, &v, "sent to every breakout room");
         }
     }
     Ok(())
