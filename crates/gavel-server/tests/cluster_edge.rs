@@ -504,3 +504,49 @@ async fn next_frame(ws: &mut Signal, kind: &str) -> Value {
         }
     }
 }
+
+/// A session that must wait in the waiting room of a room another node serves stays on its edge,
+/// waiting: it gets its own status and nothing the room sends everyone (the edge keeps it out
+/// of the room's deliveries) until a host on the owner admits it; then it is in the room like
+/// anyone on that edge.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiter_on_an_edge_hears_nothing_of_the_room_until_admitted() {
+    let cluster = Cluster::start("waitingedge").await;
+    let config = |name: &str| cluster.node(name, 3_000, 500);
+    let a = TestServer::with_config(config("a")).await;
+    let b = TestServer::with_config(config("b")).await;
+    a.admin()
+        .create_room("wr", json!({"waiting_room": {"enabled": true}}))
+        .await
+        .unwrap();
+    let hana = a.join("wr", "hana", "host").await;
+    let ann = b.join("wr", "ann", "host").await;
+    let wes = RtcClient::connect(&b.ws, &b.token("wr", "wes", "participant"))
+        .await
+        .unwrap();
+    assert!(wes.is_waiting(), "wes waits, through b");
+    expect(&hana, "waiter_added").await;
+    expect(&ann, "waiter_added").await;
+    settle(&wes).await;
+
+    // The room goes on: one delivery to b for everyone there, which wes must not get.
+    a.admin()
+        .update_room_metadata("wr", "agenda")
+        .await
+        .unwrap();
+    expect(&ann, "room_updated").await;
+    hana.request(json!({"type": "raise_hand"})).await.unwrap();
+    expect(&ann, "hand_changed").await;
+    let got = settle(&wes).await;
+    assert!(got.is_empty(), "a waiter heard the room: {:?}", kinds(&got));
+
+    hana.request(json!({"type": "admit", "identities": ["wes"]}))
+        .await
+        .unwrap();
+    expect(&wes, "joined").await;
+    assert_eq!(identities(&wes), ["ann", "hana"]);
+    a.admin().update_room_metadata("wr", "later").await.unwrap();
+    expect(&wes, "room_updated").await;
+    a.stop().await;
+    b.stop().await;
+}

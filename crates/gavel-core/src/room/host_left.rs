@@ -58,6 +58,10 @@ impl Room {
             Some(at) if at <= now => self.host_left_at = None,
             _ => return,
         }
+        // Everyone left meanwhile: nothing to end and nobody to promote (and nothing to audit).
+        if self.participants.is_empty() {
+            return;
+        }
         match self.settings.host_left.action {
             HostLeftAction::Keep => {}
             HostLeftAction::End => {

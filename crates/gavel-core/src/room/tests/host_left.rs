@@ -227,3 +227,17 @@ fn bad_policies_are_refused() {
         .validate_with(&roles)
         .unwrap();
 }
+
+#[test]
+fn a_room_that_empties_during_the_grace_period_has_nothing_to_end_or_audit() {
+    let mut h = room(HostLeftAction::End);
+    h.join("hana", HOST);
+    h.join("ben", PARTICIPANT);
+    h.disconnect("hana");
+    h.disconnect("ben");
+    h.take();
+    h.advance(GRACE);
+    let got = h.take();
+    assert!(got.host_actions().is_empty(), "{:?}", got.effects);
+    assert_eq!(h.room.poll_timeout(), None);
+}
