@@ -5,3 +5,5 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
+# The Python SDK's examples (seeds 000 and 001), which test_python_sdk.py runs.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "sdks/python/examples"))
