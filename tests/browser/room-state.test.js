@@ -3,7 +3,7 @@
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { mediaState, RoomState } from "../../crates/gavel-server/console/js/room-state.js";
+import { mediaState, RoomState } from "../../sdks/js/src/room-state.js";
 
 const ALL = ["microphone", "camera", "screen_video", "screen_audio"];
 

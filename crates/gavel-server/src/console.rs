@@ -25,6 +25,15 @@ macro_rules! asset {
             body: include_bytes!(concat!("../console/", $path)),
         }
     };
+    // A module of the JavaScript SDK (sdks/js), served where the console imports it: one
+    // implementation of the connection and the room state for the console and every app.
+    (sdk $file:literal) => {
+        Asset {
+            path: concat!("js/", $file),
+            content_type: JS,
+            body: include_bytes!(concat!("../../../sdks/js/src/", $file)),
+        }
+    };
 }
 
 const HTML: &str = "text/html; charset=utf-8";
@@ -36,12 +45,12 @@ const ASSETS: &[Asset] = &[
     asset!("style.css", CSS),
     asset!("favicon.svg", "image/svg+xml"),
     asset!("js/main.js", JS),
-    asset!("js/connection.js", JS),
-    asset!("js/room-state.js", JS),
+    asset!(sdk "connection.js"),
+    asset!(sdk "room-state.js"),
     asset!("js/tiles.js", JS),
     asset!("js/host-panel.js", JS),
     asset!("js/local-media.js", JS),
-    asset!("js/media-session.js", JS),
+    asset!(sdk "media-session.js"),
     asset!("js/consent.js", JS),
     asset!("js/screens.js", JS),
     asset!("js/audit.js", JS),

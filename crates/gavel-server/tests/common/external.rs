@@ -90,9 +90,10 @@ pub async fn node_tests(dir: &str) {
         let shots = workspace_root().join(shots);
         env.push(("GAVEL_SCREENSHOTS".into(), shots.display().to_string()));
     }
+    let modules = workspace_root().join(dir);
     assert!(
-        workspace_root().join(dir).join("node_modules").exists(),
-        "{dir}/node_modules is missing: run ./scripts/test-env (./scripts/test does) first"
+        modules.join("node_modules").exists() || modules.join("../node_modules").exists(),
+        "{dir}'s node_modules is missing: run ./scripts/test-env (./scripts/test does) first"
     );
     // One test file at a time, in name order: each drives its own Chromium on a 2-core budget.
     let mut files: Vec<String> = std::fs::read_dir(workspace_root().join(dir))

@@ -1,5 +1,6 @@
-// The console's copy of the room: rebuilt from `joined`, then kept current by applying each event
-// in `seq` order. No DOM here, so it runs (and is tested) under Node as well.
+// A client's copy of the room: rebuilt from `joined`, then kept current by applying each event
+// in `seq` order. No DOM here, so it runs (and is tested) under Node as well; the web console
+// and the RealtimeKit-shaped `Meeting` (meeting.js) both build on it.
 
 export const SOURCES = ["microphone", "camera", "screen_video", "screen_audio"];
 

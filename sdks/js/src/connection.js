@@ -1,5 +1,7 @@
 // One WebSocket session with the server (docs/protocol.md, "Client protocol"): requests with ids
-// answered by `response` messages, and events in `seq` order.
+// answered by `response` messages, and events in `seq` order. Runs in browsers (the page's own
+// server by default) and under Node: give `url` (`http://host:7880` or `ws://…`), and on
+// Node < 22, which has no global WebSocket, a `WebSocket` implementation (such as `ws`).
 
 /** An error the server answered with: `code` is stable (docs/protocol.md, "Errors"). */
 export class ServerError extends Error {
@@ -12,11 +14,25 @@ export class ServerError extends Error {
 /** How long a broken connection tries to resume its session (the server's grace period). */
 const RESUME_FOR_MS = 10_000;
 const RESUME_RETRY_MS = 300;
+/** WebSocket's `readyState` when open, the same in every implementation. */
+const OPEN = 1;
 
 export class Connection {
-  /** @param {string} token a join token (its room and identity decide where we land) */
-  constructor(token) {
+  /**
+   * @param {string} token a join token (its room and identity decide where we land)
+   * @param {{url?: string, WebSocket?: any}} [options] the server (default: the page's own) and
+   *   a WebSocket implementation (default: the global one)
+   */
+  constructor(token, options = {}) {
     this.token = token;
+    this.WebSocket = options.WebSocket ?? globalThis.WebSocket;
+    if (!this.WebSocket) throw new ServerError("invalid_argument", "no WebSocket: pass options.WebSocket (e.g. the ws package)");
+    const page = globalThis.location;
+    const url = (options.url ?? (page ? `${page.protocol}//${page.host}` : "")).replace(/\/$/, "");
+    if (!url) throw new ServerError("invalid_argument", "no server: pass options.url");
+    /** The server over HTTP (for refusals before the upgrade) and over WebSocket. */
+    this.httpBase = url.replace(/^ws(s?):/, "http$1:");
+    this.wsBase = url.replace(/^http(s?):/, "ws$1:");
     this.nextId = 1;
     this.pending = new Map();
     this.listeners = [];
@@ -52,12 +68,11 @@ export class Connection {
    * error is fetched to name the cause) or in-band (banned, room_full, conflict).
    */
   connect() {
-    const scheme = location.protocol === "https:" ? "wss" : "ws";
-    this.base = `${scheme}://${location.host}/v1/rtc?access_token=${encodeURIComponent(this.token)}`;
+    this.base = `${this.wsBase}/v1/rtc?access_token=${encodeURIComponent(this.token)}`;
     return new Promise((resolve, reject) => {
       let joined = false;
       let refused = null;
-      const socket = new WebSocket(this.base);
+      const socket = new this.WebSocket(this.base);
       this.socket = socket;
       this.roomLeft = null;
       socket.onmessage = (msg) => {
@@ -134,7 +149,7 @@ export class Connection {
     while (Date.now() < end && !this.leaving) {
       const url = `${this.base}&resume=${encodeURIComponent(this.sid)}&last_seq=${this.lastSeq}&last_ev=${this.lastEv}`;
       const outcome = await new Promise((settle) => {
-        const socket = new WebSocket(url);
+        const socket = new this.WebSocket(url);
         let first = true;
         socket.onmessage = (msg) => {
           const data = this.receive(msg);
@@ -170,7 +185,7 @@ export class Connection {
   /** Browsers hide why an upgrade failed; the same URL over plain HTTP answers with the error. */
   async refusalBeforeUpgrade() {
     try {
-      const res = await fetch(`/v1/rtc?access_token=${encodeURIComponent(this.token)}`);
+      const res = await fetch(`${this.httpBase}/v1/rtc?access_token=${encodeURIComponent(this.token)}`);
       const body = await res.json();
       if (body && body.error && res.status !== 400) return new ServerError(body.error.code, body.error.message);
     } catch {
@@ -183,7 +198,7 @@ export class Connection {
   request(type, fields = {}) {
     const id = this.nextId++;
     const socket = this.socket;
-    if (!socket || socket.readyState !== WebSocket.OPEN) {
+    if (!socket || socket.readyState !== OPEN) {
       return Promise.reject(new ServerError("disconnected", "not connected"));
     }
     socket.send(JSON.stringify({ id, type, ...fields }));
@@ -192,7 +207,7 @@ export class Connection {
 
   /** A message that needs no answer tracking (audio levels: 20 a second). */
   fire(type, fields = {}) {
-    if (this.socket && this.socket.readyState === WebSocket.OPEN) {
+    if (this.socket && this.socket.readyState === OPEN) {
       this.socket.send(JSON.stringify({ id: this.nextId++, type, ...fields }));
     }
   }

@@ -1,9 +1,20 @@
-// Our media session with the server (docs/protocol.md, "Media"): one RTCPeerConnection that
-// sends what we publish and receives into slots the server fills. Only we ever offer: our
-// tracks as sendonly m-lines, plus recvonly slots; `media_slots` events say whose track each
-// slot carries, so remote audio plays and remote video shows in the right tile.
+// A media session with the server (docs/protocol.md, "Media"), in browsers: one
+// RTCPeerConnection that sends what we publish and receives into slots the server fills. Only
+// we ever offer: our tracks as sendonly m-lines, plus recvonly slots; `media_slots` events say
+// whose track each slot carries, so remote audio plays (in hidden <audio> elements) and remote
+// video is available per participant (`videoOf`). Used by the web console and by applications
+// (`meeting.startMedia()`); everything the host controls decide is enforced by the server on
+// the packets.
 
-import { h } from "./dom.js";
+/** A DOM element with attributes (true: present; false, null: absent). */
+function element(tag, attrs) {
+  const el = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (value === true) el.setAttribute(key, "");
+    else if (value !== false && value !== null && value !== undefined) el.setAttribute(key, String(value));
+  }
+  return el;
+}
 
 /** Receive slots offered at first; more are offered when the server says tracks went unserved. */
 const AUDIO_SLOTS = 4;
@@ -37,7 +48,7 @@ export class MediaSession {
     this.busy = Promise.resolve();
     this.closed = false;
     this.onChange = () => {};
-    this.sink = h("div", { id: "remote-audio", hidden: true });
+    this.sink = element("div", { id: "remote-audio", hidden: true });
     document.body.append(this.sink);
     this.pc.ontrack = (e) => this.attach(e.transceiver, e.track);
     for (let i = 0; i < this.audioSlots; i++) this.pc.addTransceiver("audio", { direction: "recvonly" });
@@ -136,8 +147,8 @@ export class MediaSession {
     const stream = new MediaStream([track]);
     const el =
       track.kind === "audio"
-        ? h("audio", { autoplay: true, "data-mid": mid })
-        : h("video", { autoplay: true, muted: true, playsinline: true, class: "tile-video", "data-mid": mid });
+        ? element("audio", { autoplay: true, "data-mid": mid })
+        : element("video", { autoplay: true, muted: true, playsinline: true, class: "tile-video", "data-mid": mid });
     el.srcObject = stream;
     if (track.kind === "audio") this.sink.append(el);
     el.play?.().catch(() => {});
