@@ -18,7 +18,6 @@ import daily_participants
 import daily_permission_manager
 import pytest
 import videosdk_remote_media
-
 from gavel import CallClient, EventHandler, GavelError, ServerApi, create_token
 
 HTTP = os.environ["GAVEL_HTTP"]
@@ -28,7 +27,13 @@ SECRET = os.environ["GAVEL_SECRET"]
 
 def token(room: str, identity: str, role: str = "participant", **grants: Any) -> str:
     return create_token(
-        KEY, SECRET, identity=identity, room=room, role=role, name=identity.capitalize(), **grants
+        KEY,
+        SECRET,
+        identity=identity,
+        room=room,
+        role=role,
+        name=identity.capitalize(),
+        **grants,
     )
 
 
@@ -44,7 +49,9 @@ async def until(check: Callable[[], Any], what: str, timeout: float = 5.0) -> No
         await asyncio.sleep(0.02)
 
 
-async def join(room: str, identity: str, role: str = "participant", handler: Any = None) -> CallClient:
+async def join(
+    room: str, identity: str, role: str = "participant", handler: Any = None
+) -> CallClient:
     client = CallClient(event_handler=handler)
     await client.join(HTTP, token(room, identity, role))
     return client
@@ -71,12 +78,20 @@ class Recorder(EventHandler):
 # ----- seed 000: VideoSDK -----
 
 
-def test_seed_000_example_2_and_usage_the_host_asks_and_the_participant_accepts(capsys: Any) -> None:
+def test_seed_000_example_2_and_usage_the_host_asks_and_the_participant_accepts(
+    capsys: Any,
+) -> None:
     async def scenario() -> None:
         host = await join("py-ask", "hana", "host", videosdk_remote_media.AskOnJoin())
-        guest = await join("py-ask", "ben", "participant", videosdk_remote_media.AnswerRequests(True))
-        await until(lambda: state(host, "ben", "microphone") == "playable", "ben's mic on")
-        await until(lambda: state(host, "ben", "camera") == "playable", "ben's camera on")
+        guest = await join(
+            "py-ask", "ben", "participant", videosdk_remote_media.AnswerRequests(True)
+        )
+        await until(
+            lambda: state(host, "ben", "microphone") == "playable", "ben's mic on"
+        )
+        await until(
+            lambda: state(host, "ben", "camera") == "playable", "ben's camera on"
+        )
         await guest.leave()
         await host.leave()
 
@@ -95,9 +110,18 @@ def test_seed_000_usage_a_rejected_request_leaves_the_media_off() -> None:
     async def scenario() -> None:
         handler = Host()
         host = await join("py-reject", "hana", "host", handler)
-        guest = await join("py-reject", "ben", "participant", videosdk_remote_media.AnswerRequests(False))
-        outcomes = lambda: [e["outcome"] for e in handler.events if e["type"] == "request_resolved"]  # noqa: E731
-        await until(lambda: outcomes() == ["rejected", "rejected"], "both requests rejected")
+        guest = await join(
+            "py-reject",
+            "ben",
+            "participant",
+            videosdk_remote_media.AnswerRequests(False),
+        )
+        outcomes = lambda: [
+            e["outcome"] for e in handler.events if e["type"] == "request_resolved"
+        ]
+        await until(
+            lambda: outcomes() == ["rejected", "rejected"], "both requests rejected"
+        )
         assert state(host, "ben", "microphone") == "off"
         await guest.leave()
         await host.leave()
@@ -105,15 +129,24 @@ def test_seed_000_usage_a_rejected_request_leaves_the_media_off() -> None:
     asyncio.run(scenario())
 
 
-def test_seed_000_example_1_a_stream_enabled_is_disabled_by_the_host(capsys: Any) -> None:
+def test_seed_000_example_1_a_stream_enabled_is_disabled_by_the_host(
+    capsys: Any,
+) -> None:
     async def scenario() -> None:
-        host = await join("py-guard", "hana", "host", videosdk_remote_media.DisableOnStream())
+        host = await join(
+            "py-guard", "hana", "host", videosdk_remote_media.DisableOnStream()
+        )
         guest = await join("py-guard", "ben")
         await until(lambda: host.participant("ben") is not None, "hana sees ben")
         await guest.publish("microphone")
         await guest.publish("camera")
-        await until(lambda: state(guest, "ben", "microphone") == "off", "ben's mic muted by hana")
-        await until(lambda: state(guest, "ben", "camera") == "off", "ben's camera muted by hana")
+        await until(
+            lambda: state(guest, "ben", "microphone") == "off",
+            "ben's mic muted by hana",
+        )
+        await until(
+            lambda: state(guest, "ben", "camera") == "off", "ben's camera muted by hana"
+        )
         muted_by = {t["source"]: t.get("muted_by") for t in guest.local.raw["tracks"]}  # type: ignore[union-attr]
         assert muted_by == {"microphone": "hana", "camera": "hana"}
         await guest.leave()
@@ -128,9 +161,13 @@ def test_seed_000_example_1_a_stream_enabled_is_disabled_by_the_host(capsys: Any
 # ----- seed 001: Daily -----
 
 
-def test_seed_001_snippets_list_counts_events_speaker_updates_eject_permissions(capsys: Any) -> None:
+def test_seed_001_snippets_list_counts_events_speaker_updates_eject_permissions(
+    capsys: Any,
+) -> None:
     async def scenario() -> None:
-        host = await join("py-daily", "hana", "host", daily_participants.ParticipantTracker())
+        host = await join(
+            "py-daily", "hana", "host", daily_participants.ParticipantTracker()
+        )
         ann = await join("py-daily", "ann")
         bob = await join("py-daily", "bob")
         await until(lambda: len(host.participants()) == 3, "three present")
@@ -144,12 +181,16 @@ def test_seed_001_snippets_list_counts_events_speaker_updates_eject_permissions(
         for _ in range(30):
             await ann.audio_level(20)
             await asyncio.sleep(0.05)
-        await until(lambda: host.active_speaker() == {"participantId": "ann"}, "ann speaks")
+        await until(
+            lambda: host.active_speaker() == {"participantId": "ann"}, "ann speaks"
+        )
         daily_participants.print_active_speaker(host)
 
         # Updates: one, then several; a participant who may not send is not asked.
         await bob.publish("microphone")
-        await until(lambda: state(host, "bob", "microphone") == "playable", "bob's mic on")
+        await until(
+            lambda: state(host, "bob", "microphone") == "playable", "bob's mic on"
+        )
         await daily_participants.mute_one(host, "bob")
         await until(lambda: state(bob, "bob", "microphone") == "off", "bob muted")
         await daily_participants.update_many(host, "ann", "bob")
@@ -158,8 +199,11 @@ def test_seed_001_snippets_list_counts_events_speaker_updates_eject_permissions(
         # Permissions for everyone else: no screen sharing.
         await daily_participants.no_screen_sharing(host)
         await until(
-            lambda: ann.local is not None
-            and sorted(ann.local["permissions"]["canSend"]) == ["camera", "microphone"],
+            lambda: (
+                ann.local is not None
+                and sorted(ann.local["permissions"]["canSend"])
+                == ["camera", "microphone"]
+            ),
             "ann may send camera and microphone only",
         )
         with pytest.raises(GavelError) as refused:
@@ -261,7 +305,9 @@ def test_seed_001_automatic_permission_management(capsys: Any) -> None:
         manager = daily_permission_manager.PermissionManager(max_speakers=2)
         await manager.start(HTTP, token("py-perm", "hana", "host"))
         ann = await join("py-perm", "ann")
-        await until(lambda: "Opened permissions" in capsys.readouterr().out, "opened for two")
+        await until(
+            lambda: "Opened permissions" in capsys.readouterr().out, "opened for two"
+        )
         bob = await join("py-perm", "bob")
         await until(
             lambda: ann.local is not None and ann.local["permissions"]["canSend"] == [],
@@ -269,7 +315,9 @@ def test_seed_001_automatic_permission_management(capsys: Any) -> None:
         )
         await bob.leave()
         await until(
-            lambda: ann.local is not None and len(ann.local["permissions"]["canSend"]) == 4,
+            lambda: (
+                ann.local is not None and len(ann.local["permissions"]["canSend"]) == 4
+            ),
             "opened again",
         )
         await ann.leave()
@@ -290,7 +338,9 @@ def test_the_waiting_room_hands_lock_and_breakouts_through_the_sdk() -> None:
         guest = CallClient()
         await guest.join(HTTP, token("py-wr", "wes"))
         assert guest.is_waiting and guest.waiting is not None
-        await until(lambda: [w["identity"] for w in host.waiters] == ["wes"], "hana sees wes")
+        await until(
+            lambda: [w["identity"] for w in host.waiters] == ["wes"], "hana sees wes"
+        )
         assert [w["identity"] for w in await api.waiting("py-wr")] == ["wes"]
         results = await host.admit(["wes"])
         assert results["wes"]["ok"]
@@ -366,12 +416,50 @@ def test_the_server_api_and_its_error_codes() -> None:
         with pytest.raises(GavelError) as bad:
             await api.create_room("py-api-2", no_such_setting=1)
         assert (bad.value.code, bad.value.status) == ("invalid_argument", 400)
-        await api.add_webhook("py-hook", "http://127.0.0.1:9/hook", ["participant_joined"])
+        await api.add_webhook(
+            "py-hook", "http://127.0.0.1:9/hook", ["participant_joined"]
+        )
         assert "py-hook" in [w["name"] for w in await api.list_webhooks()]
         await api.remove_webhook("py-hook")
         await api.delete_room("py-api")
         with pytest.raises(GavelError) as gone:
             await api.get_room("py-api")
         assert gone.value.code == "not_found"
+
+    asyncio.run(scenario())
+
+
+def test_the_stage_and_the_last_host_leaving_through_the_sdk() -> None:
+    class Guest(Recorder):
+        def on_stage_invited(self, data: dict[str, Any]) -> None:
+            self.invited_by = data["participantId"]
+            data["accept"]()
+
+    async def scenario() -> None:
+        await admin().create_room(
+            "py-stage", host_left={"action": "end", "grace_seconds": 1}
+        )
+        host = await join("py-stage", "hana", "host")
+        guest_events = Guest()
+        guest = await join("py-stage", "vic", "viewer", guest_events)
+        await until(lambda: host.participant("vic") is not None, "vic there")
+        vic = host.participant("vic")
+        assert vic is not None
+        await vic.invite_to_stage()
+        await until(lambda: host.stage == ["vic"], "vic on the stage")
+        assert guest_events.invited_by == "hana"
+        await until(
+            lambda: (
+                guest.local is not None
+                and "microphone" in guest.local.raw["permissions"]["can_send"]
+            ),
+            "the stage lets vic speak",
+        )
+        await host.leave()
+        await until(
+            lambda: "host_left" in guest_events.kinds(), "vic told the host left"
+        )
+        await guest.wait_closed()
+        assert guest.left == "host_left"
 
     asyncio.run(scenario())

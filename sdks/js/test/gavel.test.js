@@ -70,3 +70,44 @@ describe("beyond seed 003", () => {
     await until(() => ben.meta.roomName === room, "Ben back, through the lock");
   });
 });
+
+describe("the session", () => {
+  test("a broken connection resumes the same session; the stage; the last host leaving", async () => {
+    const room = roomName("js-resume");
+    const host = await meeting(room, "Hana", "host");
+    const ben = await meeting(room, "Ben", "participant");
+    await until(() => remote(host, "Ben"), "Ben there");
+    const sid = ben.self.id;
+    const resumed = next(ben, "resumed");
+    ben.connection.socket._socket.destroy(); // the network breaks: no close frame
+    await resumed;
+    assert.equal(ben.self.id, sid, "the same session");
+    assert.ok(remote(host, "Ben"), "nobody saw Ben leave");
+
+    const invited = next(ben.self, "stageInvited");
+    await remote(host, "Ben").inviteToStage();
+    const [invitation] = await invited;
+    assert.equal(invitation.from, "Hana");
+    const onStage = next(host, "stage_changed");
+    await invitation.accept();
+    assert.equal((await onStage)[0].on_stage, true);
+
+  });
+
+  test("when the last host leaves, everyone is told, then the meeting ends", async () => {
+    const room = roomName("js-hostleft");
+    const res = await fetch(`${HTTP}/v1/rooms`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Authorization: `Bearer ${process.env.GAVEL_ADMIN_TOKEN}` },
+      body: JSON.stringify({ name: room, host_left: { action: "end", grace_seconds: 1 } }),
+    });
+    assert.ok(res.ok, await res.text());
+    const host = await meeting(room, "Hana", "host");
+    const ben = await meeting(room, "Ben", "participant");
+    const told = next(ben, "host_left");
+    const ended = next(ben.self, "roomLeft");
+    await host.leave();
+    assert.equal((await told)[0].action, "end");
+    assert.equal((await ended)[0].state, "ended");
+  });
+});
