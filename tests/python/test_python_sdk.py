@@ -463,3 +463,40 @@ def test_the_stage_and_the_last_host_leaving_through_the_sdk() -> None:
         assert guest.left == "host_left"
 
     asyncio.run(scenario())
+
+
+def test_update_remote_participants_with_everyone_and_subscribed_tracks() -> None:
+    async def scenario() -> None:
+        seen = Recorder()
+        host = await join("py-star", "hana", "host", seen)
+        ann = await join("py-star", "ann")
+        bob = await join("py-star", "bob")
+        for c in (ann, bob):
+            await c.publish("microphone")
+        await until(
+            lambda: (
+                state(host, "ann", "microphone") == "playable"
+                and state(host, "bob", "microphone") == "playable"
+            ),
+            "both on",
+        )
+        # "*": everyone else; one summary mute event, the host's own mic untouched.
+        await host.publish("microphone")
+        await host.update_remote_participants({"*": {"setAudio": False}})
+        await until(
+            lambda: (
+                state(ann, "ann", "microphone") == "off"
+                and state(bob, "bob", "microphone") == "off"
+            ),
+            "everyone else muted",
+        )
+        assert state(host, "hana", "microphone") == "playable"
+        # What this client receives from ann: nothing of her microphone, then again.
+        await host.update_remote_participants(
+            {"ann": {"setSubscribedTracks": {"audio": False}}}
+        )
+        await host.update_remote_participants({"ann": {"setSubscribedTracks": True}})
+        for c in (ann, bob, host):
+            await c.leave()
+
+    asyncio.run(scenario())

@@ -51,6 +51,10 @@ const ASSETS: &[Asset] = &[
     asset!("js/host-panel.js", JS),
     asset!("js/local-media.js", JS),
     asset!(sdk "media-session.js"),
+    // The rest of the SDK, for applications served by this server (and the SDK's browser test).
+    asset!(sdk "emitter.js"),
+    asset!(sdk "meeting.js"),
+    asset!(sdk "index.js"),
     asset!("js/consent.js", JS),
     asset!("js/screens.js", JS),
     asset!("js/audit.js", JS),
