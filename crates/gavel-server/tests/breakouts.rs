@@ -181,6 +181,10 @@ async fn listed_rooms_with_a_time_limit_close_by_themselves_and_ending_the_sessi
             .await,
     );
     assert_eq!((code, status), ("failed_precondition", 412));
+    // Only open_breakouts writes the record of open breakout rooms.
+    let forged = json!({"breakouts": {"rooms": ["x"], "countdown_seconds": 1}});
+    let (code, status) = api_code(s.admin().create_room("forged", forged).await);
+    assert_eq!((code, status), ("invalid_argument", 400));
     expect(a, "breakouts_closing").await;
     lands_in(a, "seminar").await;
     lands_in(b, "seminar").await;

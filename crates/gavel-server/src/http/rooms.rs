@@ -19,6 +19,12 @@ pub async fn create(
         Some(Value::String(s)) => s,
         _ => return Err(ApiError(Error::invalid("missing field `name` (a string)"))),
     };
+    if body.contains_key("breakouts") {
+        // The main room's record of its open breakout rooms: only open_breakouts writes it.
+        return Err(ApiError(Error::invalid(
+            "breakouts are opened with POST /v1/rooms/{room}/breakouts, not set at creation",
+        )));
+    }
     let mut merged = match serde_json::to_value(&state.registry.room_defaults) {
         Ok(Value::Object(m)) => m,
         _ => Default::default(),
