@@ -207,12 +207,13 @@ export async function api(pathname, body, method = "POST") {
 /**
  * The loudest RMS heard on `page` over `ms` (-1: nothing to listen to yet): of `who`'s
  * forwarded audio (an identity), or of the receive slot `{mid}` (which keeps playing whatever it
- * carries — silence once nothing is forwarded).
+ * carries — silence once nothing is forwarded). The media session is the console's, or with
+ * `sdk` the one a page opened with the JavaScript SDK (`window.meeting.media`).
  */
-export async function loudnessOf(page, who, ms = 1000) {
+export async function loudnessOf(page, who, ms = 1000, sdk = false) {
   return page.evaluate(
-    async ({ who, ms }) => {
-      const session = window.gavelSession.session;
+    async ({ who, ms, sdk }) => {
+      const session = sdk ? window.meeting.media : window.gavelSession.session;
       const el = typeof who === "string" ? session.audioOf(who) : session.elements.get(who.mid);
       if (!el) return -1;
       const ctx = new AudioContext();
@@ -233,7 +234,7 @@ export async function loudnessOf(page, who, ms = 1000) {
       await ctx.close();
       return max;
     },
-    { who, ms },
+    { who, ms, sdk },
   );
 }
 

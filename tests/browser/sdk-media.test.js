@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { HTTP, launchWithTone, roomName, until, WAIT } from "./harness.js";
+import { HTTP, launchWithTone, loudnessOf, roomName, until, WAIT } from "./harness.js";
 
 const HEARD = 0.01;
 let browser;
@@ -41,35 +41,8 @@ async function sdkPage(room, name, role) {
   return page;
 }
 
-/** The loudest RMS heard on `page` over `ms`: of `who`'s forwarded audio (an identity), or of
- * the receive slot `{mid}`, which keeps playing whatever it carries (silence once nothing is). */
-function loudness(page, who, ms = 1500) {
-  return page.evaluate(
-    async ({ who, ms }) => {
-      const media = window.meeting.media;
-      const el = typeof who === "string" ? media.audioOf(who) : media.elements.get(who.mid);
-      if (!el) return -1;
-      const ctx = new AudioContext();
-      await ctx.resume();
-      const analyser = ctx.createAnalyser();
-      analyser.fftSize = 2048;
-      ctx.createMediaStreamSource(el.srcObject).connect(analyser);
-      const buf = new Float32Array(analyser.fftSize);
-      let max = 0;
-      const end = performance.now() + ms;
-      while (performance.now() < end) {
-        analyser.getFloatTimeDomainData(buf);
-        let sum = 0;
-        for (const x of buf) sum += x * x;
-        max = Math.max(max, Math.sqrt(sum / buf.length));
-        await new Promise((r) => setTimeout(r, 50));
-      }
-      await ctx.close();
-      return max;
-    },
-    { who, ms },
-  );
-}
+/** The loudest RMS heard on `page` over `ms`, through the SDK's media session. */
+const loudness = (page, who, ms = 1500) => loudnessOf(page, who, ms, true);
 
 describe("JavaScript SDK: media in a browser", () => {
   test("a published microphone is heard through the server until a host disables it", async () => {

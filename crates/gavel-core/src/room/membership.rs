@@ -31,6 +31,24 @@ pub struct JoinRequest {
     pub bypass_waiting_room: bool,
 }
 
+impl JoinRequest {
+    /// The participant this request becomes, as session `sid`, joining at `now`.
+    pub(super) fn into_info(self, sid: String, now: Millis) -> ParticipantInfo {
+        ParticipantInfo {
+            sid,
+            identity: self.identity,
+            name: self.name,
+            metadata: self.metadata,
+            attributes: self.attributes,
+            role: self.role,
+            permissions: self.permissions,
+            tracks: Vec::new(),
+            joined_at: now,
+            speaking_time_ms: 0,
+        }
+    }
+}
+
 /// What a kick does besides removing: ban, revoke tokens, and whether absence is an error.
 #[derive(Debug, Clone, Default)]
 pub(super) struct KickHow {
@@ -70,19 +88,8 @@ impl Room {
             return self.enqueue(now, req);
         }
         let sid = self.ids.next("PA");
-        let info = ParticipantInfo {
-            sid: sid.clone(),
-            identity: req.identity,
-            name: req.name,
-            metadata: req.metadata,
-            attributes: req.attributes,
-            role: req.role,
-            permissions: req.permissions,
-            tracks: Vec::new(),
-            joined_at: now,
-            speaking_time_ms: 0,
-        };
-        self.admit(now, info, req.issued_at, None, false)?;
+        let issued_at = req.issued_at;
+        self.admit(now, req.into_info(sid.clone(), now), issued_at, None, false)?;
         self.watch_hosts(now);
         Ok(sid)
     }

@@ -19,7 +19,6 @@ use super::{ActorCtx, Room};
 use crate::command::{Reply, TargetResult};
 use crate::error::{Error, ErrorCode, Result};
 use crate::event::{Audience, Event, LeaveReason, Output, WaitOutcome, WaiterInfo};
-use crate::participant::ParticipantInfo;
 use crate::permissions::HostControl;
 use crate::room::JoinRequest;
 use crate::Millis;
@@ -248,24 +247,18 @@ impl Room {
         self.can_admit(now, identity)?;
         let w = self.waiting.take(identity).expect("present");
         self.counts.waiting = self.counts.waiting.saturating_sub(1);
-        let req = w.req;
-        let info = ParticipantInfo {
-            sid: w.info.sid.clone(),
-            identity: req.identity,
-            name: req.name,
-            metadata: req.metadata,
-            attributes: req.attributes,
-            role: req.role,
-            permissions: req.permissions,
-            tracks: Vec::new(),
-            joined_at: now,
-            speaking_time_ms: 0,
-        };
         // Its connection joins the room's audience before its snapshot is queued.
         self.outputs.push_back(Output::WaiterAdmitted {
             sid: w.info.sid.clone(),
         });
-        self.admit(now, info, req.issued_at, None, false)
+        let issued_at = w.req.issued_at;
+        self.admit(
+            now,
+            w.req.into_info(w.info.sid, now),
+            issued_at,
+            None,
+            false,
+        )
     }
 
     #[allow(clippy::too_many_arguments)]
