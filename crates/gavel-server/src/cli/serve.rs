@@ -48,8 +48,10 @@ pub async fn run(
     if is_dev {
         print_dev_banner(server.addr);
     }
+    // Handlers first: a signal sent as soon as "listening" is logged must shut down gracefully.
+    let signal = shutdown_signal();
     tracing::info!(addr = %server.addr, "listening");
-    wait_for_signal().await;
+    signal.await;
     tracing::info!("shutting down");
     server.shutdown(std::time::Duration::from_secs(5)).await;
     0
@@ -84,17 +86,23 @@ fn print_dev_banner(addr: SocketAddr) {
     println!("  Join: ws://{addr}/v1/rtc?access_token=<token>");
 }
 
-async fn wait_for_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .expect("install SIGTERM handler");
+/// SIGTERM or Ctrl-C, with both handlers installed now (not when first awaited).
+#[cfg(unix)]
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("install SIGTERM handler");
+    let mut int = signal(SignalKind::interrupt()).expect("install SIGINT handler");
+    async move {
         tokio::select! {
-            _ = ctrl_c => {},
             _ = term.recv() => {},
+            _ = int.recv() => {},
         }
     }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
+}
+
+#[cfg(not(unix))]
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    async {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
